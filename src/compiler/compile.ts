@@ -1,0 +1,179 @@
+// The compiler: a pure function from config text to files (no filesystem, no clock).
+// parse → validate → resolve → plan → drivers (unit models) → wiring → render.
+
+import { driverFor } from "./drivers/index.js";
+import { precheckUnit } from "./drivers/precheck.js";
+import { header } from "./drivers/service-spec.js";
+import type { DriverContext, ResourceUnits } from "./drivers/types.js";
+import { ConfigError } from "./errors.js";
+import type { ClusterFacts } from "./model.js";
+import { type ConfigFormat, parseConfig } from "./parse.js";
+import { planService, type ServicePlan } from "./plan.js";
+import { renderEnvironmentFile, renderUnit } from "./render.js";
+import { resolveService } from "./resolve.js";
+import { add, describe, environmentAssignment, environmentFileLine, newUnit, type Unit } from "./unit.js";
+import { validateStructure } from "./validate.js";
+
+export interface CompileInput {
+  text: string;
+  /** How the config is named in messages and headers (a path, or "-" for stdin). */
+  file: string;
+  serviceName: string;
+  format?: ConfigFormat;
+  cluster?: ClusterFacts;
+  envOverrides?: ReadonlyMap<string, string>;
+  /** Absolute path of svcc as the units will call it. */
+  svccBin?: string;
+  /** Absolute directory the units are installed in on the nodes (for per-node env files). */
+  unitDir?: string;
+}
+
+export interface CompiledFile {
+  /** Relative to the output directory. */
+  path: string;
+  content: string;
+}
+
+export interface StartStep {
+  rid: string;
+  units: string[];
+  summary: string;
+  optional: boolean;
+  noAction: boolean;
+}
+
+export interface CompileResult {
+  plan: ServicePlan;
+  target: string;
+  stoppedTarget: string;
+  /** Start order; stop order is its reverse. */
+  steps: StartStep[];
+  units: Unit[];
+  files: CompiledFile[];
+}
+
+export const defaultSvccBin = "/usr/local/bin/svcc";
+export const defaultUnitDir = "/etc/systemd/system";
+const serviceNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+const safeAbsolutePath = /^(\/[A-Za-z0-9_.+-]+)+$/;
+
+export function checkServiceName(name: string, file: string): void {
+  if (!serviceNamePattern.test(name) || name.length > 64) {
+    throw new ConfigError([{ file, reason: `invalid service name "${name}": use letters, digits, "-", "_" and single dots (at most 64), nothing that could leave the output directory` }]);
+  }
+}
+
+export function compileService(input: CompileInput): CompileResult {
+  const svccBin = input.svccBin ?? defaultSvccBin;
+  const unitDir = input.unitDir ?? defaultUnitDir;
+  if (!safeAbsolutePath.test(svccBin)) throw new ConfigError([{ file: input.file, reason: `--svcc-bin must be an absolute path without spaces, got "${svccBin}"` }]);
+  if (!safeAbsolutePath.test(unitDir)) throw new ConfigError([{ file: input.file, reason: `--unit-dir must be an absolute path without spaces, got "${unitDir}"` }]);
+  checkServiceName(input.serviceName, input.file);
+
+  const raw = parseConfig(input.text, input.file, input.format);
+  validateStructure(raw, input.file);
+  const service = resolveService(raw, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
+  const plan = planService(service);
+
+  const name = service.name;
+  const target = `${name}.target`;
+  const stoppedTarget = `${name}-stopped.target`;
+  const context: DriverContext = {
+    service,
+    svccBin,
+    plumbedContainers: new Set(service.resources.filter((r) => r.group === "ip" && r.type === "netns").map((r) => String(r.values.get("netns")))),
+  };
+  const environmentFile = service.nodeEnvironment.size > 0 ? `${unitDir}/${name}.svcc/%H.env` : undefined;
+
+  interface Link {
+    rid: string;
+    built: ResourceUnits;
+    optional: boolean;
+  }
+  const chain: Link[] = [];
+  const steps: StartStep[] = [];
+  const precheck = precheckUnit(service, plan.startOrder, svccBin);
+  if (precheck) {
+    chain.push({ rid: "precheck", built: { units: [precheck], first: precheck, last: precheck, main: precheck, summary: "" }, optional: false });
+    steps.push({ rid: "precheck", units: [precheck.name], summary: "service addresses must not answer yet", optional: false, noAction: false });
+  }
+  const builtByRid = new Map<string, ResourceUnits>();
+  for (const planned of plan.startOrder) {
+    const { resource } = planned;
+    const optional = resource.values.get("optional") === true;
+    if (planned.noAction) {
+      steps.push({ rid: resource.rid, units: [], summary: "tags=noaction: no unit", optional, noAction: true });
+      continue;
+    }
+    const built = driverFor(resource.group, resource.type)(resource, context);
+    builtByRid.set(resource.rid, built);
+    const env = section(built.main, "Service");
+    env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
+    if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
+    if (resource.values.get("monitor") === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
+
+    // Dependencies: after the step before; bound to the nearest required step before (so a
+    // failure or stop below takes this down first); bound to the containers it lives in.
+    const previous = chain.at(-1);
+    const required = [...chain].reverse().find((l) => !l.optional);
+    const first = built.first;
+    if (previous) add(first, "Unit", "After", previous.built.last.name);
+    if (required) add(first, "Unit", "BindsTo", required.built.last.name);
+    for (const dep of planned.requires) {
+      const depUnits = builtByRid.get(dep);
+      if (!depUnits) throw new ConfigError([{ file: service.file, section: resource.rid, key: "netns", reason: `needs ${dep}, which has tags=noaction and so no unit` }]);
+      if (depUnits.last.name !== required?.built.last.name) add(first, "Unit", "BindsTo", depUnits.last.name);
+      if (depUnits.last.name !== previous?.built.last.name) add(first, "Unit", "After", depUnits.last.name);
+    }
+    chain.push({ rid: resource.rid, built, optional });
+    steps.push({ rid: resource.rid, units: built.units.map((u) => u.name), summary: built.summary, optional, noAction: false });
+  }
+
+  const members = chain.flatMap((l) => l.built.units);
+  for (const link of chain) {
+    for (const unit of link.built.units) {
+      add(unit, "Unit", "PartOf", target);
+      // Rollback: a failed step stops everything the start brought up (systemd alone would
+      // leave the steps below it running).
+      if (service.rollback && !link.optional) add(unit, "Unit", "OnFailure", stoppedTarget);
+    }
+  }
+
+  const targetUnit = newUnit(target, header(service));
+  add(targetUnit, "Unit", "Description", describe(`${name} failover service (svcc)`));
+  for (const link of chain) for (const u of link.built.units) add(targetUnit, "Unit", link.optional ? "Wants" : "Requires", u.name);
+  for (const u of members) add(targetUnit, "Unit", "After", u.name);
+  add(targetUnit, "Unit", "X-Svcc-Nodes", service.nodes.join(" "));
+  add(targetUnit, "Unit", "X-Svcc-Orchestrate", service.orchestrate);
+  add(targetUnit, "Unit", "X-Svcc-Monitor-Action", service.monitorAction);
+  add(targetUnit, "Unit", "X-Svcc-Stopped-Target", stoppedTarget);
+
+  // `systemctl stop <target>` returns as soon as the target's own job is done, before its
+  // members stop. Starting this target is the barrier: it conflicts with every member and
+  // is ordered after them, so its start job completes only when the last member is down.
+  const stoppedUnit = newUnit(stoppedTarget, header(service));
+  add(stoppedUnit, "Unit", "Description", describe(`${name} stopped on this node (start this to stop ${name} and wait until every member is down)`));
+  for (const u of [targetUnit, ...members]) add(stoppedUnit, "Unit", "Conflicts", u.name);
+  for (const u of [targetUnit, ...members]) add(stoppedUnit, "Unit", "After", u.name);
+
+  const units = [targetUnit, stoppedUnit, ...members];
+  const files: CompiledFile[] = units.map((u) => ({ path: u.name, content: renderUnit(u) }));
+  for (const [node, env] of [...service.nodeEnvironment].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const entries = [...env].map(([key, value]) => {
+      const [k, ...rest] = environmentFileLine(key, value).split("=");
+      return { key: k, value: rest.join("=") };
+    });
+    files.push({ path: `${name}.svcc/${node}.env`, content: renderEnvironmentFile(`Generated by svcc: values of ${name} that differ on node ${node}.`, entries) });
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { plan, target, stoppedTarget, steps, units, files };
+}
+
+function section(unit: Unit, name: string) {
+  let s = unit.sections.find((x) => x.name === name);
+  if (!s) {
+    s = { name, entries: [] };
+    unit.sections.push(s);
+  }
+  return s.entries;
+}

@@ -1,0 +1,111 @@
+// Resolved strings → typed values, by keyword type. Each failure says what was expected.
+
+import type { Keyword } from "./keywords.js";
+import { hasPlaceholder, type Value } from "./model.js";
+
+export class ConversionError extends Error {}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed) {
+    throw new ConversionError(`expected a duration such as 500ms, 5s or 1m30s, got "${text}"`);
+  }
+  return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * durationUnits[p[2]], 0));
+}
+
+/** POSIX-shell-like word splitting (quotes and backslashes), as OpenSVC's shlex does. */
+export function splitWords(text: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw new ConversionError(`unterminated single quote in "${text}"`);
+      word += text.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === "\\" && j + 1 < text.length && '"\\$`\n'.includes(text[j + 1])) j++;
+        word += text[j];
+      }
+      if (j >= text.length) throw new ConversionError(`unterminated double quote in "${text}"`);
+      inWord = true;
+      i = j;
+    } else if (c === "\\") {
+      if (i + 1 < text.length) word += text[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+export function normalisePath(text: string): string {
+  if (!text.startsWith("/")) throw new ConversionError(`expected an absolute path, got "${text}"`);
+  const parts = text.split("/").filter((p) => p !== "");
+  if (parts.some((p) => p === "." || p === "..")) throw new ConversionError(`"." and ".." are not allowed in a path, got "${text}"`);
+  return `/${parts.join("/")}`;
+}
+
+export function convertValue(keyword: Keyword, text: string): Value {
+  const dynamic = hasPlaceholder(text);
+  const needsStatic = (what: string) => {
+    if (dynamic) throw new ConversionError(`${what} cannot depend on the node (it would differ between nodes)`);
+  };
+  switch (keyword.type) {
+    case "bool": {
+      needsStatic("a true/false value");
+      if (/^(true|yes|on|1)$/i.test(text.trim())) return true;
+      if (/^(false|no|off|0)$/i.test(text.trim())) return false;
+      throw new ConversionError(`expected true or false, got "${text}"`);
+    }
+    case "int": {
+      needsStatic("a number");
+      if (!/^\d+$/.test(text.trim())) throw new ConversionError(`expected a whole number, got "${text}"`);
+      return Number(text.trim());
+    }
+    case "duration":
+      needsStatic("a duration");
+      return parseDuration(text);
+    case "enum": {
+      needsStatic("a choice");
+      const values = keyword.values ?? [];
+      if (!values.includes(text.trim())) throw new ConversionError(`expected one of ${values.join(", ")}, got "${text}"`);
+      return text.trim();
+    }
+    case "rid":
+      needsStatic("a resource id");
+      if (!/^[a-z]+#\d+$/.test(text.trim())) throw new ConversionError(`expected a resource id such as container#0, got "${text}"`);
+      return text.trim();
+    case "mode":
+      needsStatic("a file mode");
+      if (!/^0?[0-7]{3,4}$/.test(text.trim())) throw new ConversionError(`expected an octal mode such as 0755, got "${text}"`);
+      return text.trim();
+    case "list":
+      return text.split(/[\s,]+/).filter((w) => w !== "");
+    case "words":
+      return splitWords(text);
+    case "path":
+      return normalisePath(text.trim());
+    case "shell":
+      return text;
+    case "string":
+      if (text.includes("\n")) throw new ConversionError("a line break is not allowed here");
+      return text;
+  }
+}

@@ -1,0 +1,30 @@
+// Before anything of the service is touched, no service address may already answer on the
+// network (another node still runs the service, or a foreign host took the address). This
+// unit comes first in the start order; if it fails, the start aborts with nothing changed.
+
+import type { ResolvedService } from "../model.js";
+import type { PlannedResource } from "../plan.js";
+import { add, commandLine, describe, newUnit, type Unit } from "../unit.js";
+import { header, seconds } from "./service-spec.js";
+import { defaultTimeouts } from "../keywords.js";
+
+export function precheckUnit(service: ResolvedService, order: PlannedResource[], svccBin: string): Unit | undefined {
+  const byDevice = new Map<string, string[]>();
+  for (const { resource, noAction } of order) {
+    if (resource.group !== "ip" || noAction) continue;
+    const dev = String(resource.values.get("ipdev"));
+    byDevice.set(dev, [...(byDevice.get(dev) ?? []), String(resource.values.get("ipname"))]);
+  }
+  if (byDevice.size === 0) return undefined;
+  const unit = newUnit(`${service.name}-precheck.service`, header(service));
+  const addresses = [...byDevice.values()].flat();
+  add(unit, "Unit", "Description", describe(`${service.name} precheck: service addresses ${addresses.join(", ")} must be free`));
+  add(unit, "Service", "Type", "oneshot");
+  add(unit, "Service", "RemainAfterExit", "yes");
+  for (const [dev, addrs] of byDevice) {
+    add(unit, "Service", "ExecStart", commandLine([svccBin, "res", "ip-check-free", "--dev", dev, ...addrs.flatMap((a) => ["--addr", a])]));
+  }
+  add(unit, "Service", "TimeoutStartSec", seconds(defaultTimeouts.precheck.start));
+  add(unit, "Service", "TimeoutStopSec", seconds(defaultTimeouts.precheck.stop));
+  return unit;
+}

@@ -1,0 +1,27 @@
+// Unit models → file text, through the handlebars templates precompiled at build time.
+
+import Handlebars from "handlebars/runtime.js";
+import { templateSpecs } from "../generated/templates.js";
+import type { Unit } from "./unit.js";
+
+type Template = (context: unknown) => string;
+const compiled = new Map<string, Template>();
+
+function template(name: string): Template {
+  let t = compiled.get(name);
+  if (!t) {
+    t = Handlebars.template(templateSpecs[name] as TemplateSpecification) as Template;
+    compiled.set(name, t);
+  }
+  return t;
+}
+
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+
+export function renderUnit(unit: Unit): string {
+  return template("unit")(unit);
+}
+
+export function renderEnvironmentFile(comment: string, entries: Array<{ key: string; value: string }>): string {
+  return template("env-file")({ comment, entries });
+}
