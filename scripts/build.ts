@@ -5,8 +5,8 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Ajv from "ajv";
-import standaloneCode from "ajv/dist/standalone/index.js";
+import AjvModule from "ajv";
+import standaloneModule from "ajv/dist/standalone/index.js";
 import Handlebars from "handlebars";
 import { build } from "esbuild";
 import { buildConfigSchema } from "../src/compiler/schema.js";
@@ -25,6 +25,10 @@ function writeIfChanged(path: string, text: string): void {
   }
   if (old !== text) writeFileSync(path, text);
 }
+
+// ajv ships CommonJS; under Node ESM its default export is the module object.
+const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as typeof AjvModule.default;
+const standaloneCode = ((standaloneModule as unknown as { default?: typeof standaloneModule }).default ?? standaloneModule) as unknown as typeof standaloneModule.default;
 
 // 1. ajv → standalone validator (ESM).
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, code: { source: true, esm: true, lines: false } });

@@ -60,9 +60,9 @@ function usage(reason: string): ConfigError {
 
 const nodeList = (text: string) => text.split(/[\s,]+/).filter(Boolean);
 
-export function readClusterFacts(options: InputOptions): ClusterFacts | undefined {
+export function readClusterFacts(options: InputOptions, defaultFile: string | undefined = defaultClusterFile): ClusterFacts | undefined {
   let facts: ClusterFacts | undefined;
-  const file = options.cluster ?? (existsSync(defaultClusterFile) ? defaultClusterFile : undefined);
+  const file = options.cluster ?? (defaultFile && existsSync(defaultFile) ? defaultFile : undefined);
   if (file) {
     let data: Record<string, unknown>;
     try {

@@ -1,9 +1,12 @@
 // Unit models → file text, through the handlebars templates precompiled at build time.
 
-import Handlebars from "handlebars/runtime.js";
+import HandlebarsRuntime from "handlebars/runtime.js";
 import { templateSpecs } from "../generated/templates.js";
 import type { Unit } from "./unit.js";
 
+// The runtime build has the full library's template() but its typings do not say so.
+const Handlebars = HandlebarsRuntime as unknown as typeof import("handlebars");
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
 type Template = (context: unknown) => string;
 const compiled = new Map<string, Template>();
 
@@ -16,7 +19,7 @@ function template(name: string): Template {
   return t;
 }
 
-type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+
 
 export function renderUnit(unit: Unit): string {
   return template("unit")(unit);

@@ -224,15 +224,15 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const typed = (section: string, key: string): Value | undefined =>
     guarded(section, key, () => {
       const keyword = resolver.keywordOf(section, key);
+      for (const [fullKey] of raw.get(section) ?? []) {
+        if (keyword?.static && fullKey.startsWith(`${key}@`)) {
+          throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
+        }
+      }
       const text = resolver.value(section, key);
       if (!keyword || text === undefined) return undefined;
       if (keyword.static && hasPlaceholder(text)) {
         throw new ConversionError(`must be the same on every node (it shapes unit names or mount units), but it depends on the node`);
-      }
-      for (const [fullKey] of raw.get(section) ?? []) {
-        if (keyword.static && fullKey.startsWith(`${key}@`)) {
-          throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
-        }
       }
       return convertValue(keyword, text);
     });
