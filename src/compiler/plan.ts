@@ -71,6 +71,11 @@ export function planService(service: ResolvedService): ServicePlan {
 
   const mounts = new Map<string, string>();
   for (const r of service.resources.filter((x) => x.group === "fs")) {
+    for (const key of ["dev", "mnt", "mnt_opt"]) {
+      // Mount units take these values literally (no quoting), and a backslash at the end of
+      // a line would continue it into the next one.
+      if (String(r.values.get(key) ?? "").includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
+    }
     const mnt = String(r.values.get("mnt"));
     const other = mounts.get(mnt);
     if (other) problems.add(r.rid, "mnt", `duplicate mount point ${mnt}: ${other} mounts it too`);
