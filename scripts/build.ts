@@ -2,7 +2,7 @@
 // are compiled here into plain JS, docs/keywords.md is regenerated from the keyword table,
 // and esbuild bundles the CLI (code-split, so each command loads only what it needs).
 
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import AjvModule from "ajv";
@@ -51,19 +51,19 @@ writeIfChanged(join(generated, "templates.d.ts"), "export declare const template
 mkdirSync(join(root, "docs"), { recursive: true });
 writeIfChanged(join(root, "docs/keywords.md"), renderKeywordDocs());
 
-// 4. The CLI bundle.
+// 4. The CLI bundle: one minified CommonJS file. Measured on Node 20: the ESM loader and
+// code-split chunks cost ~10 ms more per start than this; dynamic imports stay lazy
+// (esbuild wraps each module so its body runs only when a command needs it).
+rmSync(join(root, "dist"), { recursive: true, force: true });
 await build({
-  entryPoints: { svcc: join(root, "src/cli/main.ts") },
-  outdir: join(root, "dist"),
-  outExtension: { ".js": ".mjs" },
+  entryPoints: [join(root, "src/cli/main.ts")],
+  outfile: join(root, "dist/svcc.cjs"),
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
-  packages: "bundle",
+  minify: true,
   external: ["dbus-next"],
-  banner: { js: "import { createRequire as __svccCreateRequire } from 'node:module'; const require = __svccCreateRequire(import.meta.url);" },
   legalComments: "none",
   logLevel: "warning",
 });

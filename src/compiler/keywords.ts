@@ -205,10 +205,18 @@ export function tableFor(group: string, type: string): DriverTable | undefined {
   return driverTables.find((t) => t.group === group && t.types.includes(type));
 }
 
-export function keywordsFor(group: string, type: string): Map<string, Keyword> {
-  const table = tableFor(group, type);
-  const all = [...genericResourceKeywords, ...(table?.keywords ?? [])];
-  return new Map(all.map((k) => [k.name, k]));
+const keywordMaps = new Map<string, ReadonlyMap<string, Keyword>>();
+
+/** Every keyword a resource of this group and type takes (cached: it is asked for a lot). */
+export function keywordsFor(group: string, type: string): ReadonlyMap<string, Keyword> {
+  const id = `${group}\u0000${type}`;
+  let map = keywordMaps.get(id);
+  if (!map) {
+    const table = tableFor(group, type);
+    map = new Map([...genericResourceKeywords, ...(table?.keywords ?? [])].map((k) => [k.name, k]));
+    keywordMaps.set(id, map);
+  }
+  return map;
 }
 
 export const defaultKeywords: ReadonlyMap<string, Keyword> = new Map(defaultSection.keywords.map((k) => [k.name, k]));

@@ -56,7 +56,9 @@ class Resolver {
   constructor(
     private readonly raw: RawConfig,
     private readonly options: ResolveOptions,
-  ) {}
+  ) {
+    this.buildIndex();
+  }
 
   keywordOf(section: string, key: string): Keyword | undefined {
     if (section === "DEFAULT") return defaultKeywords.get(key);
@@ -64,22 +66,35 @@ class Resolver {
     return keywordsFor(sectionGroup(section), this.raw.get(section)?.get("type") ?? "").get(key);
   }
 
-  candidates(section: string, key: string): Candidates {
-    const result: Candidates = { perNode: new Map() };
-    const override = section === "env" ? this.options.envOverrides?.get(key) : undefined;
-    if (override !== undefined) return { plain: override, perNode: new Map() };
-    for (const [fullKey, value] of this.raw.get(section) ?? []) {
-      const [base, scope] = fullKey.split("@");
-      if (base !== key) continue;
-      if (scope === undefined) result.plain = value;
-      else if (scope === "nodes") result.nodes = value;
-      else if (scope === "drpnodes") result.drpnodes = value;
-      else result.perNode.set(scope, value);
+  /** section → keyword → its plain and scoped values, indexed once. */
+  private readonly index = new Map<string, Map<string, Candidates>>();
+  private static readonly none: Candidates = { perNode: new Map() };
+
+  private buildIndex(): void {
+    for (const [section, keys] of this.raw) {
+      const bySection = new Map<string, Candidates>();
+      for (const [fullKey, value] of keys) {
+        const [base, scope] = fullKey.split("@");
+        let c = bySection.get(base);
+        if (!c) bySection.set(base, (c = { perNode: new Map() }));
+        if (scope === undefined) c.plain = value;
+        else if (scope === "nodes") c.nodes = value;
+        else if (scope === "drpnodes") c.drpnodes = value;
+        else c.perNode.set(scope, value);
+      }
+      this.index.set(section, bySection);
     }
-    return result;
+    for (const [key, value] of this.options.envOverrides ?? []) {
+      if (!this.index.has("env")) this.index.set("env", new Map());
+      this.index.get("env")!.set(key, { plain: value, perNode: new Map() });
+    }
   }
 
-  private isScoped(c: Candidates): boolean {
+  candidates(section: string, key: string): Candidates {
+    return this.index.get(section)?.get(key) ?? Resolver.none;
+  }
+
+  isScoped(c: Candidates): boolean {
     return c.nodes !== undefined || c.drpnodes !== undefined || c.perNode.size > 0;
   }
 
@@ -192,6 +207,17 @@ class Resolver {
 
 const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
+/** Defaults are literals (no references), so each converts once per process. */
+const defaultCache = new Map<Keyword, Value>();
+function convertedDefault(keyword: Keyword): Value {
+  let v = defaultCache.get(keyword);
+  if (v === undefined) {
+    v = convertValue(keyword, keyword.default!);
+    defaultCache.set(keyword, v);
+  }
+  return v;
+}
+
 export function resolveService(raw: RawConfig, options: ResolveOptions): ResolvedService {
   const problems = new ProblemList(options.file);
   const resolver = new Resolver(raw, options);
@@ -224,10 +250,11 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const typed = (section: string, key: string): Value | undefined =>
     guarded(section, key, () => {
       const keyword = resolver.keywordOf(section, key);
-      for (const [fullKey] of raw.get(section) ?? []) {
-        if (keyword?.static && fullKey.startsWith(`${key}@`)) {
-          throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
-        }
+      if (!keyword) return undefined;
+      const set = resolver.candidates(section, key);
+      if (set.plain === undefined && !resolver.isScoped(set)) return keyword.default === undefined ? undefined : convertedDefault(keyword);
+      if (keyword.static && resolver.isScoped(set)) {
+        throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
       }
       const text = resolver.value(section, key);
       if (!keyword || text === undefined) return undefined;

@@ -1,0 +1,89 @@
+// npm run bench: svcc's speed as ratios against baselines measured in the same run.
+// - cold `svcc compile fixtures/db1.json -o DIR` (whole process) against `node -e 0`;
+// - one invocation compiling 1,000 services (about 7,000 units), --dryrun and into tmpfs;
+// - with the lab up (BENCH_LAB=1, as root), the relocation figures of test/lab/bench.
+// Figures are printed as a table and appended to bench/results.jsonl as {"name","value","unit"}.
+
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = join(repo, "bin/svcc");
+const runs = Number(process.env.BENCH_RUNS ?? 15);
+const figures = [];
+
+function timeOnce(argv, options = {}) {
+  const start = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ["ignore", options.stdout ?? "ignore", "pipe"], encoding: "utf8" });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return ms;
+}
+
+function median(argv, n = runs, setup) {
+  const times = [];
+  timeOnce(argv); // warm the page cache, as a real second run would be
+  for (let i = 0; i < n; i++) {
+    setup?.();
+    times.push(timeOnce(argv));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function record(name, value, unit) {
+  figures.push({ name, value: Math.round(value * 1000) / 1000, unit });
+}
+
+const scratch = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "svcc-bench-"));
+try {
+  const nodeFloor = median([process.execPath, "-e", "0"]);
+  const out = join(scratch, "db1");
+  const db1Cold = median([process.execPath, bin, "compile", join(repo, "fixtures/db1.json"), "--nodes", "node-1-1,node-1-2", "-o", out], runs, () => rmSync(out, { recursive: true, force: true }));
+  record("node_floor", nodeFloor, "ms");
+  record("db1_compile_cold", db1Cold, "ms");
+  record("db1_compile_vs_node_floor", db1Cold / nodeFloor, "ratio");
+
+  // 1,000 services: db1 with its name and address varied, in one directory.
+  const seed = JSON.parse(readFileSync(join(repo, "fixtures/db1.json"), "utf8"));
+  const many = join(scratch, "services");
+  mkdirSync(many);
+  for (let i = 0; i < 1000; i++) {
+    const config = structuredClone(seed);
+    config.env.ipaddr = `198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+    writeFileSync(join(many, `svc${String(i).padStart(4, "0")}.json`), JSON.stringify(config));
+  }
+  const unitsPerService = 10;
+  const manyRuns = Math.max(3, Math.floor(runs / 3));
+  const dryrun = median([process.execPath, bin, "compile", many, "--nodes", "node-1-1,node-1-2", "--dryrun"], manyRuns);
+  const manyOut = join(scratch, "many-out");
+  const toTmpfs = median([process.execPath, bin, "compile", many, "--nodes", "node-1-1,node-1-2", "-o", manyOut], manyRuns, () => rmSync(manyOut, { recursive: true, force: true }));
+  record("compile_1000_services_dryrun", dryrun, "ms");
+  record("compile_1000_services_tmpfs", toTmpfs, "ms");
+  record("units_per_1000_services", 1000 * unitsPerService, "units");
+  record("per_unit_dryrun_after_runtime_start", ((dryrun - nodeFloor) * 1000) / (1000 * unitsPerService), "us");
+  record("per_unit_tmpfs_after_runtime_start", ((toTmpfs - nodeFloor) * 1000) / (1000 * unitsPerService), "us");
+  // Podman Quadlet, measured on this machine kind (issue 3): 1,000 .container files → units
+  // in about 26 ms (-dryrun) and 75 ms (to tmpfs), one unit per file: 26 and 75 us per unit.
+  record("per_unit_dryrun_vs_quadlet", ((dryrun - nodeFloor) * 1000) / (1000 * unitsPerService) / 26, "ratio");
+  record("per_unit_tmpfs_vs_quadlet", ((toTmpfs - nodeFloor) * 1000) / (1000 * unitsPerService) / 75, "ratio");
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+if (process.env.BENCH_LAB === "1") {
+  const lab = spawnSync("npx", ["tsx", join(repo, "test/lab/bench.ts")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (lab.status !== 0) throw new Error(`lab bench failed (${lab.status})`);
+  for (const line of lab.stdout.split("\n").filter((l) => l.startsWith("{"))) figures.push(JSON.parse(line));
+}
+
+const width = Math.max(...figures.map((f) => f.name.length));
+console.log(`svcc bench (median of ${runs} runs; 1,000-service runs: median of ${Math.max(3, Math.floor(runs / 3))})`);
+for (const f of figures) console.log(`  ${f.name.padEnd(width)}  ${String(f.value).padStart(10)} ${f.unit}`);
+const targets = Object.fromEntries(figures.map((f) => [f.name, f.value]));
+console.log(`  targets: db1 cold ≤ 1.5× node floor: ${targets.db1_compile_vs_node_floor <= 1.5 ? "met" : "NOT met"}; 1,000 services < 300 ms: dryrun ${targets.compile_1000_services_dryrun < 300 ? "met" : "NOT met"}, tmpfs ${targets.compile_1000_services_tmpfs < 300 ? "met" : "NOT met"}`);
+mkdirSync(join(repo, "bench"), { recursive: true });
+appendFileSync(join(repo, "bench/results.jsonl"), figures.map((f) => JSON.stringify(f)).join("\n") + "\n");
