@@ -60,10 +60,17 @@ class Resolver {
     this.buildIndex();
   }
 
+  private readonly sectionKeywords = new Map<string, ReadonlyMap<string, Keyword>>();
+
   keywordOf(section: string, key: string): Keyword | undefined {
     if (section === "DEFAULT") return defaultKeywords.get(key);
     if (section === "env") return { name: key, type: "string", doc: "" };
-    return keywordsFor(sectionGroup(section), this.raw.get(section)?.get("type") ?? "").get(key);
+    let keywords = this.sectionKeywords.get(section);
+    if (!keywords) {
+      keywords = keywordsFor(sectionGroup(section), this.raw.get(section)?.get("type") ?? "");
+      this.sectionKeywords.set(section, keywords);
+    }
+    return keywords.get(key);
   }
 
   /** section → keyword → its plain and scoped values, indexed once. */
@@ -305,12 +312,14 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     const values = new Map<string, Value>();
     const baseKeys = new Set([...keys.keys()].map((k) => k.split("@")[0]));
     for (const keyword of keywords.values()) {
-      if (!baseKeys.has(keyword.name) && keyword.default === undefined) {
-        if (keyword.required) problems.add(section, keyword.name, `missing: ${group}${rawType ? ` type=${rawType}` : ""} needs ${keyword.name} (${keyword.doc})`);
-        continue;
+      if (baseKeys.has(keyword.name)) {
+        const v = typed(section, keyword.name);
+        if (v !== undefined) values.set(keyword.name, v);
+      } else if (keyword.default !== undefined) {
+        values.set(keyword.name, convertedDefault(keyword));
+      } else if (keyword.required) {
+        problems.add(section, keyword.name, `missing: ${group}${rawType ? ` type=${rawType}` : ""} needs ${keyword.name} (${keyword.doc})`);
       }
-      const v = typed(section, keyword.name);
-      if (v !== undefined) values.set(keyword.name, v);
     }
     const type = group === "ip" && (rawType === "" || rawType === "host") ? "host" : group === "container" && (rawType === "" || rawType === "oci") ? (options.cluster?.containerEngine ?? "docker") : rawType;
     resources.push({ rid: section, group, index: Number(indexText), type, values });

@@ -34,6 +34,7 @@ export function add(unit: Unit, sectionName: string, key: string, value: string)
 
 /** Replace placeholders with systemd syntax: %H, %l, ${VAR}. Runs after escaping. */
 function substitutePlaceholders(text: string): string {
+  if (!text.includes("\u0001")) return text;
   return text.replace(placeholderPattern, (_m, p: string) => (p === "H" ? "%H" : p === "l" ? "%l" : `\${${p.slice(1)}}`));
 }
 
@@ -46,7 +47,10 @@ function cEscape(text: string): string {
  * specifiers nor variables the config did not ask for), and double quotes with C escapes
  * around anything systemd would otherwise split or unescape.
  */
+const plainArgument = /^[A-Za-z0-9_@+=:,./-]+$/;
+
 export function escapeArgument(arg: string): string {
+  if (plainArgument.test(arg)) return arg; // nothing systemd would read specially
   const literal = arg.replace(/%/g, "%%").replace(/\$/g, "$$$$");
   const bare = literal.replace(placeholderPattern, "");
   const needsQuotes = literal === "" || /[\s"'\\;]/.test(bare);
