@@ -1,0 +1,142 @@
+// The embedded lease store: a delta lease on shared storage, sanlock style. Each node owns one
+// slot and only writes its own; it renews by bumping its heartbeat counter. Nodes never
+// compare clocks: each notes on its own monotonic clock when it last saw a peer's slot change.
+// Acquire = wait until no live holder, write a claim with the next fencing token, wait, re-read:
+// a live competing claim with a higher token (or the same token from an earlier node) wins.
+
+import { randomUUID } from "node:crypto";
+import type { SlotDisk } from "./shared-disk.js";
+import { decodeSlot, encodeSlot, type SlotRecord } from "./slot-codec.js";
+import { type AcquireResult, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types.js";
+
+interface PeerState {
+  seq?: number;
+  incarnation?: string;
+  lastChangeAt: number;
+  record?: SlotRecord;
+  corrupt: boolean;
+}
+
+export class DeltaLeaseStore implements LeaseStore {
+  private readonly own: SlotRecord;
+  private readonly peers = new Map<string, PeerState>();
+  private readonly selfIndex: number;
+
+  constructor(
+    private readonly disk: SlotDisk,
+    private readonly nodes: readonly string[],
+    readonly self: string,
+    private readonly clock: Clock,
+    readonly timings: LeaseTimings,
+  ) {
+    this.selfIndex = nodes.indexOf(self);
+    if (this.selfIndex < 0) throw new Error(`node ${self} is not in the lease's node list (${nodes.join(", ")})`);
+    // Resume what this node wrote before a restart: its counter and the leases it held.
+    const previous = decodeSlot(disk.readSlot(this.selfIndex));
+    const record = previous.kind === "record" && previous.record.node === self ? previous.record : undefined;
+    this.own = { node: self, seq: record?.seq ?? 0, incarnation: randomUUID(), leases: record?.leases ?? {} };
+  }
+
+  held(): Lease[] {
+    return Object.entries(this.own.leases)
+      .filter(([, l]) => l.state === "held")
+      .map(([service, l]) => ({ service, node: this.self, token: l.token }));
+  }
+
+  private write(): number {
+    const startedAt = this.clock.now();
+    this.own.seq += 1;
+    this.disk.writeSlot(this.selfIndex, encodeSlot(this.own));
+    return startedAt;
+  }
+
+  private poll(): void {
+    const now = this.clock.now();
+    this.nodes.forEach((node, index) => {
+      if (index === this.selfIndex) return;
+      const decoded = decodeSlot(this.disk.readSlot(index));
+      const peer = this.peers.get(node);
+      if (decoded.kind === "corrupt") {
+        // Unreadable: count it as a change, so a torn write can never make a live peer look dead.
+        this.peers.set(node, { ...peer, lastChangeAt: now, corrupt: true });
+        return;
+      }
+      const record = decoded.kind === "record" ? decoded.record : undefined;
+      const changed = !peer || peer.corrupt || peer.seq !== record?.seq || peer.incarnation !== record?.incarnation;
+      this.peers.set(node, { seq: record?.seq, incarnation: record?.incarnation, record, corrupt: false, lastChangeAt: changed ? now : peer!.lastChangeAt });
+    });
+  }
+
+  private holderOf(service: string, now: number): { holder?: Holder; maxToken: number; others: Holder[] } {
+    let maxToken = this.own.leases[service]?.token ?? 0;
+    const others: Holder[] = [];
+    for (const [node, peer] of this.peers) {
+      const lease = peer.record?.leases[service];
+      if (peer.corrupt) {
+        others.push({ node, token: Number.MAX_SAFE_INTEGER, state: "held", live: true, takeoverAt: peer.lastChangeAt + takeoverWaitMs(this.timings) });
+        continue;
+      }
+      if (!lease) continue;
+      maxToken = Math.max(maxToken, lease.token);
+      if (lease.state === "released") continue;
+      const takeoverAt = peer.lastChangeAt + takeoverWaitMs(this.timings);
+      others.push({ node, token: lease.token, state: lease.state, live: now < takeoverAt, takeoverAt });
+    }
+    const mine = this.own.leases[service];
+    const holder = mine && mine.state !== "released" ? { node: this.self, token: mine.token, state: mine.state, live: true, takeoverAt: Infinity } : others.filter((o) => o.live).sort((a, b) => b.token - a.token)[0] ?? others.sort((a, b) => b.token - a.token)[0];
+    return { holder, maxToken, others };
+  }
+
+  async view(service: string): Promise<LeaseView> {
+    this.poll();
+    const { holder, maxToken } = this.holderOf(service, this.clock.now());
+    return { service, holder, maxToken };
+  }
+
+  async acquire(service: string): Promise<AcquireResult> {
+    const mine = this.own.leases[service];
+    if (mine?.state === "held") {
+      const renewed = await this.renew();
+      if (!renewed.ok) return { ok: false, reason: `cannot renew: ${renewed.error}` };
+      return { ok: true, lease: { service, node: this.self, token: mine.token }, localDeadline: renewed.localDeadline };
+    }
+    this.poll();
+    const before = this.holderOf(service, this.clock.now());
+    const blocking = before.others.find((o) => o.live);
+    if (blocking) return { ok: false, reason: `${blocking.node} ${blocking.state === "held" ? "holds" : "claims"} ${service} (token ${blocking.token === Number.MAX_SAFE_INTEGER ? "unreadable" : blocking.token})`, holder: blocking };
+
+    const token = before.maxToken + 1;
+    this.own.leases[service] = { token, state: "claim" };
+    this.write();
+    // Anyone who read the disk before our claim landed has written theirs by now.
+    await this.clock.sleep(Math.max(2 * this.timings.renewMs, 500));
+    this.poll();
+    const after = this.holderOf(service, this.clock.now());
+    const winner = after.others.find((o) => o.live && (o.state === "held" || o.token > token || (o.token === token && this.nodes.indexOf(o.node) < this.selfIndex)));
+    if (winner) {
+      delete this.own.leases[service];
+      this.write();
+      return { ok: false, reason: `${winner.node} won the race for ${service} (token ${winner.token})`, holder: winner };
+    }
+    this.own.leases[service] = { token, state: "held" };
+    const startedAt = this.write();
+    return { ok: true, lease: { service, node: this.self, token }, localDeadline: startedAt + localLeaseMs(this.timings) };
+  }
+
+  async renew(): Promise<RenewResult> {
+    try {
+      this.poll();
+      const startedAt = this.write();
+      return { ok: true, localDeadline: startedAt + localLeaseMs(this.timings) };
+    } catch (err) {
+      return { ok: false, localDeadline: -Infinity, error: (err as Error).message };
+    }
+  }
+
+  async release(service: string): Promise<void> {
+    const lease = this.own.leases[service];
+    if (!lease) return;
+    this.own.leases[service] = { token: lease.token, state: "released" };
+    this.write();
+  }
+}

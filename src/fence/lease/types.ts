@@ -1,0 +1,98 @@
+// The lease store interface every backend implements (the delta lease on shared storage now,
+// etcd later), and the timing rules they share.
+
+import type { LeaseState } from "./slot-codec.js";
+
+export interface LeaseTimings {
+  /** How often the holder renews. */
+  renewMs: number;
+  /** A holder acts on its lease for at most this long after the start of its last successful renew. */
+  leaseMs: number;
+  /** After its lease ran out, the holder has this long to stop the service, then kill it. */
+  killWindowMs: number;
+  /** Past the kill window, the watchdog resets a holder that could not stop; margin for it. */
+  watchdogMarginMs: number;
+  /** Clock-rate difference allowed between nodes, in percent. */
+  driftPercent: number;
+}
+
+export const defaultTimings: LeaseTimings = { renewMs: 1000, leaseMs: 5000, killWindowMs: 4000, watchdogMarginMs: 2000, driftPercent: 1 };
+
+/**
+ * The sanlock/SBD rule: a peer may take over only once the old holder's lease, its kill
+ * window and the watchdog's margin are all over, measured on the peer's own clock from the
+ * last change it saw, stretched by the allowed drift.
+ */
+export function takeoverWaitMs(t: LeaseTimings): number {
+  return Math.ceil((t.leaseMs + t.killWindowMs + t.watchdogMarginMs) * (1 + t.driftPercent / 100));
+}
+
+/** The holder's own deadline: its lease, shortened by the allowed drift. */
+export function localLeaseMs(t: LeaseTimings): number {
+  return Math.floor(t.leaseMs * (1 - t.driftPercent / 100));
+}
+
+export function checkTimings(t: LeaseTimings): string[] {
+  const problems: string[] = [];
+  if (t.renewMs <= 0) problems.push("renewMs must be positive");
+  if (t.leaseMs < 3 * t.renewMs) problems.push("leaseMs must be at least 3 × renewMs, so one slow renew does not lose the lease");
+  if (t.killWindowMs <= 0) problems.push("killWindowMs must be positive");
+  if (t.watchdogMarginMs <= 0) problems.push("watchdogMarginMs must be positive");
+  if (t.driftPercent < 0 || t.driftPercent >= 50) problems.push("driftPercent must be within [0, 50)");
+  return problems;
+}
+
+export interface Holder {
+  node: string;
+  token: number;
+  state: LeaseState;
+  /** The holder's heartbeat changed recently enough that it may still act. */
+  live: boolean;
+  /** Local clock time from which a takeover is allowed (when not live: already past). */
+  takeoverAt: number;
+}
+
+export interface LeaseView {
+  service: string;
+  /** The node that holds or claims the service, if any. */
+  holder?: Holder;
+  /** Highest fencing token ever written for the service. */
+  maxToken: number;
+}
+
+export interface Lease {
+  service: string;
+  node: string;
+  token: number;
+}
+
+export type AcquireResult = { ok: true; lease: Lease; localDeadline: number } | { ok: false; reason: string; holder?: Holder };
+
+export interface RenewResult {
+  ok: boolean;
+  /** Local clock time until which held leases may be acted on. */
+  localDeadline: number;
+  error?: string;
+}
+
+export interface Clock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface LeaseStore {
+  readonly timings: LeaseTimings;
+  view(service: string): Promise<LeaseView>;
+  /** Leases this node holds now (after a restart: what it held before). */
+  held(): Lease[];
+  acquire(service: string): Promise<AcquireResult>;
+  renew(): Promise<RenewResult>;
+  /** Only after the service is fully stopped here: peers may take over at once. */
+  release(service: string): Promise<void>;
+}
