@@ -13,6 +13,20 @@ export interface ServiceLease {
   state: LeaseState;
 }
 
+/**
+ * An operator's intent for a service (svcc switch/start/stop/freeze/thaw), written into the slot
+ * of the node where the command ran. The cluster-wide intent is the one with the highest
+ * version (ties: the earlier node in the node list), so no two nodes ever write one place.
+ */
+export interface Intent {
+  version: number;
+  /** Where the service should run; "" = stopped everywhere; undefined = orchestration decides. */
+  placement?: string;
+  frozen?: boolean;
+  /** Request id, so the requester can tell whether its request is the one being served. */
+  request: string;
+}
+
 export interface SlotRecord {
   node: string;
   /** Heartbeat counter: +1 on every write. Peers judge liveness by its changes, never by clocks. */
@@ -20,6 +34,7 @@ export interface SlotRecord {
   /** Random per agent start, so peers can tell a restart from a continuation. */
   incarnation: string;
   leases: Record<string, ServiceLease>;
+  intents?: Record<string, Intent>;
 }
 
 export type DecodedSlot = { kind: "empty" } | { kind: "corrupt" } | { kind: "record"; record: SlotRecord };
