@@ -64,6 +64,9 @@ await build({
   target: "node20",
   minify: true,
   external: ["dbus-next"],
+  // import.meta.url (createRequire for dbus-next) keeps its meaning in the CommonJS bundle.
+  define: { "import.meta.url": "__svccModuleUrl" },
+  banner: { js: 'const __svccModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   legalComments: "none",
   logLevel: "warning",
 });
