@@ -98,6 +98,30 @@ export function leaseStoreConformance(backend: string, makeCluster: (nodes: stri
       expect((await c.store("n2").acquire("db1")).ok).toBe(false);
     });
 
+    it("a holder that hung past a takeover finds its lease lost on its next renew", async () => {
+      const c = makeCluster(["n1", "n2"]);
+      await c.store("n1").acquire("db1");
+      await c.store("n2").view("db1");
+      c.clock.advance(takeoverWaitMs(c.store("n2").timings) + 1);
+      const taken = await c.store("n2").acquire("db1");
+      expect(taken.ok).toBe(true);
+      const woke = await c.store("n1").renew();
+      expect(woke.lost).toEqual(["db1"]);
+      expect(c.store("n1").held()).toEqual([]);
+      expect((await c.store("n1").view("db1")).holder?.node).toBe("n2");
+    });
+
+    it("intents written on any node are seen everywhere; the newest wins", async () => {
+      const c = makeCluster(["n1", "n2"]);
+      expect(await c.store("n2").intent("db1")).toMatchObject({ frozen: false, version: 0 });
+      await c.store("n1").writeIntent("db1", { placement: "n2" }, "r1");
+      expect(await c.store("n2").intent("db1")).toMatchObject({ placement: "n2", frozen: false, request: "r1", from: "n1" });
+      await c.store("n2").writeIntent("db1", { frozen: true }, "r2");
+      expect(await c.store("n1").intent("db1")).toMatchObject({ placement: "n2", frozen: true, request: "r2", from: "n2" });
+      await c.store("n1").writeIntent("db1", { placement: null, frozen: false }, "r3");
+      expect(await c.store("n2").intent("db1")).toMatchObject({ placement: undefined, frozen: false, request: "r3" });
+    });
+
     it("tokens only grow across many handovers", async () => {
       const c = makeCluster(["n1", "n2"]);
       let last = 0;

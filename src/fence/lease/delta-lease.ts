@@ -6,8 +6,8 @@
 
 import { randomUUID } from "node:crypto";
 import type { SlotDisk } from "./shared-disk.js";
-import { decodeSlot, encodeSlot, type SlotRecord } from "./slot-codec.js";
-import { type AcquireResult, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types.js";
+import { decodeSlot, encodeSlot, type Intent, type SlotRecord } from "./slot-codec.js";
+import { type AcquireResult, type ClusterIntent, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types.js";
 
 interface PeerState {
   seq?: number;
@@ -34,7 +34,7 @@ export class DeltaLeaseStore implements LeaseStore {
     // Resume what this node wrote before a restart: its counter and the leases it held.
     const previous = decodeSlot(disk.readSlot(this.selfIndex));
     const record = previous.kind === "record" && previous.record.node === self ? previous.record : undefined;
-    this.own = { node: self, seq: record?.seq ?? 0, incarnation: randomUUID(), leases: record?.leases ?? {} };
+    this.own = { node: self, seq: record?.seq ?? 0, incarnation: randomUUID(), leases: record?.leases ?? {}, intents: record?.intents ?? {} };
   }
 
   held(): Lease[] {
@@ -126,11 +126,61 @@ export class DeltaLeaseStore implements LeaseStore {
   async renew(): Promise<RenewResult> {
     try {
       this.poll();
+      // A node that hung past its lease may wake up to find a peer took over: that peer's
+      // higher token means this node's lease is gone, whatever its own slot still says.
+      const lost: string[] = [];
+      for (const [service, lease] of Object.entries(this.own.leases)) {
+        if (lease.state === "released") continue;
+        const newer = [...this.peers.values()].some((p) => (p.record?.leases[service]?.token ?? 0) > lease.token && p.record?.leases[service]?.state !== "released");
+        if (newer) {
+          lost.push(service);
+          delete this.own.leases[service];
+        }
+      }
       const startedAt = this.write();
-      return { ok: true, localDeadline: startedAt + localLeaseMs(this.timings) };
+      return { ok: true, localDeadline: startedAt + localLeaseMs(this.timings), lost };
     } catch (err) {
       return { ok: false, localDeadline: -Infinity, error: (err as Error).message };
     }
+  }
+
+  liveNodes(): Set<string> {
+    const now = this.clock.now();
+    const live = new Set([this.self]);
+    for (const [node, peer] of this.peers) if (now < peer.lastChangeAt + takeoverWaitMs(this.timings) && (peer.record || peer.corrupt)) live.add(node);
+    return live;
+  }
+
+  private newestIntent(service: string): { intent?: Intent; from?: string } {
+    let best: { intent?: Intent; from?: string } = {};
+    const consider = (node: string, intent: Intent | undefined) => {
+      if (!intent) return;
+      const current = best.intent;
+      if (!current || intent.version > current.version || (intent.version === current.version && this.nodes.indexOf(node) < this.nodes.indexOf(best.from!))) best = { intent, from: node };
+    };
+    consider(this.self, this.own.intents?.[service]);
+    for (const [node, peer] of this.peers) consider(node, peer.record?.intents?.[service]);
+    return best;
+  }
+
+  async intent(service: string): Promise<ClusterIntent> {
+    this.poll();
+    const { intent, from } = this.newestIntent(service);
+    return { placement: intent?.placement, frozen: intent?.frozen ?? false, request: intent?.request, version: intent?.version ?? 0, from };
+  }
+
+  async writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent> {
+    this.poll();
+    const { intent: current } = this.newestIntent(service);
+    const next: Intent = {
+      version: (current?.version ?? 0) + 1,
+      placement: change.placement === null ? undefined : (change.placement ?? current?.placement),
+      frozen: change.frozen ?? current?.frozen ?? false,
+      request,
+    };
+    this.own.intents = { ...this.own.intents, [service]: next };
+    this.write();
+    return { placement: next.placement, frozen: next.frozen ?? false, request, version: next.version, from: this.self };
   }
 
   async release(service: string): Promise<void> {

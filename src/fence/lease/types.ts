@@ -70,6 +70,8 @@ export type AcquireResult = { ok: true; lease: Lease; localDeadline: number } | 
 
 export interface RenewResult {
   ok: boolean;
+  /** Services this node thought it held but another node now holds with a higher token. */
+  lost?: string[];
   /** Local clock time until which held leases may be acted on. */
   localDeadline: number;
   error?: string;
@@ -95,4 +97,19 @@ export interface LeaseStore {
   renew(): Promise<RenewResult>;
   /** Only after the service is fully stopped here: peers may take over at once. */
   release(service: string): Promise<void>;
+  /** The cluster-wide intent for a service (the newest written by any node). */
+  intent(service: string): Promise<ClusterIntent>;
+  writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent>;
+  /** Nodes whose heartbeat changed within the takeover wait, including this one. */
+  liveNodes(): Set<string>;
+}
+
+export interface ClusterIntent {
+  /** Where the service should run; "" = stopped everywhere; undefined = orchestration decides. */
+  placement?: string;
+  frozen: boolean;
+  request?: string;
+  version: number;
+  /** The node whose slot carries the newest intent. */
+  from?: string;
 }
