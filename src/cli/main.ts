@@ -129,6 +129,98 @@ export function buildProgram(): Command {
       process.exitCode = await runResAction([action, ...args]);
     });
 
+  const socketOption = () => new Option("--socket <path>", "the agent's control socket").default("/run/svcc/agent.sock");
+  const controlAction = (build: (...args: never[]) => object, json = false) => async (...args: unknown[]) => {
+    const options = args.at(-2) as { socket: string; json?: boolean };
+    const { controlCommand, formatStatus } = await import("./agent-commands.js");
+    const request = (build as (...a: unknown[]) => object)(...args);
+    const result = await controlCommand(options.socket, request as never, { json: options.json });
+    if (!result.ok) {
+      process.stderr.write(`svcc: ${result.error}\n`);
+      process.exitCode = exitCodes.failure;
+      return;
+    }
+    if (json || options.json) process.stdout.write(`${JSON.stringify(result.data, null, 1)}\n`);
+    else if ((request as { cmd: string }).cmd === "status") process.stdout.write(formatStatus(result.data as never));
+    else process.stdout.write("done\n");
+  };
+
+  program
+    .command("agent")
+    .description("Run the lease and fencing agent of this node (normally as svcc-agent.service).")
+    .option("--config <file>", "agent config", "/etc/svcc/agent.json")
+    .option("--print-unit", "print svcc-agent.service for this svcc and config, and exit")
+    .action(async (options) => {
+      const { runAgent, agentUnit } = await import("./agent-commands.js");
+      if (options.printUnit) {
+        process.stdout.write(agentUnit(process.argv[1] ?? "/usr/local/bin/svcc", options.config));
+        return;
+      }
+      process.exitCode = await runAgent(options.config);
+    });
+
+  program
+    .command("switch")
+    .description("Move a service to a node: stop on the source, hand the lease over, start on the destination. Streams each step.")
+    .argument("<service>")
+    .argument("<node>")
+    .addOption(socketOption())
+    .option("--json", "events and result as JSON lines")
+    .action(controlAction((service: string, node: string) => ({ cmd: "switch", service, node })));
+
+  program
+    .command("status")
+    .description("Each node's instance and resources, the lease holder, token, frozen and orchestrate.")
+    .argument("[service]")
+    .addOption(socketOption())
+    .option("--json", "as JSON")
+    .option("--watch", "refresh every second")
+    .action(async (service: string | undefined, options: { socket: string; json?: boolean; watch?: boolean }) => {
+      const run = controlAction(() => ({ cmd: "status", service }));
+      do {
+        if (options.watch && process.stdout.isTTY) process.stdout.write("\u001b[2J\u001b[H");
+        await run(service, options, undefined);
+        if (options.watch) await new Promise((r) => setTimeout(r, 1000));
+      } while (options.watch && process.exitCode !== exitCodes.failure);
+    });
+
+  program
+    .command("start")
+    .description("Start a service on its placement node (the first live node in its nodes order, or --node).")
+    .argument("<service>")
+    .option("--node <node>", "start it on this node")
+    .addOption(socketOption())
+    .option("--json", "events and result as JSON lines")
+    .action(controlAction((service: string, options: { node?: string }) => ({ cmd: "start", service, node: options.node })));
+
+  program
+    .command("stop")
+    .description("Stop a service everywhere and release its lease.")
+    .argument("<service>")
+    .addOption(socketOption())
+    .option("--json", "events and result as JSON lines")
+    .action(controlAction((service: string) => ({ cmd: "stop", service })));
+
+  for (const cmd of ["freeze", "thaw"] as const) {
+    program
+      .command(cmd)
+      .description(cmd === "freeze" ? "Turn orchestration off for a service (no automatic start or failover)." : "Turn orchestration back on for a service.")
+      .argument("<service>")
+      .addOption(socketOption())
+      .action(controlAction((service: string) => ({ cmd, service })));
+  }
+
+  program
+    .command("logs")
+    .description("The service's journal (its units) together with the agent's decisions.")
+    .argument("<service>")
+    .option("--unit-dir <dir>", "where the service's units are installed", "/etc/systemd/system")
+    .option("-f, --follow", "keep following")
+    .action(async (service: string, options: { unitDir: string; follow?: boolean }) => {
+      const { showLogs } = await import("./agent-commands.js");
+      process.exitCode = await showLogs(service, options.unitDir, Boolean(options.follow));
+    });
+
   return program;
 }
 

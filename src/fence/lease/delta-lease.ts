@@ -6,7 +6,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { SlotDisk } from "./shared-disk.js";
-import { decodeSlot, encodeSlot, type Intent, type SlotRecord } from "./slot-codec.js";
+import { decodeSlot, encodeSlot, type InstanceStatus, type Intent, type SlotRecord } from "./slot-codec.js";
 import { type AcquireResult, type ClusterIntent, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types.js";
 
 interface PeerState {
@@ -181,6 +181,21 @@ export class DeltaLeaseStore implements LeaseStore {
     this.own.intents = { ...this.own.intents, [service]: next };
     this.write();
     return { placement: next.placement, frozen: next.frozen ?? false, request, version: next.version, from: this.self };
+  }
+
+  async publishStatus(service: string, status: InstanceStatus): Promise<void> {
+    if (JSON.stringify(this.own.status?.[service]) === JSON.stringify(status)) return;
+    this.own.status = { ...this.own.status, [service]: status };
+    this.write();
+  }
+
+  statuses(service: string): Map<string, InstanceStatus> {
+    const result = new Map<string, InstanceStatus>();
+    for (const node of this.nodes) {
+      const status = node === this.self ? this.own.status?.[service] : this.peers.get(node)?.record?.status?.[service];
+      if (status) result.set(node, status);
+    }
+    return result;
   }
 
   async release(service: string): Promise<void> {

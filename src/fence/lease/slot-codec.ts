@@ -27,6 +27,16 @@ export interface Intent {
   request: string;
 }
 
+/** What a node publishes about its instance of a service, for `svcc status` and switch progress. */
+export interface InstanceStatus {
+  state: "up" | "down" | "starting" | "stopping" | "failed" | "warn";
+  /** Unit → ActiveState. */
+  units: Record<string, string>;
+  token?: number;
+  /** The last thing the agent did, for progress streams. */
+  step?: string;
+}
+
 export interface SlotRecord {
   node: string;
   /** Heartbeat counter: +1 on every write. Peers judge liveness by its changes, never by clocks. */
@@ -35,6 +45,7 @@ export interface SlotRecord {
   incarnation: string;
   leases: Record<string, ServiceLease>;
   intents?: Record<string, Intent>;
+  status?: Record<string, InstanceStatus>;
 }
 
 export type DecodedSlot = { kind: "empty" } | { kind: "corrupt" } | { kind: "record"; record: SlotRecord };

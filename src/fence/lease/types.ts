@@ -1,7 +1,7 @@
 // The lease store interface every backend implements (the delta lease on shared storage now,
 // etcd later), and the timing rules they share.
 
-import type { LeaseState } from "./slot-codec.js";
+import type { InstanceStatus, LeaseState } from "./slot-codec.js";
 
 export interface LeaseTimings {
   /** How often the holder renews. */
@@ -102,6 +102,10 @@ export interface LeaseStore {
   writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent>;
   /** Nodes whose heartbeat changed within the takeover wait, including this one. */
   liveNodes(): Set<string>;
+  /** Publish this node's view of its instance (written at once when it changed). */
+  publishStatus(service: string, status: InstanceStatus): Promise<void>;
+  /** Every node's last published status of the service (from the last read). */
+  statuses(service: string): Map<string, InstanceStatus>;
 }
 
 export interface ClusterIntent {
