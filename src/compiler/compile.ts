@@ -54,6 +54,8 @@ export interface CompileResult {
 
 export const defaultSvccBin = "/usr/local/bin/svcc";
 export const defaultUnitDir = "/etc/systemd/system";
+/** Where the agent keeps per-service runtime state (src/fence/config.ts runDir). */
+const tokenDir = "/run/svcc";
 const serviceNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 const safeAbsolutePath = /^(\/[A-Za-z0-9_.+-]+)+$/;
 
@@ -110,6 +112,8 @@ export function compileService(input: CompileInput): CompileResult {
     const env = section(built.main, "Service");
     env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
     if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
+    // The agent writes SVCC_TOKEN (the lease's fencing token) here before each start.
+    env.unshift({ key: "EnvironmentFile", value: `-${tokenDir}/${name}.token` });
     if (resource.values.get("monitor") === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
 
     // Dependencies: after the step before; bound to the nearest required step before (so a
