@@ -5,11 +5,11 @@ import { describe, expect, it } from "vitest";
 import { Agent, type Systemd } from "../../src/fence/agent.js";
 import type { AgentConfig } from "../../src/fence/config.js";
 import { DeltaLeaseStore } from "../../src/fence/lease/delta-lease.js";
-import { MemorySlotDisk } from "../../src/fence/lease/shared-disk.js";
 import { defaultTimings, takeoverWaitMs } from "../../src/fence/lease/types.js";
 import type { ServiceUnits } from "../../src/fence/service-units.js";
 import type { JobResult } from "../../src/fence/systemd-bus.js";
 import { FakeClock } from "../helpers/fake-clock.js";
+import { sharedMemoryDisk } from "../helpers/shared-memory-disk.js";
 
 const units: ServiceUnits = {
   service: "db1",
@@ -59,19 +59,7 @@ class FakeSystemd implements Systemd {
 
 function cluster(orchestrate: ServiceUnits["orchestrate"] = "no") {
   const clock = new FakeClock();
-  const disk = new MemorySlotDisk();
-  const cut = new Set<string>();
-  const diskFor = (node: string) => ({
-      readSlot: (i: number) => {
-        if (cut.has(node)) throw new Error("unreachable");
-        return disk.readSlot(i);
-      },
-      writeSlot: (i: number, b: Buffer) => {
-        if (cut.has(node)) throw new Error("unreachable");
-        disk.writeSlot(i, b);
-      },
-      close: () => {},
-  });
+  const { cut, diskFor } = sharedMemoryDisk();
   const make = (node: string) => {
     const d = diskFor(node);
     const config = { node, nodes: ["n1", "n2"], services: ["db1"], timings: defaultTimings, killWindowMs: 0, holdDownMs: 60_000, fence: "exit", runDir: `/tmp/svcc-agent-test-${process.pid}-${node}`, tickMs: 250 } as unknown as AgentConfig;

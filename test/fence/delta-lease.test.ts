@@ -10,24 +10,12 @@ import { DirectSlotDisk, MemorySlotDisk } from "../../src/fence/lease/shared-dis
 import { decodeSlot, encodeSlot, SLOT_SIZE } from "../../src/fence/lease/slot-codec.js";
 import { defaultTimings, takeoverWaitMs } from "../../src/fence/lease/types.js";
 import { FakeClock } from "../helpers/fake-clock.js";
+import { sharedMemoryDisk } from "../helpers/shared-memory-disk.js";
 import { leaseStoreConformance } from "./lease-conformance.js";
 
 leaseStoreConformance("delta lease (memory disk, fake clock)", (nodes) => {
   const clock = new FakeClock();
-  const disk = new MemorySlotDisk();
-  const cut = new Set<string>();
-  // Each node sees the same slots, unless it is cut off.
-  const diskFor = (node: string) => ({
-    readSlot: (i: number) => {
-      if (cut.has(node)) throw new Error("lease disk unreachable");
-      return disk.readSlot(i);
-    },
-    writeSlot: (i: number, b: Buffer) => {
-      if (cut.has(node)) throw new Error("lease disk unreachable");
-      disk.writeSlot(i, b);
-    },
-    close: () => {},
-  });
+  const { cut, diskFor } = sharedMemoryDisk();
   const stores = new Map(nodes.map((n) => [n, new DeltaLeaseStore(diskFor(n), nodes, n, clock, defaultTimings)]));
   return {
     clock,
