@@ -1,0 +1,98 @@
+// Container state as docker and podman report it. `container inspect` (not plain `inspect`,
+// which also matches images and volumes of the same name) with the whole State as JSON: both
+// engines spell Running, Pid, Status, ExitCode and Error the same way there.
+
+import type { RuntimeContext } from "./context.js";
+import { ActionError, exitCodes } from "./errors.js";
+import { CommandError, type CommandRunner } from "./runner.js";
+
+export type Engine = "docker" | "podman";
+export const engines: readonly Engine[] = ["docker", "podman"];
+
+export type ContainerState =
+  | { exists: false }
+  | { exists: true; running: boolean; pid: number; status: string; exitCode: number; error: string };
+
+interface StateJson {
+  Running?: boolean;
+  Pid?: number;
+  Status?: string;
+  ExitCode?: number;
+  Error?: string;
+}
+
+export async function inspectContainer(runner: CommandRunner, engine: Engine, name: string, timeoutMs = 15_000): Promise<ContainerState> {
+  const args = ["container", "inspect", "-f", "{{json .State}}", name];
+  const result = await runner.run(engine, args, { timeoutMs });
+  if (result.exitCode !== 0 && /no such (container|object)/i.test(result.stderr)) return { exists: false };
+  if (result.exitCode !== 0 || result.timedOut) throw new CommandError(engine, args, result, `cannot inspect container ${name}`);
+  let state: StateJson;
+  try {
+    state = JSON.parse(result.stdout.trim()) as StateJson;
+  } catch {
+    throw new ActionError(`\`${engine} container inspect\` gave an unreadable state for ${name}: ${result.stdout.trim().slice(0, 200)}`);
+  }
+  return {
+    exists: true,
+    running: state.Running === true,
+    pid: Number(state.Pid ?? 0),
+    status: String(state.Status ?? "unknown"),
+    exitCode: Number(state.ExitCode ?? 0),
+    error: String(state.Error ?? ""),
+  };
+}
+
+export function describeState(state: ContainerState): string {
+  if (!state.exists) return "no such container";
+  const error = state.error ? `, error: ${state.error}` : "";
+  return `status ${state.status}, exit code ${state.exitCode}${error}`;
+}
+
+/** The PID whose network namespace is the container's, or why there is none. */
+export async function runningContainerPid(runner: CommandRunner, engine: Engine, name: string): Promise<{ pid: number } | { gone: string }> {
+  const state = await inspectContainer(runner, engine, name);
+  if (!state.exists) return { gone: `container ${name} does not exist` };
+  if (!state.running || state.pid <= 0) return { gone: `container ${name} is not running (${describeState(state)})` };
+  return { pid: state.pid };
+}
+
+export interface ContainerWait {
+  engine: Engine;
+  name: string;
+  timeoutMs: number;
+}
+
+// Stopped states: the container will not come up by waiting. Anything else (created,
+// configured, initialized, restarting, or not created yet by the `run` the unit started) may.
+const finalStates = new Set(["exited", "dead", "stopped", "removing"]);
+
+/**
+ * Waits until the container runs, so "the unit started" means "the container is running" for
+ * whatever is ordered after it. Polls fast at first (a container usually starts within a
+ * fraction of a second) and backs off, within timeoutMs.
+ */
+export async function containerWait(ctx: RuntimeContext, { engine, name, timeoutMs }: ContainerWait): Promise<number> {
+  const start = ctx.clock.now();
+  const deadline = start + timeoutMs;
+  let delay = 50;
+  let seen = false;
+  let last: ContainerState = { exists: false };
+  for (;;) {
+    const remaining = deadline - ctx.clock.now();
+    last = await inspectContainer(ctx.runner, engine, name, Math.min(Math.max(remaining, 1_000), 15_000));
+    if (last.exists) {
+      seen = true;
+      if (last.running && last.pid > 0) {
+        ctx.log.info(`running (pid ${last.pid}) after ${Math.round(ctx.clock.now() - start)} ms`);
+        return exitCodes.ok;
+      }
+      if (finalStates.has(last.status)) throw new ActionError(`exited instead of running: ${describeState(last)}`);
+    } else if (seen) {
+      throw new ActionError("the container was created and then removed without running (it exited and was removed, --rm?); see the unit's own log for its output");
+    }
+    const left = deadline - ctx.clock.now();
+    if (left <= 0) throw new ActionError(`not running after ${timeoutMs} ms: ${describeState(last)}`);
+    await ctx.clock.sleep(Math.min(delay, left));
+    delay = Math.min(Math.round(delay * 1.5), 500);
+  }
+}

@@ -1,0 +1,64 @@
+// What every action gets besides its flags: a command runner, a clock, the few direct reads
+// of the host that are not commands, and a logger. Tests replace each of them.
+
+import type { CommandRunner } from "./runner.js";
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface Host {
+  /** The network namespace of a process ("net:[4026531840]"), or undefined when it does not exist. */
+  netnsOf(pid: number | "self"): Promise<string | undefined>;
+  /** /proc/self/mountinfo. */
+  readMountInfo(): Promise<string>;
+  /** An IP address for a host name (ipname may be a DNS name, as in OpenSVC). */
+  lookup(name: string): Promise<string>;
+}
+
+export const realHost: Host = {
+  async netnsOf(pid) {
+    const { readlink } = await import("node:fs/promises");
+    try {
+      return await readlink(`/proc/${pid}/ns/net`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ESRCH") return undefined;
+      throw err;
+    }
+  },
+  async readMountInfo() {
+    const { readFile } = await import("node:fs/promises");
+    return readFile("/proc/self/mountinfo", "utf8");
+  },
+  async lookup(name) {
+    const { lookup } = await import("node:dns/promises");
+    return (await lookup(name)).address;
+  },
+};
+
+/** Progress and errors for the journal: every line names the action and its resource. */
+export class Logger {
+  constructor(
+    private readonly prefix: string,
+    private readonly write: (text: string) => void,
+  ) {}
+
+  info(message: string): void {
+    this.write(`${this.prefix}: ${message}\n`);
+  }
+}
+
+export interface RuntimeContext {
+  runner: CommandRunner;
+  clock: Clock;
+  host: Host;
+  log: Logger;
+  /** Where results meant for a caller go (vg-status prints the tags there). */
+  stdout: (text: string) => void;
+}
