@@ -161,27 +161,47 @@ export interface ExecOptions {
   check?: boolean;
 }
 
+/**
+ * Runs a command bounded by opts.timeout. The command gets its own process group and the whole
+ * group is killed on timeout: `nsenter -a` forks (pid namespace), and killing nsenter alone
+ * would leave its child (e.g. a systemctl stuck on a frozen node) holding our pipes open.
+ */
 async function run(cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   const t0 = performance.now();
-  const r = await execa(cmd, args, {
+  const timeout = opts.timeout ?? 30_000;
+  const sub = execa(cmd, args, {
     reject: false,
-    timeout: opts.timeout ?? 30_000,
-    killSignal: "SIGKILL",
-    input: opts.input,
-    inputFile: opts.inputFile,
+    detached: true,
+    cleanup: true,
+    ...(opts.input !== undefined ? { input: opts.input } : opts.inputFile !== undefined ? { inputFile: opts.inputFile } : { stdin: "ignore" as const }),
     env: { ...NODE_ENV, ...(opts.env ?? {}) },
     extendEnv: false,
     stripFinalNewline: true,
   });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      if (sub.pid) process.kill(-sub.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }, timeout);
+  let r;
+  try {
+    r = await sub;
+  } finally {
+    clearTimeout(timer);
+  }
   const res: ExecResult = {
     stdout: String(r.stdout ?? ""),
     stderr: String(r.stderr ?? ""),
-    exitCode: r.exitCode ?? (r.timedOut ? 124 : 1),
-    timedOut: Boolean(r.timedOut),
+    exitCode: timedOut ? 124 : (r.exitCode ?? 1),
+    timedOut,
     ms: performance.now() - t0,
   };
   if (opts.check && (res.exitCode !== 0 || res.timedOut)) {
-    const why = res.timedOut ? `timed out after ${opts.timeout ?? 30_000} ms` : `exit ${res.exitCode}`;
+    const why = res.timedOut ? `timed out after ${timeout} ms` : `exit ${res.exitCode}`;
     throw new Error(`svcc lab: '${[cmd, ...args].join(" ")}' failed (${why}): ${(res.stderr || res.stdout).trim().slice(-2000)}`);
   }
   return res;
@@ -359,7 +379,12 @@ function ok(what: string) {
   };
 }
 
-/** Active units of a service on a node: <svc>.*, <svc>-*, <svc>@* and mount units under /srv/<svc>. */
+/**
+ * Active units of a service on a node: <svc>.*, <svc>-*, <svc>@* and mount units under /srv/<svc>.
+ * Note: systemd 252 processes /proc/self/mountinfo changes rate-limited (5/s), so right after a
+ * burst of mount events (docker starting/stopping containers) a mount unit can still read active
+ * for up to ~1 s after the umount: poll (bounded) when checking that nothing is active.
+ */
 export async function activeDb1Units(node: NodeName, svc = "db1"): Promise<string[]> {
   const r = await systemctl(node, "list-units", "--all", "--state=active", "--plain", "--no-legend", "--full");
   const mountPrefix = `srv-${svc.replace(/-/g, "\\x2d")}`;
@@ -612,6 +637,11 @@ async function prepareNode(s: LabState, n: NodeName) {
 
 async function bootNode(s: LabState, n: NodeName, timeoutMs: number) {
   const ns = s.nodes[n]!;
+  // A test that outlived its timeout must not boot a node into a lab being torn down.
+  const onDisk = readState();
+  if (!onDisk || onDisk.phase === "tearing-down" || !netnsList().includes(n)) {
+    throw new Error(`svcc lab: not booting ${n}: the lab is gone or being torn down`);
+  }
   const t0 = performance.now();
   for (const cg of CG_ROOTS) {
     const d = path.join(cg, n);
