@@ -1,5 +1,5 @@
 // tsx test/lab/cli.ts up|down|status   (npm run lab:up / npm run lab:down)
-import { bringUp, status, tearDown } from "./lab";
+import { bringUp, status, tearDown } from "./lab.js";
 
 const log = (m: string) => process.stderr.write(`lab: ${m}\n`);
 

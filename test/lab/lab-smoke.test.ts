@@ -7,7 +7,7 @@ import { execa } from "execa";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import * as lab from "./lab";
+import * as lab from "./lab.js";
 
 const log = (m: string) => process.stderr.write(`lab: ${m}\n`);
 const MNT = "/srv/db1/data";

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildPause, buildPostgres, type ImageSpec } from "./images";
+import { buildPause, buildPostgres, type ImageSpec } from "./images.js";
 
 // ---------------------------------------------------------------------------------------------
 // Layout
@@ -46,6 +46,7 @@ const MACHINES_DIR = "/var/lib/machines";
 const CG_ROOTS = ["/sys/fs/cgroup/unified/lab", "/sys/fs/cgroup/systemd/lab"];
 const CG_UNIFIED = CG_ROOTS[0];
 const PROPAGATE_DIR = "/run/systemd/nspawn/propagate";
+const NSPAWN_LOCKS = "/run/systemd/nspawn/locks";
 export const REPO_IN_NODE = "/opt/svcc";
 
 const NODE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -96,6 +97,8 @@ export interface NodeState {
   status: "preparing" | "booting" | "up" | "crashed" | "down";
   bootMs?: number;
   failedUnits?: string[];
+  /** nspawn's lock file for the node's root (left behind when the node is killed) */
+  lock?: string;
 }
 export interface LoopState {
   role: DiskRole;
@@ -685,6 +688,8 @@ async function bootNode(s: LabState, n: NodeName, timeoutMs: number) {
   ns.nspawnPid = child.pid;
   ns.pid1 = undefined;
   ns.status = "booting";
+  const st = fs.statSync(ns.root);
+  ns.lock = path.join(NSPAWN_LOCKS, `inode-${st.dev}:${st.ino}`);
   writeState(s);
 
   const nspawnPid = child.pid!;
@@ -915,6 +920,12 @@ export async function tearDown(opts: { log?: (msg: string) => void; graceful?: b
     ),
   );
 
+  // nspawn's lock files for the nodes' roots (it removes them itself only on a clean exit).
+  for (const n of NODES) {
+    const lock = s?.nodes[n]?.lock;
+    if (lock?.startsWith(`${NSPAWN_LOCKS}/inode-`)) await step(`rm ${lock}`, () => fs.rmSync(lock, { force: true }));
+  }
+
   // 2. Overlays (and anything mounted below them).
   const ourMounts = () =>
     fs
@@ -966,7 +977,7 @@ export async function tearDown(opts: { log?: (msg: string) => void; graceful?: b
     });
   }
   // nspawn also leaves an empty locks/ (no /run tmpfs here); remove what is empty, nothing else.
-  for (const d of [PROPAGATE_DIR, path.join(path.dirname(PROPAGATE_DIR), "locks"), path.dirname(PROPAGATE_DIR)]) {
+  for (const d of [PROPAGATE_DIR, NSPAWN_LOCKS, path.dirname(PROPAGATE_DIR), MACHINES_DIR]) {
     await step(`rmdir ${d}`, () => {
       if (fs.existsSync(d) && fs.readdirSync(d).length === 0) fs.rmdirSync(d);
     });
