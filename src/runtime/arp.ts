@@ -70,7 +70,7 @@ export async function checkAddressFree(ctx: RuntimeContext, dev: string, address
   const answered = new AbortController();
   const outcomes = await Promise.all(
     Array.from({ length: probes }, async (_, k): Promise<ProbeOutcome | undefined> => {
-      if (k > 0) await ctx.clock.sleep(k * intervalMs);
+      if (k > 0) await ctx.clock.sleep(k * intervalMs, answered.signal);
       if (answered.signal.aborted) return undefined;
       const outcome = await probe(ctx, place, dev, address, (probes - k) * intervalMs, answered.signal);
       if (outcome.received > 0) answered.abort();
