@@ -101,7 +101,7 @@ async function libsOf(files: string[]): Promise<{ libs: string[]; unresolved: st
   const libs = new Set<string>();
   const unresolved = new Set<string>();
   // One ldd for all files: it prints "file:" before each file's list.
-  const r = await execa("ldd", files, { reject: false });
+  const r = await execa("ldd", files, { reject: false, timeout: 60_000 });
   let current = "";
   for (const line of r.stdout.split("\n")) {
     if (!line.startsWith("\t") && line.endsWith(":")) {
@@ -133,7 +133,7 @@ async function makeImageArchive(root: string, out: string, repo: string, config:
   fs.mkdirSync(dir, { recursive: true });
   try {
     const layerTmp = path.join(dir, "layer.tar");
-    await execa("tar", ["--numeric-owner", "--sort=name", "-C", root, "-cf", layerTmp, "."]);
+    await execa("tar", ["--numeric-owner", "--sort=name", "-C", root, "-cf", layerTmp, "."], { timeout: 120_000 });
     const diffId = createHash("sha256").update(fs.readFileSync(layerTmp)).digest("hex");
     fs.mkdirSync(path.join(dir, diffId));
     fs.renameSync(layerTmp, path.join(dir, diffId, "layer.tar"));
@@ -150,7 +150,7 @@ async function makeImageArchive(root: string, out: string, repo: string, config:
     fs.writeFileSync(path.join(dir, `${cfgId}.json`), cfg);
     fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify([{ Config: `${cfgId}.json`, RepoTags: [`${repo}:latest`], Layers: [`${diffId}/layer.tar`] }]));
     const tmp = `${out}.tmp.${process.pid}`;
-    await execa("tar", ["-C", dir, "-cf", tmp, "manifest.json", `${cfgId}.json`, diffId]);
+    await execa("tar", ["-C", dir, "-cf", tmp, "manifest.json", `${cfgId}.json`, diffId], { timeout: 120_000 });
     fs.renameSync(tmp, out);
     return fs.statSync(out).size;
   } finally {
@@ -251,14 +251,14 @@ export async function buildPostgres(): Promise<ImageSpec> {
     // PostgreSQL itself, without the JIT and the build kit.
     fs.mkdirSync(path.join(root, "usr/lib/postgresql"), { recursive: true });
     fs.mkdirSync(path.join(root, "usr/share/postgresql"), { recursive: true });
-    await execa("cp", ["-a", PG, path.join(root, "usr/lib/postgresql/")]);
+    await execa("cp", ["-a", PG, path.join(root, "usr/lib/postgresql/")], { timeout: 120_000 });
     for (const r of ["lib/bitcode", "lib/pgxs"]) fs.rmSync(path.join(root, "usr/lib/postgresql/15", r), { recursive: true, force: true });
     for (const f of fs.readdirSync(path.join(root, "usr/lib/postgresql/15/lib"))) {
       if (f.startsWith("llvmjit")) fs.rmSync(path.join(root, "usr/lib/postgresql/15/lib", f), { force: true });
     }
     for (const u of unresolved) fs.rmSync(path.join(root, u), { force: true });
-    await execa("cp", ["-a", PG_SHARE, path.join(root, "usr/share/postgresql/")]);
-    await execa("cp", ["-a", ZONEINFO, path.join(root, "usr/share/")]);
+    await execa("cp", ["-a", PG_SHARE, path.join(root, "usr/share/postgresql/")], { timeout: 120_000 });
+    await execa("cp", ["-a", ZONEINFO, path.join(root, "usr/share/")], { timeout: 120_000 });
     // Every library ldd names, at its merged-/usr path, symlinks resolved.
     for (const l of libs) {
       const dst = path.join(root, usrPath(l));

@@ -273,6 +273,14 @@ function childrenOf(pid: number): number[] {
   }
   return out;
 }
+/** true when pid is inside the node's own cgroup (guards recorded PIDs against reuse). */
+function inNodeCgroup(pid: number, node: NodeName): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").some((l) => l.startsWith("0::/lab/" + node + "/"));
+  } catch {
+    return false;
+  }
+}
 function mounted(target: string): boolean {
   return fs.readFileSync("/proc/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === target);
 }
@@ -321,7 +329,7 @@ function nodeState(node: NodeName, s = state()): NodeState {
 /** PID of the node's systemd (PID 1 inside the node) as the machine sees it. */
 export function nodePid(node: NodeName): number {
   const n = nodeState(node);
-  if (!n.pid1 || !alive(n.pid1) || comm(n.pid1) !== "systemd") {
+  if (!n.pid1 || !alive(n.pid1) || comm(n.pid1) !== "systemd" || !inNodeCgroup(n.pid1, node)) {
     throw new Error(`svcc lab: ${node} is not running (status ${n.status}${n.pid1 ? `, pid1 ${n.pid1} gone` : ""})`);
   }
   return n.pid1;
@@ -899,7 +907,7 @@ export async function tearDown(opts: { log?: (msg: string) => void; graceful?: b
         const dir = cg(n);
         if (fs.existsSync(dir) && cgroupFrozen(dir)) fs.writeFileSync(path.join(dir, "cgroup.freeze"), "0");
         const pid1 = ns?.pid1;
-        if ((opts.graceful ?? true) && pid1 && alive(pid1) && comm(pid1) === "systemd" && cgroupPopulated(dir)) {
+        if ((opts.graceful ?? true) && pid1 && alive(pid1) && comm(pid1) === "systemd" && inNodeCgroup(pid1, n) && cgroupPopulated(dir)) {
           const nse = (argv: string[], timeout: number) => run("nsenter", ["-t", String(pid1), "-a", ...argv], { timeout });
           await nse(["/bin/sh", "-c", 'ids=$(docker ps -aq 2>/dev/null); [ -z "$ids" ] || docker rm -f $ids >/dev/null'], 20_000);
           await nse(["/bin/sh", "-c", "awk '$1 ~ /^\\/dev\\/loop/ {print $2}' /proc/self/mounts | sort -r | while read -r m; do umount \"$m\" || umount -l \"$m\"; done"], 10_000);
@@ -1007,7 +1015,7 @@ export async function status(): Promise<Record<string, unknown>> {
   for (const n of NODES) {
     const ns = s.nodes[n];
     if (!ns) continue;
-    const running = Boolean(ns.pid1 && alive(ns.pid1) && comm(ns.pid1) === "systemd");
+    const running = Boolean(ns.pid1 && alive(ns.pid1) && comm(ns.pid1) === "systemd" && inNodeCgroup(ns.pid1, n));
     nodes[n] = {
       status: ns.status,
       pid1: ns.pid1,
