@@ -1,0 +1,77 @@
+// Relocation in the lab, measured by systemd's own timestamps: db1 stops on one node and
+// starts on the other, per resource and in total, median of several relocations, side by
+// side with the seed's OpenSVC switch (stop ≈ 3.4 s, start ≈ 7.7 s, total ≈ 11.6 s).
+// Prints {"name","value","unit"} JSON lines on stdout (npm run bench collects them).
+
+import * as lab from "./lab.js";
+import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
+
+const runs = Number(process.env.BENCH_LAB_RUNS ?? 5);
+const log = (m: string) => process.stderr.write(`lab bench: ${m}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  await lab.bringUp({ log });
+  const figures: Array<{ name: string; value: number; unit: string }> = [];
+  try {
+    await installEverywhere(compileLabUnits());
+    if ((await startOn("node1")).exitCode !== 0) throw new Error("db1 did not start on node1");
+    await lab.clientPsql("create table if not exists relocation (i int); insert into relocation select generate_series(1, 10000)");
+    const samples: Array<{ stopMs: number; startMs: number; totalMs: number; perUnitStop: Record<string, number>; perUnitStart: Record<string, number>; wallMs: number }> = [];
+    let from: lab.NodeName = "node1";
+    for (let i = 0; i < runs; i++) {
+      const to: lab.NodeName = from === "node1" ? "node2" : "node1";
+      const t0 = performance.now();
+      if ((await stopOn(from)).exitCode !== 0) throw new Error(`stop on ${from} failed`);
+      const started = await startOn(to);
+      if (started.exitCode !== 0) throw new Error(`start on ${to} failed: ${started.stderr}`);
+      const wallMs = performance.now() - t0;
+      const rows = await lab.clientPsql("select count(*) from relocation");
+      if (rows.stdout.trim() !== "10000") throw new Error(`rows after relocation: ${rows.stdout} ${rows.stderr}`);
+      const stopped = await unitTimes(from);
+      const up = await unitTimes(to);
+      const resources = UNITS.filter((u) => u !== "db1-precheck.service");
+      const stopBegin = Math.min(...stopped.filter((t) => resources.includes(t.unit)).map((t) => t.stopBegin));
+      const stopEnd = Math.max(...stopped.filter((t) => resources.includes(t.unit)).map((t) => t.stopEnd));
+      const startBegin = Math.min(...up.map((t) => t.startBegin));
+      const startEnd = Math.max(...up.map((t) => t.startEnd));
+      samples.push({
+        stopMs: (stopEnd - stopBegin) / 1000,
+        startMs: (startEnd - startBegin) / 1000,
+        totalMs: (startEnd - stopBegin) / 1000,
+        perUnitStop: Object.fromEntries(stopped.filter((t) => resources.includes(t.unit)).map((t) => [t.unit, (t.stopEnd - t.stopBegin) / 1000])),
+        perUnitStart: Object.fromEntries(up.map((t) => [t.unit, (t.startEnd - t.startBegin) / 1000])),
+        wallMs,
+      });
+      log(`${from} → ${to}: stop ${samples.at(-1)!.stopMs.toFixed(0)} ms, start ${samples.at(-1)!.startMs.toFixed(0)} ms, total ${samples.at(-1)!.totalMs.toFixed(0)} ms (wall ${wallMs.toFixed(0)} ms)`);
+      from = to;
+    }
+    const seed = { stop: 3387, start: 7744, total: 11620 };
+    const stop = median(samples.map((s) => s.stopMs));
+    const start = median(samples.map((s) => s.startMs));
+    const total = median(samples.map((s) => s.totalMs));
+    figures.push(
+      { name: "lab_relocation_stop", value: stop, unit: "ms" },
+      { name: "lab_relocation_start", value: start, unit: "ms" },
+      { name: "lab_relocation_total", value: total, unit: "ms" },
+      { name: "lab_relocation_wall", value: median(samples.map((s) => s.wallMs)), unit: "ms" },
+      { name: "lab_relocation_total_vs_seed", value: total / seed.total, unit: "ratio" },
+      { name: "lab_relocation_stop_vs_seed", value: stop / seed.stop, unit: "ratio" },
+      { name: "lab_relocation_start_vs_seed", value: start / seed.start, unit: "ratio" },
+    );
+    for (const unit of UNITS) {
+      const stops = samples.map((s) => s.perUnitStop[unit]).filter((x) => x !== undefined);
+      if (stops.length) figures.push({ name: `lab_stop_${unit}`, value: median(stops), unit: "ms" });
+      figures.push({ name: `lab_start_${unit}`, value: median(samples.map((s) => s.perUnitStart[unit])), unit: "ms" });
+    }
+    for (const f of figures) f.value = Math.round(f.value * 10) / 10;
+    for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
+  } finally {
+    await lab.tearDown({ log });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`lab bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+// Shared by the lab scenarios and the lab bench: compile db1 for the lab, install it into both
+// nodes, start/stop it, read systemd's own timestamps, and watch the one invariant (never a
+// db1 resource active on both nodes at once).
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as lab from "./lab.js";
+
+export const SERVICE = "db1";
+export const UNITS = ["db1-precheck.service", "db1-disk0.service", "srv-db1-data.mount", "db1-fs1.service", "db1-container0.service", "db1-ip0.service", "db1-container1.service"];
+/** Units that are not resources: the target, the stop barrier, and the precheck (it only looks). */
+const notResources = new Set(["db1-stopped.target", "db1-precheck.service"]);
+
+/** Compiles fixtures/lab/db1.json (optionally changed) with the lab's devices; returns the unit dir. */
+export function compileLabUnits(change?: (config: Record<string, Record<string, string>>) => void): string {
+  const config = JSON.parse(readFileSync(join(lab.REPO_ROOT, "fixtures/lab/db1.json"), "utf8"));
+  change?.(config);
+  const dir = mkdtempSync(join(tmpdir(), "svcc-lab-units-"));
+  const file = join(dir, "db1.json");
+  writeFileSync(file, JSON.stringify(config));
+  const out = join(dir, "units");
+  const r = spawnSync(process.execPath, [join(lab.REPO_ROOT, "bin/svcc"), "compile", file, "--nodes", "node1,node2", "--svcc-bin", `${lab.REPO_IN_NODE}/bin/svcc`, "--env", `dev=${lab.DEVICES.vg}`, "--env", `fsdev=${lab.DEVICES.xfs}`, "-o", out], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`svcc compile for the lab failed: ${r.stderr}`);
+  return out;
+}
+
+export async function installEverywhere(dir: string): Promise<void> {
+  for (const node of lab.NODES) await lab.installUnits(node, dir);
+}
+
+/** db1 resources active on a node (the target counts, the barrier and the precheck do not). */
+export async function activeResources(node: lab.NodeName): Promise<string[]> {
+  return (await lab.activeDb1Units(node, SERVICE)).filter((u) => !notResources.has(u));
+}
+
+export async function startOn(node: lab.NodeName, timeout = 90_000): Promise<lab.ExecResult> {
+  return lab.exec(node, ["systemctl", "start", `${SERVICE}.target`], { timeout });
+}
+
+/** Stops db1 and returns only when every member is down (starting the stop barrier). */
+export async function stopOn(node: lab.NodeName, timeout = 90_000): Promise<lab.ExecResult> {
+  return lab.exec(node, ["systemctl", "start", `${SERVICE}-stopped.target`], { timeout });
+}
+
+export async function vgTags(node: lab.NodeName): Promise<string> {
+  const r = await lab.exec(node, ["vgs", "--noheadings", "-o", "vg_tags", lab.VG_NAME], { env: { LVM_SUPPRESS_FD_WARNINGS: "1" }, check: true });
+  return r.stdout.trim();
+}
+
+export interface UnitTimes {
+  unit: string;
+  /** Monotonic microseconds (one kernel: comparable across the lab's nodes). */
+  startBegin: number;
+  startEnd: number;
+  stopBegin: number;
+  stopEnd: number;
+}
+
+export async function unitTimes(node: lab.NodeName, units = UNITS): Promise<UnitTimes[]> {
+  const props = ["InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic", "ActiveExitTimestampMonotonic", "InactiveEnterTimestampMonotonic"];
+  const r = await lab.exec(node, ["systemctl", "show", ...props.map((p) => `-p${p}`), ...units], { check: true });
+  const blocks = r.stdout.split("\n\n");
+  return units.map((unit, i) => {
+    const kv = Object.fromEntries(blocks[i].split("\n").map((l) => l.split("=")).map(([k, v]) => [k, Number(v)]));
+    return { unit, startBegin: kv.InactiveExitTimestampMonotonic, startEnd: kv.ActiveEnterTimestampMonotonic, stopBegin: kv.ActiveExitTimestampMonotonic, stopEnd: kv.InactiveEnterTimestampMonotonic };
+  });
+}
+
+/** Samples both nodes until stopped; any moment with db1 resources on both is a violation. */
+export function watchInvariant(intervalMs = 200) {
+  const violations: string[] = [];
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    // Bounded: at most one hour of samples, and it ends when stop() is called.
+    for (let i = 0; running && i < 3_600_000 / intervalMs; i++) {
+      try {
+        const [a, b] = await Promise.all(lab.NODES.map((n) => activeResources(n).catch(() => [] as string[])));
+        samples++;
+        if (a.length && b.length) violations.push(`${new Date().toISOString()}: node1 [${a.join(" ")}] and node2 [${b.join(" ")}]`);
+      } catch {
+        // a node being rebooted by a test: nothing to sample there
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    violations,
+    samples: () => samples,
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
