@@ -140,7 +140,7 @@ describe.skipIf(!isRoot)("real: ip-start / ip-stop on a host interface", () => {
     sh("ip", ["-n", host, "link", "set", "vh", "up"]);
     sh("ip", ["-n", neighbour, "link", "set", "vn", "up"]);
     // Let the neighbour learn addresses from gratuitous ARP, to see the announcement arrive.
-    sh("ip", ["netns", "exec", neighbour, "sysctl", "-q", "-w", "net.ipv4.conf.vn.arp_accept=1"]);
+    sh("ip", ["netns", "exec", neighbour, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/vn/arp_accept"]);
   });
 
   it("adds the address, announces it, is idempotent, and removes it", () => {
