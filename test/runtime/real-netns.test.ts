@@ -6,7 +6,7 @@
 // removed in afterAll, whatever happened.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runResAction } from "../../src/runtime/index.js";
@@ -77,10 +77,12 @@ async function containerProcess(ns: string): Promise<number> {
 
 beforeAll(() => {
   if (!isRoot) return;
-  // Namespaces left by an earlier run that was killed before its afterAll.
+  // Namespaces left by an earlier run that was killed before its afterAll (its PID is in the
+  // name; a run still alive, in another vitest process, keeps its own).
   for (const line of sh("ip", ["netns", "list"]).split("\n")) {
     const name = line.split(" ")[0];
-    if (name.startsWith(prefix)) spawnSync("ip", ["netns", "del", name]);
+    const owner = new RegExp(`^${prefix}(\\d+)-`).exec(name)?.[1];
+    if (owner !== undefined && !existsSync(`/proc/${owner}`)) spawnSync("ip", ["netns", "del", name]);
   }
 });
 
