@@ -525,6 +525,10 @@ export async function bringUp(opts: BringUpOptions = {}): Promise<LabInfo> {
     await Promise.all(NODES.map((n) => bootNode(s, n, opts.bootTimeoutMs ?? 120_000)));
     s.timings.bootMs = ms(t);
     log(`nodes booted in ${s.timings.bootMs} ms (${NODES.map((n) => `${n} ${s.nodes[n]!.bootMs} ms`).join(", ")})`);
+    for (const n of NODES) {
+      const failed = s.nodes[n]!.failedUnits ?? [];
+      if (failed.length) log(`${n} is degraded, failed units: ${failed.join(", ")}`);
+    }
 
     const built = await images;
     s.images = built.map(({ name, tar, hash, cached, buildMs, bytes }) => ({ name, tar, hash, cached, buildMs: Math.round(buildMs), bytes }));
