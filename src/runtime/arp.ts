@@ -42,8 +42,10 @@ interface ProbeOutcome {
   error?: string;
 }
 
+const sentCount = (stdout: string) => Number(/Sent (\d+) probe/.exec(stdout)?.[1] ?? 0);
+
 function readArpingOutput(result: CommandResult): ProbeOutcome {
-  const sent = Number(/Sent (\d+) probe/.exec(result.stdout)?.[1] ?? 0);
+  const sent = sentCount(result.stdout);
   const received = Number(/Received (\d+) response/.exec(result.stdout)?.[1] ?? 0);
   const mac = /reply from \S+ \[([0-9A-Fa-f:]+)\]/.exec(result.stdout)?.[1];
   const summarized = /Received \d+ response/.test(result.stdout);
@@ -103,7 +105,6 @@ export async function checkAddressFree(ctx: RuntimeContext, dev: string, address
 export async function announceAddress(ctx: RuntimeContext, dev: string, address: string, place: Place = {}): Promise<void> {
   const [cmd, args] = inPlace(place, "arping", ["-U", "-c", "1", "-w", "1", "-I", dev, address]);
   const result = await ctx.runner.run(cmd, args, { timeoutMs: 250, killSignal: "SIGTERM" });
-  const sent = Number(/Sent (\d+) probe/.exec(result.stdout)?.[1] ?? 0);
-  if (sent > 0) ctx.log.info(`gratuitous ARP for ${address} sent on ${dev}`);
+  if (sentCount(result.stdout) > 0) ctx.log.info(`gratuitous ARP for ${address} sent on ${dev}`);
   else ctx.log.info(`warning: gratuitous ARP for ${address} on ${dev} not sent (exit ${result.exitCode}: ${(result.stderr.trim() || "no output").split("\n")[0]}); neighbours will learn the new location when their ARP cache expires`);
 }

@@ -88,7 +88,7 @@ export async function containerWait(ctx: RuntimeContext, { engine, name, timeout
       }
       if (finalStates.has(last.status)) throw new ActionError(`exited instead of running: ${describeState(last)}`);
     } else if (seen) {
-      throw new ActionError("the container was created and then removed without running (it exited and was removed, --rm?); see the unit's own log for its output");
+      throw new ActionError("the container went away before it was seen running (it exited and was removed: --rm?); its own output is in the unit's log");
     }
     const left = deadline - ctx.clock.now();
     if (left <= 0) throw new ActionError(`not running after ${timeoutMs} ms: ${describeState(last)}`);
