@@ -197,15 +197,16 @@ export const actions: Record<string, Action> = {
       }),
   },
   "container-wait": {
-    synopsis: "--engine docker|podman --name NAME [--timeout-ms MS]",
-    summary: "wait (bounded) until the container runs; exit 1 with its state when it exited or the time is up",
-    flags: { engine: str, name: str, "timeout-ms": str },
+    synopsis: "--engine docker|podman --name NAME [--timeout-ms MS] [--run-pid PID]",
+    summary: "wait (bounded) until the container runs; exit 1 with its state when it exited, its run command (--run-pid) is gone, or the time is up",
+    flags: { engine: str, name: str, "timeout-ms": str, "run-pid": str },
     resource: (f) => f.optional("name") ?? "",
     run: (f, ctx) =>
       containerWait(ctx, {
         engine: oneOf("engine", f.required("engine"), engines),
         name: containerName("name", f.required("name")),
         timeoutMs: integerFlag(f, "timeout-ms", 5_000, 1, 3_600_000),
+        runPid: integerFlag(f, "run-pid", 0, 0, 4_194_304) || undefined,
       }),
   },
 };

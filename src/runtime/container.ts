@@ -60,6 +60,8 @@ export interface ContainerWait {
   engine: Engine;
   name: string;
   timeoutMs: number;
+  /** The unit's `run` command ($MAINPID): once it is gone, the container will not come up. */
+  runPid?: number;
 }
 
 // Stopped states: the container will not come up by waiting. Anything else (created,
@@ -71,7 +73,7 @@ const finalStates = new Set(["exited", "dead", "stopped", "removing"]);
  * whatever is ordered after it. Polls fast at first (a container usually starts within a
  * fraction of a second) and backs off, within timeoutMs.
  */
-export async function containerWait(ctx: RuntimeContext, { engine, name, timeoutMs }: ContainerWait): Promise<number> {
+export async function containerWait(ctx: RuntimeContext, { engine, name, timeoutMs, runPid }: ContainerWait): Promise<number> {
   const start = ctx.clock.now();
   const deadline = start + timeoutMs;
   let delay = 50;
@@ -89,6 +91,9 @@ export async function containerWait(ctx: RuntimeContext, { engine, name, timeout
       if (finalStates.has(last.status)) throw new ActionError(`exited instead of running: ${describeState(last)}`);
     } else if (seen) {
       throw new ActionError("the container went away before it was seen running (it exited and was removed: --rm?); its own output is in the unit's log");
+    }
+    if (runPid && (await ctx.host.netnsOf(runPid)) === undefined) {
+      throw new ActionError(`\`${engine} run\` (pid ${runPid}) exited before the container ran (${describeState(last)}); its own output is in the unit's log`);
     }
     const left = deadline - ctx.clock.now();
     if (left <= 0) throw new ActionError(`not running after ${timeoutMs} ms: ${describeState(last)}`);

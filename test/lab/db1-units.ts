@@ -30,9 +30,16 @@ export async function installEverywhere(dir: string): Promise<void> {
   for (const node of lab.NODES) await lab.installUnits(node, dir);
 }
 
-/** db1 resources active on a node (the target counts, the barrier and the precheck do not). */
+/**
+ * db1 resources up on a node: active, or on the way up or down (a unit still deactivating
+ * holds its resource). The target counts; the barrier and the precheck do not.
+ */
 export async function activeResources(node: lab.NodeName): Promise<string[]> {
-  return (await lab.activeDb1Units(node, SERVICE)).filter((u) => !notResources.has(u));
+  const r = await lab.systemctl(node, "list-units", "--all", "--state=active,activating,deactivating,reloading", "--plain", "--no-legend", "--full", "db1*", "srv-db1*");
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter((u) => u && !notResources.has(u));
 }
 
 export async function startOn(node: lab.NodeName, timeout = 90_000): Promise<lab.ExecResult> {

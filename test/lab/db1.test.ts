@@ -104,8 +104,13 @@ describe("db1 in the lab", () => {
     });
     await lab.installUnits("node1", broken);
     try {
+      const t0 = performance.now();
       const r = await startOn("node1");
       expect(r.exitCode).not.toBe(0);
+      // The failure is seen when `docker run` exits, not after container#1's start timeout (20 s).
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      // The rollback is under way (OnFailure started the barrier): wait for it like an operator would.
+      expect((await stopOn("node1")).exitCode).toBe(0);
       await nothingOf("node1");
       expect(await vgTags("node1")).toBe("");
       expect(await lab.mountsUnder("node1", "/srv/db1")).toEqual([]);
@@ -131,6 +136,7 @@ describe("db1 in the lab", () => {
     const listing = (await lab.systemctl("node1", "list-units", "--all", "--plain", "--no-legend", "db1*")).stdout;
     expect(listing).toMatch(/db1-container0\.service\s+loaded\s+failed/);
     // rollback=true: the failure took the whole instance down, releasing the storage.
+    expect((await stopOn("node1")).exitCode).toBe(0);
     await nothingOf("node1");
     expect(await vgTags("node1")).toBe("");
     await lab.systemctl("node1", "reset-failed");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeRunner, runAction } from "./fakes.js";
+import { fakeHost, FakeRunner, runAction } from "./fakes.js";
 
 const inspect = (engine = "docker") => `${engine} container inspect -f {{json .State}} db1.container.1`;
 const state = (s: { Status: string; Running?: boolean; Pid?: number; ExitCode?: number; Error?: string }) => ({
@@ -48,6 +48,22 @@ describe("container-wait", () => {
     const { code, stderr } = await runAction(wait("--timeout-ms", "300"), runner);
     expect(code).toBe(1);
     expect(stderr).toContain("not running after 300 ms: no such container");
+  });
+
+  it("fails at once, not at the timeout, when the unit's run command (--run-pid) is gone", async () => {
+    const runner = new FakeRunner().on(inspect(), noSuch);
+    const host = fakeHost({ netns: { self: "net:[1]", "777": undefined } });
+    const { code, stderr, elapsedMs } = await runAction(wait("--timeout-ms", "20000", "--run-pid", "777"), runner, host);
+    expect(code).toBe(1);
+    expect(elapsedMs).toBeLessThan(100);
+    expect(stderr).toContain("`docker run` (pid 777) exited before the container ran (no such container)");
+  });
+
+  it("keeps waiting while the run command is alive", async () => {
+    const runner = new FakeRunner().on(inspect(), noSuch, created, running);
+    const host = fakeHost({ netns: { self: "net:[1]", "778": "net:[1]" } });
+    const { code } = await runAction(wait("--timeout-ms", "5000", "--run-pid", "778"), runner, host);
+    expect(code).toBe(0);
   });
 
   it("a container seen and then removed (it exited under --rm) fails at once", async () => {

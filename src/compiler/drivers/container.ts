@@ -4,7 +4,7 @@
 // within start_timeout; stop uses the engine's stop with the configured stop_timeout.
 
 import { containerNetnsTarget } from "../plan.js";
-import type { ResolvedResource } from "../model.js";
+import { envPlaceholder, type ResolvedResource } from "../model.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { containerName, type Driver, type DriverContext, resourceUnitName } from "./types.js";
 
@@ -46,7 +46,8 @@ export const container: Driver = (resource, context) => {
     type: longRunning ? "exec" : "oneshot",
     startPre: [[engine, "rm", "-f", name]],
     start: [[engine, ...runArguments(resource, context)]],
-    startPost: longRunning ? [[svccBin, "res", "container-wait", "--engine", engine, "--name", name, "--timeout-ms", String(timeouts.startMs)]] : [],
+    // $MAINPID is the `run` command: when it exits early, the wait ends at once, not at the timeout.
+    startPost: longRunning ? [[svccBin, "res", "container-wait", "--engine", engine, "--name", name, "--timeout-ms", String(timeouts.startMs), "--run-pid", envPlaceholder("MAINPID")]] : [],
     stop: longRunning ? [[engine, "stop", "-t", String(Math.ceil(timeouts.stopMs / 1000)), name]] : [],
     stopPost: removeAfterStop,
     ignoreFailure: { startPre: true, stopPost: true },
