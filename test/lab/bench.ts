@@ -64,7 +64,7 @@ async function main() {
       if (stops.length) figures.push({ name: `lab_stop_${unit}`, value: median(stops), unit: "ms" });
       figures.push({ name: `lab_start_${unit}`, value: median(samples.map((s) => s.perUnitStart[unit])), unit: "ms" });
     }
-    for (const f of figures) f.value = Math.round(f.value * 10) / 10;
+    for (const f of figures) f.value = f.unit === "ratio" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } finally {
     await lab.tearDown({ log });
