@@ -19,8 +19,10 @@ for n in node1 node2; do
   fi
 done
 
+# Extra package names on the command line are installed along (scripts/install-deps.sh adds
+# what the compiler's tests need).
 packages=(systemd-container docker.io lvm2 xfsprogs iputils-arping iputils-ping busybox-static
-  iproute2 dbus psmisc util-linux)
+  iproute2 dbus psmisc util-linux "$@")
 if [ ! -x /usr/lib/postgresql/15/bin/postgres ] || ! command -v psql >/dev/null 2>&1; then
   packages+=(postgresql-15 postgresql-client-15)
 fi
