@@ -51,22 +51,37 @@ writeIfChanged(join(generated, "templates.d.ts"), "export declare const template
 mkdirSync(join(root, "docs"), { recursive: true });
 writeIfChanged(join(root, "docs/keywords.md"), renderKeywordDocs());
 
-// 4. The CLI bundle: one minified CommonJS file. Measured on Node 20: the ESM loader and
-// code-split chunks cost ~10 ms more per start than this; dynamic imports stay lazy
-// (esbuild wraps each module so its body runs only when a command needs it).
+// 4. The CLI bundles: minified CommonJS. Measured on Node 20: the ESM loader and code-split
+// chunks cost ~10 ms more per start than one CJS file, and parsing code a command does not
+// use costs too (execa alone is 86 KB). So `svcc` (commander + compiler) is one file, and the
+// runtime helper (`svcc res`) and the agent's commands are their own files, loaded on demand.
 rmSync(join(root, "dist"), { recursive: true, force: true });
-await build({
-  entryPoints: [join(root, "src/cli/main.ts")],
-  outfile: join(root, "dist/svcc.cjs"),
+const separate: Record<string, string> = { "../runtime/index.js": "./svcc-runtime.cjs", "./agent-commands.js": "./svcc-agent.cjs" };
+const common = {
   bundle: true,
-  format: "cjs",
-  platform: "node",
+  format: "cjs" as const,
+  platform: "node" as const,
   target: "node20",
   minify: true,
   external: ["dbus-next"],
-  // import.meta.url (createRequire for dbus-next) keeps its meaning in the CommonJS bundle.
+  // import.meta.url (createRequire for dbus-next) keeps its meaning in CommonJS bundles.
   define: { "import.meta.url": "__svccModuleUrl" },
   banner: { js: 'const __svccModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  legalComments: "none",
-  logLevel: "warning",
+  legalComments: "none" as const,
+  logLevel: "warning" as const,
+};
+await build({
+  ...common,
+  entryPoints: [join(root, "src/cli/main.ts")],
+  outfile: join(root, "dist/svcc.cjs"),
+  plugins: [
+    {
+      name: "separate-bundles",
+      setup(b) {
+        b.onResolve({ filter: /^(\.\.\/runtime\/index\.js|\.\/agent-commands\.js)$/ }, (args) => ({ path: separate[args.path], external: true }));
+      },
+    },
+  ],
 });
+await build({ ...common, entryPoints: [join(root, "src/runtime/index.ts")], outfile: join(root, "dist/svcc-runtime.cjs") });
+await build({ ...common, entryPoints: [join(root, "src/cli/agent-commands.ts")], outfile: join(root, "dist/svcc-agent.cjs") });
