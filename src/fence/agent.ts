@@ -172,6 +172,8 @@ export class Agent {
           s.held = { token: got.lease.token, localDeadline: got.localDeadline };
           this.log(service, `lease acquired, token ${got.lease.token} (${action.reason})`);
           this.setStep(s, `lease acquired (token ${got.lease.token})`);
+          // The service lives here now: a returning node must not pull it back by the old placement.
+          if (action.failover) await this.store.writeIntent(service, { placement: config.node }, `agent-${config.node}-failover`);
         }
         return;
       }
@@ -290,8 +292,13 @@ export class Agent {
     return [...this.services.values()].every((s) => !s.held || (!this.renewFailing && now < s.held.localDeadline));
   }
 
+  private lastPetAt = -Infinity;
+
   private async petWatchdog(): Promise<void> {
     if (this.stopped || !this.leasesValid()) return;
+    const now = this.clock.now();
+    if (now - this.lastPetAt < this.config.timings.renewMs / 2) return;
+    this.lastPetAt = now;
     if (process.env.NOTIFY_SOCKET) await execa("systemd-notify", ["WATCHDOG=1"], { reject: false, timeout: 1000 });
     const w = this.config.watchdog;
     if (w?.stampFile) writeFileSync(w.stampFile, `${Date.now()}\n`);

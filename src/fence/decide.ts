@@ -36,7 +36,8 @@ export interface Observation {
 }
 
 export type Action =
-  | { kind: "acquire"; reason: string }
+  /** failover: the placement named a node that is gone; on success, this node takes the placement over. */
+  | { kind: "acquire"; reason: string; failover?: boolean }
   | { kind: "start"; token: number; reason: string }
   | { kind: "stop"; reason: string }
   | { kind: "kill"; reason: string }
@@ -50,8 +51,13 @@ export function preferredNode(o: Observation): string | undefined {
   return o.nodes.find((n) => o.liveNodes.has(n) && !((o.holdDown.get(n) ?? -Infinity) > o.now));
 }
 
+/** A placement on a node that is gone gives way to failover under orchestrate=ha. */
+function placementIsStale(o: Observation): boolean {
+  return o.placement !== undefined && o.placement !== "" && o.orchestrate === "ha" && !o.frozen && !o.liveNodes.has(o.placement);
+}
+
 function wanted(o: Observation): string | undefined {
-  if (o.placement !== undefined) return o.placement || undefined;
+  if (o.placement !== undefined && !placementIsStale(o)) return o.placement || undefined;
   if (o.frozen || o.orchestrate === "no") return undefined;
   return preferredNode(o);
 }
@@ -92,6 +98,9 @@ export function decide(o: Observation): Action[] {
   }
 
   // 3. Not holding: acquire only when this node is where the service should run.
-  if (target === o.self && !o.liveHolder && quiet) return [{ kind: "acquire", reason: o.placement === o.self ? `placed on ${o.self}` : `orchestrate=${o.orchestrate}: first available node` }];
+  if (target === o.self && !o.liveHolder && quiet) {
+    if (placementIsStale(o)) return [{ kind: "acquire", reason: `failover: ${o.placement} is gone`, failover: true }];
+    return [{ kind: "acquire", reason: o.placement === o.self ? `placed on ${o.self}` : `orchestrate=${o.orchestrate}: first available node` }];
+  }
   return [];
 }

@@ -46,6 +46,7 @@ export class SystemdBus {
   /** Results of jobs that finished before their waiter was registered. */
   private readonly early = new Map<string, JobResult>();
   private readonly unitListeners = new Set<(unit: string, result: JobResult) => void>();
+  private readonly properties = new Map<string, DBusInterface>();
 
   constructor(
     /** e.g. unix:path=/run/dbus/system_bus_socket (the default system bus when omitted). */
@@ -94,6 +95,7 @@ export class SystemdBus {
     }
     this.bus = undefined;
     this.manager = undefined;
+    this.properties.clear();
     for (const [, waiter] of this.waiters) waiter("failed");
     this.waiters.clear();
   }
@@ -144,10 +146,15 @@ export class SystemdBus {
 
   async status(unit: string): Promise<UnitStatus> {
     const manager = await this.connect();
-    const path = (await (manager.LoadUnit as (u: string) => Promise<string>)(unit)) as string;
-    const object = await this.bus!.getProxyObject(SYSTEMD, path);
-    const props = object.getInterface("org.freedesktop.DBus.Properties");
-    const get = async (iface: string, name: string) => ((await (props.Get as (i: string, n: string) => Promise<Variant>)(iface, name)) as Variant).value as string;
+    // One proxy per unit and connection: getProxyObject introspects, and the agent asks every tick.
+    let props = this.properties.get(unit);
+    if (!props) {
+      const path = (await (manager.LoadUnit as (u: string) => Promise<string>)(unit)) as string;
+      const object = await this.bus!.getProxyObject(SYSTEMD, path);
+      props = object.getInterface("org.freedesktop.DBus.Properties");
+      this.properties.set(unit, props);
+    }
+    const get = async (iface: string, name: string) => ((await (props!.Get as (i: string, n: string) => Promise<Variant>)(iface, name)) as Variant).value as string;
     const [activeState, subState] = await Promise.all([get("org.freedesktop.systemd1.Unit", "ActiveState"), get("org.freedesktop.systemd1.Unit", "SubState")]);
     let result: string | undefined;
     if (unit.endsWith(".service") || unit.endsWith(".mount")) {

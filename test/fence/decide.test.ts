@@ -69,6 +69,14 @@ describe("decide", () => {
     expect(actions).toEqual([expect.objectContaining({ kind: "hold-down", node: "n1" }), expect.objectContaining({ kind: "set-placement", node: "n2" })]);
   });
 
+  it("under orchestrate=ha a placement on a dead node gives way to failover; otherwise it waits", () => {
+    const deadPlacement = { self: "n2", placement: "n1", liveNodes: new Set(["n2"]) };
+    expect(decide({ ...base, ...deadPlacement, orchestrate: "ha" })).toEqual([expect.objectContaining({ kind: "acquire", failover: true })]);
+    expect(kinds({ ...deadPlacement, orchestrate: "no" })).toEqual([]);
+    expect(kinds({ ...deadPlacement, orchestrate: "ha", frozen: true })).toEqual([]);
+    expect(kinds({ self: "n2", placement: "n1", orchestrate: "ha" })).toEqual([]);
+  });
+
   it("a failed target is not restarted by the agent (systemd does local restarts)", () => {
     expect(kinds({ held, target: "failed" })).toEqual([]);
   });

@@ -33,9 +33,10 @@ export const CLIENT_NETNS = "labclient";
 export const NODE_IFACE = "host0";
 export const VG_NAME = "db1";
 /** Stable names of the shared devices inside each node (symlinks to /dev/loopN, known to systemd). */
-export const DEVICES = { vg: "/dev/loop-vg", xfs: "/dev/loop-xfs" } as const;
+export const DEVICES = { vg: "/dev/loop-vg", xfs: "/dev/loop-xfs", lease: "/dev/loop-lease" } as const;
 export type DiskRole = keyof typeof DEVICES;
-const DISK_MB: Record<DiskRole, number> = { vg: 64, xfs: 320 };
+// lease: the svcc agent's delta-lease area (one 4 KiB slot per node).
+const DISK_MB: Record<DiskRole, number> = { vg: 64, xfs: 320, lease: 1 };
 
 export const STATE_DIR = "/run/svcc-lab";
 export const STATE_FILE = path.join(STATE_DIR, "state.json");
@@ -584,7 +585,7 @@ async function setupNetwork(s: LabState) {
 }
 
 async function setupDisks(s: LabState) {
-  for (const role of ["vg", "xfs"] as DiskRole[]) {
+  for (const role of ["vg", "xfs", "lease"] as DiskRole[]) {
     const file = path.join(DISK_DIR, `${role}.img`);
     fs.rmSync(file, { force: true });
     const fd = fs.openSync(file, "w");
