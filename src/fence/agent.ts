@@ -44,6 +44,8 @@ export class Agent {
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private lastRenewAt = -Infinity;
+  /** Resolves the current sleep early: a job finished, so the next decision should not wait. */
+  private wake: () => void = () => {};
 
   constructor(
     readonly config: AgentConfig,
@@ -198,6 +200,7 @@ export class Agent {
           .catch((err) => this.log(service, `start error: ${(err as Error).message}`))
           .finally(() => {
             s.inflight = undefined;
+            this.wake();
           });
         return;
       }
@@ -212,6 +215,7 @@ export class Agent {
           .catch((err) => this.log(service, `stop error: ${(err as Error).message}`))
           .finally(() => {
             s.inflight = undefined;
+            this.wake();
           });
         return;
       }
@@ -314,7 +318,8 @@ export class Agent {
       } catch (err) {
         this.log("-", `tick failed: ${(err as Error).message}`);
       }
-      await this.clock.sleep(Math.max(0, this.config.tickMs - (this.clock.now() - started)));
+      const woken = new Promise<void>((resolve) => (this.wake = resolve));
+      await Promise.race([this.clock.sleep(Math.max(0, this.config.tickMs - (this.clock.now() - started))), woken]);
     }
   }
 

@@ -80,7 +80,7 @@ export function parseAgentConfig(text: string, file: string): AgentConfig {
     fence,
     watchdog: data.watchdog as AgentConfig["watchdog"],
     holdDownMs: number("holdDownMs", 60_000),
-    tickMs: number("tickMs", Math.min(250, timings.renewMs)),
+    tickMs: number("tickMs", Math.min(100, timings.renewMs)),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

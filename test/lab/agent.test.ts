@@ -3,35 +3,13 @@
 // nodes (as hardware would be) resets a node whose agent stops petting. An invariant sampler
 // checks that db1 never runs on both nodes, and postgres records every start's fencing token.
 
-import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lab from "./lab.js";
-import { activeResources, compileLabUnits, installEverywhere, watchInvariant } from "./db1-units.js";
-
-const SVCC = `${lab.REPO_IN_NODE}/bin/svcc`;
-import { defaultTimings as timings } from "../../src/fence/lease/types.js";
-const takeoverWaitMs = Math.ceil((timings.leaseMs + timings.killWindowMs + timings.watchdogMarginMs) * 1.01);
-/** The emulated hardware watchdog fires before any peer may take over. */
-const watchdogTimeoutMs = timings.leaseMs + timings.killWindowMs;
+import { activeResources, installEverywhere, watchInvariant } from "./db1-units.js";
+import { compileAgentUnits, startAgent, startWatchdog, status, svcc, takeoverWaitMs, timings, upOn } from "./agent-setup.js";
 
 let invariant: ReturnType<typeof watchInvariant>;
-const watchdog = { resets: [] as string[], running: true, loop: Promise.resolve() };
-
-function agentConfig(node: lab.NodeName): string {
-  return JSON.stringify({ node, nodes: lab.NODES, services: ["db1"], lease: { device: lab.DEVICES.lease, offset: 0 }, timings, fence: "exit", watchdog: { stampFile: "/run/svcc/watchdog" }, holdDownMs: 30_000 }, null, 1);
-}
-
-async function svcc(node: lab.NodeName, args: string[], timeout = 60_000) {
-  return lab.exec(node, [SVCC, ...args], { timeout });
-}
-
-async function status(node: lab.NodeName) {
-  const r = await svcc(node, ["status", "db1", "--json"]);
-  if (r.exitCode !== 0) throw new Error(`svcc status on ${node}: ${r.stderr}`);
-  return JSON.parse(r.stdout).services[0] as { lease?: { holder: string; token: number }; nodes: Record<string, { state: string; live: boolean }> };
-}
+let watchdog: ReturnType<typeof startWatchdog>;
 
 async function tokensSeenByPostgres(): Promise<number[]> {
   const r = await lab.clientPsql("select token from fence order by at, token", { timeout: 10_000 });
@@ -39,76 +17,18 @@ async function tokensSeenByPostgres(): Promise<number[]> {
   return r.stdout.split("\n").filter(Boolean).map(Number);
 }
 
-async function upOn(node: lab.NodeName, timeoutMs = 60_000) {
-  return lab.waitFor(`db1 up on ${node}`, async () => {
-    const s = await status(node).catch(() => undefined);
-    return s?.lease?.holder === node && s.nodes[node]?.state === "up" && (await lab.clientPsql("select 1")).stdout.trim() === "1" ? s : undefined;
-  }, { timeoutMs, intervalMs: 250 }).catch(async (err) => {
-    const logs = await lab.journal(node, undefined, { lines: 120 }).catch(() => "(no journal)");
-    throw new Error(`${(err as Error).message}\n--- ${node} journal ---\n${logs}`);
-  });
-}
-
-/** Resets a node whose agent has not petted its stamp file within the timeout (like a hardware watchdog). */
-function startWatchdog() {
-  const lastPet = new Map<lab.NodeName, number>();
-  watchdog.loop = (async () => {
-    for (let i = 0; watchdog.running && i < 36_000; i++) {
-      for (const node of lab.NODES) {
-        let stamp: number | undefined;
-        try {
-          stamp = Number(spawnSync("cat", [`/proc/${lab.nodePid(node)}/root/run/svcc/watchdog`], { encoding: "utf8", timeout: 1000 }).stdout.trim()) || undefined;
-        } catch {
-          lastPet.delete(node); // node down: nothing to watch until it is back
-          continue;
-        }
-        if (stamp === undefined) continue;
-        const seen = lastPet.get(node);
-        if (seen === undefined || stamp !== seen) {
-          lastPet.set(node, stamp);
-          (lastPet as Map<string, number>).set(`${node}:at`, Date.now());
-          continue;
-        }
-        const since = Date.now() - ((lastPet as Map<string, number>).get(`${node}:at`) ?? Date.now());
-        if (since > watchdogTimeoutMs) {
-          watchdog.resets.push(`${node} at ${new Date().toISOString()} (no pet for ${since} ms)`);
-          await lab.crash(node);
-          lastPet.delete(node);
-        }
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-}
-
-async function startAgent(node: lab.NodeName) {
-  const root = `/proc/${lab.nodePid(node)}/root`;
-  await lab.exec(node, ["mkdir", "-p", "/etc/svcc"], { check: true });
-  writeFileSync(join(root, "etc/svcc/agent.json"), agentConfig(node));
-  const unit = (await svcc(node, ["agent", "--print-unit", "--config", "/etc/svcc/agent.json"])).stdout.replace(/^ExecStart=.*$/m, `ExecStart=${SVCC} agent --config /etc/svcc/agent.json`);
-  writeFileSync(join(root, "etc/systemd/system/svcc-agent.service"), unit);
-  await lab.systemctl(node, "daemon-reload");
-  const r = await lab.systemctl(node, "enable", "--now", "svcc-agent.service");
-  if (r.exitCode !== 0) throw new Error(`svcc-agent on ${node}: ${r.stderr}`);
-}
-
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error("the lab tests must run as root (CI does)");
   await lab.bringUp({ log: (m) => process.stderr.write(`lab: ${m}\n`) });
-  const units = compileLabUnits((c) => {
-    c.DEFAULT.orchestrate = "ha";
-    // Every start records its fencing token where the data lives: tokens must only grow.
-    c["container#1"].post_start = "docker exec {svcname}.container.1 psql -qAtX -U postgres -h 127.0.0.1 -c \"create table if not exists fence (token int, node text, at timestamptz default clock_timestamp()); insert into fence (token, node) values ($SVCC_TOKEN, '{nodename}')\"";
-  });
+  const units = compileAgentUnits("ha");
   await installEverywhere(units);
   invariant = watchInvariant();
   for (const node of lab.NODES) await startAgent(node);
-  startWatchdog();
+  watchdog = startWatchdog();
 }, 600_000);
 
 afterAll(async () => {
-  watchdog.running = false;
-  await watchdog.loop;
+  await watchdog?.stop();
   await invariant?.stop();
   await lab.tearDown({ log: (m) => process.stderr.write(`lab: ${m}\n`) });
   expect(lab.leftovers()).toEqual([]);

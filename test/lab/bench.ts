@@ -4,6 +4,7 @@
 // Prints {"name","value","unit"} JSON lines on stdout (npm run bench collects them).
 
 import * as lab from "./lab.js";
+import { compileAgentUnits, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
 import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
 
 const runs = Number(process.env.BENCH_LAB_RUNS ?? 5);
@@ -64,10 +65,56 @@ async function main() {
       if (stops.length) figures.push({ name: `lab_stop_${unit}`, value: median(stops), unit: "ms" });
       figures.push({ name: `lab_start_${unit}`, value: median(samples.map((s) => s.perUnitStart[unit])), unit: "ms" });
     }
+    figures.push(...(await agentFigures()));
     for (const f of figures) f.value = f.unit === "ratio" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } finally {
     await lab.tearDown({ log });
+  }
+}
+
+/** `svcc switch` end to end through the agents, its resource actions, and a crash takeover. */
+async function agentFigures(): Promise<Array<{ name: string; value: number; unit: string }>> {
+  for (const node of lab.NODES) await stopOn(node);
+  await installEverywhere(compileAgentUnits("ha"));
+  for (const node of lab.NODES) await startAgent(node);
+  const watchdog = startWatchdog();
+  try {
+    await upOn("node1");
+    const samples: Array<{ totalMs: number; actionsMs: number }> = [];
+    let from: lab.NodeName = "node1";
+    for (let i = 0; i < runs; i++) {
+      const to: lab.NodeName = from === "node1" ? "node2" : "node1";
+      const t0 = performance.now();
+      const r = await svcc(from, ["switch", "db1", to]);
+      const totalMs = performance.now() - t0;
+      if (r.exitCode !== 0) throw new Error(`svcc switch db1 ${to}: ${r.stderr}`);
+      const stopped = await unitTimes(from);
+      const up = await unitTimes(to);
+      const stopMs = (Math.max(...stopped.map((t) => t.stopEnd)) - Math.min(...stopped.filter((t) => t.stopBegin > 0).map((t) => t.stopBegin))) / 1000;
+      const startMs = (Math.max(...up.map((t) => t.startEnd)) - Math.min(...up.map((t) => t.startBegin))) / 1000;
+      samples.push({ totalMs, actionsMs: stopMs + startMs });
+      log(`switch ${from} → ${to}: ${totalMs.toFixed(0)} ms, resource actions ${(stopMs + startMs).toFixed(0)} ms, coordination ${(totalMs - stopMs - startMs).toFixed(0)} ms`);
+      from = to;
+    }
+    const t0 = performance.now();
+    const survivor: lab.NodeName = from === "node1" ? "node2" : "node1";
+    await lab.crash(from);
+    await upOn(survivor, 90_000);
+    const takeoverMs = performance.now() - t0;
+    log(`crash takeover ${from} → ${survivor}: ${takeoverMs.toFixed(0)} ms (the settings promise takeover after ${takeoverWaitMs} ms of silence)`);
+    const total = median(samples.map((s) => s.totalMs));
+    const actions = median(samples.map((s) => s.actionsMs));
+    return [
+      { name: "switch_total", value: total, unit: "ms" },
+      { name: "switch_resource_actions", value: actions, unit: "ms" },
+      { name: "switch_coordination_overhead", value: median(samples.map((s) => s.totalMs - s.actionsMs)), unit: "ms" },
+      { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
+      { name: "crash_takeover", value: takeoverMs, unit: "ms" },
+      { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },
+    ];
+  } finally {
+    await watchdog.stop();
   }
 }
 

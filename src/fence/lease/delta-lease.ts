@@ -107,9 +107,17 @@ export class DeltaLeaseStore implements LeaseStore {
 
     const token = before.maxToken + 1;
     this.own.leases[service] = { token, state: "claim" };
+    const writeStarted = this.clock.now();
     this.write();
+    const writeMs = this.clock.now() - writeStarted;
+    if (writeMs > this.timings.claimWaitMs / 4) {
+      // Too slow a disk for the claim wait to cover a competitor's write: withdraw, retry later.
+      delete this.own.leases[service];
+      this.write();
+      return { ok: false, reason: `lease disk too slow for a safe claim (a slot write took ${Math.round(writeMs)} ms; claimWaitMs is ${this.timings.claimWaitMs})` };
+    }
     // Anyone who read the disk before our claim landed has written theirs by now.
-    await this.clock.sleep(Math.max(2 * this.timings.renewMs, 500));
+    await this.clock.sleep(this.timings.claimWaitMs);
     this.poll();
     const after = this.holderOf(service, this.clock.now());
     const winner = after.others.find((o) => o.live && (o.state === "held" || o.token > token || (o.token === token && this.nodes.indexOf(o.node) < this.selfIndex)));

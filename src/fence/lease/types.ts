@@ -14,10 +14,16 @@ export interface LeaseTimings {
   watchdogMarginMs: number;
   /** Clock-rate difference allowed between nodes, in percent. */
   driftPercent: number;
+  /**
+   * After writing a claim, wait this long and re-read: a competing claim written by anyone who
+   * read the disk before ours landed is visible by then, as long as slot writes take well under
+   * it (a claim whose own write took over a quarter of it is withdrawn as unsafe).
+   */
+  claimWaitMs: number;
 }
 
 /** Takeover after ≈ 9.1 s of silence; with acquire (2 renews) and db1's start, < 15 s in the lab. */
-export const defaultTimings: LeaseTimings = { renewMs: 1000, leaseMs: 4000, killWindowMs: 3000, watchdogMarginMs: 2000, driftPercent: 1 };
+export const defaultTimings: LeaseTimings = { renewMs: 1000, leaseMs: 4000, killWindowMs: 3000, watchdogMarginMs: 2000, driftPercent: 1, claimWaitMs: 250 };
 
 /**
  * The sanlock/SBD rule: a peer may take over only once the old holder's lease, its kill
@@ -40,6 +46,7 @@ export function checkTimings(t: LeaseTimings): string[] {
   if (t.killWindowMs <= 0) problems.push("killWindowMs must be positive");
   if (t.watchdogMarginMs <= 0) problems.push("watchdogMarginMs must be positive");
   if (t.driftPercent < 0 || t.driftPercent >= 50) problems.push("driftPercent must be within [0, 50)");
+  if (t.claimWaitMs < 20 || t.claimWaitMs >= t.leaseMs) problems.push("claimWaitMs must be at least 20 and below leaseMs");
   return problems;
 }
 
