@@ -67,6 +67,16 @@ describe("svcc agent in the lab", () => {
     expect(unknownService.stderr).toContain("unknown service db9");
   });
 
+  it("8. two switches at once: one wins, the other gets a clear error, and db1 ends up in one place", async () => {
+    const [a, b] = await Promise.all([svcc("node1", ["switch", "db1", "node2"]), svcc("node2", ["switch", "db1", "node2"])]);
+    const results = [a, b].map((r) => r.exitCode);
+    expect(results.filter((c) => c === 0).length, `${a.stderr}\n${b.stderr}`).toBe(1);
+    expect(`${a.stderr}${b.stderr}`).toMatch(/another request|still in progress/);
+    await upOn("node2");
+    expect((await svcc("node2", ["switch", "db1", "node1"])).exitCode).toBe(0);
+    await upOn("node1");
+  });
+
   it("7. restarting the agent leaves db1 running, untouched", async () => {
     const before = (await lab.systemctl("node1", "show", "-p", "ActiveEnterTimestampMonotonic", "db1-container1.service")).stdout;
     expect((await lab.systemctl("node1", "restart", "svcc-agent.service")).exitCode).toBe(0);

@@ -1,0 +1,49 @@
+// The agent's config: every problem named with the file and the key, and `svcc agent` exits 2.
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseAgentConfig } from "../../src/fence/config.js";
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "../../bin/svcc");
+const dir = mkdtempSync(join(tmpdir(), "svcc-agent-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const good = { node: "n1", nodes: ["n1", "n2"], services: ["db1"], lease: { device: "/dev/loop-lease" } };
+
+describe("agent config", () => {
+  it("takes a minimal config with defaults", () => {
+    const c = parseAgentConfig(JSON.stringify(good), "agent.json");
+    expect(c).toMatchObject({ node: "n1", fence: "reboot", socket: "/run/svcc/agent.sock", lease: { device: "/dev/loop-lease", offset: 0 } });
+    expect(c.timings.leaseMs).toBe(4000);
+  });
+
+  it("names every bad key and why", () => {
+    const bad = { ...good, node: "n9", nodez: [], lease: { device: "loop" }, timings: { leaseMs: 1000 }, fence: "explode" };
+    let message = "";
+    try {
+      parseAgentConfig(JSON.stringify(bad), "agent.json");
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("agent.json: nodez: unknown key");
+    expect(message).toContain("agent.json: node: this node (n9) is not in nodes (n1, n2)");
+    expect(message).toContain("agent.json: lease: expected");
+    expect(message).toContain("agent.json: timings: leaseMs must be at least 3 × renewMs");
+    expect(message).toContain("agent.json: fence: expected reboot, poweroff, crash or exit");
+  });
+
+  it("svcc agent refuses a bad config with exit 2 and starts nothing", () => {
+    const file = join(dir, "agent.json");
+    writeFileSync(file, JSON.stringify({ ...good, services: [] }));
+    const r = spawnSync(process.execPath, [bin, "agent", "--config", file], { encoding: "utf8", timeout: 10_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${file}: services: expected a non-empty list of names`);
+    const missing = spawnSync(process.execPath, [bin, "agent", "--config", join(dir, "nope.json")], { encoding: "utf8", timeout: 10_000 });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("nope.json: cannot read the agent config: ENOENT");
+  });
+});
