@@ -16,6 +16,7 @@ import type { JobResult, UnitStatus } from "./systemd-bus.js";
 /** What the agent needs of systemd (SystemdBus in production, a fake in unit tests). */
 export interface Systemd {
   start(unit: string, timeoutMs?: number): Promise<JobResult>;
+  resetFailed(unit: string): Promise<void>;
   kill(unit: string, signal?: number): Promise<void>;
   status(unit: string): Promise<UnitStatus>;
 }
@@ -184,8 +185,9 @@ export class Agent {
         this.writeToken(service, action.token);
         this.log(service, `starting ${s.units.target} with token ${action.token} (${action.reason})`);
         this.setStep(s, "starting");
-        s.inflight = this.bus
-          .start(s.units.target)
+        // An earlier failure here (and its start limit) must not refuse this start.
+        s.inflight = Promise.all(s.units.members.map((u) => this.bus.resetFailed(u)))
+          .then(() => this.bus.start(s.units.target))
           .then(async (result) => {
             const state = (await this.bus.status(s.units.target)).activeState;
             if (result !== "done" || state !== "active") {

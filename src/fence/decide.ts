@@ -81,7 +81,9 @@ export function decide(o: Observation): Action[] {
   if (o.held && !leaseValid) return []; // renew first; nothing may start on a doubtful lease
   if (o.held) {
     // 2. Holding the lease.
-    if (o.monitorFailed && !o.frozen && o.orchestrate === "ha") {
+    // Once the placement names another node, the failure has been acted on: hand over.
+    const placedHere = o.placement === undefined || o.placement === o.self;
+    if (o.monitorFailed && placedHere && !o.frozen && o.orchestrate === "ha") {
       const next = o.nodes.find((n) => n !== o.self && o.liveNodes.has(n) && !((o.holdDown.get(n) ?? -Infinity) > o.now));
       const actions: Action[] = [{ kind: "hold-down", node: o.self, reason: "a monitored resource failed here" }];
       if (next) actions.push({ kind: "set-placement", node: next, reason: `monitor_action=switch: a monitored resource failed on ${o.self}` });

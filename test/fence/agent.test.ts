@@ -45,6 +45,9 @@ class FakeSystemd implements Systemd {
     }
     return "done";
   }
+  async resetFailed(unit: string): Promise<void> {
+    if (this.state.get(unit) === "failed") this.state.set(unit, "inactive");
+  }
   async kill(unit: string): Promise<void> {
     this.log.push(`kill ${unit}`);
     this.state.set(unit, "inactive");

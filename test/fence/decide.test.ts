@@ -77,6 +77,11 @@ describe("decide", () => {
     expect(kinds({ self: "n2", placement: "n1", orchestrate: "ha" })).toEqual([]);
   });
 
+  it("a monitored failure already acted on (placed elsewhere) hands over instead of repeating itself", () => {
+    expect(kinds({ held, orchestrate: "ha", monitorFailed: true, placement: "n2", target: "inactive" })).toEqual(["release"]);
+    expect(kinds({ held, orchestrate: "ha", monitorFailed: true, placement: "n2", target: "active", anyMemberUp: true })).toEqual(["stop"]);
+  });
+
   it("a failed target is not restarted by the agent (systemd does local restarts)", () => {
     expect(kinds({ held, target: "failed" })).toEqual([]);
   });

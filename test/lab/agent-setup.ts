@@ -101,6 +101,11 @@ export function startWatchdog() {
 export function compileAgentUnits(orchestrate: "no" | "start" | "ha"): string {
   return compileLabUnits((c) => {
     c.DEFAULT.orchestrate = orchestrate;
+    // postgres is monitored: one local restart, then the service moves (monitor_action=switch).
+    c.DEFAULT.monitor_action = "switch";
+    c["container#1"].monitor = "true";
+    c["container#1"].restart = "1";
+    c["container#1"].restart_delay = "500ms";
     c["container#1"].post_start =
       "docker exec {svcname}.container.1 psql -qAtX -U postgres -h 127.0.0.1 -c \"create table if not exists fence (token int, node text, at timestamptz default clock_timestamp()); insert into fence (token, node) values ($SVCC_TOKEN, '{nodename}')\"";
   });

@@ -11,10 +11,10 @@ import { compileAgentUnits, startAgent, startWatchdog, status, svcc, takeoverWai
 let invariant: ReturnType<typeof watchInvariant>;
 let watchdog: ReturnType<typeof startWatchdog>;
 
-async function tokensSeenByPostgres(): Promise<number[]> {
-  const r = await lab.clientPsql("select token from fence order by at, token", { timeout: 10_000 });
+async function tokensSeenByPostgres(): Promise<Array<{ token: number; node: string }>> {
+  const r = await lab.clientPsql("select token, node from fence order by at", { timeout: 10_000 });
   if (r.exitCode !== 0) throw new Error(`psql: ${r.stderr}`);
-  return r.stdout.split("\n").filter(Boolean).map(Number);
+  return r.stdout.split("\n").filter(Boolean).map((l) => ({ token: Number(l.split("|")[0]), node: l.split("|")[1] }));
 }
 
 beforeAll(async () => {
@@ -114,10 +114,33 @@ describe("svcc agent in the lab", () => {
     expect((await status("node2")).lease?.holder).toBe("node2");
   });
 
+  it("6. postgres killed: restarted once in place, killed again: moved to the other node, and not back", { timeout: 120_000 }, async () => {
+    const back = await svcc("node2", ["switch", "db1", "node1"]);
+    expect(back.exitCode, back.stderr).toBe(0);
+    await upOn("node1");
+    await lab.exec("node1", ["docker", "kill", "db1.container.1"], { check: true });
+    await lab.waitFor("postgres restarted in place", async () => {
+      const n = (await lab.systemctl("node1", "show", "-p", "NRestarts", "--value", "db1-container1.service")).stdout.trim();
+      return n === "1" && (await lab.clientPsql("select 1")).stdout.trim() === "1" ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    expect((await status("node1")).lease?.holder).toBe("node1");
+    await lab.exec("node1", ["docker", "kill", "db1.container.1"], { check: true });
+    await upOn("node2", 60_000);
+    // No ping-pong: node1 stays out while it is held down.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await status("node2")).lease?.holder).toBe("node2");
+    expect(await activeResources("node1")).toEqual([]);
+    expect((await lab.systemctl("node1", "is-failed", "db1-container1.service")).stdout.trim()).toBe("failed");
+  });
+
   it("never ran db1 on two nodes, and the tokens postgres saw only grew", async () => {
     expect(invariant.violations).toEqual([]);
-    const tokens = await tokensSeenByPostgres();
-    expect(tokens.length).toBeGreaterThanOrEqual(4);
-    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
+    // A local restart under the same lease repeats its token; any change of node raises it.
+    const seen = await tokensSeenByPostgres();
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i].token).toBeGreaterThanOrEqual(seen[i - 1].token);
+      if (seen[i].node !== seen[i - 1].node) expect(seen[i].token, JSON.stringify(seen)).toBeGreaterThan(seen[i - 1].token);
+    }
   });
 });
