@@ -35,6 +35,8 @@ interface ServiceState {
   startFailed?: boolean;
   fenced?: boolean;
   lastCluster?: { view: LeaseView; intent: ClusterIntent };
+  /** Anything of the service up here at the last observation (unknown at start: assume up). */
+  up: boolean;
 }
 
 const upStates = new Set(["active", "activating", "deactivating", "reloading"]);
@@ -56,7 +58,7 @@ export class Agent {
     private readonly log: AgentLog,
     services: ServiceUnits[],
   ) {
-    for (const units of services) this.services.set(units.service, { units });
+    for (const units of services) this.services.set(units.service, { units, up: true });
     for (const lease of store.held()) {
       const s = this.services.get(lease.service);
       // After a restart: resume the lease this node held; the first renew confirms or loses it.
@@ -126,6 +128,7 @@ export class Agent {
     for (const [node, status] of statuses) if (status.step?.startsWith("held down")) holdDown.set(node, Infinity);
     if (s.holdDownUntil !== undefined && now < s.holdDownUntil) holdDown.set(this.config.node, s.holdDownUntil);
     const up = local.anyMemberUp || local.target === "active" || local.target === "activating";
+    s.up = up || local.target === "deactivating";
     if (up && !s.held) s.unleasedSince ??= now;
     if (!up || s.held) s.unleasedSince = undefined;
 
@@ -173,6 +176,9 @@ export class Agent {
         const got = await this.store.acquire(service);
         if (got.ok) {
           s.held = { token: got.lease.token, localDeadline: got.localDeadline };
+          // A failure left from an earlier stay here is not this holding's: clear it before it
+          // is read as a monitored failure (and its start limit before it refuses the start).
+          await Promise.all(s.units.members.map((u) => this.bus.resetFailed(u)));
           this.log(service, `lease acquired, token ${got.lease.token} (${action.reason})`);
           this.setStep(s, `lease acquired (token ${got.lease.token})`);
           // The service lives here now: a returning node must not pull it back by the old placement.
@@ -185,9 +191,8 @@ export class Agent {
         this.writeToken(service, action.token);
         this.log(service, `starting ${s.units.target} with token ${action.token} (${action.reason})`);
         this.setStep(s, "starting");
-        // An earlier failure here (and its start limit) must not refuse this start.
-        s.inflight = Promise.all(s.units.members.map((u) => this.bus.resetFailed(u)))
-          .then(() => this.bus.start(s.units.target))
+        s.inflight = this.bus
+          .start(s.units.target)
           .then(async (result) => {
             const state = (await this.bus.status(s.units.target)).activeState;
             if (result !== "done" || state !== "active") {
@@ -293,15 +298,19 @@ export class Agent {
     }
   }
 
-  private leasesValid(): boolean {
+  /**
+   * The node is safe while every service either holds a valid lease or has nothing running here:
+   * a node that lost the lease store but stopped its services cleanly needs no reset.
+   */
+  private safeToPet(): boolean {
     const now = this.clock.now();
-    return [...this.services.values()].every((s) => !s.held || (!this.renewFailing && now < s.held.localDeadline));
+    return [...this.services.values()].every((s) => !s.up || (s.held !== undefined && !this.renewFailing && now < s.held.localDeadline));
   }
 
   private lastPetAt = -Infinity;
 
   private async petWatchdog(): Promise<void> {
-    if (this.stopped || !this.leasesValid()) return;
+    if (this.stopped || !this.safeToPet()) return;
     const now = this.clock.now();
     if (now - this.lastPetAt < this.config.timings.renewMs / 2) return;
     this.lastPetAt = now;

@@ -142,6 +142,20 @@ describe("agent", () => {
     expect(c.nodes.n2.systemd.up()).toBe(false);
   });
 
+  it("a failure left from an earlier stay is cleared when the lease is acquired, not read as a new one", async () => {
+    const c = cluster("ha");
+    c.nodes.n1.systemd.state.set("db1-container0.service", "failed");
+    const monitored = { ...units, orchestrate: "ha" as const, monitorAction: "switch", monitored: ["db1-container0.service"] };
+    const agent = new Agent(c.nodes.n1.agent.config, c.nodes.n1.store, c.nodes.n1.systemd, c.clock, () => {}, [monitored]);
+    for (let i = 0; i < 40 && !c.nodes.n1.systemd.up(); i++) {
+      await agent.tick();
+      await new Promise((r) => setImmediate(r));
+      c.clock.advance(250);
+    }
+    expect(c.nodes.n1.systemd.up()).toBe(true);
+    expect((await c.nodes.n1.store.intent("db1")).placement).toBeUndefined();
+  });
+
   it("an agent restart keeps a running service untouched", async () => {
     const c = cluster();
     await c.nodes.n1.store.writeIntent("db1", { placement: "n1" }, "r1");

@@ -133,6 +133,27 @@ describe("svcc agent in the lab", () => {
     expect((await lab.systemctl("node1", "is-failed", "db1-container1.service")).stdout.trim()).toBe("failed");
   });
 
+  it("4. node1 loses the lease store but not the network: it stops db1 within its local deadline, node2 takes over", { timeout: 120_000 }, async () => {
+    const there = await svcc("node2", ["switch", "db1", "node1"]);
+    expect(there.exitCode, there.stderr).toBe(0);
+    await upOn("node1");
+    const t0 = Date.now();
+    await lab.leaseLoss("node1");
+    try {
+      await lab.waitFor("db1 down on node1", async () => ((await activeResources("node1")).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+      const downMs = Date.now() - t0;
+      process.stderr.write(`lease loss: db1 down on node1 after ${downMs} ms (lease ${timings.leaseMs} ms)\n`);
+      expect(downMs).toBeLessThan(timings.leaseMs);
+      await upOn("node2", 60_000);
+    } finally {
+      await lab.leaseRestore("node1");
+    }
+    // Back on the lease store, node1 finds a higher token held by node2 and stays out.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await activeResources("node1")).toEqual([]);
+    expect((await status("node1")).lease?.holder).toBe("node2");
+  });
+
   it("never ran db1 on two nodes, and the tokens postgres saw only grew", async () => {
     expect(invariant.violations).toEqual([]);
     // A local restart under the same lease repeats its token; any change of node raises it.

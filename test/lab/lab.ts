@@ -102,6 +102,8 @@ export interface NodeState {
   lock?: string;
 }
 export interface LoopState {
+  /** Set for a per-node path to a shared disk (the lease disk: each node has its own loop device over the same file, so one node can lose it alone). */
+  node?: NodeName;
   role: DiskRole;
   file: string;
   dev?: string;
@@ -591,12 +593,16 @@ async function setupDisks(s: LabState) {
     const fd = fs.openSync(file, "w");
     fs.ftruncateSync(fd, DISK_MB[role] * 1024 * 1024);
     fs.closeSync(fd);
-    const l: LoopState = { role, file };
-    s.loops.push(l);
-    writeState(s);
-    l.dev = (await sh("losetup", ["-f", "--show", file])).stdout.trim();
-    l.minor = Number(l.dev.replace("/dev/loop", ""));
-    writeState(s);
+    // The lease disk gets one loop device per node (direct I/O, so both see the file itself): a
+    // node can then lose its path to the lease store alone, as a host loses its SAN path.
+    for (const node of role === "lease" ? NODES : [undefined]) {
+      const l: LoopState = { role, file, ...(node ? { node } : {}) };
+      s.loops.push(l);
+      writeState(s);
+      l.dev = (await sh("losetup", ["-f", "--show", ...(node ? ["--direct-io=on"] : []), file])).stdout.trim();
+      l.minor = Number(l.dev.replace("/dev/loop", ""));
+      writeState(s);
+    }
   }
   const vgDev = s.loops.find((l) => l.role === "vg")!.dev!;
   const xfsDev = s.loops.find((l) => l.role === "xfs")!.dev!;
@@ -753,6 +759,7 @@ async function bootNode(s: LabState, n: NodeName, timeoutMs: number) {
 async function afterBoot(s: LabState, n: NodeName) {
   const lines: string[] = ["set -e", "mkdir -p /run/udev/data /run/udev/tags/systemd"];
   for (const l of s.loops) {
+    if (l.node && l.node !== n) continue;
     const dev = l.dev!;
     const alias = DEVICES[l.role];
     const id = `b7:${l.minor}`;
@@ -784,6 +791,18 @@ async function importImages(s: LabState, n: NodeName, images: ImageSpec[]) {
 
 function cg(n: NodeName) {
   return path.join(CG_UNIFIED, n);
+}
+
+/** The node loses its path to the lease disk for writes (its loop device turns read-only); the network stays up. */
+export async function leaseLoss(node: NodeName): Promise<void> {
+  const l = state().loops.find((x) => x.role === "lease" && x.node === node);
+  if (!l?.dev) throw new Error(`svcc lab: no lease path for ${node}`);
+  await sh("blockdev", ["--setro", l.dev]);
+}
+export async function leaseRestore(node: NodeName): Promise<void> {
+  const l = state().loops.find((x) => x.role === "lease" && x.node === node);
+  if (!l?.dev) throw new Error(`svcc lab: no lease path for ${node}`);
+  await sh("blockdev", ["--setrw", l.dev]);
 }
 
 /** Kills everything in the node at once (cgroup.kill) and takes its link down: its address stops answering. */
