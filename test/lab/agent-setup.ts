@@ -98,8 +98,9 @@ export function startWatchdog() {
 }
 
 /** db1 for the agent: its orchestrate mode, and every start records its fencing token in postgres. */
-export function compileAgentUnits(orchestrate: "no" | "start" | "ha"): string {
+export function compileAgentUnits(orchestrate: "no" | "start" | "ha", change?: (config: Record<string, Record<string, string>>) => void): string {
   return compileLabUnits((c) => {
+    change?.(c);
     c.DEFAULT.orchestrate = orchestrate;
     // postgres is monitored: one local restart, then the service moves (monitor_action=switch).
     c.DEFAULT.monitor_action = "switch";

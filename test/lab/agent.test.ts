@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lab from "./lab.js";
-import { activeResources, installEverywhere, watchInvariant } from "./db1-units.js";
+import { activeResources, installEverywhere, unitTimes, watchInvariant } from "./db1-units.js";
 import { compileAgentUnits, startAgent, startWatchdog, status, svcc, takeoverWaitMs, timings, upOn } from "./agent-setup.js";
 
 let invariant: ReturnType<typeof watchInvariant>;
@@ -152,6 +152,30 @@ describe("svcc agent in the lab", () => {
     await new Promise((r) => setTimeout(r, 3000));
     expect(await activeResources("node1")).toEqual([]);
     expect((await status("node1")).lease?.holder).toBe("node2");
+  });
+
+  it("5. a stop that hangs (postgres ignores its stop signal): escalation to SIGKILL at stop_timeout, and the peer waits", { timeout: 120_000 }, async () => {
+    const stubborn = compileAgentUnits("ha", (c) => {
+      c["container#1"].run_args += " --stop-signal=SIGCONT";
+      c["container#1"].stop_timeout = "4s";
+    });
+    for (const node of lab.NODES) await lab.installUnits(node, stubborn);
+    const holder = (await status("node2")).lease?.holder as lab.NodeName;
+    const other: lab.NodeName = holder === "node1" ? "node2" : "node1";
+    // Recreate postgres with the stubborn stop signal on `other`, then move away from it.
+    expect((await svcc(holder, ["switch", "db1", other])).exitCode).toBe(0);
+    await upOn(other);
+    const t0 = Date.now();
+    const r = await svcc(other, ["switch", "db1", holder]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    await upOn(holder);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(4000);
+    const stopped = await unitTimes(other, ["db1-container1.service", "db1-disk0.service"]);
+    const started = await unitTimes(holder, ["db1-precheck.service"]);
+    expect(stopped[0].stopEnd - stopped[0].stopBegin).toBeGreaterThanOrEqual(4_000_000);
+    // The peer began only after the stubborn stop and the VG release were over.
+    expect(started[0].startBegin).toBeGreaterThan(stopped[1].stopEnd);
+    expect(await lab.journal(other, "db1-container1.service", { lines: 40 })).toMatch(/db1-container1.service/);
   });
 
   it("never ran db1 on two nodes, and the tokens postgres saw only grew", async () => {
