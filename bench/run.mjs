@@ -87,5 +87,9 @@ const targets = Object.fromEntries(figures.map((f) => [f.name, f.value]));
 const met = (ok) => (ok ? "met" : "NOT met");
 console.log(`  targets: db1 cold ≤ 1.5× node floor: ${met(targets.db1_compile_vs_node_floor <= 1.5)}; 1,000 services < 300 ms: dryrun ${met(targets.compile_1000_services_dryrun < 300)}, tmpfs ${met(targets.compile_1000_services_tmpfs < 300)}`);
 if (targets.lab_relocation_total !== undefined) console.log(`  lab relocation: ${targets.lab_relocation_total} ms total (seed's OpenSVC switch: 11620 ms); goal < 3000 ms: ${met(targets.lab_relocation_total < 3000)}`);
+if (targets.switch_total !== undefined) {
+  console.log(`  svcc switch: ${targets.switch_total} ms (goal < 3000 ms: ${met(targets.switch_total < 3000)}); coordination ${targets.switch_coordination_overhead} ms, ${targets.switch_coordination_overhead_agents} ms without the CLI's own start-up (goal < 300 ms: ${met(targets.switch_coordination_overhead < 300)} / ${met(targets.switch_coordination_overhead_agents < 300)})`);
+  console.log(`  crash takeover: ${targets.crash_takeover} ms (settings: takeover after ${targets.crash_takeover_silence_bound} ms of silence; goal < 15000 ms: ${met(targets.crash_takeover < 15000)})`);
+}
 mkdirSync(join(repo, "bench"), { recursive: true });
 appendFileSync(join(repo, "bench/results.jsonl"), figures.map((f) => JSON.stringify(f)).join("\n") + "\n");

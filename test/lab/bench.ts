@@ -105,10 +105,21 @@ async function agentFigures(): Promise<Array<{ name: string; value: number; unit
     log(`crash takeover ${from} → ${survivor}: ${takeoverMs.toFixed(0)} ms (the settings promise takeover after ${takeoverWaitMs} ms of silence)`);
     const total = median(samples.map((s) => s.totalMs));
     const actions = median(samples.map((s) => s.actionsMs));
+    // The switch is timed as a user sees it, from running the CLI in a node; its own start-up is
+    // part of that but not of the agents' coordination, so it is measured apart.
+    const cliStarts: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await svcc(survivor, ["--version"]);
+      cliStarts.push(performance.now() - t);
+    }
+    const cliStart = median(cliStarts);
     return [
       { name: "switch_total", value: total, unit: "ms" },
       { name: "switch_resource_actions", value: actions, unit: "ms" },
       { name: "switch_coordination_overhead", value: median(samples.map((s) => s.totalMs - s.actionsMs)), unit: "ms" },
+      { name: "switch_cli_startup_in_node", value: cliStart, unit: "ms" },
+      { name: "switch_coordination_overhead_agents", value: median(samples.map((s) => s.totalMs - s.actionsMs)) - cliStart, unit: "ms" },
       { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
       { name: "crash_takeover", value: takeoverMs, unit: "ms" },
       { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },

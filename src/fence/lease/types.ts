@@ -23,7 +23,7 @@ export interface LeaseTimings {
 }
 
 /** Takeover after ≈ 9.1 s of silence; with acquire (2 renews) and db1's start, < 15 s in the lab. */
-export const defaultTimings: LeaseTimings = { renewMs: 1000, leaseMs: 4000, killWindowMs: 3000, watchdogMarginMs: 2000, driftPercent: 1, claimWaitMs: 250 };
+export const defaultTimings: LeaseTimings = { renewMs: 1000, leaseMs: 4000, killWindowMs: 3000, watchdogMarginMs: 2000, driftPercent: 1, claimWaitMs: 100 };
 
 /**
  * The sanlock/SBD rule: a peer may take over only once the old holder's lease, its kill
