@@ -183,6 +183,7 @@ export class Agent {
           this.setStep(s, `lease acquired (token ${got.lease.token})`);
           // The service lives here now: a returning node must not pull it back by the old placement.
           if (action.failover) await this.store.writeIntent(service, { placement: config.node }, `agent-${config.node}-failover`);
+          this.wake(); // start on the next decision, not a tick later
         }
         return;
       }
@@ -246,6 +247,7 @@ export class Agent {
         this.setStep(s, "lease released");
         s.held = undefined;
         s.startFailed = false;
+        this.wake();
         return;
       }
       case "hold-down": {
