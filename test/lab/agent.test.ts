@@ -77,6 +77,19 @@ describe("svcc agent in the lab", () => {
     await upOn("node1");
   });
 
+  it("status shows every node's instance and resources with the lease; logs show the agent's decisions", async () => {
+    const r = await svcc("node2", ["status", "db1"]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^db1 {2}orchestrate=ha {2}frozen=no .* lease node1 token \d+ \(held\)/);
+    expect(r.stdout).toMatch(/\|- node1 +up/);
+    expect(r.stdout).toMatch(/`- node2 +down/);
+    expect(r.stdout).toMatch(/db1-container1\.service +active/);
+    const logs = await svcc("node1", ["logs", "db1"]);
+    expect(logs.exitCode).toBe(0);
+    expect(logs.stdout).toContain("svcc-agent[db1]: lease acquired");
+    expect(logs.stdout).toContain("Started db1-container1.service");
+  });
+
   it("7. restarting the agent leaves db1 running, untouched", async () => {
     const before = (await lab.systemctl("node1", "show", "-p", "ActiveEnterTimestampMonotonic", "db1-container1.service")).stdout;
     expect((await lab.systemctl("node1", "restart", "svcc-agent.service")).exitCode).toBe(0);
