@@ -45,7 +45,6 @@ export class Agent {
   private readonly services = new Map<string, ServiceState>();
   private renewFailing = false;
   private stopped = false;
-  private timer?: NodeJS.Timeout;
   private lastRenewAt = -Infinity;
   /** Resolves the current sleep early: a job finished, so the next decision should not wait. */
   private wake: () => void = () => {};
@@ -192,24 +191,18 @@ export class Agent {
         this.writeToken(service, action.token);
         this.log(service, `starting ${s.units.target} with token ${action.token} (${action.reason})`);
         this.setStep(s, "starting");
-        s.inflight = this.bus
-          .start(s.units.target)
-          .then(async (result) => {
-            const state = (await this.bus.status(s.units.target)).activeState;
-            if (result !== "done" || state !== "active") {
-              s.startFailed = true;
-              this.log(service, `start failed (job ${result}, target ${state}): holding this node down and handing over`);
-              await this.handOverAfterFailure(service, s);
-            } else {
-              this.setStep(s, "started");
-              this.log(service, `started (token ${action.token})`);
-            }
-          })
-          .catch((err) => this.log(service, `start error: ${(err as Error).message}`))
-          .finally(() => {
-            s.inflight = undefined;
-            this.wake();
-          });
+        this.inBackground(service, s, "start", async () => {
+          const result = await this.bus.start(s.units.target);
+          const state = (await this.bus.status(s.units.target)).activeState;
+          if (result !== "done" || state !== "active") {
+            s.startFailed = true;
+            this.log(service, `start failed (job ${result}, target ${state}): holding this node down and handing over`);
+            await this.handOverAfterFailure(service, s);
+          } else {
+            this.setStep(s, "started");
+            this.log(service, `started (token ${action.token})`);
+          }
+        });
         return;
       }
       case "stop": {
@@ -217,14 +210,7 @@ export class Agent {
         this.log(service, `stopping (${action.reason})`);
         this.setStep(s, "stopping");
         // Starting the barrier stops every member and returns only when the last is down.
-        s.inflight = this.bus
-          .start(s.units.stoppedTarget)
-          .then((result) => this.log(service, `stopped (${result})`))
-          .catch((err) => this.log(service, `stop error: ${(err as Error).message}`))
-          .finally(() => {
-            s.inflight = undefined;
-            this.wake();
-          });
+        this.inBackground(service, s, "stop", async () => this.log(service, `stopped (${await this.bus.start(s.units.stoppedTarget)})`));
         return;
       }
       case "kill": {
@@ -261,6 +247,16 @@ export class Agent {
         return;
       }
     }
+  }
+
+  /** A start or stop job runs while the loop goes on (so escalation never waits on it); the loop decides again when it ends. */
+  private inBackground(service: string, s: ServiceState, what: string, job: () => Promise<void>): void {
+    s.inflight = job()
+      .catch((err) => this.log(service, `${what} error: ${(err as Error).message}`))
+      .finally(() => {
+        s.inflight = undefined;
+        this.wake();
+      });
   }
 
   /** After a failed start here: stop what started, keep this node out, place the service elsewhere. */
@@ -338,6 +334,6 @@ export class Agent {
 
   shutdown(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.wake();
   }
 }

@@ -5,6 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lab from "./lab.js";
+import { bringUpForTests, tearDownForTests } from "./lifecycle.js";
 import { activeResources, installEverywhere, unitTimes, watchInvariant } from "./db1-units.js";
 import { compileAgentUnits, startAgent, startWatchdog, status, svcc, takeoverWaitMs, timings, upOn } from "./agent-setup.js";
 
@@ -18,8 +19,7 @@ async function tokensSeenByPostgres(): Promise<Array<{ token: number; node: stri
 }
 
 beforeAll(async () => {
-  if (process.getuid?.() !== 0) throw new Error("the lab tests must run as root (CI does)");
-  await lab.bringUp({ log: (m) => process.stderr.write(`lab: ${m}\n`) });
+  await bringUpForTests();
   const units = compileAgentUnits("ha");
   await installEverywhere(units);
   invariant = watchInvariant();
@@ -30,8 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await watchdog?.stop();
   await invariant?.stop();
-  await lab.tearDown({ log: (m) => process.stderr.write(`lab: ${m}\n`) });
-  expect(lab.leftovers()).toEqual([]);
+  await tearDownForTests();
 }, 300_000);
 
 describe("svcc agent in the lab", () => {

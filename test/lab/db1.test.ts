@@ -3,6 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lab from "./lab.js";
+import { bringUpForTests, tearDownForTests } from "./lifecycle.js";
 import { activeResources, compileLabUnits, installEverywhere, SERVICE, startOn, stopOn, vgTags, watchInvariant } from "./db1-units.js";
 
 const addr = lab.SERVICE_ADDR;
@@ -20,8 +21,7 @@ async function rows(): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (process.getuid?.() !== 0) throw new Error("the lab tests must run as root (CI does)");
-  await lab.bringUp({ log: (m) => process.stderr.write(`lab: ${m}\n`) });
+  await bringUpForTests();
   units = compileLabUnits();
   await installEverywhere(units);
   invariant = watchInvariant();
@@ -29,8 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await invariant?.stop();
-  await lab.tearDown({ log: (m) => process.stderr.write(`lab: ${m}\n`) });
-  expect(lab.leftovers()).toEqual([]);
+  await tearDownForTests();
 }, 300_000);
 
 describe("db1 in the lab", () => {
