@@ -11,7 +11,7 @@ import { type ConfigFormat, parseConfig } from "./parse.js";
 import { planService, type ServicePlan } from "./plan.js";
 import { renderEnvironmentFile, renderUnit } from "./render.js";
 import { resolveService } from "./resolve.js";
-import { add, describe, environmentAssignment, environmentFileLine, newUnit, type Unit } from "./unit.js";
+import { add, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
 import { validateStructure } from "./validate.js";
 
 export interface CompileInput {
@@ -109,7 +109,7 @@ export function compileService(input: CompileInput): CompileResult {
     }
     const built = driverFor(resource.group, resource.type)(resource, context);
     builtByRid.set(resource.rid, built);
-    const env = section(built.main, "Service");
+    const env = section(built.main, "Service").entries;
     env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
     if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
     // The agent writes SVCC_TOKEN (the lease's fencing token) here before each start.
@@ -171,13 +171,4 @@ export function compileService(input: CompileInput): CompileResult {
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { plan, target, stoppedTarget, steps, units, files };
-}
-
-function section(unit: Unit, name: string) {
-  let s = unit.sections.find((x) => x.name === name);
-  if (!s) {
-    s = { name, entries: [] };
-    unit.sections.push(s);
-  }
-  return s.entries;
 }

@@ -6,7 +6,7 @@
 // becomes a placeholder for an environment variable whose per-node values go to env files.
 
 import { ConversionError, convertValue } from "./convert.js";
-import { ConfigError, didYouMean, ProblemList } from "./errors.js";
+import { didYouMean, ProblemList } from "./errors.js";
 import { defaultKeywords, type Keyword, keywordsFor } from "./keywords.js";
 import {
   type ClusterFacts,
@@ -353,4 +353,3 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   };
 }
 
-export { ConfigError };

@@ -114,7 +114,7 @@ export class Agent {
     // renewFailing set, which stops the service here before the lease can run out.
     let cluster = s.lastCluster;
     try {
-      cluster = { view: await this.store.view(service), intent: await this.store.intent(service) };
+      cluster = await this.store.snapshot(service);
       s.lastCluster = cluster;
     } catch (err) {
       this.renewFailing = true;

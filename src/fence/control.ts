@@ -65,8 +65,7 @@ function finish(socket: Socket, result: ControlResult): void {
 }
 
 async function clusterStatus(agent: Agent, service: string) {
-  const view = await agent.store.view(service);
-  const intent = await agent.store.intent(service);
+  const { view, intent } = await agent.store.snapshot(service);
   const live = agent.store.liveNodes();
   const units = agent.unitsOf(service)!;
   const nodes = units.nodes.length ? units.nodes : agent.config.nodes;
@@ -76,6 +75,7 @@ async function clusterStatus(agent: Agent, service: string) {
     orchestrate: units.orchestrate,
     frozen: intent.frozen,
     placement: intent.placement,
+    intent,
     lease: view.holder ? { holder: view.holder.node, token: view.holder.token, state: view.holder.state, live: view.holder.live } : undefined,
     maxToken: view.maxToken,
     nodes: Object.fromEntries(nodes.map((n) => [n, { live: live.has(n), ...(statuses.get(n) ?? { state: "unknown", units: {} }) }])) as Record<string, InstanceStatus & { live: boolean }>,
@@ -122,7 +122,7 @@ async function handle(agent: Agent, request: ControlRequest, emit: (e: ControlEv
     let last = "";
     while (Date.now() - started < timeoutMs) {
       const now = await clusterStatus(agent, service);
-      const intent = await agent.store.intent(service);
+      const { intent } = now;
       if (intent.request !== request_id && intent.version > 0 && intent.request?.startsWith("agent-") !== true) {
         return { done: true, ok: false, error: `another request on ${service} won (placement ${intent.placement ?? "orchestrated"} from ${intent.from})` };
       }

@@ -2,7 +2,6 @@
 // the same slots on a real file through O_DIRECT, read back by a second opener.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DeltaLeaseStore } from "../../src/fence/lease/delta-lease.js";

@@ -87,10 +87,14 @@ export class DeltaLeaseStore implements LeaseStore {
     return { holder, maxToken, others };
   }
 
-  async view(service: string): Promise<LeaseView> {
-    this.poll();
+  private viewNow(service: string): LeaseView {
     const { holder, maxToken } = this.holderOf(service, this.clock.now());
     return { service, holder, maxToken };
+  }
+
+  async view(service: string): Promise<LeaseView> {
+    this.poll();
+    return this.viewNow(service);
   }
 
   async acquire(service: string): Promise<AcquireResult> {
@@ -171,10 +175,19 @@ export class DeltaLeaseStore implements LeaseStore {
     return best;
   }
 
-  async intent(service: string): Promise<ClusterIntent> {
-    this.poll();
+  private intentNow(service: string): ClusterIntent {
     const { intent, from } = this.newestIntent(service);
     return { placement: intent?.placement, frozen: intent?.frozen ?? false, request: intent?.request, version: intent?.version ?? 0, from };
+  }
+
+  async intent(service: string): Promise<ClusterIntent> {
+    this.poll();
+    return this.intentNow(service);
+  }
+
+  async snapshot(service: string): Promise<{ view: LeaseView; intent: ClusterIntent }> {
+    this.poll();
+    return { view: this.viewNow(service), intent: this.intentNow(service) };
   }
 
   async writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent> {

@@ -107,6 +107,8 @@ export interface LeaseStore {
   release(service: string): Promise<void>;
   /** The cluster-wide intent for a service (the newest written by any node). */
   intent(service: string): Promise<ClusterIntent>;
+  /** view() and intent() from one read of the store. */
+  snapshot(service: string): Promise<{ view: LeaseView; intent: ClusterIntent }>;
   writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent>;
   /** Nodes whose heartbeat changed within the takeover wait, including this one. */
   liveNodes(): Set<string>;
