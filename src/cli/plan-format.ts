@@ -12,7 +12,7 @@ export function planText(result: CompileResult): string {
     `${service.name}: ${result.target} on nodes ${service.nodes.join(", ") || "(not set)"}, orchestrate=${service.orchestrate}, rollback=${service.rollback}`,
     `start order (systemctl start ${result.target}):`,
     ...result.steps.map(line),
-    `stop order (systemctl stop ${result.target}; start ${result.stoppedTarget} to wait for it):`,
+    `stop order (systemctl stop ${result.target} returns when the last is down; ${result.stopUnit} is the same barrier):`,
     ...[...active].reverse().map(line),
     ...(service.disabledRids.size ? [`disabled: ${[...service.disabledRids].join(", ")}`] : []),
     "",
@@ -25,7 +25,7 @@ export function planDot(result: CompileResult): string {
   for (const unit of result.units) {
     for (const section of unit.sections) {
       for (const { key, value } of section.entries) {
-        if (key === "After" && unit.name !== result.stoppedTarget) lines.push(`  ${quote(value)} -> ${quote(unit.name)};`);
+        if (key === "After" && unit.name !== result.stopUnit) lines.push(`  ${quote(value)} -> ${quote(unit.name)};`);
         if (key === "BindsTo") lines.push(`  ${quote(unit.name)} -> ${quote(value)} [style=dashed, label="binds"];`);
       }
     }

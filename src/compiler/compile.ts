@@ -11,8 +11,11 @@ import { type ConfigFormat, parseConfig } from "./parse.js";
 import { planService, type ServicePlan } from "./plan.js";
 import { renderEnvironmentFile, renderUnit } from "./render.js";
 import { resolveService } from "./resolve.js";
-import { add, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
+import { add, commandLine, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
+import type { ResolvedService } from "./model.js";
 import { validateStructure } from "./validate.js";
+import { type ResourceCheck, SERVICE_DESC_FORMAT, type ServiceDesc } from "./service-desc.js";
+import { containerName } from "./drivers/types.js";
 
 export interface CompileInput {
   text: string;
@@ -45,7 +48,9 @@ export interface StartStep {
 export interface CompileResult {
   plan: ServicePlan;
   target: string;
-  stoppedTarget: string;
+  /** The stop barrier: starting it stops every member and returns when the last is down. */
+  stopUnit: string;
+  description: ServiceDesc;
   /** Start order; stop order is its reverse. */
   steps: StartStep[];
   units: Unit[];
@@ -55,7 +60,7 @@ export interface CompileResult {
 export const defaultSvccBin = "/usr/local/bin/svcc";
 export const defaultUnitDir = "/etc/systemd/system";
 /** Where the agent keeps per-service runtime state (src/fence/config.ts runDir). */
-const tokenDir = "/run/svcc";
+export const leaseStateDir = "/run/svcc";
 const serviceNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 const safeAbsolutePath = /^(\/[A-Za-z0-9_.+-]+)+$/;
 
@@ -79,7 +84,7 @@ export function compileService(input: CompileInput): CompileResult {
 
   const name = service.name;
   const target = `${name}.target`;
-  const stoppedTarget = `${name}-stopped.target`;
+  const stopUnit = `${name}-stop.service`;
   const context: DriverContext = {
     service,
     svccBin,
@@ -94,8 +99,15 @@ export function compileService(input: CompileInput): CompileResult {
   }
   const chain: Link[] = [];
   const steps: StartStep[] = [];
+  // Head of the chain: with an agent managing the service, nothing starts without this node's
+  // valid lease (a `systemctl start` by hand on the wrong node fails here, having touched nothing).
+  const lease = leaseGuardUnit(service, svccBin);
+  chain.push({ rid: "lease", built: { units: [lease], first: lease, last: lease, main: lease, summary: "" }, optional: false });
+  steps.push({ rid: "lease", units: [lease.name], summary: "this node holds the lease (when an svcc agent manages the service)", optional: false, noAction: false });
   const precheck = precheckUnit(service, plan.startOrder, svccBin);
   if (precheck) {
+    add(precheck, "Unit", "After", lease.name);
+    add(precheck, "Unit", "BindsTo", lease.name);
     chain.push({ rid: "precheck", built: { units: [precheck], first: precheck, last: precheck, main: precheck, summary: "" }, optional: false });
     steps.push({ rid: "precheck", units: [precheck.name], summary: "service addresses must not answer yet", optional: false, noAction: false });
   }
@@ -112,8 +124,8 @@ export function compileService(input: CompileInput): CompileResult {
     const env = section(built.main, "Service").entries;
     env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
     if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
-    // The agent writes SVCC_TOKEN (the lease's fencing token) here before each start.
-    env.unshift({ key: "EnvironmentFile", value: `-${tokenDir}/${name}.token` });
+    // The agent writes SVCC_TOKEN (the lease's fencing token) here while it holds the lease.
+    env.unshift({ key: "EnvironmentFile", value: `-${leaseStateDir}/${name}.lease` });
     if (resource.values.get("monitor") === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
 
     // Dependencies: after the step before; bound to the nearest required step before (so a
@@ -139,29 +151,61 @@ export function compileService(input: CompileInput): CompileResult {
       add(unit, "Unit", "PartOf", target);
       // Rollback: a failed step stops everything the start brought up (systemd alone would
       // leave the steps below it running).
-      if (service.rollback && !link.optional) add(unit, "Unit", "OnFailure", stoppedTarget);
+      if (service.rollback && !link.optional && unit !== lease) add(unit, "Unit", "OnFailure", stopUnit);
     }
   }
 
+  // The target holds no ordering to its members: a target ordered after them finishes its own
+  // stop job first, so `systemctl stop` would return with everything still up. Instead it is
+  // ordered through a pair of units that have no ordering to the members either and wait for
+  // them with systemctl (which joins the job already queued): <svc>-up starts the top member
+  // and returns when it is up, <svc>-down's stop stops the bottom one and returns when it is
+  // down, which in the chain's order is last of all. So `systemctl start <svc>.target` returns
+  // when the service is up and `systemctl stop <svc>.target` when every member is down.
+  const top = [...chain].reverse().find((l) => !l.optional) ?? chain.at(-1)!;
+  const upUnit = newUnit(`${name}-up.service`, header(service));
+  add(upUnit, "Unit", "Description", describe(`${name} is up (start: wait until ${top.built.last.name} is up)`));
+  add(upUnit, "Unit", "DefaultDependencies", "no");
+  add(upUnit, "Unit", "PartOf", target);
+  add(upUnit, "Service", "Type", "oneshot");
+  add(upUnit, "Service", "RemainAfterExit", "yes");
+  add(upUnit, "Service", "ExecStart", commandLine(["systemctl", "start", top.built.last.name]));
+  add(upUnit, "Service", "TimeoutStartSec", "infinity");
+  const downUnit = newUnit(`${name}-down.service`, header(service));
+  add(downUnit, "Unit", "Description", describe(`${name} is down (stop: wait until ${lease.name}, the first member, is down)`));
+  add(downUnit, "Unit", "DefaultDependencies", "no");
+  add(downUnit, "Unit", "PartOf", target);
+  add(downUnit, "Service", "Type", "oneshot");
+  add(downUnit, "Service", "RemainAfterExit", "yes");
+  add(downUnit, "Service", "ExecStart", commandLine(["true"]));
+  add(downUnit, "Service", "ExecStop", commandLine(["systemctl", "stop", lease.name]));
+  add(downUnit, "Service", "TimeoutStopSec", "infinity");
+
   const targetUnit = newUnit(target, header(service));
   add(targetUnit, "Unit", "Description", describe(`${name} failover service (svcc)`));
+  add(targetUnit, "Unit", "DefaultDependencies", "no");
   for (const link of chain) for (const u of link.built.units) add(targetUnit, "Unit", link.optional ? "Wants" : "Requires", u.name);
-  for (const u of members) add(targetUnit, "Unit", "After", u.name);
-  add(targetUnit, "Unit", "X-Svcc-Nodes", service.nodes.join(" "));
-  add(targetUnit, "Unit", "X-Svcc-Orchestrate", service.orchestrate);
-  add(targetUnit, "Unit", "X-Svcc-Monitor-Action", service.monitorAction);
-  add(targetUnit, "Unit", "X-Svcc-Stopped-Target", stoppedTarget);
+  add(targetUnit, "Unit", "Requires", upUnit.name);
+  add(targetUnit, "Unit", "After", upUnit.name);
+  add(targetUnit, "Unit", "Wants", downUnit.name);
+  add(targetUnit, "Unit", "Before", downUnit.name);
+  add(targetUnit, "Unit", "Conflicts", stopUnit);
 
-  // `systemctl stop <target>` returns as soon as the target's own job is done, before its
-  // members stop. Starting this target is the barrier: it conflicts with every member and
-  // is ordered after them, so its start job completes only when the last member is down.
-  const stoppedUnit = newUnit(stoppedTarget, header(service));
-  add(stoppedUnit, "Unit", "Description", describe(`${name} stopped on this node (start this to stop ${name} and wait until every member is down)`));
-  for (const u of [targetUnit, ...members]) add(stoppedUnit, "Unit", "Conflicts", u.name);
-  for (const u of [targetUnit, ...members]) add(stoppedUnit, "Unit", "After", u.name);
+  // Starting this stops every member and returns only when the last is down (it conflicts
+  // with them and is ordered after them); it then goes inactive, so nothing of the service
+  // stays active on a stopped node. Rollback (OnFailure=) and the agent use it.
+  const stop = newUnit(stopUnit, header(service));
+  add(stop, "Unit", "Description", describe(`${name} stop barrier (start this to stop ${name} and wait until every member is down)`));
+  add(stop, "Unit", "DefaultDependencies", "no");
+  for (const u of [targetUnit, upUnit, downUnit, ...members]) add(stop, "Unit", "Conflicts", u.name);
+  for (const u of [targetUnit, upUnit, downUnit, ...members]) add(stop, "Unit", "After", u.name);
+  add(stop, "Service", "Type", "oneshot");
+  add(stop, "Service", "ExecStart", commandLine(["true"]));
 
-  const units = [targetUnit, stoppedUnit, ...members];
+  const description = serviceDescription(service, plan, builtByRid, { target, stopUnit, leaseUnit: lease.name, members: members.map((u) => u.name) });
+  const units = [targetUnit, stop, upUnit, downUnit, ...members];
   const files: CompiledFile[] = units.map((u) => ({ path: u.name, content: renderUnit(u) }));
+  files.push({ path: `${name}.svcc/service.json`, content: `${JSON.stringify(description, null, 1)}\n` });
   for (const [node, env] of [...service.nodeEnvironment].sort((a, b) => a[0].localeCompare(b[0]))) {
     const entries = [...env].map(([key, value]) => {
       const [k, ...rest] = environmentFileLine(key, value).split("=");
@@ -170,5 +214,54 @@ export function compileService(input: CompileInput): CompileResult {
     files.push({ path: `${name}.svcc/${node}.env`, content: renderEnvironmentFile(`Generated by svcc: values of ${name} that differ on node ${node}.`, entries) });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { plan, target, stoppedTarget, steps, units, files };
+  return { plan, target, stopUnit, description, steps, units, files };
+}
+
+function leaseGuardUnit(service: ResolvedService, svccBin: string): Unit {
+  const unit = newUnit(`${service.name}-lease.service`, header(service));
+  add(unit, "Unit", "Description", describe(`${service.name} lease: with an svcc agent managing ${service.name}, only the node holding its lease may start it`));
+  add(unit, "Unit", "DefaultDependencies", "no");
+  add(unit, "Service", "Type", "oneshot");
+  add(unit, "Service", "RemainAfterExit", "yes");
+  add(unit, "Service", "ExecStart", commandLine([svccBin, "res", "lease-guard", "--service", service.name]));
+  add(unit, "Service", "TimeoutStartSec", "10s");
+  return unit;
+}
+
+/** The agent's typed view of the service (written as <svc>.svcc/service.json). */
+function serviceDescription(service: ResolvedService, plan: ServicePlan, built: Map<string, ResourceUnits>, units: Pick<ServiceDesc, "target" | "stopUnit" | "leaseUnit" | "members">): ServiceDesc {
+  const resources: ResourceCheck[] = [];
+  const containers: ServiceDesc["containers"] = [];
+  const monitored: string[] = [];
+  const engineOf = (rid: string) => String(service.resources.find((r) => r.rid === rid)?.type) as "docker" | "podman";
+  for (const { resource } of plan.startOrder) {
+    const b = built.get(resource.rid);
+    if (!b) continue;
+    const v = resource.values;
+    if (v.get("monitor") === true) monitored.push(b.main.name);
+    const rid = resource.rid;
+    if (resource.group === "disk" && resource.type === "vg") resources.push({ rid, kind: "vg", vg: String(v.get("name")) });
+    else if (resource.group === "disk") resources.push({ rid, kind: "lv", vg: String(v.get("vg")), lv: String(v.get("name")) });
+    else if (resource.group === "fs") resources.push({ rid, kind: "fs", mnt: String(v.get("mnt")) });
+    else if (resource.group === "ip" && resource.type === "netns") {
+      const netns = String(v.get("netns"));
+      resources.push({ rid, kind: "ip", addr: String(v.get("ipname")), container: containerName(service, netns), engine: engineOf(netns) });
+    } else if (resource.group === "ip") resources.push({ rid, kind: "ip", addr: String(v.get("ipname")), dev: String(v.get("ipdev")) });
+    else if (resource.group === "container") {
+      const c = { unit: b.main.name, name: containerName(service, rid), engine: resource.type as "docker" | "podman" };
+      containers.push(c);
+      resources.push({ rid, kind: "container", name: c.name, engine: c.engine });
+    } else resources.push({ rid, kind: "app" });
+  }
+  return {
+    format: SERVICE_DESC_FORMAT,
+    service: service.name,
+    ...units,
+    containers,
+    monitored,
+    nodes: service.nodes,
+    orchestrate: service.orchestrate as ServiceDesc["orchestrate"],
+    monitorAction: service.monitorAction,
+    resources: resources.reverse(),
+  };
 }

@@ -1,108 +1,210 @@
-// The agent's one decision, as a pure function of what it observed and its own clock:
-// per service, what to do now. The loop around it (agent.ts) only observes and acts.
-//
-// Safety comes first: a node runs the service only while it holds the lease and its own
-// deadline has not passed; losing either means stop, then kill, then fence, each bounded.
+// Every decision the agent makes, as pure functions of what it observed and its own clock.
+// The loop around them (agent.ts) only observes and acts; the simulator and the unit tests
+// call these same functions. Safety first: a node runs a service only while it holds the
+// lease and its deadline has not passed; in doubt it stops, then kills, then fences, each
+// at a time fixed when the doubt began (the agent arms a timer for each, so they happen on
+// time even when the disk, dockerd or D-Bus hang).
 
-export type LocalState = "active" | "activating" | "deactivating" | "inactive" | "failed";
+export type LocalState = "active" | "activating" | "deactivating" | "inactive" | "failed" | "unknown";
+
+export type Orchestrate = "no" | "start" | "ha";
+
+export interface LocalView {
+  /** The service's target. */
+  target: LocalState;
+  /** Some member is active, activating, deactivating or reloading, or the outcome of a start is unknown. */
+  up: boolean;
+  /** Some member is failed: its resource may still be held (a stop that failed), so it is never "down". */
+  failed: boolean;
+  /** Every resource was checked and found down (VG, mount, addresses, containers), not only "units inactive". */
+  provenDown: boolean;
+  /** A monitored member failed here (after its own restarts). */
+  monitorFailed: boolean;
+}
+
+export interface LeaseView {
+  /** Held here, with its token. */
+  token?: number;
+  /** The lease may be acted on until this clock time (−∞ when not held). */
+  validUntil: number;
+  /** A newer ballot was seen, or another host writes our records: never act on it again. */
+  lost: boolean;
+  /** Another node holds or claims it and may still act. */
+  liveHolder?: string;
+}
+
+export interface Intent {
+  /** Where the service should run; "" = stopped everywhere; undefined = orchestration decides. */
+  placement?: string;
+  frozen: boolean;
+}
 
 export interface Observation {
   self: string;
   now: number;
-  /** Nodes in preference order (DEFAULT.nodes). */
+  /** Preference order (the service's nodes). */
   nodes: readonly string[];
-  orchestrate: "no" | "start" | "ha";
-  /** Lease held here, with the local deadline of the last successful renew. */
-  held?: { token: number; localDeadline: number };
-  /** The last renew failed (the lease store is unreachable). */
-  renewFailing: boolean;
-  /** Another node holds or claims the lease and may still act. */
-  liveHolder?: string;
-  /** Nodes whose heartbeat is current (including self). */
+  orchestrate: Orchestrate;
+  lease: LeaseView;
+  intent: Intent;
   liveNodes: ReadonlySet<string>;
-  /** Cluster-wide intent: placement ("" = stopped everywhere) and frozen. */
-  placement?: string;
-  frozen: boolean;
-  /** When this agent first saw the service up here without a valid lease. */
+  /** Nodes held down after a failure there (no orchestration onto them). */
+  heldDown: ReadonlySet<string>;
+  local: LocalView;
+  /** A start or stop job of ours is running. */
+  job?: "start" | "stop";
+  /** The last start here failed and has not been handed over yet. */
+  startFailed: boolean;
+  /** When the service was first seen up here without a valid lease. */
   unleasedSince?: number;
-  /** The service's target here, and whether any member is still up. */
-  target: LocalState;
-  anyMemberUp: boolean;
-  /** A monitored resource failed here after its local restarts (monitor_action=switch). */
-  monitorFailed: boolean;
-  /** Nodes not to be chosen by orchestration until the given time (no ping-pong). */
-  holdDown: ReadonlyMap<string, number>;
-  killWindowMs: number;
+  /** Fatal store problem (duplicate host id, other format): stop everything, never start. */
+  storeFatal?: string;
+  timings: { leaseMs: number; killWindowMs: number; stopMarginMs: number };
 }
 
 export type Action =
-  /** failover: the placement named a node that is gone; on success, this node takes the placement over. */
   | { kind: "acquire"; reason: string; failover?: boolean }
   | { kind: "start"; token: number; reason: string }
   | { kind: "stop"; reason: string }
-  | { kind: "kill"; reason: string }
-  | { kind: "fence"; reason: string }
   | { kind: "release"; reason: string }
-  | { kind: "hold-down"; node: string; reason: string }
-  | { kind: "set-placement"; node: string; reason: string };
+  | { kind: "hold-down"; reason: string }
+  | { kind: "set-placement"; node: string; reason: string; origin: "failover" | "rollback" | "monitor" };
 
-/** Where orchestration would place the service: the first live, not held-down node. */
-export function preferredNode(o: Observation): string | undefined {
-  return o.nodes.find((n) => o.liveNodes.has(n) && !((o.holdDown.get(n) ?? -Infinity) > o.now));
+/**
+ * Escalation for a service that may be up without a trustworthy lease: stop now (or from
+ * stopAt), kill from killAt, fence from fenceAt. The agent arms one timer for each.
+ */
+export interface Escalation {
+  reason: string;
+  stopAt: number;
+  killAt: number;
+  fenceAt: number;
+}
+
+/** Anything of the service may hold a resource here. */
+function mayBeUp(l: LocalView): boolean {
+  return l.up || l.failed || l.target === "active" || l.target === "activating" || l.target === "deactivating" || l.target === "unknown";
+}
+
+/** First node, in preference order, that is live and not held down (optionally other than one). */
+export function firstUsableNode(o: Pick<Observation, "nodes" | "liveNodes" | "heldDown">, except?: string): string | undefined {
+  return o.nodes.find((n) => n !== except && o.liveNodes.has(n) && !o.heldDown.has(n));
 }
 
 /** A placement on a node that is gone gives way to failover under orchestrate=ha. */
-function placementIsStale(o: Observation): boolean {
-  return o.placement !== undefined && o.placement !== "" && o.orchestrate === "ha" && !o.frozen && !o.liveNodes.has(o.placement);
+export function placementIsStale(o: Observation): boolean {
+  const p = o.intent.placement;
+  return p !== undefined && p !== "" && o.orchestrate === "ha" && !o.intent.frozen && !o.liveNodes.has(p);
 }
 
-function wanted(o: Observation): string | undefined {
-  if (o.placement !== undefined && !placementIsStale(o)) return o.placement || undefined;
-  if (o.frozen || o.orchestrate === "no") return undefined;
-  return preferredNode(o);
+/** Where the service should run now. */
+export function wantedNode(o: Observation): string | undefined {
+  if (o.intent.placement !== undefined && !placementIsStale(o)) return o.intent.placement || undefined;
+  if (o.intent.frozen || o.orchestrate === "no") return undefined;
+  return firstUsableNode(o);
+}
+
+/** The lease, if any, that this node may act on right now. */
+export function leaseValid(o: Pick<Observation, "lease" | "now" | "storeFatal">): boolean {
+  return o.lease.token !== undefined && !o.lease.lost && !o.storeFatal && o.now < o.lease.validUntil;
+}
+
+export function escalation(o: Observation): Escalation | undefined {
+  if (!mayBeUp(o.local)) return undefined;
+  const { killWindowMs, stopMarginMs } = o.timings;
+  if (o.storeFatal) return { reason: o.storeFatal, stopAt: o.now, killAt: o.unleasedSince ?? o.now, fenceAt: (o.unleasedSince ?? o.now) + killWindowMs };
+  if (o.lease.token !== undefined && o.lease.lost) {
+    // Another node has a newer ballot: it may run the service already. No politeness.
+    const since = o.unleasedSince ?? o.now;
+    return { reason: "another node took the lease over (a newer ballot)", stopAt: since, killAt: since, fenceAt: since + killWindowMs };
+  }
+  if (o.lease.token !== undefined) {
+    const d = o.lease.validUntil;
+    if (o.now < d - stopMarginMs) return undefined;
+    return { reason: o.now < d ? "the lease could not be renewed" : "the lease ran out", stopAt: d - stopMarginMs, killAt: d, fenceAt: d + killWindowMs };
+  }
+  // Up without any lease here (a start by hand, or left from before): it must not run.
+  const since = o.unleasedSince ?? o.now;
+  return { reason: "running without the lease", stopAt: since, killAt: since + killWindowMs, fenceAt: since + 2 * killWindowMs };
 }
 
 export function decide(o: Observation): Action[] {
-  const up = o.target === "active" || o.target === "activating" || o.anyMemberUp;
-  const quiet = !up && o.target !== "deactivating";
+  const up = mayBeUp(o.local);
+  if (escalation(o)) return []; // the escalation timers own this service until it is proven down
 
-  // 1. No valid lease here: nothing of the service may run. Escalate with the clock.
-  const leaseValid = o.held !== undefined && !o.renewFailing && o.now < o.held.localDeadline;
-  if (!leaseValid && up) {
-    // Never held here (an operator's manual start, a stale instance): its clock starts when seen.
-    const deadline = o.held?.localDeadline ?? (o.unleasedSince ?? o.now) + o.killWindowMs;
-    const why = !o.held ? "running without the lease" : o.renewFailing ? "the lease store is unreachable" : "the lease ran out";
-    if (o.now >= deadline + o.killWindowMs) return [{ kind: "fence", reason: `${why}, and the service is still up past the kill window` }];
-    if (o.now >= deadline) return [{ kind: "kill", reason: `${why}: lease deadline passed with the service still up` }];
-    return o.target === "deactivating" ? [] : [{ kind: "stop", reason: why }];
+  const valid = leaseValid(o);
+  if (o.lease.token !== undefined && !valid) {
+    // Held but not trustworthy, and nothing up: give it back once proven down.
+    if (!up && o.local.provenDown && !o.job && (o.lease.lost || o.storeFatal || o.now >= o.lease.validUntil)) return o.storeFatal ? [] : [{ kind: "release", reason: o.lease.lost ? "lost to a newer ballot; the service is down here" : "the lease ran out; the service is down here" }];
+    return [];
   }
+  if (o.storeFatal) return [];
+  const target = wantedNode(o);
 
-  const target = wanted(o);
-  if (o.held && !leaseValid) return []; // renew first; nothing may start on a doubtful lease
-  if (o.held) {
-    // 2. Holding the lease.
-    // Once the placement names another node, the failure has been acted on: hand over.
-    const placedHere = o.placement === undefined || o.placement === o.self;
-    if (o.monitorFailed && placedHere && !o.frozen && o.orchestrate === "ha") {
-      const next = o.nodes.find((n) => n !== o.self && o.liveNodes.has(n) && !((o.holdDown.get(n) ?? -Infinity) > o.now));
-      const actions: Action[] = [{ kind: "hold-down", node: o.self, reason: "a monitored resource failed here" }];
-      if (next) actions.push({ kind: "set-placement", node: next, reason: `monitor_action=switch: a monitored resource failed on ${o.self}` });
+  if (valid) {
+    const token = o.lease.token!;
+    if (o.job) return [];
+    if (o.startFailed) {
+      // The start failed here: once the rollback has brought everything down, keep this node
+      // out and hand the service to the next usable node (or stop it everywhere).
+      if (up || !o.local.provenDown) return up ? [{ kind: "stop", reason: "rolling back a failed start" }] : [];
+      const next = firstUsableNode({ ...o, heldDown: new Set([...o.heldDown, o.self]) }, o.self);
+      return [
+        { kind: "hold-down", reason: "the start failed here" },
+        { kind: "release", reason: `start failed; handing over to ${next ?? "nobody (no other usable node)"}` },
+        { kind: "set-placement", node: next ?? "", reason: `the start failed on ${o.self}`, origin: "rollback" },
+      ];
+    }
+    const placedHere = o.intent.placement === undefined || o.intent.placement === o.self;
+    if (o.local.monitorFailed && placedHere && !o.intent.frozen && o.orchestrate === "ha") {
+      const next = firstUsableNode({ ...o, heldDown: new Set([...o.heldDown, o.self]) }, o.self);
+      const actions: Action[] = [{ kind: "hold-down", reason: "a monitored resource failed here" }];
+      if (next) actions.push({ kind: "set-placement", node: next, reason: `monitor_action=switch: a monitored resource failed on ${o.self}`, origin: "monitor" });
       return actions;
     }
-    if (target !== o.self && target !== undefined) {
-      return up || o.target === "deactivating" ? (o.target === "deactivating" ? [] : [{ kind: "stop", reason: `placed on ${target}` }]) : [{ kind: "release", reason: `stopped here, handing over to ${target}` }];
+    const elsewhere = (target !== undefined && target !== o.self) || o.intent.placement === "";
+    if (elsewhere) {
+      if (up) return [{ kind: "stop", reason: o.intent.placement === "" ? "stopped by request" : `placed on ${target}` }];
+      if (!o.local.provenDown) return [{ kind: "stop", reason: "making sure every resource is down before handing over" }];
+      return [{ kind: "release", reason: o.intent.placement === "" ? "stopped everywhere by request" : `down here; handing over to ${target}` }];
     }
-    if (o.placement === "") {
-      return up ? (o.target === "deactivating" ? [] : [{ kind: "stop", reason: "stopped by request" }]) : [{ kind: "release", reason: "stopped everywhere by request" }];
-    }
-    if (quiet && o.target !== "failed" && !o.frozen) return [{ kind: "start", token: o.held.token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
+    // A failed member that is not monitored is reported, not acted on (OpenSVC's rule).
+    if (!up && !o.intent.frozen) return [{ kind: "start", token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
     return [];
   }
 
-  // 3. Not holding: acquire only when this node is where the service should run.
-  if (target === o.self && !o.liveHolder && quiet) {
-    if (placementIsStale(o)) return [{ kind: "acquire", reason: `failover: ${o.placement} is gone`, failover: true }];
-    return [{ kind: "acquire", reason: o.placement === o.self ? `placed on ${o.self}` : `orchestrate=${o.orchestrate}: first available node` }];
+  // Not holding: take the lease only where the service should run, nothing of it is up here,
+  // and no other node may still act on it.
+  if (target === o.self && !o.lease.liveHolder && !up && !o.job) {
+    if (placementIsStale(o)) return [{ kind: "acquire", reason: `failover: ${o.intent.placement} is gone`, failover: true }];
+    return [{ kind: "acquire", reason: o.intent.placement === o.self ? `placed on ${o.self}` : `orchestrate=${o.orchestrate}: first usable node` }];
   }
   return [];
+}
+
+// ---------- admission of operator requests ----------
+
+export type Request = { cmd: "switch"; node: string } | { cmd: "start"; node?: string } | { cmd: "stop" } | { cmd: "freeze" } | { cmd: "thaw" };
+
+export interface AdmissionView {
+  service: string;
+  nodes: readonly string[];
+  liveNodes: ReadonlySet<string>;
+  heldDown: ReadonlySet<string>;
+  frozen: boolean;
+  /** A request of this agent on the service is still being served. */
+  busyWith?: string;
+}
+
+/** Whether a request may be written as the new intent, and with which placement. */
+export function admit(v: AdmissionView, r: Request): { ok: true; placement?: string | null; frozen?: boolean } | { ok: false; error: string } {
+  if (r.cmd === "freeze" || r.cmd === "thaw") return { ok: true, frozen: r.cmd === "freeze" };
+  if (v.busyWith) return { ok: false, error: `another request on ${v.service} is in progress here (${v.busyWith}); wait for it` };
+  if (r.cmd === "stop") return { ok: true, placement: "" };
+  const node = r.cmd === "switch" ? r.node : (r.node ?? firstUsableNode(v));
+  if (!node) return { ok: false, error: `no node of ${v.service} is live and usable (${v.nodes.join(", ")})` };
+  if (!v.nodes.includes(node)) return { ok: false, error: `${node} is not a node of ${v.service} (${v.nodes.join(", ")})` };
+  if (!v.liveNodes.has(node)) return { ok: false, error: `${node} is down (its lease-store heartbeat is not current)` };
+  if (v.frozen) return { ok: false, error: `${v.service} is frozen: thaw it first (svcc thaw ${v.service})` };
+  return { ok: true, placement: node };
 }

@@ -2,7 +2,7 @@
 // compiler writes), how they are checked, which resource the journal lines name, and the
 // module function that does the work.
 
-import { accountName, containerName, fileMode, integerFlag, interfaceName, macAddress, mountPath, nodeName, oneOf, processId, vgName, type FlagSpec, type Flags } from "./args.js";
+import { accountName, containerName, fileMode, integerFlag, interfaceName, macAddress, mountPath, nodeName, oneOf, processId, serviceName, vgName, type FlagSpec, type Flags } from "./args.js";
 import { addressFlag, ipLiteralFlag, prefixLength, resolveAddress } from "./address.js";
 import { checkAddressFree, defaultProbeSettings } from "./arp.js";
 import type { RuntimeContext } from "./context.js";
@@ -10,6 +10,7 @@ import { containerWait, engines } from "./container.js";
 import { exitCodes, UsageError } from "./errors.js";
 import { defaultFsRelease, fsPrepare, fsRelease } from "./fs.js";
 import { ipStart, ipStop, type HostAddress } from "./ip.js";
+import { defaultAgentConfigPath, leaseGuard } from "./lease-guard.js";
 import { vgStart, vgStatus, vgStop, type VgTarget } from "./lvm.js";
 import { netnsIpStart, netnsIpStop, netnsModes, type NetnsAddress, type NetnsOwner } from "./netns-ip.js";
 
@@ -78,13 +79,28 @@ async function netnsAddress(f: Flags, ctx: RuntimeContext, forStart: boolean): P
 
 const netnsSynopsis = "(--engine docker|podman --container NAME | --pid PID) --mode bridge|macvlan|ipvlan-l2|ipvlan-l3 --dev DEV --addr A --netmask N [--gateway G] [--nsdev IFNAME] [--macaddr MAC] [--del-net-route]";
 
+/** SVCC_TOKEN from the lease file the units read; a malformed one is an error, never "no token". */
+function tokenFromEnvironment(): number | undefined {
+  const raw = process.env.SVCC_TOKEN;
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^[1-9]\d{0,15}$/.test(raw)) throw new UsageError(`SVCC_TOKEN is not a token: ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
 export const actions: Record<string, Action> = {
+  "lease-guard": {
+    synopsis: "--service NAME [--agent-config FILE]",
+    summary: "when an svcc agent manages the service here, exit 1 unless this node holds its lease now",
+    flags: { service: str, "agent-config": str },
+    resource: (f) => f.optional("service") ?? "",
+    run: (f, ctx) => leaseGuard(ctx, serviceName("service", f.required("service")), { agentConfig: f.optional("agent-config") ?? defaultAgentConfigPath }),
+  },
   "vg-start": {
     synopsis: "--vg NAME --node NODE",
-    summary: "drop every other host tag from the VG, tag it @NODE, activate it",
+    summary: "check that LVM's config makes the tag fence, refuse a newer token tag than SVCC_TOKEN, drop every other host tag, tag it @NODE (and the token), activate it",
     flags: vgFlags,
     resource: (f) => f.optional("vg") ?? "",
-    run: (f, ctx) => vgStart(ctx, vgTarget(f)),
+    run: (f, ctx) => vgStart(ctx, vgTarget(f), { token: tokenFromEnvironment() }),
   },
   "vg-stop": {
     synopsis: "--vg NAME --node NODE",

@@ -64,6 +64,11 @@ export function vgName(name: string, value: string): string {
   return check(name, value, /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/.test(value) && value !== "." && value !== "..", "an LVM volume group name");
 }
 
+/** A service name as the compiler accepts it (it names units and files). */
+export function serviceName(name: string, value: string): string {
+  return check(name, value, /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/.test(value) && value.length <= 64, "a service name");
+}
+
 /** Node names become LVM host tags: LVM's tag characters, not starting with "-". */
 export function nodeName(name: string, value: string): string {
   return check(name, value, /^[A-Za-z0-9_+.][A-Za-z0-9_+.\-/=!:&#]{0,1023}$/.test(value), "a node name usable as an LVM tag");

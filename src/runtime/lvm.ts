@@ -41,21 +41,82 @@ export async function readVgTags(runner: CommandRunner, vg: string): Promise<str
   return parseVgTags(stdout);
 }
 
+export interface VgState {
+  tags: string[];
+  /** Boot-time autoactivation (LVM ≥ 2.03.12; an older LVM prints nothing for it). */
+  autoactivation: boolean;
+}
+
+export async function readVgState(runner: CommandRunner, vg: string): Promise<VgState> {
+  const { stdout } = await lvm(runner, "vgs", ["--noheadings", "--separator", "|", "-o", "vg_tags,vg_autoactivation", vg], `cannot read the tags of volume group ${vg}`);
+  const [tags = "", auto = ""] = stdout.trim().split("|");
+  return { tags: parseVgTags(tags), autoactivation: auto.trim() === "enabled" };
+}
+
+/** The fencing token a holder left on the VG: tags svcc_token_<N>. */
+export const tokenTagPrefix = "svcc_token_";
+const tokenOf = (tag: string) => (tag.startsWith(tokenTagPrefix) && /^\d+$/.test(tag.slice(tokenTagPrefix.length)) ? Number(tag.slice(tokenTagPrefix.length)) : undefined);
+
+/** `lvmconfig` prints `key="one"` or `key=["a","b"]`; absent keys are not printed. */
+export function parseLvmConfig(stdout: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of stdout.split("\n")) {
+    const m = /^\s*([a-z_]+)=(.*)$/.exec(line);
+    if (!m) continue;
+    const raw = m[2].trim();
+    const values = raw.startsWith("[") ? [...raw.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]) : [raw.replace(/^"(.*)"$/, "$1")];
+    out.set(m[1], values);
+  }
+  return out;
+}
+
+/**
+ * A VG tag fences only when this host's LVM refuses to activate the VG without its tag:
+ * activation/volume_list must be set, must not name the VG itself, and "@*" needs
+ * tags/hosttags = 1; boot-time autoactivation must be off for the VG. Each problem names the
+ * setting to change.
+ */
+export async function vgFencingProblems(runner: CommandRunner, vg: string, node: string, state: VgState): Promise<string[]> {
+  const { stdout } = await lvm(runner, "lvmconfig", ["--typeconfig", "full", "activation/volume_list", "tags/hosttags"], "cannot read the LVM configuration");
+  const config = parseLvmConfig(stdout);
+  const problems: string[] = [];
+  const list = config.get("volume_list");
+  const fix = `set activation { volume_list = [ "@*" ] } and tags { hosttags = 1 } (or volume_list = [ "@${node}" ]) in /etc/lvm/lvm.conf or lvmlocal.conf on every node`;
+  if (!list) problems.push(`activation/volume_list is not set: this host would activate VG ${vg} without its tag; ${fix}`);
+  else {
+    const naming = list.filter((e) => e === vg || e.startsWith(`${vg}/`));
+    if (naming.length) problems.push(`activation/volume_list names ${naming.join(", ")}: this host would activate VG ${vg} without its tag; remove it and ${fix}`);
+    if (list.includes("@*") && config.get("hosttags")?.[0] !== "1") problems.push(`activation/volume_list has "@*" but tags/hosttags is not 1, so "@*" matches no host tag; set tags { hosttags = 1 }`);
+  }
+  if (state.autoactivation) problems.push(`VG ${vg} has autoactivation enabled (a boot could activate it on two hosts): run vgchange --setautoactivation n ${vg}`);
+  return problems;
+}
+
 const formatTags = (tags: string[]) => (tags.length ? tags.map((t) => `@${t}`).join(" ") : "(no tags)");
 
-export async function vgStart(ctx: RuntimeContext, { vg, node }: VgTarget): Promise<number> {
-  const tags = await readVgTags(ctx.runner, vg);
-  const foreign = tags.filter((tag) => tag !== node);
-  if (foreign.length > 0) {
-    ctx.log.info(`dropping other nodes' tags ${formatTags(foreign)}`);
-    await lvm(ctx.runner, "vgchange", [...foreign.flatMap((tag) => ["--deltag", `@${tag}`]), vg], `cannot drop the tags ${formatTags(foreign)}`);
+export interface VgStartOptions {
+  /** The lease's fencing token (SVCC_TOKEN); absent when the service runs without an agent. */
+  token?: number;
+}
+
+export async function vgStart(ctx: RuntimeContext, { vg, node }: VgTarget, options: VgStartOptions = {}): Promise<number> {
+  const state = await readVgState(ctx.runner, vg);
+  const problems = await vgFencingProblems(ctx.runner, vg, node, state);
+  if (problems.length) throw new ActionError(`refusing to take VG ${vg}: its tag would not fence it: ${problems.join("; ")}`);
+  const { tags } = state;
+  const tokens = tags.map(tokenOf).filter((t): t is number => t !== undefined);
+  const newest = Math.max(0, ...tokens);
+  if (options.token !== undefined && newest > options.token) {
+    throw new ActionError(`VG ${vg} carries fencing token ${newest} from a newer lease holder; this node's lease has token ${options.token}: refusing (a stale holder must not take the VG back)`);
   }
-  if (!tags.includes(node)) {
-    ctx.log.info(`adding tag @${node}`);
-    await lvm(ctx.runner, "vgchange", ["--addtag", `@${node}`, vg], `cannot add the tag @${node}`);
+  const drop = tags.filter((t) => (tokenOf(t) === undefined ? t !== node : options.token !== undefined && tokenOf(t)! < options.token));
+  const add = [...(tags.includes(node) ? [] : [node]), ...(options.token !== undefined && !tags.includes(`${tokenTagPrefix}${options.token}`) ? [`${tokenTagPrefix}${options.token}`] : [])];
+  if (drop.length || add.length) {
+    ctx.log.info(`${drop.length ? `dropping ${formatTags(drop)}` : ""}${drop.length && add.length ? ", " : ""}${add.length ? `adding ${formatTags(add)}` : ""}`);
+    await lvm(ctx.runner, "vgchange", [...drop.flatMap((t) => ["--deltag", `@${t}`]), ...add.flatMap((t) => ["--addtag", `@${t}`]), vg], `cannot set the tags (drop ${formatTags(drop)}, add ${formatTags(add)})`);
   }
   await lvm(ctx.runner, "vgchange", ["-a", "y", vg], "cannot activate");
-  ctx.log.info(`active, tagged @${node}`);
+  ctx.log.info(`active, tagged @${node}${options.token !== undefined ? ` with token ${options.token}` : ""}`);
   return exitCodes.ok;
 }
 

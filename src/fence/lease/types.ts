@@ -1,121 +1,55 @@
-// The lease store interface every backend implements (the delta lease on shared storage now,
-// etcd later), and the timing rules they share.
+// What every lease store offers the agent (the shared-disk store now, etcd later), and the
+// timing rules they share. See docs/agent.md for the safety argument these numbers serve.
 
-import type { InstanceStatus, LeaseState } from "./slot-codec.js";
+import type { InstanceState, StatusRecord } from "./records.js";
 
 export interface LeaseTimings {
-  /** How often the holder renews. */
+  /** How often a host renews its heartbeat. */
   renewMs: number;
-  /** A holder acts on its lease for at most this long after the start of its last successful renew. */
+  /** Every lease I/O is bounded by this; a renew that takes longer extends nothing. */
+  ioTimeoutMs: number;
+  /** A holder acts on its leases until this long after the start of its last successful renew. */
   leaseMs: number;
-  /** After its lease ran out, the holder has this long to stop the service, then kill it. */
+  /** The watchdog resets a node this long after its last pet (the agent pets only while it is safe). */
+  watchdogTimeoutMs: number;
+  /** Time from the watchdog firing to the node being really gone (no more I/O, no processes). */
+  watchdogResetMs: number;
+  /** After a lease deadline passes with the service still up, the agent fences itself this much later (before the watchdog would). */
   killWindowMs: number;
-  /** Past the kill window, the watchdog resets a holder that could not stop; margin for it. */
-  watchdogMarginMs: number;
   /** Clock-rate difference allowed between nodes, in percent. */
   driftPercent: number;
-  /**
-   * After writing a claim, wait this long and re-read: a competing claim written by anyone who
-   * read the disk before ours landed is visible by then, as long as slot writes take well under
-   * it (a claim whose own write took over a quarter of it is withdrawn as unsafe).
-   */
-  claimWaitMs: number;
 }
 
-/** Takeover after ≈ 9.1 s of silence; with acquire (2 renews) and db1's start, < 15 s in the lab. */
-export const defaultTimings: LeaseTimings = { renewMs: 1000, leaseMs: 4000, killWindowMs: 3000, watchdogMarginMs: 2000, driftPercent: 1, claimWaitMs: 100 };
+/** Takeover after ≈ 9.1 s of silence; with the ballot and db1's start, < 15 s in the lab. */
+export const defaultTimings: LeaseTimings = { renewMs: 1000, ioTimeoutMs: 1000, leaseMs: 4000, watchdogTimeoutMs: 4000, watchdogResetMs: 1000, killWindowMs: 2000, driftPercent: 1 };
 
 /**
- * The sanlock/SBD rule: a peer may take over only once the old holder's lease, its kill
- * window and the watchdog's margin are all over, measured on the peer's own clock from the
- * last change it saw, stretched by the allowed drift.
+ * The sanlock/SBD rule. A holder pets its watchdog only before its lease deadline, so by
+ * lease + watchdog timeout + reset time after the start of its last successful renew it has
+ * stopped everything or is gone. A peer measures silence from the last change it saw (which
+ * is later than that renew's start) on its own clock, stretched by the allowed drift.
  */
 export function takeoverWaitMs(t: LeaseTimings): number {
-  return Math.ceil((t.leaseMs + t.killWindowMs + t.watchdogMarginMs) * (1 + t.driftPercent / 100));
+  return Math.ceil((t.leaseMs + t.watchdogTimeoutMs + t.watchdogResetMs) * (1 + t.driftPercent / 100));
 }
 
-/** The holder's own deadline: its lease, shortened by the allowed drift. */
+/** The holder's own deadline after a renew that started at 0: its lease, shortened by the allowed drift. */
 export function localLeaseMs(t: LeaseTimings): number {
   return Math.floor(t.leaseMs * (1 - t.driftPercent / 100));
 }
 
 export function checkTimings(t: LeaseTimings): string[] {
   const problems: string[] = [];
-  if (t.renewMs <= 0) problems.push("renewMs must be positive");
-  if (t.leaseMs < 3 * t.renewMs) problems.push("leaseMs must be at least 3 × renewMs, so one slow renew does not lose the lease");
-  if (t.killWindowMs <= 0) problems.push("killWindowMs must be positive");
-  if (t.watchdogMarginMs <= 0) problems.push("watchdogMarginMs must be positive");
-  if (t.driftPercent < 0 || t.driftPercent >= 50) problems.push("driftPercent must be within [0, 50)");
-  if (t.claimWaitMs < 20 || t.claimWaitMs >= t.leaseMs) problems.push("claimWaitMs must be at least 20 and below leaseMs");
+  for (const [k, v] of Object.entries(t)) if (typeof v !== "number" || !Number.isFinite(v) || v < 0) problems.push(`${k} must be a non-negative number`);
+  if (problems.length) return problems;
+  if (t.renewMs < 50) problems.push("renewMs must be at least 50");
+  if (t.ioTimeoutMs < 10) problems.push("ioTimeoutMs must be at least 10");
+  if (t.leaseMs < 2 * t.renewMs + t.ioTimeoutMs) problems.push(`leaseMs (${t.leaseMs}) must be at least 2 × renewMs + ioTimeoutMs (${2 * t.renewMs + t.ioTimeoutMs}), so one slow renew does not lose the lease`);
+  if (t.watchdogTimeoutMs < 1000) problems.push("watchdogTimeoutMs must be at least 1000 (watchdogs count in seconds)");
+  if (t.watchdogResetMs <= 0) problems.push("watchdogResetMs must be positive");
+  if (t.killWindowMs <= 0 || t.killWindowMs >= t.watchdogTimeoutMs) problems.push(`killWindowMs (${t.killWindowMs}) must be positive and below watchdogTimeoutMs (${t.watchdogTimeoutMs}): the agent fences itself before the watchdog has to`);
+  if (t.driftPercent >= 50) problems.push("driftPercent must be below 50");
   return problems;
-}
-
-export interface Holder {
-  node: string;
-  token: number;
-  state: LeaseState;
-  /** The holder's heartbeat changed recently enough that it may still act. */
-  live: boolean;
-  /** Local clock time from which a takeover is allowed (when not live: already past). */
-  takeoverAt: number;
-}
-
-export interface LeaseView {
-  service: string;
-  /** The node that holds or claims the service, if any. */
-  holder?: Holder;
-  /** Highest fencing token ever written for the service. */
-  maxToken: number;
-}
-
-export interface Lease {
-  service: string;
-  node: string;
-  token: number;
-}
-
-export type AcquireResult = { ok: true; lease: Lease; localDeadline: number } | { ok: false; reason: string; holder?: Holder };
-
-export interface RenewResult {
-  ok: boolean;
-  /** Services this node thought it held but another node now holds with a higher token. */
-  lost?: string[];
-  /** Local clock time until which held leases may be acted on. */
-  localDeadline: number;
-  error?: string;
-}
-
-export interface Clock {
-  /** Monotonic milliseconds. */
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-export interface LeaseStore {
-  readonly timings: LeaseTimings;
-  view(service: string): Promise<LeaseView>;
-  /** Leases this node holds now (after a restart: what it held before). */
-  held(): Lease[];
-  acquire(service: string): Promise<AcquireResult>;
-  renew(): Promise<RenewResult>;
-  /** Only after the service is fully stopped here: peers may take over at once. */
-  release(service: string): Promise<void>;
-  /** The cluster-wide intent for a service (the newest written by any node). */
-  intent(service: string): Promise<ClusterIntent>;
-  /** view() and intent() from one read of the store. */
-  snapshot(service: string): Promise<{ view: LeaseView; intent: ClusterIntent }>;
-  writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent>;
-  /** Nodes whose heartbeat changed within the takeover wait, including this one. */
-  liveNodes(): Set<string>;
-  /** Publish this node's view of its instance (written at once when it changed). */
-  publishStatus(service: string, status: InstanceStatus): Promise<void>;
-  /** Every node's last published status of the service (from the last read). */
-  statuses(service: string): Map<string, InstanceStatus>;
 }
 
 export interface ClusterIntent {
@@ -124,6 +58,87 @@ export interface ClusterIntent {
   frozen: boolean;
   request?: string;
   version: number;
-  /** The node whose slot carries the newest intent. */
+  /** The node that issued the newest intent. */
   from?: string;
+  /** Nodes whose hold-down this intent clears. */
+  clear?: string[];
 }
+
+export interface Holder {
+  node: string;
+  token: number;
+  /** "held": it won the ballot; "claim": a ballot by a live host is under way. */
+  state: "held" | "claim";
+  /** Its host is live (may still act). */
+  live: boolean;
+}
+
+export interface ServiceView {
+  service: string;
+  holder?: Holder;
+  /** Highest lease version (fencing token) any record has seen. */
+  maxToken: number;
+  intent: ClusterIntent;
+  /** Each node's published status of its instance. */
+  statuses: Map<string, StatusRecord>;
+  /** What keeps the view from being trusted (unreadable blocks, foreign records). */
+  problems: string[];
+}
+
+export type HostState = "live" | "silent" | "dead" | "leaving" | "declared-dead" | "unknown";
+
+export interface HostView {
+  node: string;
+  state: HostState;
+  generation?: number;
+  /** Milliseconds since this host last saw the record change (or since it started watching). */
+  silentMs: number;
+}
+
+export interface RenewResult {
+  ok: boolean;
+  /** Clock time until which leases held here may be acted on (anchored at the renew's first read). */
+  validUntil: number;
+  /** Services this host held but another host now has a newer ballot for. */
+  lost: string[];
+  error?: string;
+  /** The store cannot be used safely any more (another host writes our records, another format version, a re-initialised device). */
+  fatal?: string;
+}
+
+export type AcquireResult = { ok: true; token: number; validUntil: number } | { ok: false; reason: string; holder?: string; retry: boolean };
+
+export interface JoinResult {
+  /** Leases this host held before an agent restart (same boot), with their tokens. */
+  held: Map<string, number>;
+  /** Clock time until which they may be acted on (the restarted agent's first renew). */
+  validUntil: number;
+}
+
+export interface LeaseStore {
+  readonly timings: LeaseTimings;
+  readonly node: string;
+  /** Takes this node's host id: waits while another live host may hold it; refuses another format version. */
+  join(onWait?: (why: string) => void): Promise<JoinResult>;
+  /** Heartbeat: re-reads everything, checks our own records, writes the heartbeat. */
+  renew(): Promise<RenewResult>;
+  /** Re-reads hosts and service areas without writing. */
+  refresh(): Promise<void>;
+  view(service: string): ServiceView;
+  hosts(): HostView[];
+  liveNodes(): Set<string>;
+  /** Services this host holds (won, not released, not lost), with their tokens. */
+  held(): Map<string, number>;
+  acquire(service: string): Promise<AcquireResult>;
+  /** Only after the service is proven down here: peers may take over at once. */
+  release(service: string): Promise<void>;
+  publish(service: string, status: StatusRecord): Promise<void>;
+  writeIntent(service: string, change: { placement?: string | null; frozen?: boolean; clear?: string[] }, request: string): Promise<ClusterIntent>;
+  /** An operator checked the node is powered off: peers may take over its leases without waiting. */
+  declareDead(node: string): Promise<void>;
+  /** Clean shutdown holding nothing: peers need not wait for this host. */
+  leave(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type { InstanceState, StatusRecord };

@@ -1,3 +1,6 @@
+// KNOWN BAD: svcc 0.1's lease store (a delta lease with claims in per-host slots), kept only so the
+// simulator can show it finds the schedules issue 8 reported in it. Never used by the agent.
+
 // The embedded lease store: a delta lease on shared storage, sanlock style. Each node owns one
 // slot and only writes its own; it renews by bumping its heartbeat counter. Nodes never
 // compare clocks: each notes on its own monotonic clock when it last saw a peer's slot change.
@@ -5,9 +8,9 @@
 // a live competing claim with a higher token (or the same token from an earlier node) wins.
 
 import { randomUUID } from "node:crypto";
-import type { SlotDisk } from "./shared-disk.js";
-import { decodeSlot, encodeSlot, type InstanceStatus, type Intent, type SlotRecord } from "./slot-codec.js";
-import { type AcquireResult, type ClusterIntent, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types.js";
+import type { SlotDisk } from "./shared-disk-v1.js";
+import { decodeSlot, encodeSlot, type InstanceStatus, type Intent, type SlotRecord } from "./slot-codec-v1.js";
+import { type AcquireResult, type ClusterIntent, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types-v1.js";
 
 interface PeerState {
   seq?: number;

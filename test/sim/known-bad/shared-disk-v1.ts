@@ -3,7 +3,7 @@
 // and on real hosts a cached read would show a peer's old heartbeat as current.
 
 import { closeSync, constants, openSync, readSync, writeSync } from "node:fs";
-import { SLOT_SIZE } from "./slot-codec.js";
+import { SLOT_SIZE } from "./slot-codec-v1.js";
 
 export interface SlotDisk {
   readSlot(index: number): Buffer;

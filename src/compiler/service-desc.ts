@@ -1,0 +1,38 @@
+// The typed contract between the compiler and the agent: what the agent needs to know of a
+// compiled service (its units, containers, resources to check before releasing the lease,
+// orchestration settings), written as <svc>.svcc/service.json beside the units. The agent
+// reads this instead of parsing unit files back.
+
+export const SERVICE_DESC_FORMAT = 1;
+
+export type ResourceCheck =
+  | { rid: string; kind: "vg"; vg: string }
+  | { rid: string; kind: "lv"; vg: string; lv: string }
+  | { rid: string; kind: "fs"; mnt: string }
+  | { rid: string; kind: "ip"; addr: string; dev?: string; container?: string; engine?: "docker" | "podman" }
+  | { rid: string; kind: "container"; name: string; engine: "docker" | "podman" }
+  | { rid: string; kind: "app" };
+
+export interface ServiceDesc {
+  format: typeof SERVICE_DESC_FORMAT;
+  service: string;
+  target: string;
+  /** Starting it stops every member and returns when the last is down (the stop barrier). */
+  stopUnit: string;
+  /** First in the chain: refuses a start without this node's valid lease (when an agent manages the service). */
+  leaseUnit: string;
+  /** Every member unit, in start order. */
+  members: string[];
+  containers: Array<{ unit: string; name: string; engine: "docker" | "podman" }>;
+  monitored: string[];
+  nodes: string[];
+  orchestrate: "no" | "start" | "ha";
+  monitorAction: string;
+  /** What must be proven gone before the lease is released, in stop order. */
+  resources: ResourceCheck[];
+}
+
+export function isServiceDesc(v: unknown): v is ServiceDesc {
+  const d = v as ServiceDesc;
+  return typeof d === "object" && d !== null && d.format === SERVICE_DESC_FORMAT && typeof d.service === "string" && typeof d.target === "string" && typeof d.stopUnit === "string" && Array.isArray(d.members) && Array.isArray(d.resources);
+}

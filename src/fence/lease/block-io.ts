@@ -1,0 +1,155 @@
+// Block I/O on the lease device: asynchronous (a read that hangs never blocks the agent's
+// decisions, its timers or its watchdog), bounded by io_timeout, and one operation at a time.
+// A timed-out operation may still be stuck in the kernel (a frozen filesystem, a dead SAN
+// path): until it returns, every new operation fails at once with the reason, and its buffer
+// is never reused. Every result carries the clock time its operation started: deadlines are
+// anchored there, never at its end (sanlock's rule: a slow read says nothing about the time
+// it was slow for).
+
+import { close as closeCb, constants, open as openCb, read as readCb, write as writeCb } from "node:fs";
+import { promisify } from "node:util";
+import { type Clock, TIMED_OUT, withTimeout } from "../clock.js";
+import { BLOCK } from "./records.js";
+
+const open = promisify(openCb);
+const close = promisify(closeCb);
+const readAt = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
+  new Promise<number>((resolve, reject) => readCb(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+const writeAt = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
+  new Promise<number>((resolve, reject) => writeCb(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+
+/** Raw block access (the device, or the simulator's disk). Offsets and sizes are in blocks. */
+export interface BlockDevice {
+  readonly path: string;
+  read(block: number, count: number): Promise<Buffer>;
+  write(block: number, data: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Largest single I/O: a service area of 64 hosts, two copies each. */
+export const MAX_IO_BLOCKS = 128;
+
+/**
+ * O_DIRECT (no page cache: two hosts, or two nodes on one machine, must see each other's
+ * writes, not a cached copy) needs a buffer aligned to the device's logical block size, which
+ * JS cannot ask for. A buffer never moves, so one larger buffer is probed once for an aligned
+ * window (malloc aligns to 16 bytes: at most 256 probes, each refused at once with EINVAL).
+ * Writes are O_DSYNC: a write has reached the device when it returns.
+ */
+export class DirectBlockDevice implements BlockDevice {
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    private readonly base: number,
+    private readonly buffer: Buffer,
+    private readonly offset: number,
+  ) {}
+
+  static async open(path: string, baseByteOffset = 0): Promise<DirectBlockDevice> {
+    if (baseByteOffset % BLOCK !== 0) throw new Error(`lease area offset ${baseByteOffset} is not a multiple of ${BLOCK}`);
+    const fd = await open(path, constants.O_RDWR | constants.O_DIRECT | constants.O_DSYNC);
+    const buffer = Buffer.allocUnsafeSlow((MAX_IO_BLOCKS + 1) * BLOCK);
+    for (let offset = 0; offset < BLOCK; offset += 16) {
+      try {
+        await readAt(fd, buffer, offset, BLOCK, baseByteOffset);
+        return new DirectBlockDevice(path, fd, baseByteOffset, buffer, offset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") {
+          await close(fd).catch(() => undefined);
+          throw err;
+        }
+      }
+    }
+    await close(fd).catch(() => undefined);
+    throw new Error(`${path}: no aligned buffer window for O_DIRECT I/O (logical block size above ${BLOCK}?)`);
+  }
+
+  async read(block: number, count: number): Promise<Buffer> {
+    if (count > MAX_IO_BLOCKS) throw new Error(`lease read of ${count} blocks is above the ${MAX_IO_BLOCKS}-block limit`);
+    const n = await readAt(this.fd, this.buffer, this.offset, count * BLOCK, this.base + block * BLOCK);
+    const copy = Buffer.alloc(count * BLOCK);
+    this.buffer.copy(copy, 0, this.offset, this.offset + n);
+    return copy;
+  }
+
+  async write(block: number, data: Buffer): Promise<void> {
+    if (data.length % BLOCK !== 0 || data.length > MAX_IO_BLOCKS * BLOCK) throw new Error(`lease write of ${data.length} bytes is not whole blocks within the limit`);
+    data.copy(this.buffer, this.offset);
+    const n = await writeAt(this.fd, this.buffer, this.offset, data.length, this.base + block * BLOCK);
+    if (n !== data.length) throw new Error(`short write to ${this.path}: ${n} of ${data.length} bytes`);
+  }
+
+  close(): Promise<void> {
+    return close(this.fd);
+  }
+}
+
+export class LeaseIoError extends Error {
+  constructor(
+    message: string,
+    readonly reason: "timeout" | "stuck" | "io",
+  ) {
+    super(message);
+  }
+}
+
+export interface Timed<T> {
+  value: T;
+  /** Clock time the operation was issued. */
+  startedAt: number;
+  endedAt: number;
+}
+
+/** Serialises operations on a device, bounds each by io_timeout, and refuses new ones while one is stuck. */
+export class TimedBlockIO {
+  private queue: Promise<unknown> = Promise.resolve();
+  private stuckSince?: number;
+
+  constructor(
+    readonly device: BlockDevice,
+    private readonly clock: Clock,
+    readonly ioTimeoutMs: number,
+  ) {}
+
+  get stuck(): boolean {
+    return this.stuckSince !== undefined;
+  }
+
+  read(block: number, count: number): Promise<Timed<Buffer>> {
+    return this.run(`read of ${count} block(s) at ${block}`, () => this.device.read(block, count));
+  }
+
+  write(block: number, data: Buffer): Promise<Timed<void>> {
+    return this.run(`write at block ${block}`, () => this.device.write(block, data));
+  }
+
+  private run<T>(what: string, op: () => Promise<T>): Promise<Timed<T>> {
+    const next = this.queue.then(() => this.once(what, op));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async once<T>(what: string, op: () => Promise<T>): Promise<Timed<T>> {
+    if (this.stuckSince !== undefined) {
+      throw new LeaseIoError(`${this.device.path}: an earlier lease I/O has been stuck for ${Math.round(this.clock.now() - this.stuckSince)} ms`, "stuck");
+    }
+    const startedAt = this.clock.now();
+    const pending = op();
+    let result: T | typeof TIMED_OUT;
+    try {
+      result = await withTimeout(this.clock, this.ioTimeoutMs, pending);
+    } catch (err) {
+      throw new LeaseIoError(`${this.device.path}: lease ${what} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, "io");
+    }
+    if (result === TIMED_OUT) {
+      // The operation may still complete (or never): until it does, nothing else is issued.
+      this.stuckSince = startedAt;
+      pending.then(
+        () => (this.stuckSince = undefined),
+        () => (this.stuckSince = undefined),
+      );
+      throw new LeaseIoError(`${this.device.path}: lease ${what} took longer than io_timeout (${this.ioTimeoutMs} ms)`, "timeout");
+    }
+    return { value: result, startedAt, endedAt: this.clock.now() };
+  }
+}

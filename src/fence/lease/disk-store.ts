@@ -1,0 +1,719 @@
+// The lease store on a shared disk, after sanlock: a delta lease per host id says who is
+// alive (timing only ever decides that), and Disk Paxos per service decides who owns it
+// (correct whatever pauses, however slow any process or I/O is). Gafni & Lamport, "Disk
+// Paxos" (2003); sanlock's delta_lease.c and paxos_lease.c are the model (see the notes at
+// each step). The safety argument, with every timing budget, is in docs/agent.md.
+//
+// Per service, each host writes only its own ballot block: {lver, mbal, bal, inp, own}. The
+// lease version lver is the fencing token. A host takes the service by winning a ballot for
+// lver = (highest version anyone has seen) + 1, and only when the instance before is finished:
+// its winner released it, or its winner and every claimant is dead (silent for the takeover
+// wait, so its watchdog has reset it) or has rebooted (a new host generation). A holder that
+// ever reads a block with a higher lver has lost the service, whatever it thought.
+
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../clock.js";
+import { LeaseIoError, type TimedBlockIO } from "./block-io.js";
+import { areaBlock, type Geometry, HEADER_BLOCK, hostBlock } from "./layout.js";
+import {
+  type BallotRecord,
+  BLOCK,
+  type DeadDeclaration,
+  type Decoded,
+  decodeRecord,
+  encodeBallot,
+  encodeRecord,
+  type HeaderRecord,
+  type HostRecord,
+  type IntentRecord,
+  isBallot,
+  isHeader,
+  isHost,
+  newestOfPair,
+  nodesHash,
+  type PairState,
+  SECTOR,
+  slotForNextWrite,
+  type StatusRecord,
+} from "./records.js";
+import {
+  type AcquireResult,
+  type ClusterIntent,
+  type HostState,
+  type HostView,
+  type JoinResult,
+  type LeaseStore,
+  type LeaseTimings,
+  localLeaseMs,
+  type RenewResult,
+  type ServiceView,
+  takeoverWaitMs,
+} from "./types.js";
+
+export class LeaseFatal extends Error {}
+
+interface PeerWatch {
+  /** What the record looked like (a fingerprint: a corrupt record is "silent" while its bytes stay the same). */
+  fingerprint: string;
+  lastChangeAt: number;
+  record?: HostRecord;
+  state: PairState<HostRecord>["kind"];
+}
+
+interface OwnBallot {
+  record: BallotRecord;
+  slot: 0 | 1;
+}
+
+/** A block that could not be read (both copies bad) or belongs to another format. */
+interface Unreadable {
+  host: number;
+  why: string;
+}
+
+interface AreaRead {
+  blocks: Map<number, BallotRecord>;
+  /** This host's own pair as read (before any comparison with what it wrote). */
+  ownPair: PairState<BallotRecord>;
+  unreadable: Unreadable[];
+  readAt: number;
+}
+
+export interface DiskStoreOptions {
+  node: string;
+  /** The agent config's node list: must be the same set as the header's. */
+  nodes?: readonly string[];
+  /** Services this agent manages (their areas are read on every renew). */
+  services: readonly string[];
+  clock: Clock;
+  /** Random per boot (kept in /run): the same on an agent restart, different after a reboot or on another machine. */
+  incarnation: string;
+  /** How long join() waits after writing the host record before checking that it is still ours. */
+  joinSettleMs?: number;
+}
+
+/** Serialises the store's operations: each reads, decides and writes without another one in between. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+export class DiskLeaseStore implements LeaseStore {
+  readonly node: string;
+  private readonly clock: Clock;
+  private readonly lock = new Mutex();
+  private header!: HeaderRecord;
+  private index = -1;
+  private own?: { record: HostRecord; slot: 0 | 1 };
+  private readonly peers = new Map<number, PeerWatch>();
+  private readonly areas = new Map<string, AreaRead>();
+  private readonly mine = new Map<string, OwnBallot>();
+  /** Services whose lease this host lost (a newer ballot was seen): never acted on again. */
+  private readonly lost = new Set<string>();
+  /** Ballots this host must withdraw (an attempt failed before it could say so on disk). */
+  private readonly withdrawPending = new Set<string>();
+  private readonly acquiring = new Set<string>();
+  private readonly pendingDead: DeadDeclaration[] = [];
+  private watchStartedAt = 0;
+  private validUntil = -Infinity;
+  private fatal?: string;
+
+  constructor(
+    private readonly io: TimedBlockIO,
+    private readonly options: DiskStoreOptions,
+  ) {
+    this.node = options.node;
+    this.clock = options.clock;
+  }
+
+  get timings(): LeaseTimings {
+    return this.header.timings;
+  }
+
+  private get geometry(): Geometry {
+    return this.header;
+  }
+
+  private get hostCount(): number {
+    return this.header.nodes.length;
+  }
+
+  // ---------- reading ----------
+
+  private async readHeaderAndHosts(): Promise<{ header: HeaderRecord; hosts: PairState<HostRecord>[]; startedAt: number }> {
+    const count = this.header ? this.hostCount : 0;
+    const r = await this.io.read(HEADER_BLOCK, 2 + 2 * Math.max(count, 0));
+    const block = (i: number) => r.value.subarray(i * BLOCK, (i + 1) * BLOCK);
+    const headerPair = newestOfPair(decodeRecord(block(0), "header", isHeader), decodeRecord(block(1), "header", isHeader));
+    if (headerPair.kind === "version") throw new LeaseFatal(`${this.io.device.path} holds svcc lease format v${headerPair.version}; this svcc reads v2 only: upgrade or downgrade svcc on every node together`);
+    if (headerPair.kind !== "record") throw new LeaseIoError(`${this.io.device.path} has no readable svcc lease header (${headerPair.kind}): run \`svcc lease init\``, "io");
+    const header = headerPair.record;
+    if (this.header && header.id !== this.header.id) throw new LeaseFatal(`${this.io.device.path} was initialised again (lease id ${this.header.id} → ${header.id}) while this agent ran: restart the agent`);
+    const hosts: PairState<HostRecord>[] = [];
+    for (let h = 0; h < count; h++) {
+      const at = hostBlock(h) - HEADER_BLOCK;
+      hosts.push(newestOfPair(decodeRecord(block(at), "host", isHost), decodeRecord(block(at + 1), "host", isHost)));
+    }
+    return { header, hosts, startedAt: r.startedAt };
+  }
+
+  private fingerprint(p: PairState<HostRecord>): string {
+    if (p.kind === "record") return `${p.record.incarnation}/${p.record.generation}/${p.record.seq}/${p.record.leaving ? 1 : 0}`;
+    if (p.kind === "corrupt") return `corrupt:${p.raw}`;
+    return p.kind === "version" ? `version:${p.version}` : "empty";
+  }
+
+  private observeHosts(hosts: PairState<HostRecord>[], now: number): void {
+    hosts.forEach((pair, h) => {
+      if (h === this.index) return;
+      if (pair.kind === "version") throw new LeaseFatal(`${this.header.nodes[h]} runs another svcc lease format (v${pair.version}): refusing to act beside it`);
+      const fingerprint = this.fingerprint(pair);
+      const seen = this.peers.get(h);
+      const record = pair.kind === "record" ? pair.record : undefined;
+      if (!seen || seen.fingerprint !== fingerprint) this.peers.set(h, { fingerprint, lastChangeAt: now, record, state: pair.kind });
+    });
+  }
+
+  /** Every declaration of death in any record, from this host's and live peers' records. */
+  private declarations(): DeadDeclaration[] {
+    const all = [...(this.own?.record.dead ?? []), ...this.pendingDead];
+    for (const peer of this.peers.values()) all.push(...(peer.record?.dead ?? []));
+    return all;
+  }
+
+  private hostState(h: number, now: number): HostState {
+    if (h === this.index) return "live";
+    const peer = this.peers.get(h);
+    if (!peer) return "unknown";
+    const record = peer.record;
+    if (record && this.declarations().some((d) => d.node === record.node && d.generation === record.generation && d.seq === record.seq)) return "declared-dead";
+    if (peer.state === "empty") return "dead";
+    if (record?.leaving) return "leaving";
+    return now - peer.lastChangeAt < takeoverWaitMs(this.header.timings) ? "live" : "dead";
+  }
+
+  /** May a block written by host h in generation gen still be acted on by h? */
+  private alive(h: number, gen: number, now: number): boolean {
+    if (h === this.index) return gen === this.own?.record.generation;
+    const state = this.hostState(h, now);
+    if (state !== "live") return false;
+    const record = this.peers.get(h)?.record;
+    // A readable record in a newer generation: the host rebooted (or another machine took its
+    // id after the takeover wait), so nothing from the old generation runs there.
+    return !record || record.generation === gen;
+  }
+
+  private async readArea(service: string): Promise<AreaRead> {
+    const area = this.header.services.indexOf(service);
+    if (area < 0) throw new LeaseIoError(`service ${service} has no area on ${this.io.device.path}: add it with \`svcc lease init\` (it only appends)`, "io");
+    const r = await this.io.read(areaBlock(this.geometry, area), 2 * this.hostCount);
+    const blocks = new Map<number, BallotRecord>();
+    const unreadable: Unreadable[] = [];
+    let ownPair: PairState<BallotRecord> = { kind: "empty" };
+    for (let h = 0; h < this.hostCount; h++) {
+      const a = r.value.subarray(2 * h * BLOCK, (2 * h + 1) * BLOCK);
+      const b = r.value.subarray((2 * h + 1) * BLOCK, (2 * h + 2) * BLOCK);
+      const pair = newestOfPair(decodeRecord(a, "ballot", isBallot), decodeRecord(b, "ballot", isBallot));
+      if (pair.kind === "version") throw new LeaseFatal(`${this.header.nodes[h]} wrote ${service}'s ballot block in svcc lease format v${pair.version}: refusing to act beside it`);
+      if (pair.kind === "corrupt") unreadable.push({ host: h, why: `${this.header.nodes[h]}'s ballot block for ${service} is unreadable (both copies)` });
+      if (pair.kind === "record") {
+        if (pair.record.s !== service || pair.record.h !== h) unreadable.push({ host: h, why: `${this.header.nodes[h]}'s ballot block for ${service} names ${pair.record.s}/${pair.record.h}` });
+        else blocks.set(h, pair.record);
+      }
+      if (h === this.index) {
+        ownPair = pair;
+        this.checkOwnBallot(service, pair);
+      }
+    }
+    const read = { blocks, ownPair, unreadable, readAt: r.startedAt };
+    this.areas.set(service, read);
+    return read;
+  }
+
+  /** Our own block must be exactly what we last wrote: anything else means another host writes our id. */
+  private checkOwnBallot(service: string, pair: PairState<BallotRecord>): void {
+    const mine = this.mine.get(service);
+    if (!mine) return;
+    const same = pair.kind === "record" && pair.record.copy === mine.record.copy && pair.record.mbal === mine.record.mbal && pair.record.lver === mine.record.lver && pair.record.own === mine.record.own && pair.record.gen === mine.record.gen;
+    if (!same) {
+      this.fatal = `another host writes ${this.node}'s ballot block for ${service} (found ${pair.kind === "record" ? `copy ${pair.record.copy}, generation ${pair.record.gen}` : pair.kind}, wrote copy ${mine.record.copy}): two hosts share the node name ${this.node}`;
+      throw new LeaseFatal(this.fatal);
+    }
+  }
+
+  // ---------- writing ----------
+
+  private async writeHost(change: Partial<HostRecord>): Promise<void> {
+    const current = this.own!;
+    const slot: 0 | 1 = current.slot === 0 ? 1 : 0;
+    const record: HostRecord = { ...current.record, ...change, copy: current.record.copy + 1 };
+    await this.io.write(hostBlock(this.index) + slot, encodeRecord("host", record, SECTOR));
+    this.own = { record, slot };
+  }
+
+  private async writeBallot(service: string, change: Partial<BallotRecord>): Promise<BallotRecord> {
+    const mine = this.mine.get(service);
+    const base: BallotRecord = mine?.record ?? { s: service, h: this.index, gen: this.own!.record.generation, lver: 0, mbal: 0, bal: 0, inp: 0, inpGen: 0, own: 0, max: 0, copy: 0 };
+    const record: BallotRecord = { ...base, ...change, gen: this.own!.record.generation, copy: base.copy + 1 };
+    record.max = Math.max(record.max, record.lver, this.areaMaxToken(service));
+    const slot: 0 | 1 = mine ? (mine.slot === 0 ? 1 : 0) : 0;
+    const area = this.header.services.indexOf(service);
+    await this.io.write(areaBlock(this.geometry, area) + 2 * this.index + slot, encodeBallot(record));
+    this.mine.set(service, { record, slot });
+    return record;
+  }
+
+  private areaMaxToken(service: string): number {
+    let max = this.header.tokenFloor[service] ?? 0;
+    for (const b of this.areas.get(service)?.blocks.values() ?? []) max = Math.max(max, b.lver, b.max);
+    const mine = this.mine.get(service)?.record;
+    if (mine) max = Math.max(max, mine.lver, mine.max);
+    return max;
+  }
+
+  // ---------- join: take this node's host id (sanlock delta_lease_acquire) ----------
+
+  async join(onWait?: (why: string) => void): Promise<JoinResult> {
+    return this.lock.run(async () => {
+      const first = await this.readHeaderAndHosts();
+      this.header = first.header;
+      this.index = this.header.nodes.indexOf(this.node);
+      if (this.index < 0) throw new LeaseFatal(`node ${this.node} is not in ${this.io.device.path}'s node list (${this.header.nodes.join(", ")}): check the node name (hostname) or add the node with \`svcc lease init\``);
+      const configured = this.options.nodes;
+      if (configured && [...configured].sort().join(" ") !== [...this.header.nodes].sort().join(" ")) {
+        throw new LeaseFatal(`the agent config lists nodes ${configured.join(", ")} but ${this.io.device.path} was initialised for ${this.header.nodes.join(", ")}: they must be the same set`);
+      }
+      for (const service of this.options.services) {
+        if (!this.header.services.includes(service)) throw new LeaseFatal(`service ${service} has no area on ${this.io.device.path}: add it with \`svcc lease init\` (it only appends)`);
+      }
+      const { hosts } = await this.readHeaderAndHosts();
+      const now = this.clock.now();
+      this.watchStartedAt = now;
+      this.observeHosts(hosts, now);
+      const ownPair = hosts[this.index];
+      if (ownPair.kind === "version") throw new LeaseFatal(`${this.node}'s host record is in svcc lease format v${ownPair.version}`);
+      const previous = ownPair.kind === "record" ? ownPair.record : undefined;
+      let held = new Map<string, number>();
+      if (previous && previous.incarnation === this.options.incarnation && previous.node === this.node) {
+        // An agent restart on the same boot: this host id is ours already; continue it.
+        this.own = { record: { ...previous, leaving: false }, slot: (ownPair as { slot: 0 | 1 }).slot };
+      } else {
+        await this.takeHostId(ownPair, onWait);
+      }
+      const renewStartedAt = this.clock.now();
+      await this.writeHost({ leaving: false, seq: this.own!.record.seq + 1 });
+      this.validUntil = renewStartedAt + localLeaseMs(this.header.timings);
+      held = await this.adoptOwnBallots();
+      return { held, validUntil: this.validUntil };
+    });
+  }
+
+  /** Wait until no other live host writes this id, write it with the next generation, settle, and check it is still ours. */
+  private async takeHostId(pair: PairState<HostRecord>, onWait?: (why: string) => void): Promise<void> {
+    const wait = takeoverWaitMs(this.header.timings);
+    let fingerprint = this.fingerprint(pair);
+    let previous = pair.kind === "record" ? pair.record : undefined;
+    let quietSince = this.clock.now();
+    // A record that said "leaving" (a clean shutdown) or that nobody wrote needs no wait.
+    const needsWait = () => pair.kind !== "empty" && !(pair.kind === "record" && pair.record.leaving);
+    while (needsWait() && this.clock.now() - quietSince < wait) {
+      onWait?.(`${this.node}'s host record was written by another incarnation ${Math.round(this.clock.now() - quietSince)} ms ago; waiting ${wait} ms of silence before taking it (another live host named ${this.node}?)`);
+      await this.clock.sleep(Math.min(this.header.timings.renewMs, wait));
+      const { hosts } = await this.readHeaderAndHosts();
+      pair = hosts[this.index];
+      const now = this.clock.now();
+      this.observeHosts(hosts, now);
+      if (this.fingerprint(pair) !== fingerprint) {
+        fingerprint = this.fingerprint(pair);
+        previous = pair.kind === "record" ? pair.record : previous;
+        quietSince = now;
+      }
+    }
+    const generation = (previous?.generation ?? 0) + 1;
+    const record: HostRecord = { node: this.node, index: this.index, nodesHash: nodesHash(this.header.nodes), headerId: this.header.id, incarnation: this.options.incarnation, generation, seq: 0, copy: pair.kind === "record" ? pair.record.copy : 0 };
+    this.own = { record, slot: pair.kind === "record" ? pair.slot : 1 };
+    await this.writeHost({});
+    // Anyone who read the old record before our write and decided to take it has written by now.
+    await this.clock.sleep(this.options.joinSettleMs ?? Math.max(2 * this.header.timings.ioTimeoutMs, this.header.timings.renewMs));
+    const { hosts } = await this.readHeaderAndHosts();
+    const after = hosts[this.index];
+    const mine = this.own.record;
+    if (after.kind !== "record" || after.record.incarnation !== mine.incarnation || after.record.copy !== mine.copy) {
+      throw new LeaseFatal(`another host took ${this.node}'s host id at the same time (two hosts named ${this.node}?): refusing to run`);
+    }
+  }
+
+  /** After joining: keep what this host held in this generation, withdraw claims and leases of earlier ones. */
+  private async adoptOwnBallots(): Promise<Map<string, number>> {
+    const held = new Map<string, number>();
+    for (const service of this.options.services) {
+      const area = await this.readArea(service);
+      const pair = area.ownPair;
+      if (pair.kind !== "record") continue;
+      this.mine.set(service, { record: pair.record, slot: pair.slot });
+      const b = pair.record;
+      const sameGeneration = b.gen === this.own!.record.generation;
+      if (b.own === 1 && sameGeneration && b.inp === this.index + 1) {
+        const newer = [...area.blocks.values()].some((o) => o.h !== this.index && (o.lver > b.lver || o.max > b.lver));
+        if (!newer) held.set(service, b.lver);
+        else this.lost.add(service);
+      } else if ((b.own === 0 && b.mbal > 0) || (b.own === 1 && !sameGeneration)) {
+        // A claim from a process that is gone, or a lease from an earlier boot: nothing runs on it.
+        await this.writeBallot(service, { own: 2 });
+      }
+    }
+    return held;
+  }
+
+  // ---------- renew (the heartbeat) ----------
+
+  async renew(): Promise<RenewResult> {
+    return this.lock.run(async () => {
+      if (this.fatal) return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
+      try {
+        const { hosts, startedAt } = await this.readHeaderAndHosts();
+        const own = hosts[this.index];
+        const mine = this.own!.record;
+        if (own.kind !== "record" || own.record.incarnation !== mine.incarnation || own.record.copy !== mine.copy || own.record.seq !== mine.seq) {
+          this.fatal = `another host writes ${this.node}'s host record (found ${own.kind === "record" ? `incarnation ${own.record.incarnation.slice(0, 8)} seq ${own.record.seq}` : own.kind}): two hosts share the node name ${this.node}; stopping everything here`;
+          return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
+        }
+        this.observeHosts(hosts, this.clock.now());
+        const dead = [...(mine.dead ?? []), ...this.pendingDead.splice(0)];
+        await this.writeHost({ seq: mine.seq + 1, leaving: false, dead: dead.length ? dead.slice(-8) : undefined });
+        const tookMs = this.clock.now() - startedAt;
+        const lost: string[] = [];
+        for (const service of this.options.services) {
+          await this.readArea(service);
+          if (this.checkLost(service)) lost.push(service);
+          await this.tidyOwnBallot(service);
+        }
+        if (tookMs > this.header.timings.ioTimeoutMs) return { ok: false, validUntil: this.validUntil, lost, error: `renew took ${Math.round(tookMs)} ms (io_timeout ${this.header.timings.ioTimeoutMs} ms): it extends nothing` };
+        this.validUntil = startedAt + localLeaseMs(this.header.timings);
+        return { ok: true, validUntil: this.validUntil, lost };
+      } catch (err) {
+        if (err instanceof LeaseFatal) {
+          this.fatal = err.message;
+          return { ok: false, validUntil: -Infinity, lost: [], fatal: err.message };
+        }
+        return { ok: false, validUntil: this.validUntil, lost: [], error: (err as Error).message };
+      }
+    });
+  }
+
+  /** A held lease is lost once any block shows a newer ballot: someone judged this host dead. */
+  private checkLost(service: string): boolean {
+    const mine = this.mine.get(service)?.record;
+    if (!mine || mine.own !== 1 || this.lost.has(service)) return false;
+    const area = this.areas.get(service)!;
+    const newer = [...area.blocks.values()].find((b) => b.h !== this.index && (b.lver > mine.lver || b.max > mine.lver));
+    if (!newer) return false;
+    this.lost.add(service);
+    return true;
+  }
+
+  /** Withdraw claims left by failed attempts, give up instances chosen for us that we never took, and carry the newest intent. */
+  private async tidyOwnBallot(service: string): Promise<void> {
+    const mine = this.mine.get(service)?.record;
+    const area = this.areas.get(service)!;
+    if (this.withdrawPending.has(service) && mine) {
+      await this.writeBallot(service, { own: 2 });
+      this.withdrawPending.delete(service);
+      return;
+    }
+    if (mine && mine.own === 0 && mine.mbal > 0 && !this.acquiring.has(service)) {
+      await this.writeBallot(service, { own: 2 });
+      return;
+    }
+    const newest = this.newestIntent(area);
+    if (newest && (!mine?.intent || newest.intent.v > mine.intent.v)) await this.writeBallot(service, { intent: newest.intent });
+  }
+
+  async refresh(): Promise<void> {
+    return this.lock.run(async () => {
+      if (this.fatal) return;
+      try {
+        const { hosts } = await this.readHeaderAndHosts();
+        this.observeHosts(hosts, this.clock.now());
+        for (const service of this.options.services) {
+          await this.readArea(service);
+          this.checkLost(service);
+        }
+      } catch (err) {
+        if (err instanceof LeaseFatal) this.fatal = err.message;
+        // An unreachable store shows in renew(); views stay as last read.
+      }
+    });
+  }
+
+  // ---------- the view ----------
+
+  private newestIntent(area: AreaRead): { intent: IntentRecord; from: number } | undefined {
+    let best: { intent: IntentRecord; from: number } | undefined;
+    for (const [h, b] of area.blocks) {
+      if (!b.intent) continue;
+      if (!best || b.intent.v > best.intent.v || (b.intent.v === best.intent.v && h < best.from)) best = { intent: b.intent, from: h };
+    }
+    return best;
+  }
+
+  view(service: string): ServiceView {
+    const now = this.clock.now();
+    const area = this.areas.get(service);
+    const statuses = new Map<string, StatusRecord>();
+    if (!area) return { service, maxToken: 0, intent: { frozen: false, version: 0 }, statuses, problems: [this.fatal ?? `no read of ${service}'s area yet`] };
+    const blocks = this.blocksWithMine(service, area);
+    for (const [h, b] of blocks) if (b.status) statuses.set(this.header.nodes[h], b.status);
+    const newest = this.newestIntent({ ...area, blocks });
+    const intent: ClusterIntent = newest
+      ? { placement: newest.intent.p, frozen: newest.intent.f ?? false, request: newest.intent.r, version: newest.intent.v, from: newest.intent.by, clear: newest.intent.clear }
+      : { frozen: false, version: 0 };
+    const instance = this.instance(service, blocks, area.unreadable, now);
+    const problems = area.unreadable.map((u) => u.why);
+    if (this.fatal) problems.unshift(this.fatal);
+    return { service, holder: instance.holder, maxToken: instance.maxToken, intent, statuses, problems };
+  }
+
+  private blocksWithMine(service: string, area: AreaRead): Map<number, BallotRecord> {
+    const blocks = new Map(area.blocks);
+    const mine = this.mine.get(service)?.record;
+    if (mine) blocks.set(this.index, mine);
+    return blocks;
+  }
+
+  /**
+   * The state of the newest instance: who holds it (a block marked held at the highest lver),
+   * who claims it (a live host balloting at that lver), or free.
+   */
+  private instance(service: string, blocks: Map<number, BallotRecord>, unreadable: Unreadable[], now: number) {
+    let lver = 0;
+    let maxToken = this.header.tokenFloor[service] ?? 0;
+    for (const b of blocks.values()) {
+      lver = Math.max(lver, b.lver);
+      maxToken = Math.max(maxToken, b.lver, b.max);
+    }
+    const current = [...blocks.values()].filter((b) => b.lver === lver && lver > 0);
+    const heldBlock = current.find((b) => b.own === 1 && b.inp === b.h + 1);
+    let holder: ServiceView["holder"];
+    if (heldBlock) {
+      holder = { node: this.header.nodes[heldBlock.h], token: heldBlock.lver, state: "held", live: heldBlock.h === this.index ? !this.lost.has(service) : this.alive(heldBlock.h, heldBlock.gen, now) };
+    } else {
+      const claimant = current.find((b) => b.own === 0 && b.mbal > 0 && b.h !== this.index && this.alive(b.h, b.gen, now));
+      if (claimant) holder = { node: this.header.nodes[claimant.h], token: claimant.lver, state: "claim", live: true };
+    }
+    // A host whose block we cannot read may hold the service: unless it is dead or declared
+    // dead, that blocks a ballot as a live holder would.
+    const blockingUnreadable = unreadable.filter((u) => this.hostState(u.host, now) === "live");
+    return { lver, maxToken, holder, blockingUnreadable };
+  }
+
+  hosts(): HostView[] {
+    const now = this.clock.now();
+    return this.header.nodes.map((node, h) => {
+      const peer = this.peers.get(h);
+      const record = h === this.index ? this.own?.record : peer?.record;
+      return { node, state: this.hostState(h, now), generation: record?.generation, silentMs: h === this.index ? 0 : Math.round(now - (peer?.lastChangeAt ?? this.watchStartedAt)) };
+    });
+  }
+
+  liveNodes(): Set<string> {
+    const now = this.clock.now();
+    return new Set(this.header.nodes.filter((_, h) => this.hostState(h, now) === "live"));
+  }
+
+  held(): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const [service, { record }] of this.mine) {
+      if (record.own === 1 && record.inp === this.index + 1 && record.gen === this.own?.record.generation && !this.lost.has(service)) held.set(service, record.lver);
+    }
+    return held;
+  }
+
+  // ---------- acquire: a Disk Paxos ballot for the next lease version ----------
+
+  async acquire(service: string): Promise<AcquireResult> {
+    return this.lock.run(async () => {
+      if (this.fatal) return { ok: false, reason: this.fatal, retry: false };
+      if (this.clock.now() >= this.validUntil) return { ok: false, reason: "this host's own lease is not valid (renew first)", retry: true };
+      const already = this.held().get(service);
+      if (already !== undefined) return { ok: true, token: already, validUntil: this.validUntil };
+      this.acquiring.add(service);
+      try {
+        return await this.ballot(service);
+      } catch (err) {
+        if (err instanceof LeaseFatal) {
+          this.fatal = err.message;
+          return { ok: false, reason: err.message, retry: false };
+        }
+        await this.withdraw(service);
+        return { ok: false, reason: `lease I/O failed during the ballot: ${(err as Error).message}`, retry: true };
+      } finally {
+        this.acquiring.delete(service);
+      }
+    });
+  }
+
+  private async withdraw(service: string): Promise<void> {
+    const mine = this.mine.get(service)?.record;
+    if (!mine || mine.own !== 0 || mine.mbal === 0) return;
+    try {
+      await this.writeBallot(service, { own: 2 });
+    } catch {
+      this.withdrawPending.add(service); // retried on every renew until it is on disk
+    }
+  }
+
+  private async ballot(service: string): Promise<AcquireResult> {
+    const area = await this.readArea(service);
+    const now = this.clock.now();
+    const blocks = this.blocksWithMine(service, area);
+    const instance = this.instance(service, blocks, area.unreadable, now);
+    if (instance.holder && instance.holder.node !== this.node && instance.holder.live) {
+      return { ok: false, reason: `${instance.holder.node} ${instance.holder.state === "held" ? "holds" : "is taking"} ${service} (token ${instance.holder.token})`, holder: instance.holder.node, retry: true };
+    }
+    if (instance.blockingUnreadable.length) return { ok: false, reason: `${instance.blockingUnreadable.map((u) => u.why).join("; ")}: its host is live, so it may hold ${service}`, retry: true };
+    if (now >= this.validUntil) return { ok: false, reason: "this host's own lease ran out during the ballot", retry: true };
+
+    // sanlock paxos_lease_acquire: next_lver from what was read; a unique mbal per host,
+    // above every mbal seen (hosts take turns by index within each round of maxHosts).
+    const lver = instance.maxToken + 1;
+    const maxMbal = Math.max(0, ...[...blocks.values()].filter((b) => b.lver === lver).map((b) => b.mbal));
+    const round = maxMbal - (maxMbal % this.header.maxHosts);
+    const mbal = maxMbal === 0 ? this.index + 1 : round + this.header.maxHosts + this.index + 1;
+
+    // Phase 1: write our mbal, read every block; abort on a higher lver or mbal; adopt the
+    // proposal with the highest bal (Disk Paxos: a value possibly chosen must be kept).
+    await this.writeBallot(service, { lver, mbal, bal: 0, inp: 0, inpGen: 0, own: 0 });
+    const p1 = await this.readArea(service);
+    const p1Abort = this.abortReason(p1, lver, mbal, now);
+    if (p1Abort) {
+      await this.withdraw(service);
+      return { ok: false, reason: p1Abort, retry: true };
+    }
+    let chosen = { inp: this.index + 1, inpGen: this.own!.record.generation };
+    let bestBal = 0;
+    for (const b of p1.blocks.values()) {
+      if (b.h === this.index || b.lver !== lver || b.bal === 0 || b.inp === 0) continue;
+      if (b.bal > bestBal) {
+        bestBal = b.bal;
+        chosen = { inp: b.inp, inpGen: b.inpGen };
+      }
+    }
+
+    // Phase 2: write bal = mbal with the chosen proposal, read again, abort on a higher mbal.
+    await this.writeBallot(service, { bal: mbal, inp: chosen.inp, inpGen: chosen.inpGen });
+    const p2 = await this.readArea(service);
+    const p2Abort = this.abortReason(p2, lver, mbal, this.clock.now());
+    if (p2Abort) {
+      await this.withdraw(service);
+      return { ok: false, reason: p2Abort, retry: true };
+    }
+    // The ballot completed: lver is chosen for chosen.inp.
+    if (chosen.inp !== this.index + 1) {
+      await this.writeBallot(service, { own: 2 });
+      return { ok: false, reason: `the ballot for ${service} token ${lver} completed for ${this.header.nodes[chosen.inp - 1]} (its earlier proposal had to be kept)`, holder: this.header.nodes[chosen.inp - 1], retry: true };
+    }
+    if (this.clock.now() >= this.validUntil) {
+      await this.withdraw(service);
+      return { ok: false, reason: "this host's own lease ran out during the ballot", retry: true };
+    }
+    await this.writeBallot(service, { own: 1, max: lver });
+    this.lost.delete(service);
+    return { ok: true, token: lver, validUntil: this.validUntil };
+  }
+
+  private abortReason(area: AreaRead, lver: number, mbal: number, now: number): string | undefined {
+    for (const u of area.unreadable) if (this.hostState(u.host, now) === "live") return `${u.why} (its host is live)`;
+    for (const b of area.blocks.values()) {
+      if (b.h === this.index) continue;
+      if (b.lver > lver) return `${this.header.nodes[b.h]} already balloted for token ${b.lver}`;
+      if (b.lver === lver && b.mbal > mbal) return `${this.header.nodes[b.h]} is balloting for the same token with a higher ballot number`;
+    }
+    return undefined;
+  }
+
+  // ---------- release, publish, intents ----------
+
+  async release(service: string): Promise<void> {
+    return this.lock.run(async () => {
+      const mine = this.mine.get(service)?.record;
+      if (!mine || mine.own !== 1) return;
+      await this.readArea(service); // checks that our block is still ours
+      await this.writeBallot(service, { own: 2 });
+      this.lost.delete(service);
+    });
+  }
+
+  async publish(service: string, status: StatusRecord): Promise<void> {
+    return this.lock.run(async () => {
+      if (this.fatal) return;
+      const mine = this.mine.get(service)?.record;
+      if (mine?.status && JSON.stringify(mine.status) === JSON.stringify(status)) return;
+      await this.readArea(service);
+      await this.writeBallot(service, { status });
+    });
+  }
+
+  async writeIntent(service: string, change: { placement?: string | null; frozen?: boolean; clear?: string[] }, request: string): Promise<ClusterIntent> {
+    return this.lock.run(async () => {
+      if (this.fatal) throw new LeaseFatal(this.fatal);
+      const area = await this.readArea(service);
+      const current = this.newestIntent({ ...area, blocks: this.blocksWithMine(service, area) })?.intent;
+      const next: IntentRecord = {
+        v: (current?.v ?? 0) + 1,
+        p: change.placement === null ? undefined : (change.placement ?? current?.p),
+        f: change.frozen ?? current?.f ?? false,
+        r: request,
+        by: this.node,
+        clear: change.clear,
+      };
+      await this.writeBallot(service, { intent: next });
+      return { placement: next.p, frozen: next.f ?? false, request, version: next.v, from: this.node, clear: next.clear };
+    });
+  }
+
+  async declareDead(node: string): Promise<void> {
+    return this.lock.run(async () => {
+      const h = this.header.nodes.indexOf(node);
+      if (h < 0) throw new Error(`${node} is not a node of this lease device (${this.header.nodes.join(", ")})`);
+      if (h === this.index) throw new Error(`${node} is this node: it cannot declare itself dead`);
+      const { hosts } = await this.readHeaderAndHosts();
+      this.observeHosts(hosts, this.clock.now());
+      const peer = this.peers.get(h);
+      const pair = hosts[h];
+      if (pair.kind !== "record") throw new Error(`${node} has no readable host record: nothing to declare`);
+      const silentMs = this.clock.now() - (peer?.lastChangeAt ?? this.clock.now());
+      const needed = 2 * this.header.timings.renewMs + this.header.timings.ioTimeoutMs;
+      if (silentMs < needed) throw new Error(`${node}'s heartbeat changed ${Math.round(silentMs)} ms ago: it is alive (or was within ${needed} ms); refusing to declare it dead`);
+      this.pendingDead.push({ node, generation: pair.record.generation, seq: pair.record.seq });
+      const mine = this.own!.record;
+      await this.writeHost({ dead: [...(mine.dead ?? []), ...this.pendingDead.splice(0)].slice(-8) });
+    });
+  }
+
+  async leave(): Promise<void> {
+    return this.lock.run(async () => {
+      if (this.fatal || !this.own) return;
+      if (this.held().size > 0) throw new Error(`still holding ${[...this.held().keys()].join(", ")}`);
+      await this.writeHost({ leaving: true, seq: this.own.record.seq + 1 });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.io.device.close();
+  }
+}
+
+export function newIncarnation(): string {
+  return randomUUID();
+}
+
+// Re-exported for the admin commands and tests.
+export type { Decoded };

@@ -1,0 +1,227 @@
+// The lease device's records and how they are written. Every record is one checksummed text
+// line at the start of its own 4 KiB block, and every record that changes is kept twice (A/B):
+// a write goes to the copy that does not hold the newest valid state, so a write torn by a
+// crash destroys at most the state being written, never the last state that was completed.
+// Host records and per-service ballot blocks fit in one 512-byte sector (atomic on real disks,
+// A/B covers the rest); the header may fill its block.
+//
+// Format: "SVCCLEASE v<version> <kind> <checksum> <json>\n" then zeros. A record of another
+// format version is reported as such (never as corrupt, never as readable), so an agent of
+// another svcc release on the same device is refused by name, not silently misread.
+
+import { createHash } from "node:crypto";
+
+export const FORMAT_VERSION = 2;
+export const BLOCK = 4096;
+/** Host records and ballot blocks must fit one sector: its write is atomic on real disks. */
+export const SECTOR = 512;
+const MAGIC = "SVCCLEASE";
+
+export type RecordKind = "header" | "host" | "ballot";
+
+export type Decoded<T> =
+  | { kind: "empty" }
+  | { kind: "corrupt"; raw: string }
+  | { kind: "version"; version: string }
+  | { kind: "record"; record: T };
+
+function checksum(kind: string, body: string): string {
+  return createHash("sha256").update(`${FORMAT_VERSION} ${kind} ${body}`).digest("hex").slice(0, 32);
+}
+
+export function encodeRecord(kind: RecordKind, record: object, limit: number): Buffer {
+  const body = JSON.stringify(record);
+  const line = `${MAGIC} v${FORMAT_VERSION} ${kind} ${checksum(kind, body)} ${body}\n`;
+  const bytes = Buffer.from(line, "utf8");
+  if (bytes.length > limit) throw new RecordTooLarge(kind, bytes.length, limit);
+  const block = Buffer.alloc(BLOCK);
+  bytes.copy(block);
+  return block;
+}
+
+export class RecordTooLarge extends Error {
+  constructor(
+    readonly kind: RecordKind,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`lease ${kind} record of ${size} bytes does not fit its ${limit}-byte sector`);
+  }
+}
+
+const LINE = /^SVCCLEASE v(\d+) (header|host|ballot) ([0-9a-f]{32}) (.*)$/s;
+
+export function decodeRecord<T>(block: Buffer, kind: RecordKind, check: (r: unknown) => r is T): Decoded<T> {
+  if (block[0] === 0) return block.every((b) => b === 0) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
+  const end = block.indexOf(0x0a);
+  if (end < 0) return { kind: "corrupt", raw: digest(block) };
+  const text = block.subarray(0, end).toString("utf8");
+  const versionOnly = /^SVCCLEASE v(\d+) /.exec(text);
+  if (versionOnly && Number(versionOnly[1]) !== FORMAT_VERSION) return { kind: "version", version: versionOnly[1] };
+  const m = LINE.exec(text);
+  if (!m || m[2] !== kind || checksum(kind, m[4]) !== m[3]) return { kind: "corrupt", raw: digest(block) };
+  try {
+    const record = JSON.parse(m[4]) as unknown;
+    return check(record) ? { kind: "record", record } : { kind: "corrupt", raw: digest(block) };
+  } catch {
+    return { kind: "corrupt", raw: digest(block) };
+  }
+}
+
+/** A short fingerprint of raw bytes: a corrupt record is "silent" while its bytes do not change. */
+export function digest(block: Buffer): string {
+  return createHash("sha256").update(block).digest("hex").slice(0, 16);
+}
+
+/** Records kept twice carry a copy counter; the newest valid copy is the record. */
+export interface Versioned {
+  copy: number;
+}
+
+export type PairState<T> =
+  | { kind: "empty" }
+  | { kind: "record"; record: T; /** block index (0 or 1) holding it */ slot: 0 | 1 }
+  | { kind: "corrupt"; raw: string }
+  | { kind: "version"; version: string };
+
+/** The newest valid copy of an A/B pair; "corrupt" only when neither copy is readable and one is not empty. */
+export function newestOfPair<T extends Versioned>(a: Decoded<T>, b: Decoded<T>): PairState<T> {
+  for (const d of [a, b]) if (d.kind === "version") return d;
+  const valid = ([a, b] as Decoded<T>[]).map((d, i) => (d.kind === "record" ? { record: d.record, slot: i as 0 | 1 } : undefined)).filter((x) => x !== undefined);
+  if (valid.length === 2) return valid[0]!.record.copy >= valid[1]!.record.copy ? { kind: "record", ...valid[0]! } : { kind: "record", ...valid[1]! };
+  if (valid.length === 1) return { kind: "record", ...valid[0]! };
+  if (a.kind === "empty" && b.kind === "empty") return { kind: "empty" };
+  return { kind: "corrupt", raw: [a, b].map((d) => (d.kind === "corrupt" ? d.raw : d.kind)).join("/") };
+}
+
+/** The copy a new write goes to: never the one holding the newest valid state. */
+export function slotForNextWrite<T extends Versioned>(pair: PairState<T>): 0 | 1 {
+  return pair.kind === "record" ? (pair.slot === 0 ? 1 : 0) : 0;
+}
+
+export function nodesHash(nodes: readonly string[]): string {
+  return createHash("sha256").update(JSON.stringify(nodes)).digest("hex").slice(0, 16);
+}
+
+// ---- the records ----
+
+export interface LeaseTimingsOnDisk {
+  renewMs: number;
+  ioTimeoutMs: number;
+  leaseMs: number;
+  watchdogTimeoutMs: number;
+  watchdogResetMs: number;
+  killWindowMs: number;
+  driftPercent: number;
+}
+
+/** Written only by `svcc lease init` (and add/replace): the cluster's one source of truth. */
+export interface HeaderRecord extends Versioned {
+  /** Host ids are indexes in this list, whatever order agents' configs list nodes in. */
+  nodes: string[];
+  /** Service area indexes are positions in this list; services are only ever appended. */
+  services: string[];
+  maxHosts: number;
+  maxServices: number;
+  timings: LeaseTimingsOnDisk;
+  /** Tokens start above these (a replaced device never lets a token go backwards). */
+  tokenFloor: Record<string, number>;
+  /** Random id of this initialisation: an agent that sees it change stops trusting its view. */
+  id: string;
+  initialisedAt: string;
+}
+
+/** A node declared dead by an operator (who checked it is powered off), for one incarnation. */
+export interface DeadDeclaration {
+  node: string;
+  generation: number;
+  seq: number;
+}
+
+/** One per host id: the delta lease (sanlock style). Written only by the host that holds the id. */
+export interface HostRecord extends Versioned {
+  node: string;
+  index: number;
+  nodesHash: string;
+  headerId: string;
+  /** Random per boot: a restarted agent on the same boot continues, another machine differs. */
+  incarnation: string;
+  /** +1 each time the host id is acquired afresh (a reboot, or a new machine with the name). */
+  generation: number;
+  /** Heartbeat counter: +1 on every renew. Peers judge liveness by its changes, never by clocks. */
+  seq: number;
+  /** The agent is shutting down cleanly and holds nothing: peers need not wait for it. */
+  leaving?: boolean;
+  dead?: DeadDeclaration[];
+}
+
+export interface IntentRecord {
+  /** Version: the newest intent cluster-wide wins (ties: lower host index). */
+  v: number;
+  /** Placement: a node; "" = stopped everywhere; absent = orchestration decides. */
+  p?: string;
+  /** Frozen. */
+  f?: boolean;
+  /** Request id, so the requester can tell whether its request is the one being served. */
+  r: string;
+  /** Node that issued it. */
+  by: string;
+  /** Clear the hold-down of these nodes. */
+  clear?: string[];
+}
+
+export type InstanceState = "up" | "down" | "starting" | "stopping" | "failed" | "warn";
+
+export interface StatusRecord {
+  st: InstanceState;
+  /** Member unit states in start order, one letter each (a active, i inactive, f failed, s activating, d deactivating, ? unknown). */
+  u?: string;
+  tok?: number;
+  step?: string;
+  /** Held down after a failure here (orchestration keeps the service away from this node). */
+  hd?: boolean;
+}
+
+/** The ballot block of one host for one service (Disk Paxos dblock), plus what the host publishes. */
+export interface BallotRecord extends Versioned {
+  s: string;
+  h: number;
+  /** The writer's host generation when it wrote this block (a claim dies with its generation). */
+  gen: number;
+  /** Lease version this ballot state is about: the fencing token of that version. */
+  lver: number;
+  mbal: number;
+  bal: number;
+  /** Proposed owner: host index + 1 (0 = none), and its host generation. */
+  inp: number;
+  inpGen: number;
+  /** This host's ownership of lver: 0 none, 1 held (it won the ballot), 2 released (or withdrawn). */
+  own: 0 | 1 | 2;
+  /** Highest lease version this host has seen for the service: tokens never go backwards. */
+  max: number;
+  intent?: IntentRecord;
+  status?: StatusRecord;
+}
+
+const isObject = (r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null && !Array.isArray(r);
+const isInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+export const isHeader = (r: unknown): r is HeaderRecord =>
+  isObject(r) && Array.isArray(r.nodes) && r.nodes.every((n) => typeof n === "string") && Array.isArray(r.services) && isInt(r.maxHosts) && isInt(r.maxServices) && isObject(r.timings) && typeof r.id === "string" && isInt(r.copy);
+
+export const isHost = (r: unknown): r is HostRecord =>
+  isObject(r) && typeof r.node === "string" && isInt(r.index) && typeof r.incarnation === "string" && isInt(r.generation) && isInt(r.seq) && isInt(r.copy) && typeof r.nodesHash === "string";
+
+export const isBallot = (r: unknown): r is BallotRecord =>
+  isObject(r) && typeof r.s === "string" && isInt(r.h) && isInt(r.gen) && isInt(r.lver) && isInt(r.mbal) && isInt(r.bal) && isInt(r.inp) && isInt(r.inpGen) && (r.own === 0 || r.own === 1 || r.own === 2) && isInt(r.max) && isInt(r.copy);
+
+/** Encodes a ballot record, shedding what is only informative (step text, unit letters) if it does not fit a sector. */
+export function encodeBallot(record: BallotRecord): Buffer {
+  try {
+    return encodeRecord("ballot", record, SECTOR);
+  } catch (err) {
+    if (!(err instanceof RecordTooLarge) || !record.status) throw err;
+    const { step: _step, u: _u, ...status } = record.status;
+    return encodeRecord("ballot", { ...record, status }, SECTOR);
+  }
+}
