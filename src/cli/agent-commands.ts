@@ -1,47 +1,132 @@
-// The cluster commands: run the agent, and talk to it over its root-only socket.
+// The cluster commands: run the agent, talk to it over its root-only socket, and the
+// operator's lease-device tools (`svcc lease init|show`).
 
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { execa } from "execa";
 import type { ControlEvent, ControlRequest, ControlResult } from "../fence/control.js";
-import type { InstanceStatus } from "../fence/lease/slot-codec.js";
 
 export const defaultAgentConfig = "/etc/svcc/agent.json";
 export const defaultSocket = "/run/svcc/agent.sock";
 
+const log = (service: string, message: string) => process.stderr.write(`svcc-agent[${service}]: ${message}\n`);
+
+/** Random per boot, kept in the run directory: an agent restart continues its host id, a reboot or another machine does not. */
+function incarnation(runDir: string, bootId: string): string {
+  const file = join(runDir, "incarnation");
+  try {
+    const [boot, id] = readFileSync(file, "utf8").trim().split(" ");
+    if (boot === bootId && id) return id;
+  } catch {
+    // first agent of this boot
+  }
+  const id = `${bootId.slice(0, 8)}-${Math.random().toString(16).slice(2, 10)}${Date.now().toString(16)}`;
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  writeFileSync(`${file}.tmp`, `${bootId} ${id}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+  return id;
+}
+
 export async function runAgent(configFile: string): Promise<number> {
   const { readAgentConfig } = await import("../fence/config.js");
-  const { DirectSlotDisk } = await import("../fence/lease/shared-disk.js");
-  const { DeltaLeaseStore } = await import("../fence/lease/delta-lease.js");
-  const { systemClock } = await import("../fence/lease/types.js");
+  const { DirectBlockDevice, TimedBlockIO } = await import("../fence/lease/block-io.js");
+  const { readHeader } = await import("../fence/lease/admin.js");
+  const { DiskLeaseStore } = await import("../fence/lease/disk-store.js");
+  const { systemClock } = await import("../fence/clock.js");
   const { SystemdBus } = await import("../fence/systemd-bus.js");
-  const { readServiceUnits } = await import("../fence/service-units.js");
+  const { readServiceDesc } = await import("../fence/service-desc.js");
   const { Agent } = await import("../fence/agent.js");
   const { serveControl } = await import("../fence/control.js");
+  const { HostEffects } = await import("../fence/effects.js");
+  const { DeviceWatchdog, EmulatedWatchdog, NoWatchdog } = await import("../fence/watchdog.js");
+  const { SocketNotifier } = await import("../fence/notify.js");
+  const { bootId } = await import("../fence/lease-file.js");
+  const { vgFencingProblems, readVgState } = await import("../runtime/lvm.js");
+  const { execaRunner } = await import("../runtime/runner.js");
+  const realRunner = execaRunner();
+
   const config = readAgentConfig(configFile);
-  const disk = new DirectSlotDisk(config.lease.device, config.lease.offset);
-  const store = new DeltaLeaseStore(disk, config.nodes, config.node, systemClock, config.timings);
-  const bus = new SystemdBus(config.busAddress);
-  const services = config.services.map((s) => readServiceUnits(config.unitDir, s));
-  const log = (service: string, message: string) => process.stderr.write(`svcc-agent[${service}]: ${message}\n`);
-  const agent = new Agent(config, store, bus, systemClock, log, services);
-  const server = serveControl(agent, config.socket);
-  log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${config.lease.device}; timings ${JSON.stringify(config.timings)}`);
+  const fail = (message: string) => {
+    log("-", `cannot start: ${message}`);
+    return 1;
+  };
+  const services = [];
+  for (const s of config.services) {
+    try {
+      services.push(readServiceDesc(config.unitDirs, s));
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+  }
+  // A VG tag fences only if LVM here refuses to activate the VG untagged.
+  for (const desc of services) {
+    for (const r of desc.resources) {
+      if (r.kind !== "vg") continue;
+      const problems = await vgFencingProblems(realRunner, r.vg, config.node, await readVgState(realRunner, r.vg)).catch((err) => [`cannot check LVM's configuration: ${(err as Error).message}`]);
+      if (problems.length) return fail(`${desc.service} ${r.rid}: ${problems.join("; ")}`);
+    }
+  }
+  if (config.watchdog.kind === "device" && !existsSync(config.watchdog.device)) {
+    return fail(`no watchdog device ${config.watchdog.device}: load one (a hardware watchdog's driver, or \`modprobe softdog\`), or set "watchdog": "none" in ${configFile} (unsafe: a hung node would not be reset)`);
+  }
+  let device;
+  try {
+    device = await DirectBlockDevice.open(config.lease.device, config.lease.offset);
+  } catch (err) {
+    return fail(`cannot open the lease device ${config.lease.device}: ${(err as Error).message}`);
+  }
+  const header = await readHeader(device);
+  if (header.kind !== "record") return fail(`${config.lease.device} has no svcc lease header (${header.kind === "version" ? `format v${header.version}` : header.kind}): run \`svcc lease init\` once, on one node`);
+  const timings = header.record.timings;
+  if (config.timings && JSON.stringify(config.timings) !== JSON.stringify({ ...config.timings, ...timings })) {
+    return fail(`the timings in ${configFile} differ from the ones ${config.lease.device} was initialised with (${JSON.stringify(timings)}): every node must use the device's; remove "timings" from the agent config or re-initialise the device`);
+  }
+  const clock = systemClock;
+  const io = new TimedBlockIO(device, clock, timings.ioTimeoutMs);
+  const store = new DiskLeaseStore(io, { node: config.node, nodes: config.nodes, services: config.services, clock, incarnation: incarnation(config.runDir, bootId()) });
+  const watchdog =
+    config.watchdog.kind === "device" ? new DeviceWatchdog(config.watchdog.device, Math.ceil(timings.watchdogTimeoutMs / 1000))
+    : config.watchdog.kind === "emulated" ? new EmulatedWatchdog(config.watchdog.stampFile, timings.watchdogTimeoutMs)
+    : new NoWatchdog();
+  const notifier = new SocketNotifier();
+  const systemd = new SystemdBus(config.busAddress);
+  const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m) });
+  const server = await serveControl(agent, config.socket);
+  log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${config.lease.device}; timings ${JSON.stringify(timings)}; watchdog ${watchdog.description}; fence ${config.fence}`);
+  let stopping: Promise<unknown> | undefined;
   const stop = () => {
-    // Leaving the services running is deliberate: a restarted agent resumes its leases.
-    log("-", "agent stopping; services keep running");
-    agent.shutdown();
-    server.close();
+    stopping ??= agent.shutdown().then((how) => {
+      log("-", `agent ${how === "restart" ? "restarting: services keep running" : how === "stopped" ? "stopped: services down, leases released, watchdog disarmed" : "stopped with something not proven down: the watchdog stays armed"}`);
+      server.close();
+      systemd.close();
+      notifier.close();
+      void store.close();
+    });
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  await agent.run();
-  bus.close();
-  disk.close();
+  try {
+    await agent.start((why) => log("-", why));
+  } catch (err) {
+    server.close();
+    systemd.close();
+    notifier.close();
+    return fail((err as Error).message);
+  }
+  await new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (stopping) {
+        clearInterval(check);
+        void stopping.then(() => resolve());
+      }
+    }, 200);
+  });
   return 0;
 }
 
 function colour(text: string, state: string): string {
-  if (!process.stdout.isTTY) return text;
-  const code = state === "up" || state === "active" ? 32 : state === "failed" ? 31 : state === "down" || state === "inactive" ? 90 : 33;
+  if (!process.stdout.isTTY || process.env.NO_COLOR) return text;
+  const code = state === "up" || state === "active" || state === "live" ? 32 : state === "failed" ? 31 : state === "down" || state === "inactive" ? 90 : 33;
   return `\u001b[${code}m${text}\u001b[0m`;
 }
 
@@ -52,18 +137,31 @@ interface ServiceStatus {
   placement?: string;
   lease?: { holder: string; token: number; state: string; live: boolean };
   maxToken: number;
-  nodes: Record<string, InstanceStatus & { live: boolean }>;
+  problems: string[];
+  nodes: Record<string, { live: boolean; host: string; state: string; token?: number; step?: string; heldDown: boolean; units: Record<string, string> }>;
 }
 
-export function formatStatus(data: { node: string; services: ServiceStatus[] }): string {
+interface AgentStatus {
+  node: string;
+  warnings: string[];
+  watchdog: { description: string; armed: boolean };
+  lease: { validForMs: number; renewFailing: boolean; renewError?: string; unusable?: string };
+  services: ServiceStatus[];
+}
+
+export function formatStatus(data: AgentStatus): string {
   const lines: string[] = [];
+  for (const w of data.warnings ?? []) lines.push(colour(`WARNING: ${w}`, "failed"));
+  if (data.lease?.unusable) lines.push(colour(`LEASE STORE UNUSABLE on ${data.node}: ${data.lease.unusable}`, "failed"));
+  else if (data.lease?.renewFailing) lines.push(colour(`lease renew failing on ${data.node}: ${data.lease.renewError}`, "failed"));
   for (const s of data.services) {
-    const lease = s.lease ? `lease ${s.lease.holder} token ${s.lease.token} (${s.lease.state}${s.lease.live ? "" : ", expired"})` : "lease free";
-    lines.push(`${s.service}  orchestrate=${s.orchestrate}  frozen=${s.frozen ? "yes" : "no"}  placement=${s.placement ?? (s.placement === "" ? "stopped" : "auto")}  ${lease}  max token ${s.maxToken}`);
+    const lease = s.lease ? `lease ${s.lease.holder} token ${s.lease.token} (${s.lease.state}${s.lease.live ? "" : ", holder silent"})` : "lease free";
+    lines.push(`${s.service}  orchestrate=${s.orchestrate}  frozen=${s.frozen ? "yes" : "no"}  placement=${s.placement === undefined ? "auto" : s.placement === "" ? "stopped" : s.placement}  ${lease}  max token ${s.maxToken}`);
+    for (const p of s.problems ?? []) lines.push(`  problem: ${p}`);
     const nodes = Object.entries(s.nodes);
     nodes.forEach(([node, n], i) => {
       const lastNode = i === nodes.length - 1;
-      lines.push(`${lastNode ? "`-" : "|-"} ${node.padEnd(12)} ${colour(n.state.padEnd(8), n.state)} ${n.live ? "" : "(node down) "}${n.token !== undefined ? `token ${n.token} ` : ""}${n.step ?? ""}`.trimEnd());
+      lines.push(`${lastNode ? "`-" : "|-"} ${node.padEnd(12)} ${colour(n.state.padEnd(8), n.state)} ${n.live ? "" : `(node ${n.host}) `}${n.heldDown ? "(held down) " : ""}${n.token !== undefined ? `token ${n.token} ` : ""}${n.step ?? ""}`.trimEnd());
       const units = Object.entries(n.units ?? {});
       units.forEach(([unit, state], j) => {
         lines.push(`${lastNode ? "  " : "| "} ${j === units.length - 1 ? "`-" : "|-"} ${unit.padEnd(34)} ${colour(state, state)}`);
@@ -76,7 +174,7 @@ export function formatStatus(data: { node: string; services: ServiceStatus[] }):
 export async function controlCommand(socket: string, request: ControlRequest, options: { json?: boolean; quiet?: boolean } = {}): Promise<ControlResult> {
   const { requestControl } = await import("../fence/control.js");
   const started = Date.now();
-  const result = await requestControl(socket, request, (e: ControlEvent) => {
+  return requestControl(socket, request, (e: ControlEvent) => {
     if (options.quiet) return;
     if (options.json) {
       process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -85,40 +183,121 @@ export async function controlCommand(socket: string, request: ControlRequest, op
     const t = `+${((e.at - started) / 1000).toFixed(3)}s`;
     if (e.event === "requested") process.stdout.write(`${t} ${e.cmd} ${e.service}${e.node ? ` → ${e.node}` : ""}\n`);
     else if (e.event === "lease") process.stdout.write(`${t} lease: ${e.holder ? `${e.holder} token ${e.token} (${e.state})` : "free"}\n`);
-    else if (e.event === "node") {
-      const units = Object.entries((e.units as Record<string, string>) ?? {}).filter(([, st]) => st !== "inactive").map(([u, st]) => `${u}=${st}`);
-      process.stdout.write(`${t} ${e.node}: ${e.state}${e.step ? ` (${e.step})` : ""}${units.length ? ` [${units.join(" ")}]` : ""}\n`);
-    }
+    else if (e.event === "node") process.stdout.write(`${t} ${e.node}: ${e.state}${e.step ? ` (${e.step})` : ""}\n`);
   });
-  return result;
 }
 
-export async function showLogs(service: string, unitDir: string, follow: boolean): Promise<number> {
-  const { readServiceUnits } = await import("../fence/service-units.js");
-  const units = readServiceUnits(unitDir, service);
-  const args = ["--no-pager", "-o", "short-iso-precise", ...[units.target, units.stoppedTarget, ...units.members, "svcc-agent.service"].flatMap((u) => ["-u", u])];
+export async function showLogs(service: string, unitDirs: string[], follow: boolean): Promise<number> {
+  const { readServiceDesc } = await import("../fence/service-desc.js");
+  const desc = readServiceDesc(unitDirs, service);
+  const args = ["--no-pager", "-o", "short-iso-precise", ...[desc.target, desc.stopUnit, ...desc.members, "svcc-agent.service"].flatMap((u) => ["-u", u])];
   if (follow) args.push("-f");
   const r = await execa("journalctl", args, { stdio: "inherit", reject: false });
   return r.exitCode ?? 1;
 }
 
 export const agentUnit = (svccBin: string, config: string) => `# svcc agent: holds leases and runs services only where it holds them.
+# Not enabled by default: enable it once /etc/svcc/agent.json and the lease device are ready.
 [Unit]
 Description=svcc lease and fencing agent
 After=network-online.target docker.service
 Wants=network-online.target
+StartLimitIntervalSec=0
 
 [Service]
 Type=notify
+# The agent's sd_notify messages come from a small helper process.
 NotifyAccess=all
 ExecStart=${svccBin} agent --config ${config}
-# A hung agent stops petting: systemd restarts it; the node's watchdog fences it if it held a lease.
-WatchdogSec=3s
+# A restart (an upgrade) leaves the services running: the new agent resumes the leases
+# within their deadline. A stop stops the services first, proves them down and releases.
 Restart=on-failure
-RestartSec=1s
-TimeoutStopSec=10s
-KillMode=process
+RestartSec=500ms
+TimeoutStopSec=150s
+KillMode=mixed
 
 [Install]
 WantedBy=multi-user.target
 `;
+
+// ---------- svcc lease ----------
+
+export async function leaseInit(configFile: string, options: { force?: boolean; maxHosts?: number; maxServices?: number; tokenFloor?: Record<string, number> }): Promise<number> {
+  const { readAgentConfig } = await import("../fence/config.js");
+  const { DirectBlockDevice } = await import("../fence/lease/block-io.js");
+  const { initLease } = await import("../fence/lease/admin.js");
+  const { defaultTimings } = await import("../fence/lease/types.js");
+  const { defaultGeometry } = await import("../fence/lease/layout.js");
+  const { systemClock } = await import("../fence/clock.js");
+  const config = readAgentConfig(configFile);
+  if (!config.nodes) throw Object.assign(new Error(`${configFile}: "nodes" is needed to initialise the lease device (every node of the cluster)`), { exitCode: 2 });
+  const device = await DirectBlockDevice.open(config.lease.device, config.lease.offset);
+  try {
+    let sizeBytes: number | undefined;
+    try {
+      const st = statSync(config.lease.device);
+      if (st.isFile()) sizeBytes = st.size - config.lease.offset;
+    } catch {
+      // a block device's size is checked by the writes themselves
+    }
+    const r = await initLease(device, systemClock, {
+      nodes: config.nodes,
+      services: config.services,
+      timings: config.timings ?? defaultTimings,
+      geometry: { maxHosts: options.maxHosts ?? defaultGeometry.maxHosts, maxServices: options.maxServices ?? defaultGeometry.maxServices },
+      force: options.force,
+      tokenFloor: options.tokenFloor,
+      sizeBytes,
+    }, (m) => process.stderr.write(`svcc: ${m}\n`));
+    process.stdout.write(`${config.lease.device}: ${r.action} (nodes ${r.header.nodes.join(", ")}; services ${r.header.services.join(", ")}; lease id ${r.header.id})\n`);
+    return 0;
+  } finally {
+    await device.close();
+  }
+}
+
+export async function leaseShow(configFile: string, json: boolean): Promise<number> {
+  const { readAgentConfig } = await import("../fence/config.js");
+  const { DirectBlockDevice } = await import("../fence/lease/block-io.js");
+  const { readDevice, maxTokens } = await import("../fence/lease/admin.js");
+  const { takeoverWaitMs } = await import("../fence/lease/types.js");
+  const config = readAgentConfig(configFile);
+  const device = await DirectBlockDevice.open(config.lease.device, config.lease.offset);
+  try {
+    const contents = await readDevice(device);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ ...contents, areas: Object.fromEntries(contents.areas) }, null, 1)}\n`);
+      return 0;
+    }
+    if (!contents.header) {
+      process.stdout.write(`${config.lease.device}: no svcc lease header (${contents.headerState})\n`);
+      return 1;
+    }
+    const h = contents.header;
+    const out = [`${config.lease.device}: svcc lease v2, id ${h.id}, initialised ${h.initialisedAt}`, `timings ${JSON.stringify(h.timings)}; takeover after ${takeoverWaitMs(h.timings)} ms of silence`, "hosts:"];
+    h.nodes.forEach((n, i) => {
+      const p = contents.hosts[i];
+      out.push(`  ${n.padEnd(12)} ${p.kind === "record" ? `generation ${p.record.generation} seq ${p.record.seq} incarnation ${p.record.incarnation}${p.record.leaving ? " (left cleanly)" : ""}${p.record.dead?.length ? ` declared dead: ${p.record.dead.map((d) => `${d.node}@${d.generation}/${d.seq}`).join(", ")}` : ""}` : p.kind}`);
+    });
+    const tokens = maxTokens(contents);
+    for (const [service, pairs] of contents.areas) {
+      out.push(`${service} (highest token ${tokens[service] ?? 0}):`);
+      h.nodes.forEach((n, i) => {
+        const p = pairs[i];
+        if (p.kind !== "record") return out.push(`  ${n.padEnd(12)} ${p.kind}`);
+        const b = p.record;
+        const own = b.own === 1 ? "HOLDS" : b.own === 2 ? "released" : b.mbal ? "balloting" : "-";
+        out.push(`  ${n.padEnd(12)} lver ${b.lver} ${own} (mbal ${b.mbal} bal ${b.bal} inp ${b.inp ? h.nodes[b.inp - 1] : "-"}) ${b.status ? `status ${b.status.st}${b.status.step ? `: ${b.status.step}` : ""}` : ""}${b.intent ? ` intent v${b.intent.v} ${b.intent.p === undefined ? "auto" : b.intent.p || "stopped"}${b.intent.f ? " frozen" : ""} by ${b.intent.by}` : ""}`);
+      });
+    }
+    process.stdout.write(`${out.join("\n")}\n`);
+    return 0;
+  } finally {
+    await device.close();
+  }
+}
+
+/** The control socket is root's only; say so plainly instead of "EACCES". */
+export function requireRoot(): void {
+  if (process.geteuid && process.geteuid() !== 0) throw Object.assign(new Error("the svcc agent's socket is root's only: run this as root (sudo svcc …)"), { exitCode: 1 });
+}

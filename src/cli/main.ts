@@ -132,6 +132,8 @@ export function buildProgram(): Command {
   const socketOption = () => new Option("--socket <path>", "the agent's control socket").default("/run/svcc/agent.sock");
   const controlAction = (build: (...args: never[]) => object, json = false) => async (...args: unknown[]) => {
     const options = args.at(-2) as { socket: string; json?: boolean };
+    const { requireRoot } = await import("./agent-commands.js");
+    requireRoot();
     const { controlCommand, formatStatus } = await import("./agent-commands.js");
     const request = (build as (...a: unknown[]) => object)(...args);
     const result = await controlCommand(options.socket, request as never, { json: options.json });
@@ -214,11 +216,55 @@ export function buildProgram(): Command {
     .command("logs")
     .description("The service's journal (its units) together with the agent's decisions.")
     .argument("<service>")
-    .option("--unit-dir <dir>", "where the service's units are installed", "/etc/systemd/system")
+    .option("--unit-dir <dir>", "where the service's units are installed (default: /etc/systemd/system, then /run/systemd/generator)")
     .option("-f, --follow", "keep following")
-    .action(async (service: string, options: { unitDir: string; follow?: boolean }) => {
+    .action(async (service: string, options: { unitDir?: string; follow?: boolean }) => {
       const { showLogs } = await import("./agent-commands.js");
-      process.exitCode = await showLogs(service, options.unitDir, Boolean(options.follow));
+      process.exitCode = await showLogs(service, options.unitDir ? [options.unitDir] : ["/etc/systemd/system", "/run/systemd/generator"], Boolean(options.follow));
+    });
+
+  program
+    .command("declare-dead")
+    .description("Tell the cluster a node is powered off (check it first!): its leases are taken over without waiting. Refused while its heartbeat changes.")
+    .argument("<node>")
+    .addOption(socketOption())
+    .action(controlAction((node: string) => ({ cmd: "declare-dead", node })));
+
+  program
+    .command("clear-hold-down")
+    .description("Let orchestration use a node again after a failure held it down for a service.")
+    .argument("<service>")
+    .argument("<node>")
+    .addOption(socketOption())
+    .action(controlAction((service: string, node: string) => ({ cmd: "clear-hold-down", service, node })));
+
+  const lease = program.command("lease").description("The shared lease device: initialise it, add services, inspect it.");
+  lease
+    .command("init")
+    .description("Initialise the lease device named in the agent config with its nodes, services and timings (run once, on one node). On an initialised device with the same nodes and timings it only adds new services; anything else needs --force, which waits until no agent uses the device and keeps tokens growing.")
+    .option("--config <file>", "agent config", "/etc/svcc/agent.json")
+    .option("--force", "re-initialise a device with other nodes or timings (only once every agent on it is stopped)")
+    .option("--max-hosts <n>", "host slots (default 8)", (v) => Number(v))
+    .option("--max-services <n>", "service areas (default 64)", (v) => Number(v))
+    .option("--token-floor <service=token>", "start a service's tokens above this (after replacing a lost device: the highest token it reached, e.g. from the VG's svcc_token_N tag); repeatable", collect, [])
+    .action(async (options: { config: string; force?: boolean; maxHosts?: number; maxServices?: number; tokenFloor: string[] }) => {
+      const { leaseInit } = await import("./agent-commands.js");
+      const floor: Record<string, number> = {};
+      for (const kv of options.tokenFloor) {
+        const m = /^([^=]+)=(\d+)$/.exec(kv);
+        if (!m) throw new CommanderError(exitCodes.usage, "svcc.usage", `--token-floor expects service=token, got "${kv}"`);
+        floor[m[1]] = Number(m[2]);
+      }
+      process.exitCode = await leaseInit(options.config, { force: options.force, maxHosts: options.maxHosts, maxServices: options.maxServices, tokenFloor: floor });
+    });
+  lease
+    .command("show")
+    .description("Print the lease device: header, each host's heartbeat record, each service's ballot blocks.")
+    .option("--config <file>", "agent config", "/etc/svcc/agent.json")
+    .option("--json", "as JSON")
+    .action(async (options: { config: string; json?: boolean }) => {
+      const { leaseShow } = await import("./agent-commands.js");
+      process.exitCode = await leaseShow(options.config, Boolean(options.json));
     });
 
   return program;

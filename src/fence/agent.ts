@@ -1,339 +1,863 @@
-// The agent: a loop around decide(). Each tick it renews the lease (its heartbeat), observes
-// each service's units over D-Bus and the cluster's intents in the lease store, decides, acts,
-// publishes its status, and pets the watchdog only while every lease it holds is valid: a hung
-// or cut-off agent stops petting, and the watchdog resets the node before a peer may take over.
+// The agent: one per node, around the pure decisions of decide.ts. It waits on events
+// (a renew timer, systemd's job signals, operator requests, the end of its own jobs) rather
+// than spinning, and acts: acquire, start, stop, release, place. Three things never wait on
+// the disk, dockerd or D-Bus: the renew timer, the escalation timers (stop, kill, fence, each
+// armed at a time fixed when a lease became doubtful) and the watchdog pets (given only while
+// every service here is down or held under a valid lease). docs/agent.md has the argument.
 
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { execa } from "execa";
+import { randomUUID } from "node:crypto";
+import type { ServiceDesc } from "../compiler/service-desc.js";
+import type { Clock, Timer } from "./clock.js";
 import type { AgentConfig } from "./config.js";
-import { type Action, decide, type LocalState } from "./decide.js";
-import type { InstanceStatus } from "./lease/slot-codec.js";
-import type { ClusterIntent, Clock, LeaseStore, LeaseView } from "./lease/types.js";
-import type { ServiceUnits } from "./service-units.js";
-import type { JobResult, UnitStatus } from "./systemd-bus.js";
-
-/** What the agent needs of systemd (SystemdBus in production, a fake in unit tests). */
-export interface Systemd {
-  start(unit: string, timeoutMs?: number): Promise<JobResult>;
-  resetFailed(unit: string): Promise<void>;
-  kill(unit: string, signal?: number): Promise<void>;
-  status(unit: string): Promise<UnitStatus>;
-}
+import { unsafeChoices } from "./config.js";
+import { type Action, admit, decide, type Escalation, escalation, type LocalState, type Observation, type Request } from "./decide.js";
+import type { NodeEffects } from "./effects.js";
+import type { InstanceState, StatusRecord } from "./lease/records.js";
+import type { ClusterIntent, HostView, LeaseStore, ServiceView } from "./lease/types.js";
+import type { JobOutcome, Systemd } from "./systemd.js";
+import type { Watchdog } from "./watchdog.js";
 
 export interface AgentLog {
   (service: string, message: string): void;
 }
 
-interface ServiceState {
-  units: ServiceUnits;
-  held?: { token: number; localDeadline: number };
-  inflight?: Promise<void>;
-  unleasedSince?: number;
-  holdDownUntil?: number;
-  lastStatus?: InstanceStatus;
-  startFailed?: boolean;
-  fenced?: boolean;
-  lastCluster?: { view: LeaseView; intent: ClusterIntent };
-  /** Anything of the service up here at the last observation (unknown at start: assume up). */
-  up: boolean;
+export interface AgentDeps {
+  config: AgentConfig;
+  store: LeaseStore;
+  systemd: Systemd;
+  clock: Clock;
+  effects: NodeEffects;
+  watchdog: Watchdog;
+  log: AgentLog;
+  services: ServiceDesc[];
+  /** Status line for `systemctl status svcc-agent` (sd_notify STATUS=). */
+  notify?: (message: string) => void;
+  /** Request ids (random in production; seeded in the simulator, so a schedule replays exactly). */
+  newId?: () => string;
 }
 
-const upStates = new Set(["active", "activating", "deactivating", "reloading"]);
+interface Job {
+  kind: "start" | "stop";
+  startedAt: number;
+  reason: string;
+}
+
+interface ArmedEscalation {
+  plan: Escalation;
+  timers: Timer[];
+}
+
+interface ServiceRuntime {
+  desc: ServiceDesc;
+  /** ActiveState per unit at the last successful look (target and members). */
+  units: Map<string, string>;
+  /** The last look at systemd succeeded (otherwise the states are the last known ones). */
+  statesKnown: boolean;
+  job?: Job;
+  /** A start whose outcome is unknown (bus dropped, wait ran out): up until seen otherwise. */
+  startUnknown: boolean;
+  startFailed: boolean;
+  /** Resources checked gone since the last stop (or found so at start). */
+  provenDown: boolean;
+  remaining: string[];
+  unleasedSince?: number;
+  holdDownUntil?: number;
+  /** The intent version whose hold-down clearing was applied. */
+  clearedAt?: number;
+  /** The token of a lease that was lost (a newer ballot seen): kept until the service is down and released. */
+  lostToken?: number;
+  /** A lease still on disk that this agent may not act on (it resumed after the deadline passed). */
+  distrust?: string;
+  lastVerifyAt?: number;
+  /** What was last published to the lease file ("" = removed), to write it only on change. */
+  leasePublished?: string;
+  escalation?: ArmedEscalation;
+  fenceReason?: string;
+  step: string;
+  stepAt: number;
+}
+
+export interface RequestEvent {
+  at: number;
+  event: string;
+  [key: string]: unknown;
+}
+
+export type RequestResult = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
+
+const upStates = new Set(["active", "activating", "deactivating", "reloading", "refreshing"]);
+
+function letter(state: string | undefined): string {
+  return state === "active" ? "a" : state === "inactive" ? "i" : state === "failed" ? "f" : state === "activating" ? "s" : state === "deactivating" ? "d" : "?";
+}
 
 export class Agent {
-  private readonly services = new Map<string, ServiceState>();
+  readonly node: string;
+  private readonly services = new Map<string, ServiceRuntime>();
+  private validUntil = -Infinity;
   private renewFailing = false;
-  private stopped = false;
-  private lastRenewAt = -Infinity;
-  /** Resolves the current sleep early: a job finished, so the next decision should not wait. */
-  private wake: () => void = () => {};
+  private renewError?: string;
+  private storeFatal?: string;
+  private running = false;
+  private renewTimer?: Timer;
+  private pollTimer?: Timer;
+  private petTimer?: Timer;
+  private ticking = false;
+  private tickAgain = false;
+  private renewing = false;
+  /** The node is being fenced: no more pets, no more actions. */
+  private fenced = false;
+  private readonly changeListeners = new Set<() => void>();
+  private readonly busy = new Map<string, string>();
+  private readonly warnings: string[];
 
-  constructor(
-    readonly config: AgentConfig,
-    readonly store: LeaseStore,
-    private readonly bus: Systemd,
-    private readonly clock: Clock,
-    private readonly log: AgentLog,
-    services: ServiceUnits[],
-  ) {
-    for (const units of services) this.services.set(units.service, { units, up: true });
-    for (const lease of store.held()) {
-      const s = this.services.get(lease.service);
-      // After a restart: resume the lease this node held; the first renew confirms or loses it.
-      if (s) s.held = { token: lease.token, localDeadline: -Infinity };
+  private readonly newId: () => string;
+
+  constructor(private readonly d: AgentDeps) {
+    this.newId = d.newId ?? randomUUID;
+    this.node = d.config.node;
+    for (const desc of d.services) {
+      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now() });
     }
+    this.warnings = unsafeChoices(d.config);
+  }
+
+  private get timings() {
+    return this.d.store.timings;
+  }
+
+  private log(service: string, message: string): void {
+    this.d.log(service, message);
+  }
+
+  private setStep(s: ServiceRuntime, step: string): void {
+    s.step = step;
+    s.stepAt = this.d.clock.now();
+  }
+
+  // ---------- lifecycle ----------
+
+  /** Joins the lease store (waiting while another live host may hold this node's id), looks at systemd, then runs. */
+  async start(onWait?: (why: string) => void): Promise<void> {
+    for (const w of this.warnings) this.log("-", `WARNING: ${w}`);
+    const previousDeadline = this.d.effects.loadDeadline();
+    const joined = await this.d.store.join(onWait);
+    this.validUntil = joined.validUntil;
+    this.d.effects.saveDeadline(this.validUntil);
+    for (const [service, token] of joined.held) {
+      const s = this.services.get(service);
+      if (!s) continue;
+      // Resuming is safe only before the old deadline: peers wait lease + watchdog + reset
+      // after it, which covers this join. Later, the lease may be acted on no more.
+      if (previousDeadline !== undefined && this.d.clock.now() < previousDeadline) this.log(service, `resuming the lease held before this agent restarted (token ${token}, ${Math.round(previousDeadline - this.d.clock.now())} ms were left)`);
+      else {
+        s.distrust = previousDeadline === undefined ? "the lease was held by an earlier agent whose deadline is unknown" : `the lease ran out ${Math.round(this.d.clock.now() - previousDeadline)} ms before this agent started`;
+        this.log(service, `not resuming token ${token}: ${s.distrust}; stopping what runs here, then releasing it`);
+      }
+    }
+    this.d.systemd.onChange(() => this.schedule());
+    this.running = true;
+    await this.look();
+    await this.tick();
+    this.armRenew();
+    this.armPets();
+    this.d.notify?.("READY=1");
+  }
+
+  /**
+   * SIGTERM. A restart of the agent's own unit (an upgrade) leaves the services running and
+   * the watchdog armed: the next agent resumes within the lease. Anything else (stop,
+   * shutdown, or when systemd cannot say) stops the services, proves them down, releases
+   * the leases, and only then disarms the watchdog.
+   */
+  async shutdown(): Promise<"restart" | "stopped" | "left-armed"> {
+    const jobType = await Promise.race([this.d.systemd.ownJobType().catch(() => undefined), this.d.clock.sleep(2000).then(() => undefined)]);
+    this.d.notify?.("STOPPING=1");
+    if (jobType === "restart" || jobType === "try-restart" || jobType === "reload-or-restart") {
+      this.log("-", "agent restarting (its unit's job is a restart): services keep running; the next agent resumes the leases within their deadline");
+      this.halt();
+      this.d.watchdog.close(false);
+      return "restart";
+    }
+    this.log("-", `agent stopping (job ${jobType ?? "unknown"}): stopping every service here, then releasing the leases`);
+    const deadline = this.d.clock.now() + this.d.config.stopTimeoutMs + this.timings.killWindowMs;
+    for (const [service, s] of this.services) {
+      if (this.mayBeUp(s) || this.heldToken(service) !== undefined) this.startStop(service, s, "the agent is stopping");
+    }
+    while (this.d.clock.now() < deadline) {
+      const pending = [...this.services.values()].some((s) => s.job);
+      if (!pending) break;
+      await this.d.clock.sleep(100);
+    }
+    let clean = true;
+    for (const [service, s] of this.services) {
+      await this.look();
+      if (this.mayBeUp(s) || !s.provenDown) {
+        clean = false;
+        this.log(service, `still not proven down at agent stop (${s.remaining.join("; ") || "units up"}): leaving the watchdog armed`);
+        continue;
+      }
+      if (this.heldToken(service) !== undefined) {
+        await this.d.store.release(service).catch((err) => {
+          clean = false;
+          this.log(service, `cannot release the lease at agent stop: ${(err as Error).message}`);
+        });
+        this.publishLease(service, s, undefined);
+      }
+    }
+    if (clean) await this.d.store.leave().catch(() => (clean = false));
+    this.halt();
+    this.d.watchdog.close(clean);
+    return clean ? "stopped" : "left-armed";
+  }
+
+  private halt(): void {
+    this.running = false;
+    this.renewTimer?.cancel();
+    this.pollTimer?.cancel();
+    this.petTimer?.cancel();
+    for (const s of this.services.values()) for (const t of s.escalation?.timers ?? []) t.cancel();
+  }
+
+  // ---------- timers ----------
+
+  private armRenew(): void {
+    if (!this.running) return;
+    this.renewTimer = this.d.clock.timer(this.timings.renewMs, () => {
+      this.armRenew();
+      void this.renew();
+    });
+  }
+
+  private async renew(): Promise<void> {
+    if (this.renewing || !this.running) return;
+    this.renewing = true;
+    try {
+      const r = await this.d.store.renew();
+      if (r.fatal && !this.storeFatal) {
+        this.storeFatal = r.fatal;
+        this.log("-", `LEASE STORE UNUSABLE: ${r.fatal}`);
+      }
+      if (r.ok) {
+        this.validUntil = r.validUntil;
+        this.d.effects.saveDeadline(r.validUntil);
+        if (this.renewFailing) this.log("-", "lease renew works again");
+        this.renewFailing = false;
+        this.renewError = undefined;
+      } else if (!r.fatal) {
+        if (!this.renewFailing) this.log("-", `lease renew failed: ${r.error}`);
+        this.renewFailing = true;
+        this.renewError = r.error;
+      }
+      for (const service of r.lost) {
+        const s = this.services.get(service);
+        if (!s) continue;
+        s.lostToken = this.lastToken.get(service);
+        this.log(service, `LEASE LOST: another node has a newer ballot (this node held token ${s.lostToken ?? "?"}); killing what runs here`);
+      }
+    } finally {
+      this.renewing = false;
+    }
+    this.schedule();
+  }
+
+  private armPets(): void {
+    if (!this.running) return;
+    const every = Math.max(50, Math.min(this.timings.renewMs, this.timings.watchdogTimeoutMs / 4));
+    this.petTimer = this.d.clock.timer(every, () => {
+      this.armPets();
+      void this.petIfSafe();
+    });
+  }
+
+  /** Safe: nothing is being fenced, and every service is down here or held under a valid lease. */
+  safeToPet(): boolean {
+    if (this.fenced) return false;
+    const now = this.d.clock.now();
+    for (const [service, s] of this.services) {
+      if (!this.mayBeUp(s)) continue;
+      const token = this.heldToken(service);
+      if (token === undefined || s.distrust || this.storeFatal || now >= this.validUntil) return false;
+    }
+    return true;
+  }
+
+  private async petIfSafe(): Promise<void> {
+    if (!this.safeToPet()) return;
+    try {
+      if (!this.d.watchdog.armed) {
+        await this.d.watchdog.open();
+        this.log("-", `watchdog armed: ${this.d.watchdog.description}`);
+        this.checkWatchdogBudget();
+      } else this.d.watchdog.pet();
+    } catch (err) {
+      this.log("-", `watchdog: ${(err as Error).message}`);
+    }
+  }
+
+  /** The device's real timeout must fit the budget peers count on (the lease device's watchdogTimeoutMs). */
+  private checkWatchdogBudget(): void {
+    const actual = this.d.watchdog.timeoutMs;
+    const promised = this.timings.watchdogTimeoutMs;
+    if (actual !== undefined && actual > promised) {
+      this.storeFatal = `the watchdog (${this.d.watchdog.description}) fires after ${actual} ms, but peers take over assuming ${promised} ms (the lease device's watchdogTimeoutMs): set the device's timeout to at most ${promised / 1000} s, or re-initialise the lease device with watchdogTimeoutMs ≥ ${actual}`;
+      this.log("-", `REFUSING TO HOLD LEASES: ${this.storeFatal}`);
+    }
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    void this.tick();
+  }
+
+  private busyNow(): boolean {
+    for (const [service, s] of this.services) {
+      if (s.job || s.escalation || this.busy.has(service)) return true;
+      const v = this.d.store.view(service);
+      const placement = v.intent.placement;
+      if (placement !== undefined && placement !== "" && v.holder?.node !== placement) return true;
+      for (const st of v.statuses.values()) if (st.st === "starting" || st.st === "stopping") return true;
+    }
+    return false;
+  }
+
+  private armPoll(): void {
+    this.pollTimer?.cancel();
+    if (!this.running || !this.busyNow()) return;
+    this.pollTimer = this.d.clock.timer(this.d.config.pollMs, () => {
+      void this.d.store.refresh().then(() => this.schedule());
+    });
+  }
+
+  // ---------- observing ----------
+
+  private async look(): Promise<void> {
+    const all = [...this.services.values()].flatMap((s) => [s.desc.target, ...s.desc.members]);
+    try {
+      const states = await this.d.systemd.states(all);
+      for (const s of this.services.values()) {
+        for (const u of [s.desc.target, ...s.desc.members]) s.units.set(u, states.get(u) ?? "inactive");
+        s.statesKnown = true;
+        if (this.anyUnitUp(s)) s.startUnknown = false; // seen: no longer unknown
+        if (!this.anyUnitUp(s) && !s.job) s.startUnknown = false;
+      }
+    } catch (err) {
+      for (const s of this.services.values()) s.statesKnown = false;
+      this.log("-", `cannot read unit states from systemd: ${(err as Error).message}`);
+    }
+  }
+
+  private anyUnitUp(s: ServiceRuntime): boolean {
+    return [s.desc.target, ...s.desc.members].some((u) => upStates.has(s.units.get(u) ?? ""));
+  }
+
+  private anyFailed(s: ServiceRuntime): boolean {
+    return s.desc.members.some((u) => s.units.get(u) === "failed");
+  }
+
+  /** Anything of the service may hold a resource here (unknown counts as up). */
+  private mayBeUp(s: ServiceRuntime): boolean {
+    return this.anyUnitUp(s) || this.anyFailed(s) || s.startUnknown || (s.job?.kind === "start") || (!s.statesKnown && !s.provenDown);
+  }
+
+  private readonly lastToken = new Map<string, number>();
+
+  private heldToken(service: string): number | undefined {
+    const t = this.d.store.held().get(service);
+    if (t !== undefined) this.lastToken.set(service, t);
+    return t;
+  }
+
+  private observation(service: string, s: ServiceRuntime, view: ServiceView, live: Set<string>): Observation {
+    const now = this.d.clock.now();
+    const held = this.heldToken(service);
+    const token = held ?? s.lostToken;
+    const heldDown = new Set<string>();
+    for (const [node, st] of view.statuses) if (st.hd && node !== this.node) heldDown.add(node);
+    if (s.holdDownUntil !== undefined && now < s.holdDownUntil) heldDown.add(this.node);
+    const target = (s.statesKnown ? (s.units.get(s.desc.target) ?? "inactive") : "unknown") as LocalState;
+    return {
+      self: this.node,
+      now,
+      nodes: s.desc.nodes,
+      orchestrate: s.desc.orchestrate,
+      lease: {
+        token,
+        validUntil: held !== undefined && !s.distrust ? this.validUntil : -Infinity,
+        lost: (held === undefined && s.lostToken !== undefined) || s.distrust !== undefined,
+        liveHolder: view.holder && view.holder.node !== this.node && view.holder.live ? view.holder.node : undefined,
+      },
+      intent: { placement: view.intent.placement, frozen: view.intent.frozen },
+      liveNodes: live,
+      heldDown,
+      local: {
+        target: s.startUnknown && target === "inactive" ? "unknown" : target,
+        up: this.anyUnitUp(s) || s.startUnknown || !s.statesKnown || s.job?.kind === "start",
+        failed: this.anyFailed(s),
+        provenDown: s.provenDown && !this.anyUnitUp(s) && !this.anyFailed(s),
+        monitorFailed: s.desc.monitorAction === "switch" && s.desc.monitored.some((u) => s.units.get(u) === "failed"),
+      },
+      job: s.job?.kind,
+      startFailed: s.startFailed,
+      unleasedSince: s.unleasedSince,
+      storeFatal: this.storeFatal,
+      timings: { leaseMs: this.timings.leaseMs, killWindowMs: this.timings.killWindowMs, stopMarginMs: Math.floor(this.timings.leaseMs / 2) },
+    };
+  }
+
+  // ---------- the tick ----------
+
+  async tick(): Promise<void> {
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = true;
+    try {
+      do {
+        this.tickAgain = false;
+        await this.look();
+        const live = this.d.store.liveNodes();
+        for (const [service, s] of this.services) await this.tickService(service, s, live);
+        this.publishStatusLine();
+      } while (this.tickAgain && this.running);
+    } catch (err) {
+      this.log("-", `tick failed: ${(err as Error).stack ?? (err as Error).message}`);
+    } finally {
+      this.ticking = false;
+      this.armPoll();
+      for (const l of this.changeListeners) l();
+    }
+  }
+
+  private async tickService(service: string, s: ServiceRuntime, live: Set<string>): Promise<void> {
+    const now = this.d.clock.now();
+    const view = this.d.store.view(service);
+    // An operator cleared this node's hold-down (a newer intent naming it).
+    if (view.intent.clear?.includes(this.node) && s.clearedAt !== view.intent.version) {
+      s.clearedAt = view.intent.version;
+      if (s.holdDownUntil !== undefined) this.log(service, `hold-down cleared by request (${view.intent.from})`);
+      s.holdDownUntil = undefined;
+      s.startFailed = false;
+    }
+    const held = this.heldToken(service);
+    const up = this.mayBeUp(s);
+    if (up && held === undefined) s.unleasedSince ??= now;
+    if (!up || held !== undefined) s.unleasedSince = undefined;
+    if (!up && !s.provenDown && !s.job && s.statesKnown && !(s.lastVerifyAt !== undefined && now - s.lastVerifyAt < 5000)) await this.verify(service, s);
+
+    const o = this.observation(service, s, view, live);
+    this.escalate(service, s, escalation(o));
+    for (const action of decide(o)) await this.act(service, s, action);
+
+    // Publish the lease to the units (the guard and SVCC_TOKEN) while it is valid here.
+    const token = this.heldToken(service);
+    this.publishLease(service, s, token !== undefined && !s.distrust && !this.storeFatal && now < this.validUntil ? token : undefined);
+    await this.d.store.publish(service, this.statusRecord(s, token)).catch(() => undefined); // an unreachable store shows in renew
+  }
+
+  private publishLease(service: string, s: ServiceRuntime, token: number | undefined): void {
+    const key = token === undefined ? "" : `${token}@${this.validUntil}`;
+    if (s.leasePublished === key) return;
+    s.leasePublished = key;
+    this.d.effects.publishLease(service, token === undefined ? undefined : { service, node: this.node, token, validUntilMs: this.validUntil });
+  }
+
+  private statusRecord(s: ServiceRuntime, token: number | undefined): StatusRecord {
+    const target = s.units.get(s.desc.target);
+    const st: InstanceState = !s.statesKnown ? "warn"
+      : s.job?.kind === "start" || target === "activating" ? "starting"
+      : s.job?.kind === "stop" || target === "deactivating" ? "stopping"
+      : target === "active" ? "up"
+      : this.anyFailed(s) || s.startFailed ? "failed"
+      : this.anyUnitUp(s) ? "warn"
+      : "down";
+    const hd = s.holdDownUntil !== undefined && this.d.clock.now() < s.holdDownUntil;
+    return { st, u: s.desc.members.map((u) => letter(s.units.get(u))).join(""), tok: token, step: s.step.slice(0, 120), ...(hd ? { hd: true } : {}) };
+  }
+
+  private publishStatusLine(): void {
+    if (!this.d.notify) return;
+    const parts = [...this.services.keys()].map((service) => {
+      const t = this.heldToken(service);
+      return `${service}: ${t !== undefined ? `held (token ${t})` : "not held"}`;
+    });
+    this.d.notify(`STATUS=${[...parts, ...(this.storeFatal ? [`UNUSABLE: ${this.storeFatal}`] : []), ...this.warnings.map((w) => `WARNING: ${w}`)].join("; ").slice(0, 400)}`);
+  }
+
+  // ---------- escalation: stop, kill, fence, each on its own timer ----------
+
+  private escalate(service: string, s: ServiceRuntime, plan: Escalation | undefined): void {
+    if (!plan) {
+      if (s.escalation) {
+        for (const t of s.escalation.timers) t.cancel();
+        s.escalation = undefined;
+        if (!this.mayBeUp(s)) this.log(service, "down here; escalation over");
+      }
+      return;
+    }
+    const armed = s.escalation?.plan;
+    if (armed && armed.stopAt === plan.stopAt && armed.killAt === plan.killAt && armed.fenceAt === plan.fenceAt) return;
+    for (const t of s.escalation?.timers ?? []) t.cancel();
+    const now = this.d.clock.now();
+    const at = (when: number, fn: () => void) => this.d.clock.timer(Math.max(0, when - now), fn);
+    this.log(service, `${plan.reason}: stop ${plan.stopAt <= now ? "now" : `in ${Math.round(plan.stopAt - now)} ms`}, kill in ${Math.max(0, Math.round(plan.killAt - now))} ms, fence in ${Math.max(0, Math.round(plan.fenceAt - now))} ms if still up`);
+    s.escalation = {
+      plan,
+      timers: [
+        at(plan.stopAt, () => {
+          if (!s.job || s.job.kind === "start") this.startStop(service, s, plan.reason);
+        }),
+        at(plan.killAt, () => void this.kill(service, s, plan.reason)),
+        at(plan.fenceAt, () => {
+          if (this.mayBeUp(s)) this.fence(service, `${plan.reason}; still up ${Math.round(this.d.clock.now() - plan.killAt)} ms after the kill`);
+        }),
+      ],
+    };
+  }
+
+  private async kill(service: string, s: ServiceRuntime, reason: string): Promise<void> {
+    if (!this.mayBeUp(s)) return;
+    this.log(service, `killing every container and unit of ${service} (${reason})`);
+    this.setStep(s, "killing");
+    const bound = Math.max(500, Math.floor(this.timings.killWindowMs / 2));
+    const [errors] = await Promise.all([
+      this.d.effects.killContainers(s.desc.containers, bound),
+      ...s.desc.members.map((u) => this.bounded(this.d.systemd.killUnit(u, 9), bound).catch(() => undefined)),
+    ]);
+    for (const e of errors) this.log(service, `kill: ${e}`);
+    if (!s.job) this.startStop(service, s, `${reason} (after the kill)`);
+    this.schedule();
+  }
+
+  private fence(service: string, reason: string): void {
+    if (this.fenced) return;
+    const s = this.services.get(service);
+    if (s) s.fenceReason = reason;
+    const action = this.d.config.fence;
+    this.log(service, `FENCING this node (${action}): ${reason}`);
+    if (action === "none") {
+      this.log(service, 'fence is "none": NOT fencing; this node may run the service beside its peer');
+      return;
+    }
+    this.fenced = true; // no more pets, whatever the action
+    if (action === "watchdog") {
+      this.d.watchdog.close(false);
+      return;
+    }
+    try {
+      this.d.effects.fence(action);
+    } catch (err) {
+      this.log(service, `fence ${action} failed (${(err as Error).message}): the watchdog resets the node`);
+      this.d.watchdog.close(false);
+    }
+  }
+
+  private bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const t = this.d.clock.timer(ms, () => reject(new Error(`no answer within ${ms} ms`)));
+      p.then(
+        (v) => {
+          t.cancel();
+          resolve(v);
+        },
+        (e) => {
+          t.cancel();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  // ---------- actions ----------
+
+  private async act(service: string, s: ServiceRuntime, action: Action): Promise<void> {
+    const { config, store } = this.d;
+    switch (action.kind) {
+      case "acquire": {
+        const got = await store.acquire(service);
+        if (!got.ok) {
+          if (s.step !== `cannot take the lease: ${got.reason}`) this.log(service, `cannot take the lease: ${got.reason}`);
+          this.setStep(s, `cannot take the lease: ${got.reason}`);
+          return;
+        }
+        s.lostToken = undefined;
+        this.log(service, `lease acquired, token ${got.token} (${action.reason})`);
+        this.setStep(s, `lease acquired (token ${got.token})`);
+        // The service lives here now: a returning node must not pull it back by the old placement.
+        if (action.failover) await store.writeIntent(service, { placement: config.node }, { id: this.newId(), origin: "failover" }).catch(() => undefined);
+        this.schedule();
+        return;
+      }
+      case "start":
+        this.startJob(service, s, action.token, action.reason);
+        return;
+      case "stop":
+        this.startStop(service, s, action.reason);
+        return;
+      case "release": {
+        try {
+          await store.release(service);
+        } catch (err) {
+          this.log(service, `cannot release the lease yet: ${(err as Error).message}`);
+          return;
+        }
+        const token = this.lastToken.get(service);
+        s.lostToken = undefined;
+        s.distrust = undefined;
+        this.publishLease(service, s, undefined);
+        this.log(service, `lease released, token ${token} (${action.reason})`);
+        this.setStep(s, `lease released (${action.reason})`);
+        s.startFailed = false;
+        this.schedule();
+        return;
+      }
+      case "hold-down":
+        s.holdDownUntil = this.d.clock.now() + config.holdDownMs;
+        this.log(service, `held down for ${config.holdDownMs} ms (${action.reason})`);
+        return;
+      case "set-placement":
+        await store.writeIntent(service, { placement: action.node }, { id: this.newId(), origin: action.origin }).catch((err) => this.log(service, `cannot write the placement: ${(err as Error).message}`));
+        this.log(service, `placement set to ${action.node || "(stopped everywhere)"} (${action.reason})`);
+        return;
+    }
+  }
+
+  /** Starts the target in the background; the loop goes on (escalation never waits on it). */
+  private startJob(service: string, s: ServiceRuntime, token: number, reason: string): void {
+    if (s.job) return;
+    s.job = { kind: "start", startedAt: this.d.clock.now(), reason };
+    s.provenDown = false;
+    this.log(service, `starting ${s.desc.target} with token ${token} (${reason})`);
+    this.setStep(s, `starting (token ${token})`);
+    this.publishLease(service, s, token);
+    void (async () => {
+      let outcome: JobOutcome;
+      try {
+        await this.bounded(this.d.systemd.resetFailed(s.desc.members), 5000).catch(() => undefined);
+        outcome = await this.d.systemd.startUnit(s.desc.target, this.d.config.stopTimeoutMs * 2);
+      } catch (err) {
+        outcome = "unknown";
+        this.log(service, `start: ${(err as Error).message}`);
+      }
+      await this.look();
+      const active = s.units.get(s.desc.target) === "active";
+      if (outcome === "done" && active) {
+        this.log(service, `started (token ${token})`);
+        this.setStep(s, `started (token ${token})`);
+      } else if (outcome === "unknown") {
+        s.startUnknown = true;
+        this.log(service, "start outcome unknown (systemd did not say): counted as up until seen otherwise");
+        this.setStep(s, "start outcome unknown");
+      } else {
+        const failed = s.desc.members.filter((u) => s.units.get(u) === "failed");
+        s.startFailed = true;
+        this.log(service, `start failed (job ${outcome}${failed.length ? `; failed: ${failed.join(", ")}` : ""}): rolling back, then handing over`);
+        this.setStep(s, `start failed${failed.length ? `: ${failed.join(", ")} failed` : ` (job ${outcome})`}`);
+      }
+      s.job = undefined;
+      this.schedule();
+    })();
+  }
+
+  /**
+   * Stops through the barrier and proves every resource gone. A stop that is not proven down
+   * by stopTimeoutMs is killed and tried again; still not down a kill window later, the node
+   * is fenced (a stop that cannot finish must not keep the service from ever moving).
+   */
+  private startStop(service: string, s: ServiceRuntime, reason: string): void {
+    if (s.job?.kind === "stop") return;
+    const startedAt = this.d.clock.now();
+    s.job = { kind: "stop", startedAt, reason };
+    s.provenDown = false;
+    this.log(service, `stopping (${reason})`);
+    this.setStep(s, `stopping (${reason})`);
+    const deadline = startedAt + this.d.config.stopTimeoutMs;
+    const killTimer = this.d.clock.timer(this.d.config.stopTimeoutMs, () => {
+      if (s.job?.kind === "stop" && s.job.startedAt === startedAt) void this.kill(service, s, `the stop did not finish within ${this.d.config.stopTimeoutMs} ms`);
+    });
+    const fenceTimer = this.d.clock.timer(this.d.config.stopTimeoutMs + this.timings.killWindowMs, () => {
+      if (s.job?.kind === "stop" && s.job.startedAt === startedAt) this.fence(service, `the stop of ${service} is not proven down ${this.d.config.stopTimeoutMs + this.timings.killWindowMs} ms after it began (${s.remaining.join("; ") || "units still up"})`);
+    });
+    void (async () => {
+      for (let attempt = 1; this.running || attempt === 1; attempt++) {
+        const outcome = await this.d.systemd.startUnit(s.desc.stopUnit, Math.max(1000, deadline - this.d.clock.now())).catch((err) => {
+          this.log(service, `stop: ${(err as Error).message}`);
+          return "unknown" as JobOutcome;
+        });
+        await this.look();
+        if (!this.anyUnitUp(s) && s.statesKnown) {
+          await this.verify(service, s);
+          if (s.provenDown) break;
+        }
+        this.log(service, `stop attempt ${attempt} (job ${outcome}) left ${s.remaining.join("; ") || "units up"}`);
+        if (this.fenced) break;
+        await this.d.clock.sleep(Math.min(1000, this.timings.renewMs));
+      }
+      killTimer.cancel();
+      fenceTimer.cancel();
+      if (s.job?.kind === "stop" && s.job.startedAt === startedAt) s.job = undefined;
+      if (s.provenDown) {
+        this.log(service, `stopped; every resource checked gone (${Math.round(this.d.clock.now() - startedAt)} ms)`);
+        this.setStep(s, "stopped");
+      }
+      this.schedule();
+    })();
+  }
+
+  /** Checks the resources themselves; clears failed units once they are proven down. */
+  private async verify(service: string, s: ServiceRuntime): Promise<void> {
+    s.lastVerifyAt = this.d.clock.now();
+    const check = await this.d.effects.verifyDown(s.desc, this.node).catch((err) => ({ down: false, remaining: [`check failed: ${(err as Error).message}`] }));
+    s.remaining = check.remaining;
+    if (check.down) {
+      if (this.anyFailed(s)) {
+        await this.bounded(this.d.systemd.resetFailed(s.desc.members), 5000).catch(() => undefined);
+        await this.look();
+      }
+      s.provenDown = !this.anyUnitUp(s) && !this.anyFailed(s);
+    } else {
+      s.provenDown = false;
+      this.setStep(s, `not proven down: ${check.remaining.join("; ")}`);
+    }
+  }
+
+  // ---------- operator requests ----------
+
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  knows(service: string): boolean {
+    return this.services.has(service);
   }
 
   serviceNames(): string[] {
     return [...this.services.keys()];
   }
 
-  unitsOf(service: string): ServiceUnits | undefined {
-    return this.services.get(service)?.units;
-  }
-
-  async tick(): Promise<void> {
-    const now = this.clock.now();
-    if (now - this.lastRenewAt >= this.config.timings.renewMs || this.renewFailing) {
-      this.lastRenewAt = now;
-      const renewed = await this.store.renew();
-      this.renewFailing = !renewed.ok;
-      if (renewed.ok) {
-        for (const s of this.services.values()) if (s.held) s.held.localDeadline = renewed.localDeadline;
-      } else {
-        this.log("-", `lease renew failed: ${renewed.error}`);
-      }
-      for (const service of renewed.lost ?? []) {
-        const s = this.services.get(service);
-        if (s?.held) {
-          this.log(service, `lease lost: another node took over with a higher token (this node held token ${s.held.token})`);
-          s.held = undefined;
-        }
-      }
-    }
-    for (const [service, s] of this.services) await this.tickService(service, s);
-    await this.petWatchdog();
-  }
-
-  private async observe(s: ServiceState): Promise<{ target: LocalState; units: Record<string, string>; anyMemberUp: boolean; monitorFailed: boolean }> {
-    const units: Record<string, string> = {};
-    for (const unit of [s.units.target, ...s.units.members]) {
-      units[unit] = (await this.bus.status(unit)).activeState;
-    }
-    const target = (units[s.units.target] ?? "inactive") as LocalState;
-    const anyMemberUp = s.units.members.some((u) => upStates.has(units[u]));
-    const monitorFailed = s.units.monitored.some((u) => units[u] === "failed");
-    return { target, units, anyMemberUp, monitorFailed };
-  }
-
-  private async tickService(service: string, s: ServiceState): Promise<void> {
-    const now = this.clock.now();
-    const local = await this.observe(s);
-    // An unreachable store must not stop the loop: decide on the last known cluster view, with
-    // renewFailing set, which stops the service here before the lease can run out.
-    let cluster = s.lastCluster;
-    try {
-      cluster = await this.store.snapshot(service);
-      s.lastCluster = cluster;
-    } catch (err) {
-      this.renewFailing = true;
-      if (!cluster) cluster = { view: { service, maxToken: 0 }, intent: { frozen: true, version: 0 } };
-    }
-    const { view, intent } = cluster;
-    const live = this.store.liveNodes();
-    const statuses = this.store.statuses(service);
-    const holdDown = new Map<string, number>();
-    for (const [node, status] of statuses) if (status.step?.startsWith("held down")) holdDown.set(node, Infinity);
-    if (s.holdDownUntil !== undefined && now < s.holdDownUntil) holdDown.set(this.config.node, s.holdDownUntil);
-    const up = local.anyMemberUp || local.target === "active" || local.target === "activating";
-    s.up = up || local.target === "deactivating";
-    if (up && !s.held) s.unleasedSince ??= now;
-    if (!up || s.held) s.unleasedSince = undefined;
-
-    const actions = decide({
-      self: this.config.node,
-      now,
-      nodes: s.units.nodes.length ? s.units.nodes : this.config.nodes,
-      orchestrate: s.units.orchestrate,
-      held: s.held,
-      renewFailing: this.renewFailing,
-      liveHolder: view.holder && view.holder.node !== this.config.node && view.holder.live ? view.holder.node : undefined,
-      liveNodes: live,
-      placement: intent.placement,
-      frozen: intent.frozen,
-      target: s.inflight && !up ? "activating" : local.target,
-      anyMemberUp: local.anyMemberUp,
-      monitorFailed: local.monitorFailed && s.units.monitorAction === "switch",
-      holdDown,
-      killWindowMs: this.config.timings.killWindowMs,
-      unleasedSince: s.unleasedSince,
-    });
-    for (const action of actions) await this.act(service, s, action);
-
-    const state: InstanceStatus["state"] =
-      local.target === "active" ? "up"
-      : local.target === "activating" ? "starting"
-      : local.target === "deactivating" || local.anyMemberUp ? (s.held ? "stopping" : "warn")
-      : local.target === "failed" ? "failed"
-      : "down";
-    const heldDown = s.holdDownUntil !== undefined && now < s.holdDownUntil;
-    const status: InstanceStatus = { state, units: local.units, token: s.held?.token, step: heldDown ? "held down after a failure" : s.lastStatus?.step };
-    s.lastStatus = status;
-    await this.store.publishStatus(service, status).catch(() => undefined); // unreachable: published on the next good write
-  }
-
-  private setStep(s: ServiceState, step: string): void {
-    s.lastStatus = { ...(s.lastStatus ?? { state: "down", units: {} }), step };
-  }
-
-  private async act(service: string, s: ServiceState, action: Action): Promise<void> {
-    const { config } = this;
-    switch (action.kind) {
-      case "acquire": {
-        if (s.inflight) return;
-        const got = await this.store.acquire(service);
-        if (got.ok) {
-          s.held = { token: got.lease.token, localDeadline: got.localDeadline };
-          // A failure left from an earlier stay here is not this holding's: clear it before it
-          // is read as a monitored failure (and its start limit before it refuses the start).
-          await Promise.all(s.units.members.map((u) => this.bus.resetFailed(u)));
-          this.log(service, `lease acquired, token ${got.lease.token} (${action.reason})`);
-          this.setStep(s, `lease acquired (token ${got.lease.token})`);
-          // The service lives here now: a returning node must not pull it back by the old placement.
-          if (action.failover) await this.store.writeIntent(service, { placement: config.node }, `agent-${config.node}-failover`);
-          this.wake(); // start on the next decision, not a tick later
-        }
-        return;
-      }
-      case "start": {
-        if (s.inflight || s.startFailed) return;
-        this.writeToken(service, action.token);
-        this.log(service, `starting ${s.units.target} with token ${action.token} (${action.reason})`);
-        this.setStep(s, "starting");
-        this.inBackground(service, s, "start", async () => {
-          const result = await this.bus.start(s.units.target);
-          const state = (await this.bus.status(s.units.target)).activeState;
-          if (result !== "done" || state !== "active") {
-            s.startFailed = true;
-            this.log(service, `start failed (job ${result}, target ${state}): holding this node down and handing over`);
-            await this.handOverAfterFailure(service, s);
-          } else {
-            this.setStep(s, "started");
-            this.log(service, `started (token ${action.token})`);
-          }
-        });
-        return;
-      }
-      case "stop": {
-        if (s.inflight) return;
-        this.log(service, `stopping (${action.reason})`);
-        this.setStep(s, "stopping");
-        // Starting the barrier stops every member and returns only when the last is down.
-        this.inBackground(service, s, "stop", async () => this.log(service, `stopped (${await this.bus.start(s.units.stoppedTarget)})`));
-        return;
-      }
-      case "kill": {
-        this.log(service, `killing (${action.reason})`);
-        for (const c of s.units.containers) await execa(c.engine, ["kill", c.name], { reject: false, timeout: 5000 });
-        for (const unit of s.units.members) await this.bus.kill(unit).catch(() => undefined);
-        return;
-      }
-      case "fence": {
-        if (s.fenced) return;
-        s.fenced = true;
-        this.log(service, `FENCING this node (${config.fence}): ${action.reason}`);
-        await this.fence();
-        return;
-      }
-      case "release": {
-        if (s.inflight) return;
-        await this.store.release(service);
-        this.log(service, `lease released, token ${s.held?.token} (${action.reason})`);
-        this.setStep(s, "lease released");
-        s.held = undefined;
-        s.startFailed = false;
-        this.wake();
-        return;
-      }
-      case "hold-down": {
-        s.holdDownUntil = this.clock.now() + config.holdDownMs;
-        this.log(service, `held down for ${config.holdDownMs} ms (${action.reason})`);
-        return;
-      }
-      case "set-placement": {
-        await this.store.writeIntent(service, { placement: action.node }, `agent-${config.node}-${Date.now()}`);
-        this.log(service, `placement set to ${action.node} (${action.reason})`);
-        return;
-      }
-    }
-  }
-
-  /** A start or stop job runs while the loop goes on (so escalation never waits on it); the loop decides again when it ends. */
-  private inBackground(service: string, s: ServiceState, what: string, job: () => Promise<void>): void {
-    s.inflight = job()
-      .catch((err) => this.log(service, `${what} error: ${(err as Error).message}`))
-      .finally(() => {
-        s.inflight = undefined;
-        this.wake();
-      });
-  }
-
-  /** After a failed start here: stop what started, keep this node out, place the service elsewhere. */
-  private async handOverAfterFailure(service: string, s: ServiceState): Promise<void> {
-    await this.bus.start(s.units.stoppedTarget).catch(() => undefined);
-    s.holdDownUntil = this.clock.now() + this.config.holdDownMs;
-    const live = this.store.liveNodes();
-    const next = (s.units.nodes.length ? s.units.nodes : this.config.nodes).find((n) => n !== this.config.node && live.has(n));
-    await this.store.release(service);
-    s.held = undefined;
-    s.startFailed = false;
-    this.setStep(s, `start failed; handed over to ${next ?? "nobody"}`);
-    await this.store.writeIntent(service, { placement: next ?? "" }, `agent-${this.config.node}-rollback`);
-  }
-
-  private writeToken(service: string, token: number): void {
-    const file = join(this.config.runDir, `${service}.token`);
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, `SVCC_TOKEN=${token}\n`, { mode: 0o600 });
-  }
-
-  private async fence(): Promise<void> {
-    switch (this.config.fence) {
-      case "crash":
-        writeFileSync("/proc/sysrq-trigger", "c");
-        return;
-      case "reboot":
-        await execa("systemctl", ["--force", "--force", "reboot"], { reject: false });
-        return;
-      case "poweroff":
-        await execa("systemctl", ["--force", "--force", "poweroff"], { reject: false });
-        return;
-      case "exit":
-        // Stop petting for good: the (external) watchdog resets the node.
-        this.stopped = true;
-        return;
-    }
-  }
-
   /**
-   * The node is safe while every service either holds a valid lease or has nothing running here:
-   * a node that lost the lease store but stopped its services cleanly needs no reset.
+   * A switch/start/stop/freeze/thaw: admitted (decide.admit), written as the newest intent,
+   * applied here at once, then followed until it is done, superseded or timed out. Events
+   * report each change; the result says why it failed when it did.
    */
-  private safeToPet(): boolean {
-    const now = this.clock.now();
-    return [...this.services.values()].every((s) => !s.up || (s.held !== undefined && !this.renewFailing && now < s.held.localDeadline));
-  }
-
-  private lastPetAt = -Infinity;
-
-  private async petWatchdog(): Promise<void> {
-    if (this.stopped || !this.safeToPet()) return;
-    const now = this.clock.now();
-    if (now - this.lastPetAt < this.config.timings.renewMs / 2) return;
-    this.lastPetAt = now;
-    if (process.env.NOTIFY_SOCKET) await execa("systemd-notify", ["WATCHDOG=1"], { reject: false, timeout: 1000 });
-    const w = this.config.watchdog;
-    if (w?.stampFile) writeFileSync(w.stampFile, `${Date.now()}\n`);
-    if (w?.device) writeFileSync(w.device, "1");
-  }
-
-  async run(): Promise<void> {
-    if (process.env.NOTIFY_SOCKET) await execa("systemd-notify", ["--ready"], { reject: false, timeout: 1000 });
-    while (!this.stopped) {
-      const started = this.clock.now();
-      try {
-        await this.tick();
-      } catch (err) {
-        this.log("-", `tick failed: ${(err as Error).message}`);
-      }
-      const woken = new Promise<void>((resolve) => (this.wake = resolve));
-      await Promise.race([this.clock.sleep(Math.max(0, this.config.tickMs - (this.clock.now() - started))), woken]);
+  async request(service: string, request: Request, emit: (e: RequestEvent) => void, timeoutMs: number): Promise<RequestResult> {
+    const s = this.services.get(service);
+    if (!s) return { ok: false, error: `unknown service ${service} (this agent manages ${this.serviceNames().join(", ") || "none"})` };
+    if (this.storeFatal) return { ok: false, error: `this agent cannot use the lease store: ${this.storeFatal}` };
+    const view = this.d.store.view(service);
+    const heldDown = new Set([...view.statuses].filter(([, st]) => st.hd).map(([n]) => n));
+    const admitted = admit({ service, nodes: s.desc.nodes, liveNodes: this.d.store.liveNodes(), heldDown, frozen: view.intent.frozen, busyWith: this.busy.get(service) }, request);
+    if (!admitted.ok) return { ok: false, error: admitted.error };
+    const id = this.newId();
+    if (request.cmd === "freeze" || request.cmd === "thaw") {
+      await this.d.store.writeIntent(service, { frozen: admitted.frozen }, { id, origin: "operator" });
+      this.schedule();
+      return { ok: true, data: this.statusOf(service) };
+    }
+    const destination = admitted.placement ?? undefined;
+    this.busy.set(service, `${request.cmd}${destination ? ` to ${destination}` : ""}`);
+    const started = this.d.clock.now();
+    try {
+      emit({ at: this.d.clock.wallNow(), event: "requested", cmd: request.cmd, service, node: destination });
+      // A request cleared of an earlier failure: the destination's hold-down no longer applies.
+      const mine = await this.d.store.writeIntent(service, { placement: admitted.placement, clear: destination ? [destination] : undefined }, { id, origin: "operator" });
+      this.schedule();
+      let last = "";
+      return await new Promise<RequestResult>((resolve) => {
+        const finish = (r: RequestResult) => {
+          off();
+          timer.cancel();
+          resolve(r);
+        };
+        const timer = this.d.clock.timer(timeoutMs, () => finish({ ok: false, error: `${request.cmd} of ${service} did not complete within ${Math.round(timeoutMs / 1000)} s`, data: this.statusOf(service) }));
+        const check = () => {
+          const v = this.d.store.view(service);
+          const summary = JSON.stringify([v.holder, [...v.statuses]]);
+          if (summary !== last) {
+            last = summary;
+            for (const [node, st] of v.statuses) emit({ at: this.d.clock.wallNow(), event: "node", node, state: st.st, step: st.step, token: st.tok });
+            emit({ at: this.d.clock.wallNow(), event: "lease", holder: v.holder?.node, token: v.holder?.token, state: v.holder?.state });
+          }
+          if (v.intent.version > mine.version || (v.intent.version === mine.version && v.intent.request !== id)) {
+            if (v.intent.origin === "operator") return finish({ ok: false, error: `another request on ${service} won (placement ${v.intent.placement === "" ? "stopped" : (v.intent.placement ?? "orchestrated")}, from ${v.intent.from})`, data: this.statusOf(service) });
+            const why = destination ? v.statuses.get(destination)?.step : undefined;
+            return finish({ ok: false, error: `${destination ?? service} could not ${request.cmd === "stop" ? "stop" : "start"} ${service}${why ? ` (${why})` : ""}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: this.statusOf(service) });
+          }
+          if (destination) {
+            if (v.holder?.node === destination && v.holder.state === "held" && v.statuses.get(destination)?.st === "up") return finish({ ok: true, data: { ...this.statusOf(service), ms: Math.round(this.d.clock.now() - started) } });
+          } else {
+            const anyUp = [...v.statuses.values()].some((st) => st.st !== "down");
+            if (!anyUp && (!v.holder || !v.holder.live)) return finish({ ok: true, data: { ...this.statusOf(service), ms: Math.round(this.d.clock.now() - started) } });
+          }
+        };
+        const off = this.onChange(check);
+        check();
+      });
+    } finally {
+      this.busy.delete(service);
     }
   }
 
-  shutdown(): void {
-    this.stopped = true;
-    this.wake();
+  async declareDead(node: string): Promise<void> {
+    await this.d.store.declareDead(node);
+    this.log("-", `${node} declared dead by an operator (it must be powered off): its leases may be taken over now`);
+    this.schedule();
+  }
+
+  async clearHoldDown(service: string, node: string): Promise<void> {
+    if (!this.services.has(service)) throw new Error(`unknown service ${service}`);
+    await this.d.store.writeIntent(service, { clear: [node] }, { id: this.newId(), origin: "operator" });
+    this.schedule();
+  }
+
+  /** The lease check the units' guard relies on, as this agent sees it now. */
+  leaseCheck(service: string): { ok: boolean; token?: number; reason?: string } {
+    const token = this.heldToken(service);
+    if (this.storeFatal) return { ok: false, reason: this.storeFatal };
+    if (token === undefined) return { ok: false, reason: `${this.node} does not hold ${service}'s lease` };
+    if (this.d.clock.now() >= this.validUntil) return { ok: false, reason: "the lease could not be renewed in time" };
+    return { ok: true, token };
+  }
+
+  statusOf(service: string) {
+    const s = this.services.get(service)!;
+    const v = this.d.store.view(service);
+    const live = this.d.store.liveNodes();
+    const hosts = new Map<string, HostView>(this.d.store.hosts().map((h) => [h.node, h]));
+    const units = (u?: string) => Object.fromEntries(s.desc.members.map((m, i) => [m, ({ a: "active", i: "inactive", f: "failed", s: "activating", d: "deactivating" } as Record<string, string>)[u?.[i] ?? "?"] ?? "unknown"]));
+    return {
+      service,
+      orchestrate: s.desc.orchestrate,
+      frozen: v.intent.frozen,
+      placement: v.intent.placement,
+      intent: v.intent as ClusterIntent,
+      lease: v.holder ? { holder: v.holder.node, token: v.holder.token, state: v.holder.state, live: v.holder.live } : undefined,
+      maxToken: v.maxToken,
+      problems: [...v.problems, ...(this.storeFatal ? [this.storeFatal] : [])],
+      nodes: Object.fromEntries(
+        s.desc.nodes.map((n) => {
+          const st = v.statuses.get(n);
+          return [n, { live: live.has(n), host: hosts.get(n)?.state ?? "unknown", state: st?.st ?? "unknown", token: st?.tok, step: st?.step, heldDown: st?.hd ?? false, units: units(st?.u) }];
+        }),
+      ),
+    };
+  }
+
+  status() {
+    return {
+      node: this.node,
+      watchdog: { kind: this.d.watchdog.kind, description: this.d.watchdog.description, armed: this.d.watchdog.armed },
+      fence: this.d.config.fence,
+      warnings: this.warnings,
+      lease: { validForMs: Math.max(0, Math.round(this.validUntil - this.d.clock.now())), renewFailing: this.renewFailing, renewError: this.renewError, unusable: this.storeFatal, timings: this.timings },
+      hosts: this.d.store.hosts(),
+      services: this.serviceNames().map((s) => this.statusOf(s)),
+    };
   }
 }

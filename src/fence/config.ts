@@ -1,86 +1,119 @@
 // The agent's config (/etc/svcc/agent.json): checked whole, every problem named with its key.
+// Node membership and timings live on the lease device (written by `svcc lease init`): the
+// config may repeat them, and the agent refuses to start when they differ.
 
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { ConfigError, type ConfigProblem } from "../compiler/errors.js";
+import type { FenceAction } from "./effects.js";
 import { checkTimings, defaultTimings, type LeaseTimings } from "./lease/types.js";
 
-export type FenceAction = "reboot" | "poweroff" | "crash" | "exit";
+export type WatchdogConfig = { kind: "device"; device: string } | { kind: "emulated"; stampFile: string } | { kind: "none" };
 
 export interface AgentConfig {
   node: string;
-  nodes: string[];
+  nodes?: string[];
   services: string[];
   lease: { device: string; offset: number };
-  timings: LeaseTimings;
-  unitDir: string;
+  /** Used by `svcc lease init`; when given to the agent, they must equal the device's. */
+  timings?: LeaseTimings;
+  /** Where compiled services are found (first match wins): units and <svc>.svcc/service.json. */
+  unitDirs: string[];
   runDir: string;
   socket: string;
   busAddress?: string;
   fence: FenceAction;
-  /** Petted only while every held lease is valid: a hardware watchdog, or a stamp file the lab's emulated one watches. */
-  watchdog?: { device?: string; stampFile?: string };
+  watchdog: WatchdogConfig;
   holdDownMs: number;
-  tickMs: number;
+  /** A stop (switch, stop request) that is not proven down by then is killed, then fenced. */
+  stopTimeoutMs: number;
+  /** How often the lease store is read while something changes (a switch, a start, a stop). */
+  pollMs: number;
 }
 
-const known = ["node", "nodes", "services", "lease", "timings", "unitDir", "runDir", "socket", "busAddress", "fence", "watchdog", "holdDownMs", "tickMs"];
+const known = ["node", "nodes", "services", "lease", "timings", "unitDir", "unitDirs", "runDir", "socket", "busAddress", "fence", "watchdog", "holdDownMs", "stopTimeoutMs", "pollMs"];
+const name = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const fences: FenceAction[] = ["reboot", "poweroff", "crash", "watchdog", "none"];
 
-export function parseAgentConfig(text: string, file: string): AgentConfig {
+export function parseAgentConfig(text: string, file: string, host: () => string = hostname): AgentConfig {
   let data: Record<string, unknown>;
   try {
     data = JSON.parse(text);
   } catch (err) {
     throw new ConfigError([{ file, reason: `not valid JSON: ${(err as Error).message}` }]);
   }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new ConfigError([{ file, reason: "expected a JSON object" }]);
   const problems: ConfigProblem[] = [];
   const bad = (key: string, reason: string) => problems.push({ file, key, reason });
   for (const key of Object.keys(data)) if (!known.includes(key)) bad(key, `unknown key (expected ${known.join(", ")})`);
-  const strings = (key: string) => {
+  const names = (key: string, required: boolean) => {
     const v = data[key];
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(x))) {
-      bad(key, "expected a non-empty list of names");
+    if (v === undefined && !required) return undefined;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "string" && name.test(x))) {
+      bad(key, "expected a non-empty list of names (letters, digits, '.', '_', '-'; at most 64)");
       return [];
     }
+    if (new Set(v).size !== v.length) bad(key, "lists a name twice");
     return v as string[];
   };
-  const nodes = strings("nodes");
-  const services = strings("services");
-  const node = typeof data.node === "string" ? data.node : hostname();
-  if (nodes.length && !nodes.includes(node)) bad("node", `this node (${node}) is not in nodes (${nodes.join(", ")})`);
+  const nodes = names("nodes", false);
+  const services = names("services", true) ?? [];
+  // One golden image serves every node: the node name comes from the hostname at boot.
+  const node = typeof data.node === "string" ? data.node : host().split(".")[0];
+  if (!name.test(node) || ["localhost", "none", "(none)"].includes(node)) bad("node", `"${node}" is not a usable node name: set the hostname (or "node" in the config) before the agent starts`);
+  if (nodes && !nodes.includes(node)) bad("node", `this node (${node}) is not in nodes (${nodes.join(", ")})`);
   const lease = data.lease as { device?: unknown; offset?: unknown } | undefined;
-  if (!lease || typeof lease.device !== "string" || !lease.device.startsWith("/")) bad("lease", 'expected {"device": "/dev/...", "offset": 0}: the shared block device (or file) every node sees');
+  if (!lease || typeof lease.device !== "string" || !lease.device.startsWith("/")) bad("lease", 'expected {"device": "/dev/...", "offset": 0}: the shared block device every node sees');
   const offset = lease?.offset ?? 0;
   if (typeof offset !== "number" || offset % 4096 !== 0 || offset < 0) bad("lease.offset", "expected a non-negative multiple of 4096");
-  const timings = { ...defaultTimings, ...((data.timings as object) ?? {}) } as LeaseTimings;
-  for (const [k, v] of Object.entries(timings)) if (typeof v !== "number" || !(k in defaultTimings)) bad(`timings.${k}`, "unknown timing or not a number");
-  for (const p of checkTimings(timings)) bad("timings", p);
+  let timings: LeaseTimings | undefined;
+  if (data.timings !== undefined) {
+    if (typeof data.timings !== "object" || data.timings === null) bad("timings", "expected an object");
+    else {
+      timings = { ...defaultTimings, ...(data.timings as object) } as LeaseTimings;
+      for (const [k, v] of Object.entries(timings)) if (typeof v !== "number" || !(k in defaultTimings)) bad(`timings.${k}`, "unknown timing or not a number");
+      for (const p of checkTimings(timings)) bad("timings", p);
+    }
+  }
   const fence = (data.fence ?? "reboot") as FenceAction;
-  if (!["reboot", "poweroff", "crash", "exit"].includes(fence)) bad("fence", "expected reboot, poweroff, crash or exit");
-  const str = (key: string, fallback: string) => {
+  if (!fences.includes(fence)) bad("fence", `expected one of ${fences.join(", ")}`);
+  let watchdog: WatchdogConfig = { kind: "device", device: "/dev/watchdog" };
+  const w = data.watchdog;
+  if (w === "none") watchdog = { kind: "none" };
+  else if (typeof w === "object" && w !== null && typeof (w as { device?: unknown }).device === "string" && (w as { device: string }).device.startsWith("/")) watchdog = { kind: "device", device: (w as { device: string }).device };
+  else if (typeof w === "object" && w !== null && typeof (w as { emulated?: unknown }).emulated === "string" && (w as { emulated: string }).emulated.startsWith("/")) watchdog = { kind: "emulated", stampFile: (w as { emulated: string }).emulated };
+  else if (w !== undefined) bad("watchdog", 'expected {"device": "/dev/watchdog"}, {"emulated": "/run/svcc/watchdog"} (test labs only) or "none" (explicitly unsafe)');
+  if (fence === "watchdog" && watchdog.kind === "none") bad("fence", 'fence "watchdog" needs a watchdog');
+  const path = (key: string, fallback: string) => {
     const v = data[key] ?? fallback;
-    if (typeof v !== "string" || !v.startsWith("/")) bad(key, "expected an absolute path");
+    if (typeof v !== "string" || !v.startsWith("/") || /[\0\n\r]/.test(v)) bad(key, "expected an absolute path");
     return String(v);
   };
-  const number = (key: string, fallback: number) => {
+  const ms = (key: string, fallback: number, min = 1) => {
     const v = data[key] ?? fallback;
-    if (typeof v !== "number" || v <= 0) bad(key, "expected a positive number of milliseconds");
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min) bad(key, `expected a number of milliseconds ≥ ${min}`);
     return Number(v);
   };
+  let unitDirs = ["/etc/systemd/system", "/run/systemd/generator"];
+  if (data.unitDirs !== undefined) {
+    if (!Array.isArray(data.unitDirs) || !data.unitDirs.every((d) => typeof d === "string" && d.startsWith("/"))) bad("unitDirs", "expected a list of absolute paths");
+    else unitDirs = data.unitDirs as string[];
+  } else if (data.unitDir !== undefined) unitDirs = [path("unitDir", "/etc/systemd/system")];
   const config: AgentConfig = {
     node,
     nodes,
     services,
     lease: { device: String(lease?.device), offset: Number(offset) },
     timings,
-    unitDir: str("unitDir", "/etc/systemd/system"),
-    runDir: str("runDir", "/run/svcc"),
-    socket: str("socket", "/run/svcc/agent.sock"),
+    unitDirs,
+    runDir: path("runDir", "/run/svcc"),
+    socket: path("socket", "/run/svcc/agent.sock"),
     busAddress: typeof data.busAddress === "string" ? data.busAddress : undefined,
     fence,
-    watchdog: data.watchdog as AgentConfig["watchdog"],
-    holdDownMs: number("holdDownMs", 60_000),
-    tickMs: number("tickMs", Math.min(100, timings.renewMs)),
+    watchdog,
+    holdDownMs: ms("holdDownMs", 60_000),
+    stopTimeoutMs: ms("stopTimeoutMs", 60_000, 1000),
+    pollMs: ms("pollMs", 100, 20),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
@@ -94,4 +127,13 @@ export function readAgentConfig(file: string): AgentConfig {
     throw new ConfigError([{ file, reason: `cannot read the agent config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
   }
   return parseAgentConfig(text, file);
+}
+
+/** Warnings the agent repeats in its status and log: choices that give up safety. */
+export function unsafeChoices(c: AgentConfig): string[] {
+  const w: string[] = [];
+  if (c.watchdog.kind === "none") w.push('watchdog "none": a node that hangs while holding a lease is not reset; its peer may start the service beside it');
+  if (c.fence === "none") w.push('fence "none": a node that cannot stop a service after losing its lease only logs it');
+  if (c.watchdog.kind === "emulated") w.push(`watchdog "emulated" (${c.watchdog.stampFile}): only a test lab's outside watcher resets this node`);
+  return w;
 }

@@ -1,26 +1,25 @@
-// The CLI ↔ agent channel: a unix socket only root can use (0600 in a 0700 directory), one
-// JSON request per connection, answered by a stream of JSON event lines and a final result.
-// No network listener: peers coordinate through the lease store only.
+// The CLI ↔ agent channel: a unix socket only root can reach, one JSON request per
+// connection, answered by JSON event lines and a final result. No network listener: peers
+// coordinate through the lease store only. The agent makes its own 0700 directory (or
+// refuses one that others could write to, without changing it) and creates the socket under
+// umask 077, so it is never reachable by others, not even for an instant after listen.
 
-import { randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
-import type { Agent } from "./agent.js";
-import type { InstanceStatus } from "./lease/slot-codec.js";
+import type { Agent, RequestEvent } from "./agent.js";
+import type { Request } from "./decide.js";
 
 export type ControlRequest =
   | { cmd: "status"; service?: string }
   | { cmd: "switch"; service: string; node: string }
   | { cmd: "start"; service: string; node?: string }
   | { cmd: "stop"; service: string }
-  | { cmd: "freeze" | "thaw"; service: string };
+  | { cmd: "freeze" | "thaw"; service: string }
+  | { cmd: "declare-dead"; node: string }
+  | { cmd: "clear-hold-down"; service: string; node: string };
 
-export interface ControlEvent {
-  at: number;
-  event: string;
-  [key: string]: unknown;
-}
+export type ControlEvent = RequestEvent;
 
 export interface ControlResult {
   done: true;
@@ -29,121 +28,105 @@ export interface ControlResult {
   data?: unknown;
 }
 
-const inProgress = new Map<string, string>();
+const MAX_REQUEST = 64 * 1024;
 
-export function serveControl(agent: Agent, socketPath: string, timeoutMs = 120_000): Server {
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
-  chmodSync(dirname(socketPath), 0o700);
-  rmSync(socketPath, { force: true });
+/** Checks (never changes) a socket directory the agent did not create; creates it 0700 when absent. */
+export function prepareSocketDir(dir: string, uid = process.geteuid?.() ?? 0): void {
+  let st;
+  try {
+    st = lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    const old = process.umask(0o077);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } finally {
+      process.umask(old);
+    }
+    return;
+  }
+  if (st.isSymbolicLink()) throw new Error(`${dir} is a symbolic link: refusing to put the agent's socket there`);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory: refusing to put the agent's socket there`);
+  if (st.uid !== uid) throw new Error(`${dir} belongs to uid ${st.uid}, not to the agent (uid ${uid}): refusing to put the agent's socket there`);
+  if ((st.mode & 0o022) !== 0) throw new Error(`${dir} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}): refusing to put the agent's socket there (use a directory only root can write, e.g. /run/svcc)`);
+}
+
+export async function serveControl(agent: Agent, socketPath: string, timeoutMs = 120_000): Promise<Server> {
+  prepareSocketDir(dirname(socketPath));
+  try {
+    const st = lstatSync(socketPath);
+    if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket: refusing to replace it`);
+    rmSync(socketPath); // a socket left by an earlier agent
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
   const server = createServer((socket) => {
     let buffer = "";
+    let handled = false;
     socket.on("data", (chunk) => {
+      if (handled) return;
       buffer += chunk.toString("utf8");
+      if (buffer.length > MAX_REQUEST) {
+        handled = true;
+        finish(socket, { done: true, ok: false, error: "bad request: too large" });
+        return;
+      }
       const nl = buffer.indexOf("\n");
       if (nl < 0) return;
-      const line = buffer.slice(0, nl);
-      buffer = "";
+      handled = true;
       let request: ControlRequest;
       try {
-        request = JSON.parse(line);
+        request = JSON.parse(buffer.slice(0, nl));
       } catch {
         finish(socket, { done: true, ok: false, error: "bad request: not JSON" });
         return;
       }
-      handle(agent, request, (e) => socket.write(`${JSON.stringify(e)}\n`), timeoutMs)
+      handle(agent, request, (e) => socket.writable && socket.write(`${JSON.stringify(e)}\n`), timeoutMs)
         .then((result) => finish(socket, result))
         .catch((err) => finish(socket, { done: true, ok: false, error: (err as Error).message }));
     });
     socket.on("error", () => undefined);
   });
-  server.listen(socketPath, () => chmodSync(socketPath, 0o600));
+  const old = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } finally {
+    process.umask(old);
+  }
   return server;
 }
 
 function finish(socket: Socket, result: ControlResult): void {
-  socket.end(`${JSON.stringify(result)}\n`);
-}
-
-async function clusterStatus(agent: Agent, service: string) {
-  const { view, intent } = await agent.store.snapshot(service);
-  const live = agent.store.liveNodes();
-  const units = agent.unitsOf(service)!;
-  const nodes = units.nodes.length ? units.nodes : agent.config.nodes;
-  const statuses = agent.store.statuses(service);
-  return {
-    service,
-    orchestrate: units.orchestrate,
-    frozen: intent.frozen,
-    placement: intent.placement,
-    intent,
-    lease: view.holder ? { holder: view.holder.node, token: view.holder.token, state: view.holder.state, live: view.holder.live } : undefined,
-    maxToken: view.maxToken,
-    nodes: Object.fromEntries(nodes.map((n) => [n, { live: live.has(n), ...(statuses.get(n) ?? { state: "unknown", units: {} }) }])) as Record<string, InstanceStatus & { live: boolean }>,
-  };
+  if (socket.writable) socket.end(`${JSON.stringify(result)}\n`);
 }
 
 async function handle(agent: Agent, request: ControlRequest, emit: (e: ControlEvent) => void, timeoutMs: number): Promise<ControlResult> {
-  const known = agent.serviceNames();
-  if (request.cmd === "status") {
-    const services = request.service ? [request.service] : known;
-    for (const s of services) if (!known.includes(s)) return { done: true, ok: false, error: `unknown service ${s} (this agent manages ${known.join(", ") || "none"})` };
-    return { done: true, ok: true, data: { node: agent.config.node, services: await Promise.all(services.map((s) => clusterStatus(agent, s))) } };
-  }
-  const { service } = request;
-  if (!known.includes(service)) return { done: true, ok: false, error: `unknown service ${service} (this agent manages ${known.join(", ") || "none"})` };
-  const units = agent.unitsOf(service)!;
-  const nodes = units.nodes.length ? units.nodes : agent.config.nodes;
-  const before = await clusterStatus(agent, service);
-  const request_id = randomUUID();
-
-  if (request.cmd === "freeze" || request.cmd === "thaw") {
-    await agent.store.writeIntent(service, { frozen: request.cmd === "freeze" }, request_id);
-    return { done: true, ok: true, data: await clusterStatus(agent, service) };
-  }
-
-  let destination: string | undefined;
-  if (request.cmd === "switch" || request.cmd === "start") {
-    destination = request.cmd === "switch" ? request.node : (request.node ?? nodes.find((n) => before.nodes[n]?.live));
-    if (!destination || !nodes.includes(destination)) return { done: true, ok: false, error: `${destination ?? "no node"} is not a node of ${service} (${nodes.join(", ")})` };
-    if (!before.nodes[destination]?.live) return { done: true, ok: false, error: `${destination} is down (its lease-store heartbeat is not current)` };
-    if (before.frozen) return { done: true, ok: false, error: `${service} is frozen: thaw it first (svcc thaw ${service})` };
-    if (request.cmd === "switch" && before.lease?.holder === destination && before.nodes[destination]?.state === "up") return { done: true, ok: true, data: before };
-  }
-  const busy = inProgress.get(service);
-  if (busy) return { done: true, ok: false, error: `another request on ${service} is in progress here (${busy}); wait for it` };
-  if (before.placement !== undefined && before.placement !== "" && before.lease?.holder !== before.placement && before.nodes[before.placement]?.live) {
-    return { done: true, ok: false, error: `a move of ${service} to ${before.placement} is still in progress; wait for it` };
-  }
-  inProgress.set(service, `${request.cmd} ${destination ?? ""}`.trim());
-  try {
-    const started = Date.now();
-    emit({ at: started, event: "requested", cmd: request.cmd, service, node: destination });
-    await agent.store.writeIntent(service, { placement: destination ?? "" }, request_id);
-    let last = "";
-    while (Date.now() - started < timeoutMs) {
-      const now = await clusterStatus(agent, service);
-      const { intent } = now;
-      if (intent.request !== request_id && intent.version > 0 && intent.request?.startsWith("agent-") !== true) {
-        return { done: true, ok: false, error: `another request on ${service} won (placement ${intent.placement ?? "orchestrated"} from ${intent.from})` };
-      }
-      const summary = JSON.stringify([now.lease, Object.entries(now.nodes).map(([n, s]) => [n, s.state, s.step, s.units])]);
-      if (summary !== last) {
-        last = summary;
-        for (const [node, s] of Object.entries(now.nodes)) {
-          emit({ at: Date.now(), event: "node", node, state: s.state, step: s.step, units: s.units, token: s.token });
-        }
-        emit({ at: Date.now(), event: "lease", holder: now.lease?.holder, token: now.lease?.token, state: now.lease?.state });
-      }
-      if (intent.request?.startsWith("agent-") && intent.placement !== destination) {
-        return { done: true, ok: false, error: `${destination} could not start ${service}; ${intent.placement ? `rolled back to ${intent.placement}` : "it is stopped everywhere"}`, data: now };
-      }
-      if (destination && now.lease?.holder === destination && now.nodes[destination]?.state === "up") return { done: true, ok: true, data: now };
-      if (!destination && Object.values(now.nodes).every((s) => s.state === "down" || (s.state as string) === "unknown") && (!now.lease || now.lease.state === "released")) return { done: true, ok: true, data: now };
-      await new Promise((r) => setTimeout(r, 50));
+  switch (request.cmd) {
+    case "status": {
+      if (request.service && !agent.knows(request.service)) return { done: true, ok: false, error: `unknown service ${request.service} (this agent manages ${agent.serviceNames().join(", ") || "none"})` };
+      const all = agent.status();
+      return { done: true, ok: true, data: request.service ? { ...all, services: all.services.filter((s) => s.service === request.service) } : all };
     }
-    return { done: true, ok: false, error: `${request.cmd} of ${service} did not complete within ${timeoutMs / 1000}s`, data: await clusterStatus(agent, service) };
-  } finally {
-    inProgress.delete(service);
+    case "declare-dead":
+      await agent.declareDead(String(request.node));
+      return { done: true, ok: true };
+    case "clear-hold-down":
+      await agent.clearHoldDown(String(request.service), String(request.node));
+      return { done: true, ok: true };
+    case "switch":
+    case "start":
+    case "stop":
+    case "freeze":
+    case "thaw": {
+      const r: Request = request.cmd === "switch" ? { cmd: "switch", node: String(request.node) } : request.cmd === "start" ? { cmd: "start", node: request.node } : { cmd: request.cmd };
+      const result = await agent.request(String(request.service), r, emit, timeoutMs);
+      return result.ok ? { done: true, ok: true, data: result.data } : { done: true, ok: false, error: result.error, data: result.data };
+    }
+    default:
+      return { done: true, ok: false, error: `bad request: unknown command ${JSON.stringify((request as { cmd?: unknown }).cmd)}` };
   }
 }
 
@@ -151,6 +134,7 @@ export async function requestControl(socketPath: string, request: ControlRequest
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     let buffer = "";
+    let done = false;
     socket.on("connect", () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on("data", (chunk) => {
       buffer += chunk.toString("utf8");
@@ -159,10 +143,15 @@ export async function requestControl(socketPath: string, request: ControlRequest
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         const message = JSON.parse(line);
-        if (message.done) resolve(message as ControlResult);
-        else onEvent(message as ControlEvent);
+        if (message.done) {
+          done = true;
+          resolve(message as ControlResult);
+        } else onEvent(message as ControlEvent);
       }
     });
-    socket.on("error", (err) => reject(Object.assign(new Error(`cannot reach the svcc agent at ${socketPath}: ${(err as NodeJS.ErrnoException).code ?? err.message} (is svcc-agent.service running?)`), { exitCode: 1 })));
+    socket.on("close", () => {
+      if (!done) reject(Object.assign(new Error(`the svcc agent at ${socketPath} closed the connection without an answer`), { exitCode: 1 }));
+    });
+    socket.on("error", (err) => reject(Object.assign(new Error(`cannot reach the svcc agent at ${socketPath}: ${(err as NodeJS.ErrnoException).code ?? err.message} (is svcc-agent.service running? only root may use it)`), { exitCode: 1 })));
   });
 }

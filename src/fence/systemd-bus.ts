@@ -1,123 +1,161 @@
-// systemd over D-Bus (dbus-next), following the rules in shared/FENCING.md: subscribe and
-// attach the one JobRemoved handler before any StartUnit/StopUnit (a job can finish before the
-// call returns), match jobs by path, then confirm ActiveState ("done" is not "running").
-// dbus-next never removes match rules, so listeners are added once per connection; on a
-// connection error the next call makes a new connection and subscribes again.
+// systemd over D-Bus (dbus-next's low-level message API: no introspection, no proxies, so an
+// idle agent's calls cost little), following shared/FENCING.md: subscribe and match JobRemoved
+// before any StartUnit (a job can end before the call returns), match jobs by path, confirm
+// states afterwards ("done" is not "running"). Every call has a timeout; a timed-out call or a
+// dropped connection closes the connection (the next call reconnects and subscribes again),
+// and a job waited on across a drop ends as "unknown", never as "failed": the agent then
+// counts the unit as up until it sees otherwise.
 
 import { createRequire } from "node:module";
+import type { JobOutcome, Systemd } from "./systemd.js";
 
-type Variant = { signature: string; value: unknown };
-interface DBusInterface {
-  [method: string]: ((...args: unknown[]) => Promise<unknown>) | unknown;
-  on(event: string, listener: (...args: unknown[]) => void): void;
-}
-interface ProxyObject {
-  getInterface(name: string): DBusInterface;
+interface DbusMessage {
+  type: number;
+  path?: string;
+  interface?: string;
+  member?: string;
+  body: unknown[];
 }
 interface MessageBus {
-  getProxyObject(service: string, path: string): Promise<ProxyObject>;
-  on(event: "error", listener: (err: Error) => void): void;
+  call(msg: unknown): Promise<DbusMessage>;
+  on(event: "error" | "message", listener: (arg: never) => void): void;
   disconnect(): void;
 }
-
-export type JobResult = "done" | "canceled" | "timeout" | "failed" | "dependency" | "skipped" | "invalid";
-
-export interface UnitStatus {
-  unit: string;
-  activeState: string;
-  subState: string;
-  result?: string;
+interface DbusNext {
+  sessionBus(opts: { busAddress?: string }): MessageBus;
+  Message: new (fields: Record<string, unknown>) => unknown;
 }
 
 const SYSTEMD = "org.freedesktop.systemd1";
 const MANAGER_PATH = "/org/freedesktop/systemd1";
 const MANAGER = "org.freedesktop.systemd1.Manager";
+const PROPERTIES = "org.freedesktop.DBus.Properties";
+const SIGNAL = 4;
 
-/** Loaded lazily: only the agent and the CLI commands that talk to systemd pay for dbus-next. */
-function loadDbus(): { sessionBus(opts: { busAddress?: string }): MessageBus } {
+/** Loaded lazily: only the agent and the commands that talk to systemd pay for dbus-next. */
+function loadDbus(): DbusNext {
   return createRequire(import.meta.url)("dbus-next");
 }
 
-export class SystemdBus {
+export class SystemdBus implements Systemd {
   private bus?: MessageBus;
-  private manager?: DBusInterface;
-  private connecting?: Promise<DBusInterface>;
-  private readonly waiters = new Map<string, (result: JobResult) => void>();
-  /** Results of jobs that finished before their waiter was registered. */
-  private readonly early = new Map<string, JobResult>();
-  private readonly unitListeners = new Set<(unit: string, result: JobResult) => void>();
-  private readonly properties = new Map<string, DBusInterface>();
+  private connecting?: Promise<MessageBus>;
+  private readonly waiters = new Map<string, (result: JobOutcome) => void>();
+  /** Results of jobs that ended before their waiter was registered (bounded). */
+  private readonly early = new Map<string, JobOutcome>();
+  private readonly listeners = new Set<() => void>();
+  private dbus?: DbusNext;
 
   constructor(
-    /** e.g. unix:path=/run/dbus/system_bus_socket (the default system bus when omitted). */
+    /** e.g. unix:path=/run/dbus/system_bus_socket */
     private readonly address = process.env.DBUS_SYSTEM_BUS_ADDRESS ?? "unix:path=/run/dbus/system_bus_socket",
+    private readonly callTimeoutMs = 5000,
   ) {}
 
-  private async connect(): Promise<DBusInterface> {
-    if (this.manager) return this.manager;
+  private message(fields: Record<string, unknown>): unknown {
+    this.dbus ??= loadDbus();
+    return new this.dbus.Message(fields);
+  }
+
+  private async connect(): Promise<MessageBus> {
+    if (this.bus) return this.bus;
     this.connecting ??= (async () => {
-      const bus = loadDbus().sessionBus({ busAddress: this.address });
+      this.dbus ??= loadDbus();
+      const bus = this.dbus.sessionBus({ busAddress: this.address });
       bus.on("error", () => this.drop());
-      const object = await bus.getProxyObject(SYSTEMD, MANAGER_PATH);
-      const manager = object.getInterface(MANAGER);
-      manager.on("JobRemoved", (...args: unknown[]) => {
-        const [, jobPath, unit, result] = args as [number, string, string, JobResult];
-        const waiter = this.waiters.get(jobPath);
-        if (waiter) {
-          this.waiters.delete(jobPath);
-          waiter(result);
-        } else {
-          this.early.set(jobPath, result);
-          if (this.early.size > 256) this.early.delete(this.early.keys().next().value!);
+      bus.on("message", (msg: DbusMessage) => this.onMessage(msg));
+      try {
+        await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='JobRemoved'`] })), "AddMatch");
+        await this.bounded(bus.call(this.message({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member: "Subscribe" })), "Subscribe");
+      } catch (err) {
+        try {
+          bus.disconnect();
+        } catch {
+          // already gone
         }
-        for (const listener of this.unitListeners) listener(unit, result);
-      });
-      await (manager.Subscribe as () => Promise<void>)();
+        throw err;
+      }
       this.bus = bus;
-      this.manager = manager;
-      return manager;
+      return bus;
     })();
     try {
       return await this.connecting;
-    } catch (err) {
-      this.drop();
-      throw err;
     } finally {
       this.connecting = undefined;
     }
   }
 
+  private onMessage(msg: DbusMessage): void {
+    if (msg.type !== SIGNAL || msg.member !== "JobRemoved" || msg.interface !== MANAGER) return;
+    const [, jobPath, , result] = msg.body as [number, string, string, JobOutcome];
+    const waiter = this.waiters.get(jobPath);
+    if (waiter) {
+      this.waiters.delete(jobPath);
+      waiter(result);
+    } else {
+      this.early.set(jobPath, result);
+      if (this.early.size > 256) this.early.delete(this.early.keys().next().value!);
+    }
+    for (const listener of this.listeners) listener();
+  }
+
   private drop(): void {
+    const bus = this.bus;
+    this.bus = undefined;
     try {
-      this.bus?.disconnect();
+      bus?.disconnect();
     } catch {
       // already gone
     }
-    this.bus = undefined;
-    this.manager = undefined;
-    this.properties.clear();
-    for (const [, waiter] of this.waiters) waiter("failed");
+    for (const [, waiter] of this.waiters) waiter("unknown");
     this.waiters.clear();
+    for (const listener of this.listeners) listener();
   }
 
-  /** Called for every finished job, with its unit (add once: the listener lives as long as this object). */
-  onJobRemoved(listener: (unit: string, result: JobResult) => void): void {
-    this.unitListeners.add(listener);
+  private bounded<T>(p: Promise<T>, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        reject(new Error(`systemd did not answer ${what} within ${this.callTimeoutMs} ms`));
+        this.drop();
+      }, this.callTimeoutMs);
+      p.then(
+        (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+        (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      );
+    });
   }
 
-  private async job(method: "StartUnit" | "StopUnit" | "RestartUnit", unit: string, mode = "replace", timeoutMs = 120_000): Promise<JobResult> {
-    const manager = await this.connect();
-    const jobPath = (await (manager[method] as (u: string, m: string) => Promise<string>)(unit, mode)) as string;
+  private async call(member: string, signature: string, body: unknown[], path = MANAGER_PATH, iface = MANAGER): Promise<unknown[]> {
+    const bus = await this.connect();
+    const reply = await this.bounded(bus.call(this.message({ destination: SYSTEMD, path, interface: iface, member, signature: signature || undefined, body })), member);
+    return reply.body;
+  }
+
+  async startUnit(unit: string, waitMs: number): Promise<JobOutcome> {
+    let jobPath: string;
+    try {
+      [jobPath] = (await this.call("StartUnit", "ss", [unit, "replace"])) as [string];
+    } catch (err) {
+      // The call may or may not have reached systemd: the job's fate is unknown.
+      if (/did not answer|disconnect|closed|EPIPE|ECONNRESET/i.test((err as Error).message)) return "unknown";
+      throw err;
+    }
     const finished = this.early.get(jobPath);
     if (finished) {
       this.early.delete(jobPath);
       return finished;
     }
-    return new Promise<JobResult>((resolve) => {
+    return new Promise<JobOutcome>((resolve) => {
       const timer = setTimeout(() => {
         this.waiters.delete(jobPath);
-        resolve("timeout");
-      }, timeoutMs);
+        resolve("unknown");
+      }, waitMs);
       this.waiters.set(jobPath, (result) => {
         clearTimeout(timer);
         resolve(result);
@@ -125,46 +163,36 @@ export class SystemdBus {
     });
   }
 
-  /** Start a unit and return when its job is over; the caller confirms with status(). */
-  start(unit: string, timeoutMs?: number): Promise<JobResult> {
-    return this.job("StartUnit", unit, "replace", timeoutMs);
+  async states(units: readonly string[]): Promise<Map<string, string>> {
+    const [list] = (await this.call("ListUnitsByNames", "as", [units])) as [Array<[string, string, string, string, string]>];
+    const out = new Map<string, string>();
+    for (const [name, , , active] of list) out.set(name, active);
+    return out;
   }
 
-  stop(unit: string, timeoutMs?: number): Promise<JobResult> {
-    return this.job("StopUnit", unit, "replace", timeoutMs);
+  async resetFailed(units: readonly string[]): Promise<void> {
+    await Promise.all(units.map((u) => this.call("ResetFailedUnit", "s", [u]).catch(() => undefined)));
   }
 
-  async kill(unit: string, signal = 9): Promise<void> {
-    const manager = await this.connect();
-    await (manager.KillUnit as (u: string, who: string, sig: number) => Promise<void>)(unit, "all", signal);
+  async killUnit(unit: string, signal: number): Promise<void> {
+    await this.call("KillUnit", "ssi", [unit, "all", signal]);
   }
 
-  async resetFailed(unit: string): Promise<void> {
-    const manager = await this.connect();
-    await (manager.ResetFailedUnit as (u: string) => Promise<void>)(unit).catch(() => undefined);
+  async ownJobType(): Promise<string | undefined> {
+    const [unitPath] = (await this.call("GetUnitByPID", "u", [process.pid])) as [string];
+    const [job] = (await this.call("Get", "ss", ["org.freedesktop.systemd1.Unit", "Job"], unitPath, PROPERTIES)) as [{ value: [number, string] }];
+    const [id, jobPath] = job.value;
+    if (!id) return undefined;
+    const [type] = (await this.call("Get", "ss", ["org.freedesktop.systemd1.Job", "JobType"], jobPath, PROPERTIES)) as [{ value: string }];
+    return type.value;
   }
 
-  async status(unit: string): Promise<UnitStatus> {
-    const manager = await this.connect();
-    // One proxy per unit and connection: getProxyObject introspects, and the agent asks every tick.
-    let props = this.properties.get(unit);
-    if (!props) {
-      const path = (await (manager.LoadUnit as (u: string) => Promise<string>)(unit)) as string;
-      const object = await this.bus!.getProxyObject(SYSTEMD, path);
-      props = object.getInterface("org.freedesktop.DBus.Properties");
-      this.properties.set(unit, props);
-    }
-    const get = async (iface: string, name: string) => ((await (props!.Get as (i: string, n: string) => Promise<Variant>)(iface, name)) as Variant).value as string;
-    const [activeState, subState] = await Promise.all([get("org.freedesktop.systemd1.Unit", "ActiveState"), get("org.freedesktop.systemd1.Unit", "SubState")]);
-    let result: string | undefined;
-    if (unit.endsWith(".service") || unit.endsWith(".mount")) {
-      const iface = unit.endsWith(".service") ? "org.freedesktop.systemd1.Service" : "org.freedesktop.systemd1.Mount";
-      result = await get(iface, "Result").catch(() => undefined);
-    }
-    return { unit, activeState, subState, result };
+  onChange(listener: () => void): void {
+    this.listeners.add(listener);
   }
 
   close(): void {
     this.drop();
+    this.listeners.clear();
   }
 }

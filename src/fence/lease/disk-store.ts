@@ -25,6 +25,7 @@ import {
   encodeRecord,
   type HeaderRecord,
   type HostRecord,
+  type IntentOrigin,
   type IntentRecord,
   isBallot,
   isHeader,
@@ -41,6 +42,7 @@ import {
   type ClusterIntent,
   type HostState,
   type HostView,
+  type IntentChange,
   type JoinResult,
   type LeaseStore,
   type LeaseTimings,
@@ -473,7 +475,7 @@ export class DiskLeaseStore implements LeaseStore {
     for (const [h, b] of blocks) if (b.status) statuses.set(this.header.nodes[h], b.status);
     const newest = this.newestIntent({ ...area, blocks });
     const intent: ClusterIntent = newest
-      ? { placement: newest.intent.p, frozen: newest.intent.f ?? false, request: newest.intent.r, version: newest.intent.v, from: newest.intent.by, clear: newest.intent.clear }
+      ? { placement: newest.intent.p, frozen: newest.intent.f ?? false, request: newest.intent.r, version: newest.intent.v, from: newest.intent.by, clear: newest.intent.clear, origin: newest.intent.o }
       : { frozen: false, version: 0 };
     const instance = this.instance(service, blocks, area.unreadable, now);
     const problems = area.unreadable.map((u) => u.why);
@@ -661,7 +663,7 @@ export class DiskLeaseStore implements LeaseStore {
     });
   }
 
-  async writeIntent(service: string, change: { placement?: string | null; frozen?: boolean; clear?: string[] }, request: string): Promise<ClusterIntent> {
+  async writeIntent(service: string, change: IntentChange, request: { id: string; origin: IntentOrigin }): Promise<ClusterIntent> {
     return this.lock.run(async () => {
       if (this.fatal) throw new LeaseFatal(this.fatal);
       const area = await this.readArea(service);
@@ -670,12 +672,13 @@ export class DiskLeaseStore implements LeaseStore {
         v: (current?.v ?? 0) + 1,
         p: change.placement === null ? undefined : (change.placement ?? current?.p),
         f: change.frozen ?? current?.f ?? false,
-        r: request,
+        r: request.id,
         by: this.node,
+        o: request.origin,
         clear: change.clear,
       };
       await this.writeBallot(service, { intent: next });
-      return { placement: next.p, frozen: next.f ?? false, request, version: next.v, from: this.node, clear: next.clear };
+      return { placement: next.p, frozen: next.f ?? false, request: request.id, version: next.v, from: this.node, clear: next.clear, origin: next.o };
     });
   }
 

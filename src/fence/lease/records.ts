@@ -155,6 +155,8 @@ export interface HostRecord extends Versioned {
   dead?: DeadDeclaration[];
 }
 
+export type IntentOrigin = "operator" | "failover" | "rollback" | "monitor";
+
 export interface IntentRecord {
   /** Version: the newest intent cluster-wide wins (ties: lower host index). */
   v: number;
@@ -166,6 +168,8 @@ export interface IntentRecord {
   r: string;
   /** Node that issued it. */
   by: string;
+  /** Who asked: an operator's request, or the agents themselves after a failure. */
+  o?: IntentOrigin;
   /** Clear the hold-down of these nodes. */
   clear?: string[];
 }

@@ -1,7 +1,7 @@
 // What every lease store offers the agent (the shared-disk store now, etcd later), and the
 // timing rules they share. See docs/agent.md for the safety argument these numbers serve.
 
-import type { InstanceState, StatusRecord } from "./records.js";
+import type { InstanceState, IntentOrigin, StatusRecord } from "./records.js";
 
 export interface LeaseTimings {
   /** How often a host renews its heartbeat. */
@@ -61,6 +61,13 @@ export interface ClusterIntent {
   /** The node that issued the newest intent. */
   from?: string;
   /** Nodes whose hold-down this intent clears. */
+  clear?: string[];
+  origin?: IntentOrigin;
+}
+
+export interface IntentChange {
+  placement?: string | null;
+  frozen?: boolean;
   clear?: string[];
 }
 
@@ -133,7 +140,7 @@ export interface LeaseStore {
   /** Only after the service is proven down here: peers may take over at once. */
   release(service: string): Promise<void>;
   publish(service: string, status: StatusRecord): Promise<void>;
-  writeIntent(service: string, change: { placement?: string | null; frozen?: boolean; clear?: string[] }, request: string): Promise<ClusterIntent>;
+  writeIntent(service: string, change: IntentChange, request: { id: string; origin: IntentOrigin }): Promise<ClusterIntent>;
   /** An operator checked the node is powered off: peers may take over its leases without waiting. */
   declareDead(node: string): Promise<void>;
   /** Clean shutdown holding nothing: peers need not wait for this host. */
@@ -141,4 +148,4 @@ export interface LeaseStore {
   close(): Promise<void>;
 }
 
-export type { InstanceState, StatusRecord };
+export type { InstanceState, IntentOrigin, StatusRecord };

@@ -1,0 +1,84 @@
+// The agent's side effects on its own node, behind one interface (the simulator and the unit
+// tests replace it): kill containers, fence the node, publish the lease to the node's units,
+// and check that a service's resources are really gone before its lease is released.
+
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import type { ServiceDesc } from "../compiler/service-desc.js";
+import { bootId, type LeaseFile, removeLeaseFile, writeLeaseFile } from "./lease-file.js";
+import { verifyDown } from "./verify-down.js";
+
+export type FenceAction = "reboot" | "poweroff" | "crash" | "watchdog" | "none";
+
+export interface DownCheck {
+  /** Every resource was checked and is gone. */
+  down: boolean;
+  /** What is still up, or could not be checked (a hung dockerd counts as up). */
+  remaining: string[];
+}
+
+export interface NodeEffects {
+  /** Kills the containers, all at once, each bounded; resolves when all ended or timed out. */
+  killContainers(containers: ServiceDesc["containers"], timeoutMs: number): Promise<string[]>;
+  /** Resets the node now (reboot, poweroff, crash); "watchdog" and "none" are the agent's. */
+  fence(action: Exclude<FenceAction, "watchdog" | "none">): void;
+  /** The lease file the units read; undefined removes it. */
+  publishLease(service: string, lease: Omit<LeaseFile, "bootId"> | undefined): void;
+  verifyDown(desc: ServiceDesc, node: string): Promise<DownCheck>;
+  /** Keeps the lease deadline across agent restarts on this boot (never across a reboot). */
+  saveDeadline(validUntil: number): void;
+  loadDeadline(): number | undefined;
+}
+
+const SYSRQ: Record<string, string> = { reboot: "b", poweroff: "o", crash: "c" };
+
+export class HostEffects implements NodeEffects {
+  private readonly boot = bootId();
+
+  constructor(private readonly runDir: string) {}
+
+  async killContainers(containers: ServiceDesc["containers"], timeoutMs: number): Promise<string[]> {
+    const results = await Promise.all(
+      containers.map(async (c) => {
+        const r = await execa(c.engine, ["kill", c.name], { reject: false, timeout: timeoutMs, forceKillAfterDelay: 500 });
+        return r.exitCode === 0 || /no such container|is not running/i.test(r.stderr) ? undefined : `${c.engine} kill ${c.name}: ${r.timedOut ? `no answer within ${timeoutMs} ms` : r.stderr.trim() || `exit ${r.exitCode}`}`;
+      }),
+    );
+    return results.filter((x): x is string => x !== undefined);
+  }
+
+  fence(action: "reboot" | "poweroff" | "crash"): void {
+    // The kernel's own reset, with no daemon, no D-Bus and no disk involved: a fence must work
+    // when everything else is wedged. No sync: the shared data must not be written any more.
+    writeFileSync("/proc/sysrq-trigger", SYSRQ[action]);
+  }
+
+  publishLease(service: string, lease: Omit<LeaseFile, "bootId"> | undefined): void {
+    if (lease) writeLeaseFile(this.runDir, { ...lease, bootId: this.boot });
+    else removeLeaseFile(this.runDir, service);
+  }
+
+  verifyDown(desc: ServiceDesc, node: string): Promise<DownCheck> {
+    return verifyDown(desc, node);
+  }
+
+  private get deadlineFile(): string {
+    return join(this.runDir, "agent-deadline");
+  }
+
+  saveDeadline(validUntil: number): void {
+    const tmp = `${this.deadlineFile}.tmp`;
+    writeFileSync(tmp, `${this.boot} ${Math.floor(validUntil)}\n`, { mode: 0o600 });
+    renameSync(tmp, this.deadlineFile);
+  }
+
+  loadDeadline(): number | undefined {
+    try {
+      const [boot, ms] = readFileSync(this.deadlineFile, "utf8").trim().split(" ");
+      return boot === this.boot && Number.isFinite(Number(ms)) ? Number(ms) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}

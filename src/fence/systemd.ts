@@ -1,0 +1,24 @@
+// What the agent needs of systemd: start a unit and learn how its job ended, read unit
+// states, reset and kill units, know whether its own unit is being restarted, and be told
+// when something changed. SystemdBus implements it over D-Bus; the simulator and unit tests
+// implement it in memory.
+
+export type JobOutcome = "done" | "canceled" | "timeout" | "failed" | "dependency" | "skipped" | "invalid" | "unknown";
+
+export interface Systemd {
+  /**
+   * Starts a unit and resolves when its job ended. "unknown" when the outcome cannot be known
+   * (the bus dropped, or the job outlived the wait): a start of unknown outcome counts as up.
+   */
+  startUnit(unit: string, waitMs: number): Promise<JobOutcome>;
+  /** ActiveState of each unit ("active", "inactive", "failed", …); throws when systemd cannot be asked. */
+  states(units: readonly string[]): Promise<Map<string, string>>;
+  resetFailed(units: readonly string[]): Promise<void>;
+  /** Sends a signal to every process of the unit. */
+  killUnit(unit: string, signal: number): Promise<void>;
+  /** The type of the job systemd is running on the agent's own unit ("restart", "stop", …), if any. */
+  ownJobType(): Promise<string | undefined>;
+  /** Called whenever a job ends (a unit changed state), so the agent looks again at once. */
+  onChange(listener: () => void): void;
+  close(): void;
+}

@@ -1,0 +1,63 @@
+// Proof that a service's resources are gone from this node, checked on the resources
+// themselves rather than read from unit states (a failed stop leaves a unit "failed" with its
+// resource still held): no tag of this node on the VG and no active LV, no mount on the mount
+// point, no service address on its device, no running container. Each check is bounded;
+// one that cannot answer (a hung dockerd, LVM stuck on a dead path) counts as "still up".
+
+import { readFile } from "node:fs/promises";
+import { execa } from "execa";
+import type { ResourceCheck, ServiceDesc } from "../compiler/service-desc.js";
+import type { DownCheck } from "./effects.js";
+
+const timeout = 5000;
+const lvmEnv = { LVM_SUPPRESS_FD_WARNINGS: "1" };
+
+async function run(cmd: string, args: string[]) {
+  return execa(cmd, args, { reject: false, timeout, forceKillAfterDelay: 500, env: lvmEnv });
+}
+
+/** undefined: down; a string: what is still up (or could not be checked). */
+export async function checkOne(r: ResourceCheck, node: string, mountinfo: () => Promise<string>): Promise<string | undefined> {
+  switch (r.kind) {
+    case "vg": {
+      const tags = await run("vgs", ["--noheadings", "-o", "vg_tags", r.vg]);
+      if (tags.exitCode !== 0) return `${r.rid}: cannot read VG ${r.vg}'s tags (${tags.timedOut ? "timed out" : tags.stderr.trim().split("\n").pop()})`;
+      if (tags.stdout.split(",").map((t) => t.trim()).includes(node)) return `${r.rid}: VG ${r.vg} still carries @${node}`;
+      const lvs = await run("lvs", ["--noheadings", "-o", "lv_name,lv_active", r.vg]);
+      if (lvs.exitCode !== 0) return `${r.rid}: cannot read VG ${r.vg}'s logical volumes (${lvs.timedOut ? "timed out" : lvs.stderr.trim().split("\n").pop()})`;
+      const active = lvs.stdout.split("\n").filter((l) => /\bactive\b/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+      return active.length ? `${r.rid}: VG ${r.vg} has active LVs ${active.join(", ")}` : undefined;
+    }
+    case "lv": {
+      const lvs = await run("lvs", ["--noheadings", "-o", "lv_active", `${r.vg}/${r.lv}`]);
+      if (lvs.exitCode !== 0) return `${r.rid}: cannot read LV ${r.vg}/${r.lv} (${lvs.timedOut ? "timed out" : lvs.stderr.trim().split("\n").pop()})`;
+      return /\bactive\b/.test(lvs.stdout) ? `${r.rid}: LV ${r.vg}/${r.lv} is active` : undefined;
+    }
+    case "fs": {
+      const mounted = (await mountinfo()).split("\n").some((l) => l.split(" ")[4] === r.mnt);
+      return mounted ? `${r.rid}: ${r.mnt} is still mounted` : undefined;
+    }
+    case "ip": {
+      if (r.container) return undefined; // the address lives in the container's namespace: gone with the container
+      const out = await run("ip", ["-o", "addr", "show", ...(r.dev ? ["dev", r.dev] : [])]);
+      if (out.exitCode !== 0) return out.stderr.includes("does not exist") ? undefined : `${r.rid}: cannot list addresses (${out.stderr.trim()})`;
+      return out.stdout.split("\n").some((l) => l.includes(` ${r.addr}/`)) ? `${r.rid}: ${r.addr} is still on ${r.dev ?? "an interface"}` : undefined;
+    }
+    case "container": {
+      const out = await run(r.engine, ["inspect", "-f", "{{.State.Running}}", r.name]);
+      if (out.exitCode === 0) return out.stdout.trim() === "true" ? `${r.rid}: container ${r.name} is running` : undefined;
+      if (/no such (object|container)/i.test(out.stderr)) return undefined;
+      return `${r.rid}: cannot ask ${r.engine} about ${r.name} (${out.timedOut ? `no answer within ${timeout} ms` : out.stderr.trim().split("\n").pop()})`;
+    }
+    case "app":
+      return undefined; // an app's only state is its unit, checked by the agent
+  }
+}
+
+export async function verifyDown(desc: ServiceDesc, node: string): Promise<DownCheck> {
+  let cached: Promise<string> | undefined;
+  const mountinfo = () => (cached ??= readFile("/proc/self/mountinfo", "utf8"));
+  const results = await Promise.all(desc.resources.map((r) => checkOne(r, node, mountinfo).catch((err) => `${r.rid}: check failed: ${(err as Error).message}`)));
+  const remaining = results.filter((x): x is string => x !== undefined);
+  return { down: remaining.length === 0, remaining };
+}
