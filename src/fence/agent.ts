@@ -64,11 +64,10 @@ interface ServiceRuntime {
   holdDownUntil?: number;
   /** The intent version whose hold-down clearing was applied. */
   clearedAt?: number;
-  /** The token of a lease that was lost (a newer ballot seen): kept until the service is down and released. */
-  lostToken?: number;
   /** A lease still on disk that this agent may not act on (it resumed after the deadline passed). */
   distrust?: string;
   lastVerifyAt?: number;
+  acquireLoggedAt?: number;
   /** What was last published to the lease file ("" = removed), to write it only on change. */
   leasePublished?: string;
   escalation?: ArmedEscalation;
@@ -99,6 +98,8 @@ export class Agent {
   private renewError?: string;
   private storeFatal?: string;
   private running = false;
+  /** Shutting down: escalation and stops go on, nothing is taken or started. */
+  private leaving = false;
   private renewTimer?: Timer;
   private pollTimer?: Timer;
   private petTimer?: Timer;
@@ -158,6 +159,9 @@ export class Agent {
     this.d.systemd.onChange(() => this.schedule());
     this.running = true;
     await this.look();
+    // The watchdog is armed before this agent may take or start anything: a process that
+    // pauses right after a start is then reset like any other.
+    await this.petIfSafe();
     await this.tick();
     this.armRenew();
     this.armPets();
@@ -179,6 +183,7 @@ export class Agent {
       this.d.watchdog.close(false);
       return "restart";
     }
+    this.leaving = true;
     this.log("-", `agent stopping (job ${jobType ?? "unknown"}): stopping every service here, then releasing the leases`);
     const deadline = this.d.clock.now() + this.d.config.stopTimeoutMs + this.timings.killWindowMs;
     for (const [service, s] of this.services) {
@@ -249,12 +254,7 @@ export class Agent {
         this.renewFailing = true;
         this.renewError = r.error;
       }
-      for (const service of r.lost) {
-        const s = this.services.get(service);
-        if (!s) continue;
-        s.lostToken = this.lastToken.get(service);
-        this.log(service, `LEASE LOST: another node has a newer ballot (this node held token ${s.lostToken ?? "?"}); killing what runs here`);
-      }
+      for (const service of r.lost) this.log(service, `LEASE LOST: another node has a newer ballot (this node held token ${this.d.store.lostLeases().get(service) ?? "?"}); killing what runs here`);
     } finally {
       this.renewing = false;
     }
@@ -375,7 +375,8 @@ export class Agent {
   private observation(service: string, s: ServiceRuntime, view: ServiceView, live: Set<string>): Observation {
     const now = this.d.clock.now();
     const held = this.heldToken(service);
-    const token = held ?? s.lostToken;
+    const lost = this.d.store.lostLeases().get(service);
+    const token = held ?? lost;
     const heldDown = new Set<string>();
     for (const [node, st] of view.statuses) if (st.hd && node !== this.node) heldDown.add(node);
     if (s.holdDownUntil !== undefined && now < s.holdDownUntil) heldDown.add(this.node);
@@ -388,7 +389,8 @@ export class Agent {
       lease: {
         token,
         validUntil: held !== undefined && !s.distrust ? this.validUntil : -Infinity,
-        lost: (held === undefined && s.lostToken !== undefined) || s.distrust !== undefined,
+        lost: (held === undefined && lost !== undefined) || s.distrust !== undefined,
+        lostReason: s.distrust,
         liveHolder: view.holder && view.holder.node !== this.node && view.holder.live ? view.holder.node : undefined,
       },
       intent: { placement: view.intent.placement, frozen: view.intent.frozen },
@@ -404,6 +406,7 @@ export class Agent {
       job: s.job?.kind,
       startFailed: s.startFailed,
       unleasedSince: s.unleasedSince,
+      leaving: this.leaving,
       storeFatal: this.storeFatal,
       timings: { leaseMs: this.timings.leaseMs, killWindowMs: this.timings.killWindowMs, stopMarginMs: Math.floor(this.timings.leaseMs / 2) },
     };
@@ -446,8 +449,9 @@ export class Agent {
     }
     const held = this.heldToken(service);
     const up = this.mayBeUp(s);
-    if (up && held === undefined) s.unleasedSince ??= now;
-    if (!up || held !== undefined) s.unleasedSince = undefined;
+    const trusted = held !== undefined && !s.distrust && !this.d.store.lostLeases().has(service);
+    if (up && !trusted) s.unleasedSince ??= now;
+    if (!up || trusted) s.unleasedSince = undefined;
     if (!up && !s.provenDown && !s.job && s.statesKnown && !(s.lastVerifyAt !== undefined && now - s.lastVerifyAt < 5000)) await this.verify(service, s);
 
     const o = this.observation(service, s, view, live);
@@ -579,13 +583,23 @@ export class Agent {
     const { config, store } = this.d;
     switch (action.kind) {
       case "acquire": {
+        if (this.d.watchdog.kind !== "none" && !this.d.watchdog.armed) {
+          await this.petIfSafe();
+          if (!this.d.watchdog.armed) {
+            this.setStep(s, "not taking the lease: the watchdog is not armed");
+            return;
+          }
+        }
         const got = await store.acquire(service);
         if (!got.ok) {
-          if (s.step !== `cannot take the lease: ${got.reason}`) this.log(service, `cannot take the lease: ${got.reason}`);
+          const now = this.d.clock.now();
+          if (s.step !== `cannot take the lease: ${got.reason}` && now - (s.acquireLoggedAt ?? -Infinity) > 5000) {
+            s.acquireLoggedAt = now;
+            this.log(service, `cannot take the lease: ${got.reason}`);
+          }
           this.setStep(s, `cannot take the lease: ${got.reason}`);
           return;
         }
-        s.lostToken = undefined;
         this.log(service, `lease acquired, token ${got.token} (${action.reason})`);
         this.setStep(s, `lease acquired (token ${got.token})`);
         // The service lives here now: a returning node must not pull it back by the old placement.
@@ -607,7 +621,6 @@ export class Agent {
           return;
         }
         const token = this.lastToken.get(service);
-        s.lostToken = undefined;
         s.distrust = undefined;
         this.publishLease(service, s, undefined);
         this.log(service, `lease released, token ${token} (${action.reason})`);
@@ -630,7 +643,8 @@ export class Agent {
   /** Starts the target in the background; the loop goes on (escalation never waits on it). */
   private startJob(service: string, s: ServiceRuntime, token: number, reason: string): void {
     if (s.job) return;
-    s.job = { kind: "start", startedAt: this.d.clock.now(), reason };
+    const job: Job = { kind: "start", startedAt: this.d.clock.now(), reason };
+    s.job = job;
     s.provenDown = false;
     this.log(service, `starting ${s.desc.target} with token ${token} (${reason})`);
     this.setStep(s, `starting (token ${token})`);
@@ -645,6 +659,12 @@ export class Agent {
         this.log(service, `start: ${(err as Error).message}`);
       }
       await this.look();
+      if (s.job !== job) {
+        // Superseded by a stop (an escalation, a request): not a failure of the start.
+        this.log(service, `start ended (job ${outcome}) after a stop took over`);
+        this.schedule();
+        return;
+      }
       const active = s.units.get(s.desc.target) === "active";
       if (outcome === "done" && active) {
         this.log(service, `started (token ${token})`);
@@ -659,7 +679,7 @@ export class Agent {
         this.log(service, `start failed (job ${outcome}${failed.length ? `; failed: ${failed.join(", ")}` : ""}): rolling back, then handing over`);
         this.setStep(s, `start failed${failed.length ? `: ${failed.join(", ")} failed` : ` (job ${outcome})`}`);
       }
-      s.job = undefined;
+      if (s.job === job) s.job = undefined;
       this.schedule();
     })();
   }
@@ -672,16 +692,17 @@ export class Agent {
   private startStop(service: string, s: ServiceRuntime, reason: string): void {
     if (s.job?.kind === "stop") return;
     const startedAt = this.d.clock.now();
-    s.job = { kind: "stop", startedAt, reason };
+    const job: Job = { kind: "stop", startedAt, reason };
+    s.job = job;
     s.provenDown = false;
     this.log(service, `stopping (${reason})`);
     this.setStep(s, `stopping (${reason})`);
     const deadline = startedAt + this.d.config.stopTimeoutMs;
     const killTimer = this.d.clock.timer(this.d.config.stopTimeoutMs, () => {
-      if (s.job?.kind === "stop" && s.job.startedAt === startedAt) void this.kill(service, s, `the stop did not finish within ${this.d.config.stopTimeoutMs} ms`);
+      if (s.job === job) void this.kill(service, s, `the stop did not finish within ${this.d.config.stopTimeoutMs} ms`);
     });
     const fenceTimer = this.d.clock.timer(this.d.config.stopTimeoutMs + this.timings.killWindowMs, () => {
-      if (s.job?.kind === "stop" && s.job.startedAt === startedAt) this.fence(service, `the stop of ${service} is not proven down ${this.d.config.stopTimeoutMs + this.timings.killWindowMs} ms after it began (${s.remaining.join("; ") || "units still up"})`);
+      if (s.job === job) this.fence(service, `the stop of ${service} is not proven down ${this.d.config.stopTimeoutMs + this.timings.killWindowMs} ms after it began (${s.remaining.join("; ") || "units still up"})`);
     });
     void (async () => {
       for (let attempt = 1; this.running || attempt === 1; attempt++) {
@@ -700,7 +721,7 @@ export class Agent {
       }
       killTimer.cancel();
       fenceTimer.cancel();
-      if (s.job?.kind === "stop" && s.job.startedAt === startedAt) s.job = undefined;
+      if (s.job === job) s.job = undefined;
       if (s.provenDown) {
         this.log(service, `stopped; every resource checked gone (${Math.round(this.d.clock.now() - startedAt)} ms)`);
         this.setStep(s, "stopped");
@@ -756,7 +777,11 @@ export class Agent {
     if (!admitted.ok) return { ok: false, error: admitted.error };
     const id = this.newId();
     if (request.cmd === "freeze" || request.cmd === "thaw") {
-      await this.d.store.writeIntent(service, { frozen: admitted.frozen }, { id, origin: "operator" });
+      try {
+        await this.d.store.writeIntent(service, { frozen: admitted.frozen }, { id, origin: "operator" });
+      } catch (err) {
+        return { ok: false, error: `cannot write the request to the lease store: ${(err as Error).message}` };
+      }
       this.schedule();
       return { ok: true, data: this.statusOf(service) };
     }
@@ -766,7 +791,12 @@ export class Agent {
     try {
       emit({ at: this.d.clock.wallNow(), event: "requested", cmd: request.cmd, service, node: destination });
       // A request cleared of an earlier failure: the destination's hold-down no longer applies.
-      const mine = await this.d.store.writeIntent(service, { placement: admitted.placement, clear: destination ? [destination] : undefined }, { id, origin: "operator" });
+      let mine: ClusterIntent;
+      try {
+        mine = await this.d.store.writeIntent(service, { placement: admitted.placement, clear: destination ? [destination] : undefined }, { id, origin: "operator" });
+      } catch (err) {
+        return { ok: false, error: `cannot write the request to the lease store: ${(err as Error).message}` };
+      }
       this.schedule();
       let last = "";
       return await new Promise<RequestResult>((resolve) => {

@@ -27,8 +27,10 @@ export interface LeaseView {
   token?: number;
   /** The lease may be acted on until this clock time (−∞ when not held). */
   validUntil: number;
-  /** A newer ballot was seen, or another host writes our records: never act on it again. */
+  /** A newer ballot was seen, or the lease may not be trusted any more: never act on it again. */
   lost: boolean;
+  /** Why it was lost (for the log). */
+  lostReason?: string;
   /** Another node holds or claims it and may still act. */
   liveHolder?: string;
 }
@@ -55,8 +57,10 @@ export interface Observation {
   job?: "start" | "stop";
   /** The last start here failed and has not been handed over yet. */
   startFailed: boolean;
-  /** When the service was first seen up here without a valid lease. */
+  /** When the service was first seen up here without a valid lease (or with a lost one). */
   unleasedSince?: number;
+  /** The agent is shutting down: it stops what runs, starts and takes nothing. */
+  leaving?: boolean;
   /** Fatal store problem (duplicate host id, other format): stop everything, never start. */
   storeFatal?: string;
   timings: { leaseMs: number; killWindowMs: number; stopMarginMs: number };
@@ -101,6 +105,10 @@ export function placementIsStale(o: Observation): boolean {
 export function wantedNode(o: Observation): string | undefined {
   if (o.intent.placement !== undefined && !placementIsStale(o)) return o.intent.placement || undefined;
   if (o.intent.frozen || o.orchestrate === "no") return undefined;
+  // Orchestration places a service that runs nowhere; a running one stays where it is (a node
+  // that comes back does not pull it over: no needless bounce of the database).
+  if (o.lease.token !== undefined && !o.lease.lost) return o.self;
+  if (o.lease.liveHolder) return o.lease.liveHolder;
   return firstUsableNode(o);
 }
 
@@ -114,9 +122,9 @@ export function escalation(o: Observation): Escalation | undefined {
   const { killWindowMs, stopMarginMs } = o.timings;
   if (o.storeFatal) return { reason: o.storeFatal, stopAt: o.now, killAt: o.unleasedSince ?? o.now, fenceAt: (o.unleasedSince ?? o.now) + killWindowMs };
   if (o.lease.token !== undefined && o.lease.lost) {
-    // Another node has a newer ballot: it may run the service already. No politeness.
+    // Another node may run the service already. No politeness.
     const since = o.unleasedSince ?? o.now;
-    return { reason: "another node took the lease over (a newer ballot)", stopAt: since, killAt: since, fenceAt: since + killWindowMs };
+    return { reason: o.lease.lostReason ?? "another node took the lease over (a newer ballot)", stopAt: since, killAt: since, fenceAt: since + killWindowMs };
   }
   if (o.lease.token !== undefined) {
     const d = o.lease.validUntil;
@@ -138,7 +146,7 @@ export function decide(o: Observation): Action[] {
     if (!up && o.local.provenDown && !o.job && (o.lease.lost || o.storeFatal || o.now >= o.lease.validUntil)) return o.storeFatal ? [] : [{ kind: "release", reason: o.lease.lost ? "lost to a newer ballot; the service is down here" : "the lease ran out; the service is down here" }];
     return [];
   }
-  if (o.storeFatal) return [];
+  if (o.storeFatal || o.leaving) return [];
   const target = wantedNode(o);
 
   if (valid) {
@@ -168,8 +176,10 @@ export function decide(o: Observation): Action[] {
       if (!o.local.provenDown) return [{ kind: "stop", reason: "making sure every resource is down before handing over" }];
       return [{ kind: "release", reason: o.intent.placement === "" ? "stopped everywhere by request" : `down here; handing over to ${target}` }];
     }
-    // A failed member that is not monitored is reported, not acted on (OpenSVC's rule).
-    if (!up && !o.intent.frozen) return [{ kind: "start", token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
+    // A failed member that is not monitored is reported, not acted on (OpenSVC's rule). Nothing
+    // starts on a lease in doubt (renews failing, the deadline near): it would only be stopped.
+    const inDoubt = o.now >= o.lease.validUntil - o.timings.stopMarginMs;
+    if (!up && !o.intent.frozen && !inDoubt) return [{ kind: "start", token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
     return [];
   }
 

@@ -65,7 +65,12 @@ interface PeerWatch {
 interface OwnBallot {
   record: BallotRecord;
   slot: 0 | 1;
+  /** A write of this block that failed or timed out: it may have landed (then it is the block). */
+  uncertain?: { record: BallotRecord; slot: 0 | 1 };
 }
+
+const sameBallot = (a: BallotRecord, b: BallotRecord) => a.copy === b.copy && a.mbal === b.mbal && a.lver === b.lver && a.own === b.own && a.gen === b.gen && a.bal === b.bal;
+const sameHost = (a: HostRecord, b: HostRecord) => a.incarnation === b.incarnation && a.copy === b.copy && a.seq === b.seq && a.generation === b.generation;
 
 /** A block that could not be read (both copies bad) or belongs to another format. */
 interface Unreadable {
@@ -113,7 +118,7 @@ export class DiskLeaseStore implements LeaseStore {
   private readonly lock = new Mutex();
   private header!: HeaderRecord;
   private index = -1;
-  private own?: { record: HostRecord; slot: 0 | 1 };
+  private own?: { record: HostRecord; slot: 0 | 1; uncertain?: { record: HostRecord; slot: 0 | 1 } };
   private readonly peers = new Map<number, PeerWatch>();
   private readonly areas = new Map<string, AreaRead>();
   private readonly mine = new Map<string, OwnBallot>();
@@ -239,15 +244,24 @@ export class DiskLeaseStore implements LeaseStore {
     return read;
   }
 
-  /** Our own block must be exactly what we last wrote: anything else means another host writes our id. */
+  /**
+   * Our own block must be exactly what we last wrote, or a write of ours whose outcome we did
+   * not learn (it timed out or failed, and landed anyway): anything else means another host
+   * writes our id.
+   */
   private checkOwnBallot(service: string, pair: PairState<BallotRecord>): void {
     const mine = this.mine.get(service);
     if (!mine) return;
-    const same = pair.kind === "record" && pair.record.copy === mine.record.copy && pair.record.mbal === mine.record.mbal && pair.record.lver === mine.record.lver && pair.record.own === mine.record.own && pair.record.gen === mine.record.gen;
-    if (!same) {
-      this.fatal = `another host writes ${this.node}'s ballot block for ${service} (found ${pair.kind === "record" ? `copy ${pair.record.copy}, generation ${pair.record.gen}` : pair.kind}, wrote copy ${mine.record.copy}): two hosts share the node name ${this.node}`;
-      throw new LeaseFatal(this.fatal);
+    if (pair.kind === "record" && sameBallot(pair.record, mine.record)) {
+      mine.uncertain = undefined;
+      return;
     }
+    if (pair.kind === "record" && mine.uncertain && sameBallot(pair.record, mine.uncertain.record)) {
+      this.mine.set(service, { record: mine.uncertain.record, slot: pair.slot });
+      return;
+    }
+    this.fatal = `another host writes ${this.node}'s ballot block for ${service} (found ${pair.kind === "record" ? `copy ${pair.record.copy}, generation ${pair.record.gen}` : pair.kind}, wrote copy ${mine.record.copy}): two hosts share the node name ${this.node}`;
+    throw new LeaseFatal(this.fatal);
   }
 
   // ---------- writing ----------
@@ -256,7 +270,12 @@ export class DiskLeaseStore implements LeaseStore {
     const current = this.own!;
     const slot: 0 | 1 = current.slot === 0 ? 1 : 0;
     const record: HostRecord = { ...current.record, ...change, copy: current.record.copy + 1 };
-    await this.io.write(hostBlock(this.index) + slot, encodeRecord("host", record, SECTOR));
+    try {
+      await this.io.write(hostBlock(this.index) + slot, encodeRecord("host", record, SECTOR));
+    } catch (err) {
+      current.uncertain = { record, slot };
+      throw err;
+    }
     this.own = { record, slot };
   }
 
@@ -267,7 +286,13 @@ export class DiskLeaseStore implements LeaseStore {
     record.max = Math.max(record.max, record.lver, this.areaMaxToken(service));
     const slot: 0 | 1 = mine ? (mine.slot === 0 ? 1 : 0) : 0;
     const area = this.header.services.indexOf(service);
-    await this.io.write(areaBlock(this.geometry, area) + 2 * this.index + slot, encodeBallot(record));
+    try {
+      await this.io.write(areaBlock(this.geometry, area) + 2 * this.index + slot, encodeBallot(record));
+    } catch (err) {
+      if (mine) mine.uncertain = { record, slot };
+      else this.mine.set(service, { record: base, slot: slot === 0 ? 1 : 0, uncertain: { record, slot } });
+      throw err;
+    }
     this.mine.set(service, { record, slot });
     return record;
   }
@@ -382,8 +407,11 @@ export class DiskLeaseStore implements LeaseStore {
       try {
         const { hosts, startedAt } = await this.readHeaderAndHosts();
         const own = hosts[this.index];
+        const uncertain = this.own!.uncertain;
+        if (own.kind === "record" && uncertain && sameHost(own.record, uncertain.record)) this.own = { record: uncertain.record, slot: own.slot };
+        else if (own.kind === "record" && sameHost(own.record, this.own!.record)) this.own!.uncertain = undefined;
         const mine = this.own!.record;
-        if (own.kind !== "record" || own.record.incarnation !== mine.incarnation || own.record.copy !== mine.copy || own.record.seq !== mine.seq) {
+        if (own.kind !== "record" || !sameHost(own.record, mine)) {
           this.fatal = `another host writes ${this.node}'s host record (found ${own.kind === "record" ? `incarnation ${own.record.incarnation.slice(0, 8)} seq ${own.record.seq}` : own.kind}): two hosts share the node name ${this.node}; stopping everything here`;
           return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
         }
@@ -530,6 +558,16 @@ export class DiskLeaseStore implements LeaseStore {
     return new Set(this.header.nodes.filter((_, h) => this.hostState(h, now) === "live"));
   }
 
+  /** Leases this host held and lost to a newer ballot (until it releases them). */
+  lostLeases(): Map<string, number> {
+    const lost = new Map<string, number>();
+    for (const service of this.lost) {
+      const mine = this.mine.get(service)?.record;
+      if (mine) lost.set(service, mine.lver);
+    }
+    return lost;
+  }
+
   held(): Map<string, number> {
     const held = new Map<string, number>();
     for (const [service, { record }] of this.mine) {
@@ -573,7 +611,12 @@ export class DiskLeaseStore implements LeaseStore {
   }
 
   private async ballot(service: string): Promise<AcquireResult> {
+    // The area first, then the hosts: any block seen was written after its host's heartbeat,
+    // so a host that came back to life is seen alive (a stale "dead" would let us take over a
+    // lease it has just taken).
     const area = await this.readArea(service);
+    const { hosts } = await this.readHeaderAndHosts();
+    this.observeHosts(hosts, this.clock.now());
     const now = this.clock.now();
     const blocks = this.blocksWithMine(service, area);
     const instance = this.instance(service, blocks, area.unreadable, now);

@@ -51,18 +51,34 @@ export class RecordTooLarge extends Error {
 
 const LINE = /^SVCCLEASE v(\d+) (header|host|ballot) ([0-9a-f]{32}) (.*)$/s;
 
+const ZERO = Buffer.alloc(BLOCK);
+/** Decoded records by their text: a device mostly returns what it returned last time, and checksums cost. */
+const decodedByText = new Map<string, Decoded<unknown>>();
+
 export function decodeRecord<T>(block: Buffer, kind: RecordKind, check: (r: unknown) => r is T): Decoded<T> {
-  if (block[0] === 0) return block.every((b) => b === 0) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
+  if (block[0] === 0) return block.equals(ZERO) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
   const end = block.indexOf(0x0a);
   if (end < 0) return { kind: "corrupt", raw: digest(block) };
-  const text = block.subarray(0, end).toString("utf8");
+  const text = block.toString("utf8", 0, end);
+  const key = `${kind} ${text}`;
+  const cached = decodedByText.get(key);
+  if (cached) return cached as Decoded<T>;
+  const decoded = decodeText(text, kind, check, block);
+  if (decoded.kind === "record" || decoded.kind === "version") {
+    if (decodedByText.size > 4096) decodedByText.clear();
+    decodedByText.set(key, decoded);
+  }
+  return decoded;
+}
+
+function decodeText<T>(text: string, kind: RecordKind, check: (r: unknown) => r is T, block: Buffer): Decoded<T> {
   const versionOnly = /^SVCCLEASE v(\d+) /.exec(text);
   if (versionOnly && Number(versionOnly[1]) !== FORMAT_VERSION) return { kind: "version", version: versionOnly[1] };
   const m = LINE.exec(text);
   if (!m || m[2] !== kind || checksum(kind, m[4]) !== m[3]) return { kind: "corrupt", raw: digest(block) };
   try {
     const record = JSON.parse(m[4]) as unknown;
-    return check(record) ? { kind: "record", record } : { kind: "corrupt", raw: digest(block) };
+    return check(record) ? { kind: "record", record: Object.freeze(record) as T } : { kind: "corrupt", raw: digest(block) };
   } catch {
     return { kind: "corrupt", raw: digest(block) };
   }

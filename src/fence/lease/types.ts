@@ -136,6 +136,8 @@ export interface LeaseStore {
   liveNodes(): Set<string>;
   /** Services this host holds (won, not released, not lost), with their tokens. */
   held(): Map<string, number>;
+  /** Services this host held and lost to a newer ballot, with the token it held (until released). */
+  lostLeases(): Map<string, number>;
   acquire(service: string): Promise<AcquireResult>;
   /** Only after the service is proven down here: peers may take over at once. */
   release(service: string): Promise<void>;

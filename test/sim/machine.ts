@@ -1,0 +1,538 @@
+// One simulated machine: its systemd (a service's units as a chain of resources, with the
+// ground truth of what each holds), its dockerd, its D-Bus, its watchdog hardware, its /run,
+// its path to the lease disk, and the agent process running on it — the real Agent, the real
+// DiskLeaseStore, the real TimedBlockIO, the real decide(). Faults are switches the schedule
+// flips.
+
+import { Agent } from "../../src/fence/agent.js";
+import type { AgentConfig } from "../../src/fence/config.js";
+import type { DownCheck, NodeEffects } from "../../src/fence/effects.js";
+import type { LeaseFile } from "../../src/fence/lease-file.js";
+import { TimedBlockIO } from "../../src/fence/lease/block-io.js";
+import { DiskLeaseStore } from "../../src/fence/lease/disk-store.js";
+import type { LeaseStore, LeaseTimings } from "../../src/fence/lease/types.js";
+import type { ServiceDesc } from "../../src/compiler/service-desc.js";
+import type { JobOutcome, Systemd } from "../../src/fence/systemd.js";
+import type { Watchdog } from "../../src/fence/watchdog.js";
+import type { SimPath } from "./disk.js";
+import type { Rng } from "./rng.js";
+import { ProcessClock, type World } from "./world.js";
+
+export type MemberKind = "lease" | "vg" | "fs" | "container" | "ip";
+
+export interface Member {
+  unit: string;
+  kind: MemberKind;
+  state: "inactive" | "activating" | "active" | "deactivating" | "failed";
+  /** Ground truth: the resource is held on this machine (counts from the start of its start until its stop succeeded). */
+  holds: boolean;
+}
+
+export interface Cluster {
+  world: World;
+  rng: Rng;
+  timings: LeaseTimings;
+  /** Per service: the highest token the VG was taken with (vg-start refuses a lower one). */
+  vgToken: Map<string, number>;
+  log(machine: string, message: string): void;
+  /** A member of a service began holding its resource on a machine. */
+  onHold(service: string, machine: SimMachine): void;
+  /** The VG step of a service succeeded with a token. */
+  onVgTaken(service: string, machine: SimMachine, token: number | undefined): void;
+  /** Makes the store for an agent (the real one; the known-bad v1 store for the "can it see" check). */
+  makeStore?(machine: SimMachine, clock: ProcessClock): LeaseStore;
+}
+
+export function describeService(service: string, nodes: string[], orchestrate: ServiceDesc["orchestrate"]): ServiceDesc {
+  const members = [`${service}-lease.service`, `${service}-disk0.service`, `srv-${service}.mount`, `${service}-container0.service`, `${service}-container1.service`];
+  return {
+    format: 1,
+    service,
+    target: `${service}.target`,
+    stopUnit: `${service}-stop.service`,
+    leaseUnit: members[0],
+    members,
+    containers: [
+      { unit: members[3], name: `${service}.container.0`, engine: "docker" },
+      { unit: members[4], name: `${service}.container.1`, engine: "docker" },
+    ],
+    monitored: [members[4]],
+    nodes,
+    orchestrate,
+    monitorAction: "switch",
+    resources: [
+      { rid: "container#1", kind: "container", name: `${service}.container.1`, engine: "docker" },
+      { rid: "container#0", kind: "container", name: `${service}.container.0`, engine: "docker" },
+      { rid: "fs#1", kind: "fs", mnt: `/srv/${service}` },
+      { rid: "disk#0", kind: "vg", vg: service },
+    ],
+  };
+}
+
+const kinds: MemberKind[] = ["lease", "vg", "fs", "container", "container"];
+
+interface ServiceUnits {
+  desc: ServiceDesc;
+  members: Member[];
+  job?: { kind: "start" | "stop"; canceled: boolean; done: Promise<JobOutcome> };
+  failNextStart?: number;
+  failNextVgStop?: boolean;
+}
+
+export class SimMachine {
+  /** Unique machine id (two machines may share a node name). */
+  readonly id: string;
+  powered = true;
+  boot = 0;
+  /** +1 at every power on and reset: jobs of an earlier life stop where they are. */
+  epoch = 0;
+  incarnation = "";
+  private rate = 1;
+  private offset = 0;
+  process?: { clock: ProcessClock; agent: Agent; store: LeaseStore; started: boolean };
+  readonly services = new Map<string, ServiceUnits>();
+  leaseFiles = new Map<string, LeaseFile & { boot: number }>();
+  persistedDeadline?: number;
+  dockerHungUntil = -Infinity;
+  busDownUntil = -Infinity;
+  /** Watchdog hardware: armed, last pet (world time). */
+  wd = { armed: false, lastPet: 0, fired: 0 };
+  private readonly listeners = new Set<() => void>();
+  /** What `systemctl` is doing to the agent's own unit (for its SIGTERM handling). */
+  ownJob?: "stop" | "restart";
+  agentRestarts = 0;
+  config!: AgentConfig;
+  private idCounter = 0;
+
+  constructor(
+    private readonly c: Cluster,
+    readonly node: string,
+    index: number,
+    readonly path: SimPath,
+    readonly descs: ServiceDesc[],
+    private readonly drift: number,
+    private readonly agentConfig: Partial<AgentConfig>,
+  ) {
+    this.id = `${node}#${index}`;
+    for (const desc of descs) this.services.set(desc.service, { desc, members: desc.members.map((unit, i) => ({ unit, kind: kinds[i], state: "inactive", holds: false })) });
+  }
+
+  private get world() {
+    return this.c.world;
+  }
+
+  log(message: string): void {
+    this.c.log(this.id, message);
+  }
+
+  /** The node's monotonic clock (shared by every agent process of this boot). */
+  nodeNow(): number {
+    return this.offset + this.world.now * this.rate;
+  }
+
+  holds(service: string): boolean {
+    return this.services.get(service)!.members.some((m) => m.holds);
+  }
+
+  // ---------- power ----------
+
+  powerOn(): void {
+    this.powered = true;
+    this.boot += 1;
+    this.epoch += 1;
+    this.incarnation = `${this.id}-boot${this.boot}`;
+    this.rate = 1 + this.c.rng.range(-this.drift, this.drift);
+    this.offset = this.c.rng.range(0, 1e6);
+    this.log(`boot ${this.boot} (clock rate ${this.rate.toFixed(4)})`);
+    this.startAgent();
+  }
+
+  /** Reset (watchdog, fence, crash): everything on the machine is gone at once. */
+  reset(why: string, rebootAfterMs: number | null = 1500): void {
+    if (!this.powered) return;
+    this.log(`RESET: ${why}`);
+    this.killAgent();
+    this.powered = false;
+    this.epoch += 1;
+    for (const s of this.services.values()) {
+      s.job = undefined;
+      for (const m of s.members) {
+        m.state = "inactive";
+        m.holds = false;
+      }
+    }
+    this.leaseFiles.clear();
+    this.persistedDeadline = undefined;
+    this.wd = { armed: false, lastPet: 0, fired: this.wd.fired };
+    this.dockerHungUntil = -Infinity;
+    this.busDownUntil = -Infinity;
+    this.path.reset();
+    if (rebootAfterMs !== null) this.world.after(rebootAfterMs, () => this.powerOn());
+  }
+
+  // ---------- the agent process ----------
+
+  startAgent(): void {
+    if (!this.powered || this.process) return;
+    // offset + world.now × rate: the same clock as nodeNow(), shared by every process of this boot.
+    const clock = new ProcessClock(this.world, this.rate, this.offset);
+    const store = this.c.makeStore?.(this, clock) ?? this.realStore(clock);
+    this.config = {
+      node: this.node,
+      services: this.descs.map((d) => d.service),
+      lease: { device: "/sim/lease", offset: 0 },
+      unitDirs: [],
+      runDir: "/run/svcc",
+      socket: "/run/svcc/agent.sock",
+      fence: "reboot",
+      watchdog: { kind: "device", device: "/dev/watchdog" },
+      holdDownMs: 5000,
+      stopTimeoutMs: 10_000,
+      pollMs: 100,
+      ...this.agentConfig,
+    };
+    const agent = new Agent({
+      config: this.config,
+      store,
+      systemd: this.systemd(clock),
+      clock,
+      effects: this.effects(clock),
+      watchdog: this.watchdog(clock),
+      log: (service, message) => this.log(`${service === "-" ? "" : `${service}: `}${message}`),
+      services: this.descs,
+      newId: () => `${this.id}/${this.boot}/${++this.idCounter}`,
+    });
+    const proc = { clock, agent, store, started: false };
+    this.process = proc;
+    agent.start().then(
+      () => (proc.started = true),
+      (err) => {
+        if (this.process !== proc) return;
+        this.log(`agent exits: ${(err as Error).message}`);
+        this.killAgent();
+        this.restartAgentLater(3000);
+      },
+    );
+  }
+
+  private realStore(clock: ProcessClock): LeaseStore {
+    const io = new TimedBlockIO(this.path.device(clock), clock, this.c.timings.ioTimeoutMs);
+    return new DiskLeaseStore(io, { node: this.node, services: this.descs.map((d) => d.service), clock, incarnation: this.incarnation });
+  }
+
+  killAgent(): void {
+    if (!this.process) return;
+    this.process.clock.kill();
+    this.process = undefined;
+    this.listeners.clear();
+  }
+
+  restartAgentLater(ms: number): void {
+    this.world.after(ms, () => {
+      if (this.powered && !this.process) {
+        this.agentRestarts += 1;
+        this.startAgent();
+      }
+    });
+  }
+
+  /** `systemctl stop|restart svcc-agent`: SIGTERM with the unit's job visible to the agent. */
+  signalAgent(kind: "stop" | "restart", startAgainAfterMs: number): void {
+    const p = this.process;
+    if (!p) return;
+    this.ownJob = kind;
+    this.log(`systemctl ${kind} svcc-agent`);
+    p.clock.deliver(() => {
+      void p.agent.shutdown().then((how) => {
+        if (this.process !== p) return;
+        this.log(`agent ${how}`);
+        this.killAgent();
+        this.ownJob = undefined;
+        this.restartAgentLater(kind === "restart" ? 300 : startAgainAfterMs);
+      });
+    });
+  }
+
+  // ---------- systemd ----------
+
+  private busDown(): boolean {
+    return this.world.now < this.busDownUntil;
+  }
+
+  private latency(lo = 2, hi = 40): number {
+    return this.c.rng.range(lo, hi);
+  }
+
+  /** Resolves in the process after ms (never if the process is gone). */
+  private later<T>(clock: ProcessClock, ms: number, value: () => T): Promise<T> {
+    return new Promise((resolve, reject) =>
+      this.world.after(ms, () =>
+        clock.deliver(() => {
+          try {
+            resolve(value());
+          } catch (err) {
+            reject(err);
+          }
+        }),
+      ),
+    );
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  systemd(clock: ProcessClock): Systemd {
+    const bus = (what: string) => {
+      if (this.busDown()) throw new Error(`systemd did not answer ${what} (D-Bus down)`);
+    };
+    return {
+      startUnit: (unit, waitMs) => {
+        if (this.busDown()) return this.later(clock, this.latency(), () => "unknown" as JobOutcome);
+        const s = [...this.services.values()].find((x) => x.desc.target === unit || x.desc.stopUnit === unit);
+        if (!s) return this.later(clock, 1, () => "invalid" as JobOutcome);
+        const job = s.desc.target === unit ? this.startService(s) : this.stopService(s);
+        return new Promise((resolve) => {
+          let settled = false;
+          const settle = (o: JobOutcome) => {
+            if (settled) return;
+            settled = true;
+            clock.deliver(() => resolve(o));
+          };
+          void job.then((o) => this.world.after(this.latency(0.5, 3), () => settle(this.busDown() ? "unknown" : o)));
+          this.world.after(waitMs / 1, () => settle("unknown"));
+          const dropWatch = () => {
+            if (this.busDown()) settle("unknown");
+            else if (!settled) this.world.after(200, dropWatch);
+          };
+          this.world.after(200, dropWatch);
+        });
+      },
+      states: (units) =>
+        this.later(clock, this.latency(0.5, 3), () => {
+          bus("ListUnitsByNames");
+          const out = new Map<string, string>();
+          for (const s of this.services.values()) {
+            out.set(s.desc.target, this.targetState(s));
+            for (const m of s.members) out.set(m.unit, m.state);
+          }
+          return new Map(units.map((u) => [u, out.get(u) ?? "inactive"]));
+        }),
+      resetFailed: (units) =>
+        this.later(clock, this.latency(0.5, 3), () => {
+          bus("ResetFailedUnit");
+          for (const s of this.services.values()) for (const m of s.members) if (units.includes(m.unit) && m.state === "failed") m.state = "inactive";
+        }),
+      killUnit: (unit) =>
+        this.later(clock, this.latency(0.5, 3), () => {
+          bus("KillUnit");
+          // The unit's own process (docker run) dies; the container lives on under dockerd.
+          for (const s of this.services.values()) for (const m of s.members) if (m.unit === unit && m.kind === "container" && m.state === "active") m.state = "failed";
+        }),
+      ownJobType: () => this.later(clock, this.latency(0.5, 3), () => (bus("GetUnitByPID"), this.ownJob)),
+      onChange: (listener) => this.listeners.add(() => clock.deliver(listener)),
+      close: () => undefined,
+    };
+  }
+
+  targetState(s: ServiceUnits): string {
+    if (s.job?.kind === "start") return "activating";
+    if (s.job?.kind === "stop") return s.members.some((m) => m.state !== "inactive" && m.state !== "failed") ? "deactivating" : "inactive";
+    return s.members.every((m) => m.state === "active") ? "active" : "inactive";
+  }
+
+  private step(ms: number): Promise<void> {
+    return new Promise((resolve) => this.world.after(ms, resolve));
+  }
+
+  /** `systemctl start <svc>.target`: the chain in order; the guard reads the lease file, the VG step checks the token. */
+  startService(s: ServiceUnits, byHand = false): Promise<JobOutcome> {
+    const previous = s.job?.done ?? Promise.resolve("done" as JobOutcome);
+    const job = { kind: "start" as const, canceled: false, done: undefined as unknown as Promise<JobOutcome> };
+    const epoch = this.epoch;
+    job.done = previous.then(async () => {
+      if (this.epoch !== epoch || !this.powered) return "canceled";
+      s.job = job;
+      const lease = this.leaseFiles.get(s.desc.service);
+      const token = lease && lease.boot === this.boot ? lease.token : undefined;
+      for (const [i, m] of s.members.entries()) {
+        if (job.canceled || this.epoch !== epoch) return "canceled";
+        if (m.state === "active") continue;
+        m.state = "activating";
+        if (m.kind !== "lease") {
+          m.holds = true;
+          this.c.onHold(s.desc.service, this);
+        }
+        await this.step(this.latency(5, m.kind === "container" ? 150 : 50));
+        if (this.epoch !== epoch) return "canceled";
+        let failure: string | undefined;
+        if (m.kind === "lease") {
+          const now = this.nodeNow();
+          if (!lease || lease.boot !== this.boot || now >= lease.validUntilMs) failure = `lease guard: ${!lease ? "no lease file" : "lease ran out"}${byHand ? " (start by hand)" : ""}`;
+        } else if (m.kind === "vg") {
+          const recorded = this.c.vgToken.get(s.desc.service) ?? 0;
+          if (token === undefined || token < recorded) failure = `vg-start: VG carries token ${recorded}, lease token ${token}`;
+          else {
+            this.c.vgToken.set(s.desc.service, token);
+            this.c.onVgTaken(s.desc.service, this, token);
+          }
+        }
+        if (failure === undefined && s.failNextStart === i) {
+          s.failNextStart = undefined;
+          failure = "injected start failure";
+        }
+        if (failure) {
+          this.log(`${m.unit} failed to start: ${failure}`);
+          m.state = "failed";
+          m.holds = false;
+          s.job = undefined;
+          // Rollback: OnFailure= starts the stop barrier.
+          void this.stopService(s);
+          this.changed();
+          return i === 0 ? "failed" : "dependency";
+        }
+        m.state = "active";
+        this.changed();
+      }
+      if (s.job === job) s.job = undefined;
+      this.changed();
+      return "done";
+    });
+    return job.done;
+  }
+
+  /** The stop barrier: members in reverse; a hung dockerd holds container stops; an injected failure leaves the VG held. */
+  stopService(s: ServiceUnits): Promise<JobOutcome> {
+    if (s.job?.kind === "start") s.job.canceled = true;
+    const previous = s.job?.kind === "stop" ? s.job.done : Promise.resolve("done" as JobOutcome);
+    const job = { kind: "stop" as const, canceled: false, done: undefined as unknown as Promise<JobOutcome> };
+    const epoch = this.epoch;
+    job.done = previous.then(async () => {
+      if (this.epoch !== epoch) return "canceled";
+      s.job = job;
+      for (const m of [...s.members].reverse()) {
+        if (this.epoch !== epoch) return "canceled";
+        if (m.state === "inactive" || (m.state === "failed" && !m.holds)) continue;
+        if (m.state === "failed" && m.holds && m.kind !== "container") continue; // a failed unit is not stopped again
+        m.state = "deactivating";
+        this.changed();
+        await this.step(this.latency(5, 60));
+        while (m.kind === "container" && this.world.now < this.dockerHungUntil && this.epoch === epoch) await this.step(Math.max(10, this.dockerHungUntil - this.world.now));
+        if (this.epoch !== epoch) return "canceled";
+        if (m.kind === "vg" && s.failNextVgStop) {
+          s.failNextVgStop = false;
+          this.log(`${m.unit} failed to stop (injected): the VG stays tagged`);
+          m.state = "failed";
+          continue;
+        }
+        m.state = "inactive";
+        m.holds = false;
+        this.changed();
+      }
+      if (s.job === job) s.job = undefined;
+      this.changed();
+      return "done";
+    });
+    s.job = job;
+    return job.done;
+  }
+
+  // ---------- effects ----------
+
+  effects(clock: ProcessClock): NodeEffects {
+    return {
+      killContainers: (containers, timeoutMs) =>
+        new Promise((resolve) => {
+          const hung = this.world.now < this.dockerHungUntil;
+          const epoch = this.epoch;
+          this.world.after(hung ? timeoutMs : this.latency(5, 30), () => {
+            if (!hung && this.epoch === epoch) {
+              for (const s of this.services.values()) for (const m of s.members) if (m.kind === "container" && containers.some((c) => c.unit === m.unit) && m.holds) {
+                m.holds = false;
+                m.state = "failed";
+              }
+              this.changed();
+            }
+            clock.deliver(() => resolve(hung ? containers.map((c) => `docker kill ${c.name}: no answer within ${timeoutMs} ms`) : []));
+          });
+        }),
+      fence: (action) => {
+        this.log(`fence ${action}`);
+        this.world.after(this.latency(1, 50), () => this.reset(`fenced (${action})`));
+      },
+      publishLease: (service, lease) => {
+        if (lease) this.leaseFiles.set(service, { ...lease, bootId: String(this.boot), boot: this.boot });
+        else this.leaseFiles.delete(service);
+      },
+      verifyDown: (desc) =>
+        this.later(clock, this.latency(5, 40), (): DownCheck => {
+          const s = this.services.get(desc.service)!;
+          const hung = this.world.now < this.dockerHungUntil;
+          const remaining = s.members.filter((m) => m.holds || (m.kind === "container" && hung)).map((m) => `${m.unit}${m.kind === "container" && hung ? " (dockerd does not answer)" : " still held"}`);
+          return { down: remaining.length === 0, remaining };
+        }),
+      saveDeadline: (d) => (this.persistedDeadline = d),
+      loadDeadline: () => this.persistedDeadline,
+    };
+  }
+
+  // ---------- the watchdog hardware ----------
+
+  watchdog(clock: ProcessClock): Watchdog {
+    const machine = this;
+    let opened = false;
+    const arm = () => {
+      const boot = machine.boot;
+      const at = machine.wd.lastPet + machine.c.timings.watchdogTimeoutMs;
+      machine.world.at(at, () => {
+        if (machine.boot !== boot || !machine.wd.armed || machine.wd.lastPet + machine.c.timings.watchdogTimeoutMs > machine.world.now) return;
+        machine.wd.fired += 1;
+        // The reset completes within watchdogResetMs.
+        const delay = machine.c.rng.range(0, machine.c.timings.watchdogResetMs);
+        machine.log(`watchdog fires (no pet for ${Math.round(machine.world.now - machine.wd.lastPet)} ms)`);
+        machine.world.after(delay, () => machine.boot === boot && machine.reset("watchdog"));
+      });
+    };
+    return {
+      kind: "device",
+      description: "sim watchdog",
+      get timeoutMs() {
+        return machine.c.timings.watchdogTimeoutMs;
+      },
+      get armed() {
+        return opened && machine.wd.armed && clock.alive;
+      },
+      async open() {
+        opened = true;
+        machine.wd.armed = true;
+        machine.wd.lastPet = machine.world.now;
+        arm();
+      },
+      pet() {
+        if (!opened || !machine.wd.armed) return;
+        machine.wd.lastPet = machine.world.now;
+        arm();
+      },
+      close(disarm: boolean) {
+        opened = false;
+        if (disarm) machine.wd.armed = false;
+      },
+    };
+  }
+
+  // ---------- faults a schedule can flip ----------
+
+  injectStartFailure(service: string, memberIndex: number): void {
+    this.services.get(service)!.failNextStart = memberIndex;
+  }
+
+  injectVgStopFailure(service: string): void {
+    this.services.get(service)!.failNextVgStop = true;
+  }
+
+  /** `systemctl start <svc>.target` typed by an operator on this machine. */
+  startByHand(service: string): void {
+    this.log(`operator: systemctl start ${service}.target (by hand)`);
+    void this.startService(this.services.get(service)!, true);
+  }
+}
