@@ -71,6 +71,12 @@ interface ServiceRuntime {
   /** What was last published to the lease file ("" = removed), to write it only on change. */
   leasePublished?: string;
   escalation?: ArmedEscalation;
+  /** Why the service must go down here (a request, an escalation, the agent stopping); undefined once nobody wants that. */
+  stopWanted?: string;
+  /** A member failed while the service ran (no job of ours): reported, not restarted, until a new start or request. */
+  runtimeFailure: boolean;
+  /** The target was active at the last look. */
+  wasActive: boolean;
   fenceReason?: string;
   step: string;
   stepAt: number;
@@ -118,7 +124,7 @@ export class Agent {
     this.newId = d.newId ?? randomUUID;
     this.node = d.config.node;
     for (const desc of d.services) {
-      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now() });
+      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false });
     }
     this.warnings = unsafeChoices(d.config);
   }
@@ -342,6 +348,13 @@ export class Agent {
       for (const s of this.services.values()) {
         for (const u of [s.desc.target, ...s.desc.members]) s.units.set(u, states.get(u) ?? "inactive");
         s.statesKnown = true;
+        // Anything up or failed again: the last proof of "down" no longer holds.
+        if (this.anyUnitUp(s) || this.anyFailed(s)) s.provenDown = false;
+        if (s.wasActive && !s.job && this.anyFailed(s) && !s.runtimeFailure) {
+          s.runtimeFailure = true;
+          this.log(s.desc.service, `failed while running: ${s.desc.members.filter((u) => s.units.get(u) === "failed").join(", ")}`);
+        }
+        s.wasActive = s.units.get(s.desc.target) === "active";
         if (this.anyUnitUp(s)) s.startUnknown = false; // seen: no longer unknown
         if (!this.anyUnitUp(s) && !s.job) s.startUnknown = false;
       }
@@ -400,6 +413,7 @@ export class Agent {
         target: s.startUnknown && target === "inactive" ? "unknown" : target,
         up: this.anyUnitUp(s) || s.startUnknown || !s.statesKnown || s.job?.kind === "start",
         failed: this.anyFailed(s),
+        runtimeFailure: s.runtimeFailure,
         provenDown: s.provenDown && !this.anyUnitUp(s) && !this.anyFailed(s),
         monitorFailed: s.desc.monitorAction === "switch" && s.desc.monitored.some((u) => s.units.get(u) === "failed"),
       },
@@ -452,11 +466,23 @@ export class Agent {
     const trusted = held !== undefined && !s.distrust && !this.d.store.lostLeases().has(service);
     if (up && !trusted) s.unleasedSince ??= now;
     if (!up || trusted) s.unleasedSince = undefined;
-    if (!up && !s.provenDown && !s.job && s.statesKnown && !(s.lastVerifyAt !== undefined && now - s.lastVerifyAt < 5000)) await this.verify(service, s);
+    // Nothing running, but not proven down (after a start, or failed units left behind): check
+    // the resources themselves; failed units are cleared once their resources are gone.
+    if (!this.anyUnitUp(s) && !s.startUnknown && !s.provenDown && !s.job && s.statesKnown && !(s.lastVerifyAt !== undefined && now - s.lastVerifyAt < 5000)) await this.verify(service, s);
 
     const o = this.observation(service, s, view, live);
-    this.escalate(service, s, escalation(o));
-    for (const action of decide(o)) await this.act(service, s, action);
+    const plan = escalation(o);
+    this.escalate(service, s, plan);
+    const actions = decide(o);
+    // Nobody wants it down any more (a newer request placed it here again): an unfinished stop gives up.
+    if (!plan && !this.leaving && s.stopWanted && !actions.some((a) => a.kind === "stop") && (o.lease.token !== undefined && !o.lease.lost)) {
+      const placement = view.intent.placement;
+      if (placement === this.node || (placement === undefined && o.orchestrate !== "no")) {
+        this.log(service, `no longer stopping (${s.stopWanted}): placed here again`);
+        s.stopWanted = undefined;
+      }
+    }
+    for (const action of actions) await this.act(service, s, action);
 
     // Publish the lease to the units (the guard and SVCC_TOKEN) while it is valid here.
     const token = this.heldToken(service);
@@ -645,6 +671,7 @@ export class Agent {
     if (s.job) return;
     const job: Job = { kind: "start", startedAt: this.d.clock.now(), reason };
     s.job = job;
+    s.runtimeFailure = false;
     s.provenDown = false;
     this.log(service, `starting ${s.desc.target} with token ${token} (${reason})`);
     this.setStep(s, `starting (token ${token})`);
@@ -690,6 +717,7 @@ export class Agent {
    * is fenced (a stop that cannot finish must not keep the service from ever moving).
    */
   private startStop(service: string, s: ServiceRuntime, reason: string): void {
+    s.stopWanted = reason;
     if (s.job?.kind === "stop") return;
     const startedAt = this.d.clock.now();
     const job: Job = { kind: "stop", startedAt, reason };
@@ -699,13 +727,13 @@ export class Agent {
     this.setStep(s, `stopping (${reason})`);
     const deadline = startedAt + this.d.config.stopTimeoutMs;
     const killTimer = this.d.clock.timer(this.d.config.stopTimeoutMs, () => {
-      if (s.job === job) void this.kill(service, s, `the stop did not finish within ${this.d.config.stopTimeoutMs} ms`);
+      if (s.job === job && s.stopWanted) void this.kill(service, s, `the stop did not finish within ${this.d.config.stopTimeoutMs} ms`);
     });
     const fenceTimer = this.d.clock.timer(this.d.config.stopTimeoutMs + this.timings.killWindowMs, () => {
-      if (s.job === job) this.fence(service, `the stop of ${service} is not proven down ${this.d.config.stopTimeoutMs + this.timings.killWindowMs} ms after it began (${s.remaining.join("; ") || "units still up"})`);
+      if (s.job === job && s.stopWanted) this.fence(service, `the stop of ${service} is not proven down ${this.d.config.stopTimeoutMs + this.timings.killWindowMs} ms after it began (${s.remaining.join("; ") || "units still up"})`);
     });
     void (async () => {
-      for (let attempt = 1; this.running || attempt === 1; attempt++) {
+      for (let attempt = 1; (this.running || attempt === 1) && s.stopWanted; attempt++) {
         const outcome = await this.d.systemd.startUnit(s.desc.stopUnit, Math.max(1000, deadline - this.d.clock.now())).catch((err) => {
           this.log(service, `stop: ${(err as Error).message}`);
           return "unknown" as JobOutcome;
@@ -725,6 +753,8 @@ export class Agent {
       if (s.provenDown) {
         this.log(service, `stopped; every resource checked gone (${Math.round(this.d.clock.now() - startedAt)} ms)`);
         this.setStep(s, "stopped");
+        s.stopWanted = undefined;
+        s.runtimeFailure = false;
       }
       this.schedule();
     })();

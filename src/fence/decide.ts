@@ -16,6 +16,8 @@ export interface LocalView {
   up: boolean;
   /** Some member is failed: its resource may still be held (a stop that failed), so it is never "down". */
   failed: boolean;
+  /** A member failed while the service ran (not during a start or stop of ours): reported, not restarted. */
+  runtimeFailure: boolean;
   /** Every resource was checked and found down (VG, mount, addresses, containers), not only "units inactive". */
   provenDown: boolean;
   /** A monitored member failed here (after its own restarts). */
@@ -178,8 +180,11 @@ export function decide(o: Observation): Action[] {
     }
     // A failed member that is not monitored is reported, not acted on (OpenSVC's rule). Nothing
     // starts on a lease in doubt (renews failing, the deadline near): it would only be stopped.
+    // Failed units left by a start or stop of ours hold this node's own resources under its own
+    // valid lease: the start clears and redoes them.
     const inDoubt = o.now >= o.lease.validUntil - o.timings.stopMarginMs;
-    if (!up && !o.intent.frozen && !inDoubt) return [{ kind: "start", token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
+    const running = o.local.up || o.local.target === "active" || o.local.target === "activating" || o.local.target === "deactivating" || o.local.target === "unknown";
+    if (!running && !o.local.runtimeFailure && !o.intent.frozen && !inDoubt) return [{ kind: "start", token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
     return [];
   }
 

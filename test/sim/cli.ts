@@ -3,6 +3,7 @@
 // --seed S --trace to print its whole timeline).
 
 import { runSchedule, type Fault } from "./schedule.js";
+import { v1Store } from "./known-bad/wire.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -21,7 +22,7 @@ let bad = 0;
 let events = 0;
 const list = one ? [Number(one)] : Array.from({ length: seeds }, (_, i) => from + i);
 for (const seed of list) {
-  const r = await runSchedule({ seed, backend, exclude, trace });
+  const r = await runSchedule({ seed, backend, exclude, trace, makeStore: backend === "v1" ? v1Store : undefined, stopAtViolation: backend === "v1" });
   events += r.stats.events;
   const problems = [...r.violations, ...r.liveness, ...r.unfinished];
   if (problems.length || one) {

@@ -10,6 +10,7 @@ import type { Rng } from "./rng.js";
 import type { ProcessClock, World } from "./world.js";
 
 export class SimDisk {
+  /** Each block's bytes up to its last non-zero one (the rest of a block is zeros): copies stay small. */
   readonly blocks = new Map<number, Buffer>();
   readonly stats = { reads: 0, writes: 0, torn: 0, eio: 0, hung: 0 };
 
@@ -20,12 +21,19 @@ export class SimDisk {
   }
 
   apply(block: number, data: Buffer): void {
-    for (let i = 0; i < data.length / BLOCK; i++) this.blocks.set(block + i, Buffer.from(data.subarray(i * BLOCK, (i + 1) * BLOCK)));
+    for (let i = 0; i < data.length / BLOCK; i++) {
+      const b = data.subarray(i * BLOCK, (i + 1) * BLOCK);
+      let end = BLOCK;
+      while (end > 0 && b[end - 1] === 0) end -= 1;
+      if (end === 0) this.blocks.delete(block + i);
+      else this.blocks.set(block + i, Buffer.from(b.subarray(0, end)));
+    }
   }
 
   /** A write cut by a reset: the first sector of a block holds neither the old nor the new record. */
   tear(block: number, rng: Rng): void {
-    const b = Buffer.from(this.blocks.get(block) ?? Buffer.alloc(BLOCK));
+    const b = Buffer.alloc(512);
+    this.blocks.get(block)?.copy(b, 0, 0, 512);
     for (let i = 0; i < 64; i++) b[rng.int(0, 511)] = rng.int(0, 255);
     this.blocks.set(block, b);
     this.stats.torn += 1;
@@ -96,7 +104,7 @@ export class SimPath {
           if (done === Infinity) return;
           const at = this.world.now + (done - this.world.now) * this.rng.next();
           let data: Buffer;
-          this.world.at(at, () => (data = this.disk.snapshot(block, count)));
+          this.world.at(at, () => (data = this.disk.snapshot(block, count)), true);
           this.world.at(done, () =>
             clock.deliver(() => {
               if (eio) {
@@ -125,11 +133,15 @@ export class SimPath {
           this.inFlight.add(w);
           if (done === Infinity) return; // stays in flight: a reset tears it
           const at = this.world.now + (done - this.world.now) * this.rng.next();
-          this.world.at(at, () => {
-            if (!this.inFlight.has(w)) return;
-            this.disk.apply(block, copy);
-            w.landed = true;
-          });
+          this.world.at(
+            at,
+            () => {
+              if (!this.inFlight.has(w)) return;
+              this.disk.apply(block, copy);
+              w.landed = true;
+            },
+            true,
+          );
           this.world.at(done, () => {
             this.inFlight.delete(w);
             clock.deliver(resolve);

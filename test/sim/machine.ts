@@ -121,6 +121,10 @@ export class SimMachine {
     return this.c.world;
   }
 
+  get timings(): LeaseTimings {
+    return this.c.timings;
+  }
+
   log(message: string): void {
     this.c.log(this.id, message);
   }

@@ -136,8 +136,8 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   if (!o.names && !o.exclude?.includes("reset") && rng.chance(0.05)) names = [...names, names[0]];
   const unique = [...new Set(names)];
   const orchestrate = o.orchestrate ?? (rng.chance(0.8) ? "ha" : "no");
-  const faultsUntil = o.faultsUntil ?? rng.range(15_000, 35_000);
-  const livenessMs = o.livenessMs ?? wait * 2 + 30_000;
+  const faultsUntil = o.faultsUntil ?? rng.range(8_000, 25_000);
+  const livenessMs = o.livenessMs ?? wait * 2 + 12_000;
   const timeline: string[] = [];
   const violations: string[] = [];
   const result: ScheduleResult = {

@@ -11,6 +11,8 @@ interface Event {
   at: number;
   seq: number;
   fn: () => void;
+  /** Settles no promise (a disk snapshot, a write landing): no need to let the agents run after it. */
+  quiet?: boolean;
 }
 
 /** A binary heap on (at, seq). */
@@ -67,8 +69,8 @@ export class World {
   /** Called after every event (the invariant checks). */
   afterEach?: () => void;
 
-  at(time: number, fn: () => void): void {
-    this.queue.push({ at: Math.max(time, this.now), seq: this.seq++, fn });
+  at(time: number, fn: () => void, quiet = false): void {
+    this.queue.push({ at: Math.max(time, this.now), seq: this.seq++, fn, quiet });
   }
 
   after(ms: number, fn: () => void): void {
@@ -82,7 +84,7 @@ export class World {
       const e = this.queue.pop()!;
       this.now = e.at;
       e.fn();
-      await drain();
+      if (!e.quiet) await drain();
       this.afterEach?.();
     }
     this.now = Math.max(this.now, end);

@@ -7,7 +7,6 @@
 // Acquire = wait until no live holder, write a claim with the next fencing token, wait, re-read:
 // a live competing claim with a higher token (or the same token from an earlier node) wins.
 
-import { randomUUID } from "node:crypto";
 import type { SlotDisk } from "./shared-disk-v1.js";
 import { decodeSlot, encodeSlot, type InstanceStatus, type Intent, type SlotRecord } from "./slot-codec-v1.js";
 import { type AcquireResult, type ClusterIntent, type Clock, type Holder, type Lease, type LeaseStore, type LeaseTimings, type LeaseView, localLeaseMs, type RenewResult, takeoverWaitMs } from "./types-v1.js";
@@ -21,7 +20,7 @@ interface PeerState {
 }
 
 export class DeltaLeaseStore implements LeaseStore {
-  private readonly own: SlotRecord;
+  private own: SlotRecord;
   private readonly peers = new Map<string, PeerState>();
   private readonly selfIndex: number;
 
@@ -31,13 +30,19 @@ export class DeltaLeaseStore implements LeaseStore {
     readonly self: string,
     private readonly clock: Clock,
     readonly timings: LeaseTimings,
+    private readonly incarnation: string,
   ) {
     this.selfIndex = nodes.indexOf(self);
     if (this.selfIndex < 0) throw new Error(`node ${self} is not in the lease's node list (${nodes.join(", ")})`);
+    this.own = { node: self, seq: 0, incarnation, leases: {}, intents: {} };
+  }
+
+  /** (Made async for the simulator: 0.1 read its own slot synchronously in the constructor.) */
+  async init(): Promise<void> {
     // Resume what this node wrote before a restart: its counter and the leases it held.
-    const previous = decodeSlot(disk.readSlot(this.selfIndex));
-    const record = previous.kind === "record" && previous.record.node === self ? previous.record : undefined;
-    this.own = { node: self, seq: record?.seq ?? 0, incarnation: randomUUID(), leases: record?.leases ?? {}, intents: record?.intents ?? {} };
+    const previous = decodeSlot(await this.disk.readSlot(this.selfIndex));
+    const record = previous.kind === "record" && previous.record.node === this.self ? previous.record : undefined;
+    this.own = { node: this.self, seq: record?.seq ?? 0, incarnation: this.incarnation, leases: record?.leases ?? {}, intents: record?.intents ?? {} };
   }
 
   held(): Lease[] {
@@ -46,18 +51,19 @@ export class DeltaLeaseStore implements LeaseStore {
       .map(([service, l]) => ({ service, node: this.self, token: l.token }));
   }
 
-  private write(): number {
+  private async write(): Promise<number> {
     const startedAt = this.clock.now();
     this.own.seq += 1;
-    this.disk.writeSlot(this.selfIndex, encodeSlot(this.own));
+    await this.disk.writeSlot(this.selfIndex, encodeSlot(this.own));
     return startedAt;
   }
 
-  private poll(): void {
+  async poll(): Promise<void> {
     const now = this.clock.now();
+    const slots = await Promise.all(this.nodes.map((_, index) => (index === this.selfIndex ? undefined : this.disk.readSlot(index))));
     this.nodes.forEach((node, index) => {
       if (index === this.selfIndex) return;
-      const decoded = decodeSlot(this.disk.readSlot(index));
+      const decoded = decodeSlot(slots[index]!);
       const peer = this.peers.get(node);
       if (decoded.kind === "corrupt") {
         // Unreadable: count it as a change, so a torn write can never make a live peer look dead.
@@ -96,7 +102,7 @@ export class DeltaLeaseStore implements LeaseStore {
   }
 
   async view(service: string): Promise<LeaseView> {
-    this.poll();
+    await this.poll();
     return this.viewNow(service);
   }
 
@@ -107,7 +113,7 @@ export class DeltaLeaseStore implements LeaseStore {
       if (!renewed.ok) return { ok: false, reason: `cannot renew: ${renewed.error}` };
       return { ok: true, lease: { service, node: this.self, token: mine.token }, localDeadline: renewed.localDeadline };
     }
-    this.poll();
+    await this.poll();
     const before = this.holderOf(service, this.clock.now());
     const blocking = before.others.find((o) => o.live);
     if (blocking) return { ok: false, reason: `${blocking.node} ${blocking.state === "held" ? "holds" : "claims"} ${service} (token ${blocking.token === Number.MAX_SAFE_INTEGER ? "unreadable" : blocking.token})`, holder: blocking };
@@ -115,32 +121,32 @@ export class DeltaLeaseStore implements LeaseStore {
     const token = before.maxToken + 1;
     this.own.leases[service] = { token, state: "claim" };
     const writeStarted = this.clock.now();
-    this.write();
+    await this.write();
     const writeMs = this.clock.now() - writeStarted;
     if (writeMs > this.timings.claimWaitMs / 4) {
       // Too slow a disk for the claim wait to cover a competitor's write: withdraw, retry later.
       delete this.own.leases[service];
-      this.write();
+      await this.write();
       return { ok: false, reason: `lease disk too slow for a safe claim (a slot write took ${Math.round(writeMs)} ms; claimWaitMs is ${this.timings.claimWaitMs})` };
     }
     // Anyone who read the disk before our claim landed has written theirs by now.
     await this.clock.sleep(this.timings.claimWaitMs);
-    this.poll();
+    await this.poll();
     const after = this.holderOf(service, this.clock.now());
     const winner = after.others.find((o) => o.live && (o.state === "held" || o.token > token || (o.token === token && this.nodes.indexOf(o.node) < this.selfIndex)));
     if (winner) {
       delete this.own.leases[service];
-      this.write();
+      await this.write();
       return { ok: false, reason: `${winner.node} won the race for ${service} (token ${winner.token})`, holder: winner };
     }
     this.own.leases[service] = { token, state: "held" };
-    const startedAt = this.write();
+    const startedAt = await this.write();
     return { ok: true, lease: { service, node: this.self, token }, localDeadline: startedAt + localLeaseMs(this.timings) };
   }
 
   async renew(): Promise<RenewResult> {
     try {
-      this.poll();
+      await this.poll();
       // A node that hung past its lease may wake up to find a peer took over: that peer's
       // higher token means this node's lease is gone, whatever its own slot still says.
       const lost: string[] = [];
@@ -152,7 +158,7 @@ export class DeltaLeaseStore implements LeaseStore {
           delete this.own.leases[service];
         }
       }
-      const startedAt = this.write();
+      const startedAt = await this.write();
       return { ok: true, localDeadline: startedAt + localLeaseMs(this.timings), lost };
     } catch (err) {
       return { ok: false, localDeadline: -Infinity, error: (err as Error).message };
@@ -184,17 +190,17 @@ export class DeltaLeaseStore implements LeaseStore {
   }
 
   async intent(service: string): Promise<ClusterIntent> {
-    this.poll();
+    await this.poll();
     return this.intentNow(service);
   }
 
   async snapshot(service: string): Promise<{ view: LeaseView; intent: ClusterIntent }> {
-    this.poll();
+    await this.poll();
     return { view: this.viewNow(service), intent: this.intentNow(service) };
   }
 
   async writeIntent(service: string, change: { placement?: string | null; frozen?: boolean }, request: string): Promise<ClusterIntent> {
-    this.poll();
+    await this.poll();
     const { intent: current } = this.newestIntent(service);
     const next: Intent = {
       version: (current?.version ?? 0) + 1,
@@ -203,14 +209,14 @@ export class DeltaLeaseStore implements LeaseStore {
       request,
     };
     this.own.intents = { ...this.own.intents, [service]: next };
-    this.write();
+    await this.write();
     return { placement: next.placement, frozen: next.frozen ?? false, request, version: next.version, from: this.self };
   }
 
   async publishStatus(service: string, status: InstanceStatus): Promise<void> {
     if (JSON.stringify(this.own.status?.[service]) === JSON.stringify(status)) return;
     this.own.status = { ...this.own.status, [service]: status };
-    this.write();
+    await this.write();
   }
 
   statuses(service: string): Map<string, InstanceStatus> {
@@ -226,6 +232,6 @@ export class DeltaLeaseStore implements LeaseStore {
     const lease = this.own.leases[service];
     if (!lease) return;
     this.own.leases[service] = { token: lease.token, state: "released" };
-    this.write();
+    await this.write();
   }
 }

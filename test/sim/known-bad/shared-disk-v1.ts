@@ -6,8 +6,8 @@ import { closeSync, constants, openSync, readSync, writeSync } from "node:fs";
 import { SLOT_SIZE } from "./slot-codec-v1.js";
 
 export interface SlotDisk {
-  readSlot(index: number): Buffer;
-  writeSlot(index: number, data: Buffer): void;
+  readSlot(index: number): Buffer | Promise<Buffer>;
+  writeSlot(index: number, data: Buffer): void | Promise<void>;
   close(): void;
 }
 
