@@ -143,6 +143,7 @@ interface ServiceStatus {
 
 interface AgentStatus {
   node: string;
+  joining?: string;
   warnings: string[];
   watchdog: { description: string; armed: boolean };
   lease: { validForMs: number; renewFailing: boolean; renewError?: string; unusable?: string };
@@ -152,6 +153,7 @@ interface AgentStatus {
 export function formatStatus(data: AgentStatus): string {
   const lines: string[] = [];
   for (const w of data.warnings ?? []) lines.push(colour(`WARNING: ${w}`, "failed"));
+  if (data.joining) lines.push(`${data.node}: the agent is joining the lease store: ${data.joining}`);
   if (data.lease?.unusable) lines.push(colour(`LEASE STORE UNUSABLE on ${data.node}: ${data.lease.unusable}`, "failed"));
   else if (data.lease?.renewFailing) lines.push(colour(`lease renew failing on ${data.node}: ${data.lease.renewError}`, "failed"));
   for (const s of data.services) {

@@ -148,7 +148,10 @@ export class Agent {
   async start(onWait?: (why: string) => void): Promise<void> {
     for (const w of this.warnings) this.log("-", `WARNING: ${w}`);
     const previousDeadline = this.d.effects.loadDeadline();
-    const joined = await this.d.store.join(onWait);
+    const joined = await this.d.store.join((why) => {
+      this.joining = why;
+      onWait?.(why);
+    });
     this.validUntil = joined.validUntil;
     this.d.effects.saveDeadline(this.validUntil);
     for (const [service, token] of joined.held) {
@@ -474,13 +477,12 @@ export class Agent {
     const plan = escalation(o);
     this.escalate(service, s, plan);
     const actions = decide(o);
-    // Nobody wants it down any more (a newer request placed it here again): an unfinished stop gives up.
-    if (!plan && !this.leaving && s.stopWanted && !actions.some((a) => a.kind === "stop") && (o.lease.token !== undefined && !o.lease.lost)) {
-      const placement = view.intent.placement;
-      if (placement === this.node || (placement === undefined && o.orchestrate !== "no")) {
-        this.log(service, `no longer stopping (${s.stopWanted}): placed here again`);
-        s.stopWanted = undefined;
-      }
+    // Nobody wants it down any more (a newer request placed it here again, and it may start): an
+    // unfinished stop gives up instead of killing or fencing for nothing.
+    const wantsStart = decide({ ...o, job: undefined, local: { ...o.local, up: false, failed: false, target: "inactive" } }).some((a) => a.kind === "start");
+    if (!plan && !this.leaving && s.stopWanted && s.job?.kind === "stop" && !s.startFailed && wantsStart && !actions.some((a) => a.kind === "stop")) {
+      this.log(service, `no longer stopping (${s.stopWanted}): placed here again`);
+      s.stopWanted = undefined;
     }
     for (const action of actions) await this.act(service, s, action);
 
@@ -798,6 +800,7 @@ export class Agent {
    * report each change; the result says why it failed when it did.
    */
   async request(service: string, request: Request, emit: (e: RequestEvent) => void, timeoutMs: number): Promise<RequestResult> {
+    if (!this.running) return { ok: false, error: `the agent on ${this.node} is still joining the lease store (${this.joining ?? "starting"})` };
     const s = this.services.get(service);
     if (!s) return { ok: false, error: `unknown service ${service} (this agent manages ${this.serviceNames().join(", ") || "none"})` };
     if (this.storeFatal) return { ok: false, error: `this agent cannot use the lease store: ${this.storeFatal}` };
@@ -909,7 +912,13 @@ export class Agent {
     };
   }
 
+  /** Set by start() while it waits to take this node's host id. */
+  private joining?: string;
+
   status() {
+    if (!this.running) {
+      return { node: this.node, joining: this.joining ?? "starting", watchdog: { kind: this.d.watchdog.kind, description: this.d.watchdog.description, armed: this.d.watchdog.armed }, fence: this.d.config.fence, warnings: this.warnings, lease: undefined, hosts: [], services: [] };
+    }
     return {
       node: this.node,
       watchdog: { kind: this.d.watchdog.kind, description: this.d.watchdog.description, armed: this.d.watchdog.armed },

@@ -5,37 +5,40 @@
 // delivered to the agent process (held while it is paused, dropped once it is gone).
 
 import type { BlockDevice } from "../../src/fence/lease/block-io.js";
-import { BLOCK } from "../../src/fence/lease/records.js";
 import type { Rng } from "./rng.js";
 import type { ProcessClock, World } from "./world.js";
 
-export class SimDisk {
-  /** Each block's bytes up to its last non-zero one (the rest of a block is zeros): copies stay small. */
-  readonly blocks = new Map<number, Buffer>();
-  readonly stats = { reads: 0, writes: 0, torn: 0, eio: 0, hung: 0 };
+const SECTOR = 512;
 
-  snapshot(block: number, count: number): Buffer {
-    const out = Buffer.alloc(count * BLOCK);
-    for (let i = 0; i < count; i++) this.blocks.get(block + i)?.copy(out, i * BLOCK);
+export class SimDisk {
+  /** Each sector's bytes up to its last non-zero one (the rest are zeros): copies stay small. */
+  readonly sectors = new Map<number, Buffer>();
+  readonly stats = { reads: 0, writes: 0, torn: 0, eio: 0, hung: 0 };
+  readonly sectorSize = SECTOR;
+
+  snapshot(offset: number, length: number): Buffer {
+    const out = Buffer.alloc(length);
+    for (let at = 0; at < length; at += SECTOR) this.sectors.get((offset + at) / SECTOR)?.copy(out, at);
     return out;
   }
 
-  apply(block: number, data: Buffer): void {
-    for (let i = 0; i < data.length / BLOCK; i++) {
-      const b = data.subarray(i * BLOCK, (i + 1) * BLOCK);
-      let end = BLOCK;
+  apply(offset: number, data: Buffer): void {
+    for (let at = 0; at < data.length; at += SECTOR) {
+      const b = data.subarray(at, at + SECTOR);
+      let end = SECTOR;
       while (end > 0 && b[end - 1] === 0) end -= 1;
-      if (end === 0) this.blocks.delete(block + i);
-      else this.blocks.set(block + i, Buffer.from(b.subarray(0, end)));
+      const key = (offset + at) / SECTOR;
+      if (end === 0) this.sectors.delete(key);
+      else this.sectors.set(key, Buffer.from(b.subarray(0, end)));
     }
   }
 
-  /** A write cut by a reset: the first sector of a block holds neither the old nor the new record. */
-  tear(block: number, rng: Rng): void {
-    const b = Buffer.alloc(512);
-    this.blocks.get(block)?.copy(b, 0, 0, 512);
-    for (let i = 0; i < 64; i++) b[rng.int(0, 511)] = rng.int(0, 255);
-    this.blocks.set(block, b);
+  /** A write cut by a reset: its first sector holds neither the old nor the new record. */
+  tear(offset: number, rng: Rng): void {
+    const b = Buffer.alloc(SECTOR);
+    this.sectors.get(offset / SECTOR)?.copy(b);
+    for (let i = 0; i < 64; i++) b[rng.int(0, SECTOR - 1)] = rng.int(0, 255);
+    this.sectors.set(offset / SECTOR, b);
     this.stats.torn += 1;
   }
 
@@ -43,8 +46,9 @@ export class SimDisk {
   direct(): BlockDevice {
     return {
       path: "/sim/lease",
-      read: async (b, c) => this.snapshot(b, c),
-      write: async (b, d) => this.apply(b, d),
+      sectorSize: SECTOR,
+      read: async (o, l) => this.snapshot(o, l),
+      write: async (o, d) => this.apply(o, d),
       close: async () => undefined,
     };
   }
@@ -53,14 +57,15 @@ export class SimDisk {
 export interface PathFaults {
   /** Extra latency range (ms) for every operation. */
   slow?: [number, number];
+  /** The next write lands as garbage (a write torn by a crash). */
+  tearNextWrite?: boolean;
   eio?: boolean;
   /** Operations hang until this world time (Infinity: forever). */
   hangUntil?: number;
 }
 
 interface InFlightWrite {
-  block: number;
-  count: number;
+  offset: number;
   landed: boolean;
 }
 
@@ -68,6 +73,15 @@ interface InFlightWrite {
 export class SimPath {
   faults: PathFaults = {};
   readonly inFlight = new Set<InFlightWrite>();
+  /** Set while the agent's store runs a ballot (acquire): the operation index within it, for phase-aimed faults. */
+  acquireOp?: number;
+  /** Called when an operation completes during a ballot, before the agent sees it (phase-aimed faults). */
+  onAcquireOp?: (op: number, kind: "read" | "write") => { eio?: boolean; pauseMs?: number } | void;
+  /** Faults that hit a ballot, by phase (for the bench's coverage figures). */
+  readonly ballotFaults = new Set<string>();
+  pauseProcess?: (ms: number) => void;
+  /** Called when a torn write happens (the schedule resets the machine: the crash that tore it). */
+  onTear?: () => void;
 
   constructor(
     private readonly world: World,
@@ -96,31 +110,47 @@ export class SimPath {
   device(clock: ProcessClock): BlockDevice {
     return {
       path: `/sim/lease@${this.node}`,
+      sectorSize: this.disk.sectorSize,
       read: (block, count) =>
         new Promise<Buffer>((resolve, reject) => {
           this.disk.stats.reads += 1;
-          const eio = this.faults.eio;
+          const op = this.ballotOp("read");
+          const eio = this.faults.eio || op.eio;
+          if (eio && this.acquireOp !== undefined) this.ballotFaults.add(`eio:${phaseName(this.acquireOp - 1, "read")}`);
           const done = this.completion();
           if (done === Infinity) return;
           const at = this.world.now + (done - this.world.now) * this.rng.next();
           let data: Buffer;
           this.world.at(at, () => (data = this.disk.snapshot(block, count)), true);
-          this.world.at(done, () =>
+          this.world.at(done, () => {
+            if (op.pauseMs) this.pauseProcess?.(op.pauseMs);
             clock.deliver(() => {
               if (eio) {
                 this.disk.stats.eio += 1;
                 reject(Object.assign(new Error("EIO"), { code: "EIO" }));
               } else resolve(data);
-            }),
-          );
+            });
+          });
         }),
       write: (block, data) =>
         new Promise<void>((resolve, reject) => {
           this.disk.stats.writes += 1;
-          const eio = this.faults.eio;
+          const op = this.ballotOp("write");
+          const eio = this.faults.eio || op.eio;
+          if (eio && this.acquireOp !== undefined) this.ballotFaults.add(`eio:${phaseName(this.acquireOp - 1, "write")}`);
           const done = this.completion();
-          const w: InFlightWrite = { block, count: data.length / BLOCK, landed: false };
+          const w: InFlightWrite = { offset: block, landed: false };
           const copy = Buffer.from(data);
+          if (this.faults.tearNextWrite) {
+            this.faults.tearNextWrite = false;
+            if (this.acquireOp !== undefined) this.ballotFaults.add(`torn:${phaseName(this.acquireOp - 1, "write")}`);
+            this.world.after(this.rng.range(0, 1), () => {
+              this.disk.tear(block, this.rng);
+              this.onTear?.();
+            });
+            // The writer never learns: its process is reset by the same crash (the schedule resets it).
+            return;
+          }
           if (eio) {
             // A failed write may have reached the disk, or part of it.
             if (this.rng.chance(0.3)) this.world.after(this.rng.range(0, 1), () => this.disk.apply(block, copy));
@@ -151,12 +181,28 @@ export class SimPath {
     };
   }
 
+  private ballotOp(kind: "read" | "write"): { eio?: boolean; pauseMs?: number } {
+    if (this.acquireOp === undefined) return {};
+    const op = this.acquireOp++;
+    return this.onAcquireOp?.(op, kind) ?? {};
+  }
+
   /** The node reset: writes not yet landed are torn or lost. */
   reset(): void {
     for (const w of this.inFlight) {
       if (w.landed) continue;
-      if (this.rng.chance(0.5)) this.disk.tear(w.block, this.rng);
+      if (this.rng.chance(0.5)) {
+        this.disk.tear(w.offset, this.rng);
+        if (this.acquireOp !== undefined) this.ballotFaults.add(`torn:${phaseName(this.acquireOp - 1, "write")}`);
+      }
     }
     this.inFlight.clear();
+    this.acquireOp = undefined;
   }
+}
+
+/** The I/O sequence of a ballot in DiskLeaseStore.ballot: area, hosts, phase 1 write/read, phase 2 write/read, held. */
+export function phaseName(op: number, kind: "read" | "write"): string {
+  const names = ["read area", "read hosts", "phase 1 write", "phase 1 read", "phase 2 write", "phase 2 read", "held write"];
+  return names[op] ?? `${kind} ${op}`;
 }

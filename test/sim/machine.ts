@@ -32,13 +32,15 @@ export interface Cluster {
   world: World;
   rng: Rng;
   timings: LeaseTimings;
-  /** Per service: the highest token the VG was taken with (vg-start refuses a lower one). */
-  vgToken: Map<string, number>;
+  /** Per service: the token (and node) the VG was last taken with (vg-start refuses an older one). */
+  vgToken: Map<string, { token: number; node: string }>;
   log(machine: string, message: string): void;
   /** A member of a service began holding its resource on a machine. */
   onHold(service: string, machine: SimMachine): void;
   /** The VG step of a service succeeded with a token. */
   onVgTaken(service: string, machine: SimMachine, token: number | undefined): void;
+  /** The lease device's header (for faults that aim at a machine's records). */
+  header?(): { nodes: string[]; services: string[]; maxHosts: number; sectorSize: number } | undefined;
   /** Makes the store for an agent (the real one; the known-bad v1 store for the "can it see" check). */
   makeStore?(machine: SimMachine, clock: ProcessClock): LeaseStore;
 }
@@ -82,7 +84,9 @@ interface ServiceUnits {
 export class SimMachine {
   /** Unique machine id (two machines may share a node name). */
   readonly id: string;
-  powered = true;
+  powered = false;
+  /** The last token this machine's agent published to its units (for a stale lease file). */
+  lastToken?: number;
   boot = 0;
   /** +1 at every power on and reset: jobs of an earlier life stop where they are. */
   epoch = 0;
@@ -166,6 +170,7 @@ export class SimMachine {
       }
     }
     this.leaseFiles.clear();
+    this.lastToken = undefined;
     this.persistedDeadline = undefined;
     this.wd = { armed: false, lastPet: 0, fired: this.wd.fired };
     this.dockerHungUntil = -Infinity;
@@ -181,6 +186,18 @@ export class SimMachine {
     // offset + world.now × rate: the same clock as nodeNow(), shared by every process of this boot.
     const clock = new ProcessClock(this.world, this.rate, this.offset);
     const store = this.c.makeStore?.(this, clock) ?? this.realStore(clock);
+    // Marks the path while a ballot runs, so faults can aim at its phases.
+    const path = this.path;
+    const acquire = store.acquire.bind(store);
+    store.acquire = async (service: string) => {
+      path.acquireOp = 0;
+      try {
+        return await acquire(service);
+      } finally {
+        path.acquireOp = undefined;
+      }
+    };
+    path.pauseProcess = (ms) => clock.pause(ms);
     this.config = {
       node: this.node,
       services: this.descs.map((d) => d.service),
@@ -363,21 +380,35 @@ export class SimMachine {
         if (job.canceled || this.epoch !== epoch) return "canceled";
         if (m.state === "active") continue;
         m.state = "activating";
-        if (m.kind !== "lease") {
+        // vg-start checks the token tag before it touches the VG; every other step may hold its
+        // resource from the moment it starts.
+        if (m.kind !== "lease" && m.kind !== "vg") {
           m.holds = true;
           this.c.onHold(s.desc.service, this);
         }
         await this.step(this.latency(5, m.kind === "container" ? 150 : 50));
         if (this.epoch !== epoch) return "canceled";
+        if (job.canceled) {
+          // A stop replaced this start: the step in progress completes, the stop (queued after
+          // this job) undoes it with the rest.
+          m.state = m.holds || m.kind === "lease" ? "active" : "inactive";
+          this.changed();
+          return "canceled";
+        }
         let failure: string | undefined;
         if (m.kind === "lease") {
           const now = this.nodeNow();
           if (!lease || lease.boot !== this.boot || now >= lease.validUntilMs) failure = `lease guard: ${!lease ? "no lease file" : "lease ran out"}${byHand ? " (start by hand)" : ""}`;
         } else if (m.kind === "vg") {
-          const recorded = this.c.vgToken.get(s.desc.service) ?? 0;
-          if (token === undefined || token < recorded) failure = `vg-start: VG carries token ${recorded}, lease token ${token}`;
+          // vg-start: the VG's token tag records the newest holder (svcc_token_<N>_<node>): a
+          // lower token, or the same token from another node, is a stale holder.
+          const recorded = this.c.vgToken.get(s.desc.service);
+          if (token === undefined) failure = "vg-start: no token";
+          else if (recorded && (token < recorded.token || (token === recorded.token && recorded.node !== this.node))) failure = `vg-start: VG carries token ${recorded.token} of ${recorded.node}, this lease has ${token}`;
           else {
-            this.c.vgToken.set(s.desc.service, token);
+            m.holds = true;
+            this.c.onHold(s.desc.service, this);
+            this.c.vgToken.set(s.desc.service, { token, node: this.node });
             this.c.onVgTaken(s.desc.service, this, token);
           }
         }
@@ -408,7 +439,8 @@ export class SimMachine {
   /** The stop barrier: members in reverse; a hung dockerd holds container stops; an injected failure leaves the VG held. */
   stopService(s: ServiceUnits): Promise<JobOutcome> {
     if (s.job?.kind === "start") s.job.canceled = true;
-    const previous = s.job?.kind === "stop" ? s.job.done : Promise.resolve("done" as JobOutcome);
+    // A stop replacing a start runs once the start's current step ends (systemd's job replacement).
+    const previous = s.job?.done ?? Promise.resolve("done" as JobOutcome);
     const job = { kind: "stop" as const, canceled: false, done: undefined as unknown as Promise<JobOutcome> };
     const epoch = this.epoch;
     job.done = previous.then(async () => {
@@ -465,6 +497,7 @@ export class SimMachine {
         this.world.after(this.latency(1, 50), () => this.reset(`fenced (${action})`));
       },
       publishLease: (service, lease) => {
+        if (lease) this.lastToken = lease.token;
         if (lease) this.leaseFiles.set(service, { ...lease, bootId: String(this.boot), boot: this.boot });
         else this.leaseFiles.delete(service);
       },
@@ -532,6 +565,30 @@ export class SimMachine {
 
   injectVgStopFailure(service: string): void {
     this.services.get(service)!.failNextVgStop = true;
+  }
+
+  /** The machine's host record and ballot blocks are lost (zeroed), as if its sectors were destroyed. */
+  wipeRecords(disk: { sectors: Map<number, Buffer> }): void {
+    const h = this.c.header?.();
+    if (!h) return;
+    const index = h.nodes.indexOf(this.node);
+    const S = h.sectorSize;
+    const kill = (offset: number) => {
+      disk.sectors.delete(offset / 512);
+      disk.sectors.delete((offset + S) / 512);
+    };
+    kill(8192 + 2 * index * S);
+    for (let a = 0; a < h.services.length; a++) kill(8192 + 2 * h.maxHosts * S + a * 2 * h.maxHosts * S + 2 * index * S);
+  }
+
+  /** An operator starts the service by hand with this machine's last lease file, made to look valid (the guard bypassed). */
+  staleStart(service: string): void {
+    // Only a genuinely stale holder: one whose last token is older than the VG's (what vg-start's token check is for).
+    const recorded = this.c.vgToken.get(service);
+    if (this.lastToken === undefined || !recorded || this.lastToken >= recorded.token) return;
+    this.log(`operator: systemctl start ${service}.target with a stale lease file (token ${this.lastToken})`);
+    this.leaseFiles.set(service, { service, node: this.node, token: this.lastToken, validUntilMs: this.nodeNow() + 60_000, bootId: String(this.boot), boot: this.boot });
+    void this.startService(this.services.get(service)!, true);
   }
 
   /** `systemctl start <svc>.target` typed by an operator on this machine. */

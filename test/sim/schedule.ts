@@ -26,7 +26,17 @@ export type Fault =
   | { kind: "start-failure"; machine: number; member: number }
   | { kind: "vg-stop-failure"; machine: number }
   | { kind: "request"; machine: number; request: Request }
-  | { kind: "by-hand"; machine: number };
+  | { kind: "by-hand"; machine: number }
+  /** The machine crashes in the middle of its next lease write: the sector holds garbage. */
+  | { kind: "torn-write"; machine: number }
+  /** In the machine's next ballot, operation `op` fails with EIO (and EIO lasts ms). */
+  | { kind: "ballot-eio"; machine: number; op: number; ms: number }
+  /** In the machine's next ballot, its process stalls for ms right after operation `op`. */
+  | { kind: "ballot-pause"; machine: number; op: number; ms: number }
+  /** The machine's records on the lease disk are lost (zeroed): a slot destroyed. */
+  | { kind: "wipe"; machine: number }
+  /** An operator starts the service by hand with a stale lease file (token 1, still "valid"): the guard bypassed. */
+  | { kind: "stale-start"; machine: number };
 
 export interface PlannedFault {
   at: number;
@@ -73,6 +83,8 @@ export interface ScheduleResult {
     eio: number;
     requests: number;
     requestsFailed: number;
+    /** Faults that hit a ballot, by kind and phase ("eio:phase 1 read", "torn:phase 2 write"). */
+    ballotFaults: string[];
   };
   firstViolationAt?: number;
 }
@@ -83,7 +95,7 @@ function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<stri
   const plan: PlannedFault[] = [];
   const n = rng.int(2, 8);
   const m = () => rng.int(0, machines - 1);
-  const kinds: Fault["kind"][] = ["pause", "pause", "disk-slow", "disk-eio", "disk-hang", "reset", "agent-crash", "agent-stop", "agent-restart", "docker-hang", "bus-drop", "start-failure", "vg-stop-failure", "request", "request", "request", "by-hand"];
+  const kinds: Fault["kind"][] = ["pause", "pause", "disk-slow", "disk-eio", "disk-hang", "reset", "agent-crash", "agent-stop", "agent-restart", "docker-hang", "bus-drop", "start-failure", "vg-stop-failure", "request", "request", "request", "by-hand", "torn-write", "ballot-eio", "ballot-pause", "stale-start"];
   const allowed = kinds.filter((k) => !exclude.has(k));
   for (let i = 0; i < n; i++) {
     const at = rng.range(500, until);
@@ -109,6 +121,12 @@ function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<stri
         break;
       case "start-failure":
         fault = { kind, machine: m(), member: rng.int(1, 4) };
+        break;
+      case "ballot-eio":
+        fault = { kind, machine: m(), op: rng.int(0, 6), ms: rng.range(50, 3000) };
+        break;
+      case "ballot-pause":
+        fault = { kind, machine: m(), op: rng.int(0, 6), ms: any() };
         break;
       case "request": {
         const r = rng.next();
@@ -146,14 +164,14 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     liveness: [],
     unfinished: [],
     timeline,
-    stats: { events: 0, machines: names.length, resets: 0, watchdogFires: 0, longPauses: 0, tornWrites: 0, eio: 0, requests: 0, requestsFailed: 0 },
+    stats: { events: 0, machines: names.length, resets: 0, watchdogFires: 0, longPauses: 0, tornWrites: 0, eio: 0, requests: 0, requestsFailed: 0, ballotFaults: [] },
   };
   const fmt = (t: number) => `${(t / 1000).toFixed(3).padStart(8)}s`;
   const log = (who: string, message: string) => {
     if (o.trace || timeline.length < 4000) timeline.push(`${fmt(world.now)} ${who.padEnd(6)} ${message}`);
   };
   const disk = new SimDisk();
-  if (o.backend !== "v1") await initLease(disk.direct(), new ProcessClock(world, 1, 0), { nodes: unique, services: [SERVICE], timings });
+  const header = o.backend !== "v1" ? (await initLease(disk.direct(), new ProcessClock(world, 1, 0), { nodes: unique, services: [SERVICE], timings })).header : undefined;
 
   let lastToken: { token: number; machine: string } | undefined;
   const cluster: Cluster = {
@@ -172,6 +190,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
       log(machine.id, `VG taken with token ${token}`);
     },
     makeStore: o.makeStore ? (m, c) => o.makeStore!(m, c, disk) : undefined,
+    header: () => header,
   };
   const desc = describeService(SERVICE, unique, orchestrate);
   const machines = names.map((name, i) => new SimMachine(cluster, name, i, new SimPath(world, disk, rng.fork(100 + i), `${name}#${i}`), [desc], timings.driftPercent / 100, {}));
@@ -275,6 +294,38 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
         case "by-hand":
           if (m.powered) m.startByHand(SERVICE);
           return;
+        case "torn-write":
+          log(m.id, "FAULT: crash in the middle of the next lease write");
+          m.path.faults = { ...m.path.faults, tearNextWrite: true };
+          m.path.onTear = () => m.reset("crashed mid-write", rng.range(500, 3000));
+          result.stats.resets += 1;
+          return;
+        case "ballot-eio":
+          m.path.onAcquireOp = (op) => {
+            if (op !== fault.op) return;
+            m.path.onAcquireOp = undefined;
+            log(m.id, `FAULT: EIO on ballot operation ${op} (and for ${Math.round(fault.ms)} ms)`);
+            m.path.faults = { ...m.path.faults, eio: true };
+            world.after(fault.ms, () => (m.path.faults = { ...m.path.faults, eio: false }));
+            return { eio: true };
+          };
+          return;
+        case "ballot-pause":
+          m.path.onAcquireOp = (op) => {
+            if (op !== fault.op) return;
+            m.path.onAcquireOp = undefined;
+            if (fault.ms > wait) result.stats.longPauses += 1;
+            log(m.id, `FAULT: agent stalls ${Math.round(fault.ms)} ms after ballot operation ${op}`);
+            return { pauseMs: fault.ms };
+          };
+          return;
+        case "wipe":
+          log(m.id, "FAULT: this machine's records on the lease disk are lost");
+          m.wipeRecords(disk);
+          return;
+        case "stale-start":
+          if (m.powered) m.staleStart(SERVICE);
+          return;
       }
     });
   }
@@ -302,7 +353,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   world.after(wait + 2000, () => {
     for (const m of machines) {
       if (!m.powered) continue;
-      const fatal = m.process && (m.process.agent.status().lease.unusable !== undefined);
+      const fatal = m.process && m.process.agent.status().lease?.unusable !== undefined;
       if (fatal || !m.process) {
         log(m.id, "operator: systemctl restart svcc-agent (after the duplicate was removed)");
         m.killAgent();
@@ -335,6 +386,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   result.stats.watchdogFires = machines.reduce((n, m) => n + m.wd.fired, 0);
   result.stats.tornWrites = disk.stats.torn;
   result.stats.eio = disk.stats.eio;
+  result.stats.ballotFaults = [...new Set(machines.flatMap((m) => [...m.path.ballotFaults]))].sort();
   for (const m of machines) m.killAgent();
   return result;
 }

@@ -13,6 +13,7 @@ interface Event {
   fn: () => void;
   /** Settles no promise (a disk snapshot, a write landing): no need to let the agents run after it. */
   quiet?: boolean;
+  cancelled?: boolean;
 }
 
 /** A binary heap on (at, seq). */
@@ -69,12 +70,14 @@ export class World {
   /** Called after every event (the invariant checks). */
   afterEach?: () => void;
 
-  at(time: number, fn: () => void, quiet = false): void {
-    this.queue.push({ at: Math.max(time, this.now), seq: this.seq++, fn, quiet });
+  at(time: number, fn: () => void, quiet = false): { cancel(): void } {
+    const e: Event = { at: Math.max(time, this.now), seq: this.seq++, fn, quiet };
+    this.queue.push(e);
+    return { cancel: () => (e.cancelled = true) };
   }
 
-  after(ms: number, fn: () => void): void {
-    this.at(this.now + ms, fn);
+  after(ms: number, fn: () => void): { cancel(): void } {
+    return this.at(this.now + ms, fn);
   }
 
   async runUntil(end: number, maxEvents = 2_000_000): Promise<void> {
@@ -82,6 +85,7 @@ export class World {
     while (this.queue.size && this.queue.peek()!.at <= end) {
       if (++this.events > maxEvents) throw new Error(`simulation did not settle: over ${maxEvents} events`);
       const e = this.queue.pop()!;
+      if (e.cancelled) continue; // a timer cancelled before it fired: nothing happens at all
       this.now = e.at;
       e.fn();
       if (!e.quiet) await drain();
@@ -124,8 +128,13 @@ export class ProcessClock implements Clock {
 
   timer(ms: number, fn: () => void): Timer {
     let cancelled = false;
-    this.world.after(Math.max(0, ms) / this.rate, () => this.deliver(() => !cancelled && fn()));
-    return { cancel: () => (cancelled = true) };
+    const e = this.world.after(Math.max(0, ms) / this.rate, () => this.deliver(() => !cancelled && fn()));
+    return {
+      cancel: () => {
+        cancelled = true;
+        e.cancel();
+      },
+    };
   }
 
   sleep(ms: number): Promise<void> {

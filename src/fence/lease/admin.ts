@@ -5,10 +5,9 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import type { BlockDevice } from "./block-io.js";
-import { areaBlock, defaultGeometry, deviceBytes, type Geometry, hostBlock } from "./layout.js";
+import { areaOffset, defaultGeometry, deviceBytes, type Geometry, HEADER_BYTES, HEADERS_BYTES, hostOffset } from "./layout.js";
 import {
   type BallotRecord,
-  BLOCK,
   decodeRecord,
   encodeRecord,
   type HeaderRecord,
@@ -26,7 +25,7 @@ export interface InitOptions {
   nodes: string[];
   services: string[];
   timings: LeaseTimings;
-  geometry?: Geometry;
+  geometry?: Omit<Geometry, "sectorSize">;
   /** Re-initialise a device whose nodes or timings differ (only once every host on it is silent). */
   force?: boolean;
   /** Tokens start above these (e.g. the highest token of a device being replaced). */
@@ -43,8 +42,8 @@ export interface DeviceContents {
 }
 
 export async function readHeader(dev: BlockDevice): Promise<PairState<HeaderRecord>> {
-  const buf = await dev.read(0, 2);
-  return newestOfPair(decodeRecord(buf.subarray(0, BLOCK), "header", isHeader), decodeRecord(buf.subarray(BLOCK), "header", isHeader));
+  const buf = await dev.read(0, HEADERS_BYTES);
+  return newestOfPair(decodeRecord(buf.subarray(0, HEADER_BYTES), "header", isHeader), decodeRecord(buf.subarray(HEADER_BYTES), "header", isHeader));
 }
 
 export async function readDevice(dev: BlockDevice): Promise<DeviceContents> {
@@ -52,13 +51,14 @@ export async function readDevice(dev: BlockDevice): Promise<DeviceContents> {
   if (headerState.kind !== "record") return { headerState: headerState.kind, hosts: [], areas: new Map() };
   const header = headerState.record;
   const n = header.nodes.length;
+  const S = header.sectorSize;
   const pairOf = <T extends { copy: number }>(buf: Buffer, i: number, kind: "host" | "ballot", check: (r: unknown) => r is T) =>
-    newestOfPair(decodeRecord(buf.subarray(2 * i * BLOCK, (2 * i + 1) * BLOCK), kind, check), decodeRecord(buf.subarray((2 * i + 1) * BLOCK, (2 * i + 2) * BLOCK), kind, check));
-  const hostBuf = await dev.read(hostBlock(0), 2 * n);
+    newestOfPair(decodeRecord(buf.subarray(2 * i * S, (2 * i + 1) * S), kind, check), decodeRecord(buf.subarray((2 * i + 1) * S, (2 * i + 2) * S), kind, check));
+  const hostBuf = await dev.read(hostOffset(header, 0), 2 * n * S);
   const hosts = header.nodes.map((_, h) => pairOf(hostBuf, h, "host", isHost));
   const areas = new Map<string, PairState<BallotRecord>[]>();
   for (const [a, service] of header.services.entries()) {
-    const buf = await dev.read(areaBlock(header, a), 2 * n);
+    const buf = await dev.read(areaOffset(header, a), 2 * n * S);
     areas.set(service, header.nodes.map((_, h) => pairOf(buf, h, "ballot", isBallot)));
   }
   return { header, headerState: "record", hosts, areas };
@@ -98,7 +98,7 @@ export async function initLease(dev: BlockDevice, clock: Clock, o: InitOptions, 
   checkNames("services", o.services);
   const problems = checkTimings(o.timings);
   if (problems.length) throw new Error(`lease init: bad timings: ${problems.join("; ")}`);
-  const geometry = o.geometry ?? defaultGeometry;
+  const geometry: Geometry = { ...(o.geometry ?? defaultGeometry), sectorSize: dev.sectorSize };
   if (o.nodes.length > geometry.maxHosts) throw new Error(`lease init: ${o.nodes.length} nodes do not fit ${geometry.maxHosts} host slots`);
   if (o.sizeBytes !== undefined && o.sizeBytes < deviceBytes(geometry)) throw new Error(`lease init: ${dev.path} holds ${o.sizeBytes} bytes; the layout for ${geometry.maxHosts} hosts and ${geometry.maxServices} services needs ${deviceBytes(geometry)}`);
 
@@ -114,8 +114,8 @@ export async function initLease(dev: BlockDevice, clock: Clock, o: InitOptions, 
       if (h.services.length + added.length > h.maxServices) throw new Error(`lease init: ${dev.path} has room for ${h.maxServices} services`);
       const next: HeaderRecord = { ...h, services: [...h.services, ...added], copy: h.copy + 1 };
       // Areas of new services may hold old bytes: clear them before the header names them.
-      for (let a = h.services.length; a < next.services.length; a++) await dev.write(areaBlock(h, a), Buffer.alloc(2 * h.maxHosts * BLOCK));
-      await dev.write(slotForNextWrite(existing), encodeRecord("header", next, BLOCK));
+      for (let a = h.services.length; a < next.services.length; a++) await dev.write(areaOffset(h, a), Buffer.alloc(2 * h.maxHosts * h.sectorSize));
+      await dev.write(slotForNextWrite(existing) * HEADER_BYTES, encodeRecord("header", next, HEADER_BYTES, HEADER_BYTES));
       log(`added ${added.join(", ")} to ${dev.path}`);
       return { action: "appended", header: next };
     }
@@ -132,6 +132,7 @@ export async function initLease(dev: BlockDevice, clock: Clock, o: InitOptions, 
 
 async function writeFresh(dev: BlockDevice, o: InitOptions, g: Geometry, tokenFloor: Record<string, number>): Promise<HeaderRecord> {
   const header: HeaderRecord = {
+    sectorSize: g.sectorSize,
     nodes: o.nodes,
     services: o.services,
     maxHosts: g.maxHosts,
@@ -143,16 +144,17 @@ async function writeFresh(dev: BlockDevice, o: InitOptions, g: Geometry, tokenFl
     copy: 1,
   };
   // Clear the header first (a half-done init is then "no header", never an old one with new records).
-  await dev.write(0, Buffer.alloc(2 * BLOCK));
-  const total = areaBlock(g, o.services.length);
-  for (let b = 2; b < total; b += 64) await dev.write(b, Buffer.alloc(Math.min(64, total - b) * BLOCK));
-  await dev.write(0, encodeRecord("header", header, BLOCK));
+  await dev.write(0, Buffer.alloc(HEADERS_BYTES));
+  const end = areaOffset(g, o.services.length);
+  const chunk = 64 * 1024;
+  for (let at = HEADERS_BYTES; at < end; at += chunk) await dev.write(at, Buffer.alloc(Math.min(chunk, end - at)));
+  await dev.write(0, encodeRecord("header", header, HEADER_BYTES, HEADER_BYTES));
   return header;
 }
 
 async function waitUntilSilent(dev: BlockDevice, h: HeaderRecord, clock: Clock, log: (m: string) => void): Promise<void> {
   const wait = takeoverWaitMs(h.timings);
-  const snapshot = async () => (await dev.read(hostBlock(0), 2 * h.nodes.length)).toString("base64");
+  const snapshot = async () => (await dev.read(hostOffset(h, 0), 2 * h.nodes.length * h.sectorSize)).toString("base64");
   let last = await snapshot();
   let quietSince = clock.now();
   log(`waiting ${wait} ms for every host record on ${dev.path} to stay unchanged (no agent may be using it)`);

@@ -9,7 +9,6 @@
 import { close as closeCb, constants, open as openCb, read as readCb, write as writeCb } from "node:fs";
 import { promisify } from "node:util";
 import { type Clock, TIMED_OUT, withTimeout } from "../clock.js";
-import { BLOCK } from "./records.js";
 
 const open = promisify(openCb);
 const close = promisify(closeCb);
@@ -18,23 +17,26 @@ const readAt = (fd: number, buf: Buffer, off: number, len: number, pos: number) 
 const writeAt = (fd: number, buf: Buffer, off: number, len: number, pos: number) =>
   new Promise<number>((resolve, reject) => writeCb(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
 
-/** Raw block access (the device, or the simulator's disk). Offsets and sizes are in blocks. */
+/** Raw access to the device (or the simulator's disk): byte offsets and lengths, multiples of its sector size. */
 export interface BlockDevice {
   readonly path: string;
-  read(block: number, count: number): Promise<Buffer>;
-  write(block: number, data: Buffer): Promise<void>;
+  /** The logical sector size I/O must be aligned to (512, or 4096 on 4Kn disks). */
+  readonly sectorSize: number;
+  read(offset: number, length: number): Promise<Buffer>;
+  write(offset: number, data: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Largest single I/O: a service area of 64 hosts, two copies each. */
-export const MAX_IO_BLOCKS = 128;
+/** Largest single I/O: the headers and 16 hosts on a 4Kn disk, or a service area of 64 hosts. */
+export const MAX_IO_BYTES = 256 * 1024;
 
 /**
  * O_DIRECT (no page cache: two hosts, or two nodes on one machine, must see each other's
- * writes, not a cached copy) needs a buffer aligned to the device's logical block size, which
- * JS cannot ask for. A buffer never moves, so one larger buffer is probed once for an aligned
- * window (malloc aligns to 16 bytes: at most 256 probes, each refused at once with EINVAL).
- * Writes are O_DSYNC: a write has reached the device when it returns.
+ * writes, not a cached copy) needs offsets, lengths and a buffer address aligned to the
+ * device's logical sector size, which JS cannot ask for. A buffer never moves, so one larger
+ * buffer is probed once for an aligned window (malloc aligns to 16 bytes: at most 256 probes,
+ * each refused at once with EINVAL), first for 512-byte sectors, then for 4Kn disks. Writes
+ * are O_DSYNC: a write has reached the device when it returns.
  */
 export class DirectBlockDevice implements BlockDevice {
   private constructor(
@@ -43,39 +45,46 @@ export class DirectBlockDevice implements BlockDevice {
     private readonly base: number,
     private readonly buffer: Buffer,
     private readonly offset: number,
+    readonly sectorSize: number,
   ) {}
 
   static async open(path: string, baseByteOffset = 0): Promise<DirectBlockDevice> {
-    if (baseByteOffset % BLOCK !== 0) throw new Error(`lease area offset ${baseByteOffset} is not a multiple of ${BLOCK}`);
+    if (baseByteOffset % 4096 !== 0) throw new Error(`lease area offset ${baseByteOffset} is not a multiple of 4096`);
     const fd = await open(path, constants.O_RDWR | constants.O_DIRECT | constants.O_DSYNC);
-    const buffer = Buffer.allocUnsafeSlow((MAX_IO_BLOCKS + 1) * BLOCK);
-    for (let offset = 0; offset < BLOCK; offset += 16) {
-      try {
-        await readAt(fd, buffer, offset, BLOCK, baseByteOffset);
-        return new DirectBlockDevice(path, fd, baseByteOffset, buffer, offset);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EINVAL") {
-          await close(fd).catch(() => undefined);
-          throw err;
+    const buffer = Buffer.allocUnsafeSlow(MAX_IO_BYTES + 4096);
+    for (const sector of [512, 4096]) {
+      for (let offset = 0; offset < 4096; offset += 16) {
+        try {
+          await readAt(fd, buffer, offset, sector, baseByteOffset);
+          return new DirectBlockDevice(path, fd, baseByteOffset, buffer, offset, sector);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EINVAL") {
+            await close(fd).catch(() => undefined);
+            throw err;
+          }
         }
       }
     }
     await close(fd).catch(() => undefined);
-    throw new Error(`${path}: no aligned buffer window for O_DIRECT I/O (logical block size above ${BLOCK}?)`);
+    throw new Error(`${path}: no aligned buffer window for O_DIRECT I/O (logical sector size above 4096?)`);
   }
 
-  async read(block: number, count: number): Promise<Buffer> {
-    if (count > MAX_IO_BLOCKS) throw new Error(`lease read of ${count} blocks is above the ${MAX_IO_BLOCKS}-block limit`);
-    const n = await readAt(this.fd, this.buffer, this.offset, count * BLOCK, this.base + block * BLOCK);
-    const copy = Buffer.alloc(count * BLOCK);
+  private check(offset: number, length: number): void {
+    if (offset % this.sectorSize || length % this.sectorSize || length > MAX_IO_BYTES) throw new Error(`lease I/O of ${length} bytes at ${offset} is not whole ${this.sectorSize}-byte sectors within ${MAX_IO_BYTES} bytes`);
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.check(offset, length);
+    const n = await readAt(this.fd, this.buffer, this.offset, length, this.base + offset);
+    const copy = Buffer.alloc(length);
     this.buffer.copy(copy, 0, this.offset, this.offset + n);
     return copy;
   }
 
-  async write(block: number, data: Buffer): Promise<void> {
-    if (data.length % BLOCK !== 0 || data.length > MAX_IO_BLOCKS * BLOCK) throw new Error(`lease write of ${data.length} bytes is not whole blocks within the limit`);
+  async write(offset: number, data: Buffer): Promise<void> {
+    this.check(offset, data.length);
     data.copy(this.buffer, this.offset);
-    const n = await writeAt(this.fd, this.buffer, this.offset, data.length, this.base + block * BLOCK);
+    const n = await writeAt(this.fd, this.buffer, this.offset, data.length, this.base + offset);
     if (n !== data.length) throw new Error(`short write to ${this.path}: ${n} of ${data.length} bytes`);
   }
 
@@ -115,12 +124,12 @@ export class TimedBlockIO {
     return this.stuckSince !== undefined;
   }
 
-  read(block: number, count: number): Promise<Timed<Buffer>> {
-    return this.run(`read of ${count} block(s) at ${block}`, () => this.device.read(block, count));
+  read(offset: number, length: number): Promise<Timed<Buffer>> {
+    return this.run(`read of ${length} bytes at ${offset}`, () => this.device.read(offset, length));
   }
 
-  write(block: number, data: Buffer): Promise<Timed<void>> {
-    return this.run(`write at block ${block}`, () => this.device.write(block, data));
+  write(offset: number, data: Buffer): Promise<Timed<void>> {
+    return this.run(`write at ${offset}`, () => this.device.write(offset, data));
   }
 
   private run<T>(what: string, op: () => Promise<T>): Promise<Timed<T>> {

@@ -14,10 +14,9 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { LeaseIoError, type TimedBlockIO } from "./block-io.js";
-import { areaBlock, type Geometry, HEADER_BLOCK, hostBlock } from "./layout.js";
+import { areaOffset, type Geometry, HEADER_BYTES, HEADERS_BYTES, hostOffset } from "./layout.js";
 import {
   type BallotRecord,
-  BLOCK,
   type DeadDeclaration,
   type Decoded,
   decodeRecord,
@@ -156,17 +155,18 @@ export class DiskLeaseStore implements LeaseStore {
 
   private async readHeaderAndHosts(): Promise<{ header: HeaderRecord; hosts: PairState<HostRecord>[]; startedAt: number }> {
     const count = this.header ? this.hostCount : 0;
-    const r = await this.io.read(HEADER_BLOCK, 2 + 2 * Math.max(count, 0));
-    const block = (i: number) => r.value.subarray(i * BLOCK, (i + 1) * BLOCK);
-    const headerPair = newestOfPair(decodeRecord(block(0), "header", isHeader), decodeRecord(block(1), "header", isHeader));
+    const sector = this.header?.sectorSize ?? 0;
+    const r = await this.io.read(0, HEADERS_BYTES + 2 * count * sector);
+    const at = (offset: number, size: number) => r.value.subarray(offset, offset + size);
+    const headerPair = newestOfPair(decodeRecord(at(0, HEADER_BYTES), "header", isHeader), decodeRecord(at(HEADER_BYTES, HEADER_BYTES), "header", isHeader));
     if (headerPair.kind === "version") throw new LeaseFatal(`${this.io.device.path} holds svcc lease format v${headerPair.version}; this svcc reads v2 only: upgrade or downgrade svcc on every node together`);
     if (headerPair.kind !== "record") throw new LeaseIoError(`${this.io.device.path} has no readable svcc lease header (${headerPair.kind}): run \`svcc lease init\``, "io");
     const header = headerPair.record;
     if (this.header && header.id !== this.header.id) throw new LeaseFatal(`${this.io.device.path} was initialised again (lease id ${this.header.id} → ${header.id}) while this agent ran: restart the agent`);
     const hosts: PairState<HostRecord>[] = [];
     for (let h = 0; h < count; h++) {
-      const at = hostBlock(h) - HEADER_BLOCK;
-      hosts.push(newestOfPair(decodeRecord(block(at), "host", isHost), decodeRecord(block(at + 1), "host", isHost)));
+      const o = hostOffset(this.header, h);
+      hosts.push(newestOfPair(decodeRecord(at(o, sector), "host", isHost), decodeRecord(at(o + sector, sector), "host", isHost)));
     }
     return { header, hosts, startedAt: r.startedAt };
   }
@@ -220,13 +220,14 @@ export class DiskLeaseStore implements LeaseStore {
   private async readArea(service: string): Promise<AreaRead> {
     const area = this.header.services.indexOf(service);
     if (area < 0) throw new LeaseIoError(`service ${service} has no area on ${this.io.device.path}: add it with \`svcc lease init\` (it only appends)`, "io");
-    const r = await this.io.read(areaBlock(this.geometry, area), 2 * this.hostCount);
+    const S = this.header.sectorSize;
+    const r = await this.io.read(areaOffset(this.geometry, area), 2 * this.hostCount * S);
     const blocks = new Map<number, BallotRecord>();
     const unreadable: Unreadable[] = [];
     let ownPair: PairState<BallotRecord> = { kind: "empty" };
     for (let h = 0; h < this.hostCount; h++) {
-      const a = r.value.subarray(2 * h * BLOCK, (2 * h + 1) * BLOCK);
-      const b = r.value.subarray((2 * h + 1) * BLOCK, (2 * h + 2) * BLOCK);
+      const a = r.value.subarray(2 * h * S, (2 * h + 1) * S);
+      const b = r.value.subarray((2 * h + 1) * S, (2 * h + 2) * S);
       const pair = newestOfPair(decodeRecord(a, "ballot", isBallot), decodeRecord(b, "ballot", isBallot));
       if (pair.kind === "version") throw new LeaseFatal(`${this.header.nodes[h]} wrote ${service}'s ballot block in svcc lease format v${pair.version}: refusing to act beside it`);
       if (pair.kind === "corrupt") unreadable.push({ host: h, why: `${this.header.nodes[h]}'s ballot block for ${service} is unreadable (both copies)` });
@@ -271,7 +272,7 @@ export class DiskLeaseStore implements LeaseStore {
     const slot: 0 | 1 = current.slot === 0 ? 1 : 0;
     const record: HostRecord = { ...current.record, ...change, copy: current.record.copy + 1 };
     try {
-      await this.io.write(hostBlock(this.index) + slot, encodeRecord("host", record, SECTOR));
+      await this.io.write(hostOffset(this.header, this.index) + slot * this.header.sectorSize, encodeRecord("host", record, SECTOR, this.header.sectorSize));
     } catch (err) {
       current.uncertain = { record, slot };
       throw err;
@@ -287,7 +288,8 @@ export class DiskLeaseStore implements LeaseStore {
     const slot: 0 | 1 = mine ? (mine.slot === 0 ? 1 : 0) : 0;
     const area = this.header.services.indexOf(service);
     try {
-      await this.io.write(areaBlock(this.geometry, area) + 2 * this.index + slot, encodeBallot(record));
+      const S = this.header.sectorSize;
+      await this.io.write(areaOffset(this.geometry, area) + (2 * this.index + slot) * S, encodeBallot(record, S));
     } catch (err) {
       if (mine) mine.uncertain = { record, slot };
       else this.mine.set(service, { record: base, slot: slot === 0 ? 1 : 0, uncertain: { record, slot } });

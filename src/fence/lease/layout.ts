@@ -1,30 +1,32 @@
-// Where each record lives on the lease device (4 KiB blocks, every record kept twice, A/B):
-//   blocks 0-1                     the header (A/B)
-//   blocks 2 + 2h, 3 + 2h          host h's delta-lease record
-//   area(a) + 2h, area(a) + 2h + 1 host h's ballot block for the service in area a
-// with area(a) = 2 + 2·maxHosts + a·2·maxHosts. Host ids and areas come from the header,
-// never from an agent's config, so two configs that order nodes differently agree.
+// Where each record lives on the lease device (byte offsets; every record kept twice, A/B):
+//   0, 4096                    the header (A/B), 4 KiB each
+//   8192 + 2h·S, + S            host h's delta-lease record
+//   area(a) + 2h·S, + S         host h's ballot block for the service in area a
+// with S the device's sector size (512, or 4096 on 4Kn disks; probed at init, kept in the
+// header) and area(a) = 8192 + 2·maxHosts·S + a·2·maxHosts·S. One record per sector: its write
+// is atomic on real disks. Host ids and areas come from the header, never from an agent's
+// config, so two configs that order nodes differently agree.
 
-import { BLOCK } from "./records.js";
-
-export const HEADER_BLOCK = 0;
-export const HOSTS_BLOCK = 2;
+export const HEADER_BYTES = 4096;
+export const HEADERS_BYTES = 2 * HEADER_BYTES;
 
 export interface Geometry {
   maxHosts: number;
   maxServices: number;
+  /** The device's logical sector size: 512 or 4096. */
+  sectorSize: number;
 }
 
-export function hostBlock(host: number): number {
-  return HOSTS_BLOCK + 2 * host;
+export function hostOffset(g: Geometry, host: number): number {
+  return HEADERS_BYTES + 2 * host * g.sectorSize;
 }
 
-export function areaBlock(g: Geometry, area: number): number {
-  return HOSTS_BLOCK + 2 * g.maxHosts + area * 2 * g.maxHosts;
+export function areaOffset(g: Geometry, area: number): number {
+  return HEADERS_BYTES + 2 * g.maxHosts * g.sectorSize + area * 2 * g.maxHosts * g.sectorSize;
 }
 
 export function deviceBytes(g: Geometry): number {
-  return areaBlock(g, g.maxServices) * BLOCK;
+  return areaOffset(g, g.maxServices);
 }
 
-export const defaultGeometry: Geometry = { maxHosts: 8, maxServices: 64 };
+export const defaultGeometry: Omit<Geometry, "sectorSize"> = { maxHosts: 8, maxServices: 64 };

@@ -12,8 +12,9 @@
 import { createHash } from "node:crypto";
 
 export const FORMAT_VERSION = 2;
-export const BLOCK = 4096;
-/** Host records and ballot blocks must fit one sector: its write is atomic on real disks. */
+/** The header's size (one copy). */
+export const HEADER_SIZE = 4096;
+/** Host records and ballot blocks must fit one 512-byte sector: its write is atomic on real disks. */
 export const SECTOR = 512;
 const MAGIC = "SVCCLEASE";
 
@@ -29,14 +30,15 @@ function checksum(kind: string, body: string): string {
   return createHash("sha256").update(`${FORMAT_VERSION} ${kind} ${body}`).digest("hex").slice(0, 32);
 }
 
-export function encodeRecord(kind: RecordKind, record: object, limit: number): Buffer {
+/** The record as one line, padded with zeros to `size` bytes (a sector, or the header's 4 KiB). */
+export function encodeRecord(kind: RecordKind, record: object, limit: number, size: number): Buffer {
   const body = JSON.stringify(record);
   const line = `${MAGIC} v${FORMAT_VERSION} ${kind} ${checksum(kind, body)} ${body}\n`;
-  const bytes = Buffer.from(line, "utf8");
-  if (bytes.length > limit) throw new RecordTooLarge(kind, bytes.length, limit);
-  const block = Buffer.alloc(BLOCK);
-  bytes.copy(block);
-  return block;
+  const out = Buffer.alloc(size);
+  const n = out.write(line, "utf8");
+  if (Buffer.byteLength(line) > Math.min(limit, size)) throw new RecordTooLarge(kind, Buffer.byteLength(line), Math.min(limit, size));
+  void n;
+  return out;
 }
 
 export class RecordTooLarge extends Error {
@@ -51,12 +53,12 @@ export class RecordTooLarge extends Error {
 
 const LINE = /^SVCCLEASE v(\d+) (header|host|ballot) ([0-9a-f]{32}) (.*)$/s;
 
-const ZERO = Buffer.alloc(BLOCK);
+const ZERO = Buffer.alloc(HEADER_SIZE);
 /** Decoded records by their text: a device mostly returns what it returned last time, and checksums cost. */
 const decodedByText = new Map<string, Decoded<unknown>>();
 
 export function decodeRecord<T>(block: Buffer, kind: RecordKind, check: (r: unknown) => r is T): Decoded<T> {
-  if (block[0] === 0) return block.equals(ZERO) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
+  if (block[0] === 0) return block.equals(ZERO.subarray(0, block.length)) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
   const end = block.indexOf(0x0a);
   if (end < 0) return { kind: "corrupt", raw: digest(block) };
   const text = block.toString("utf8", 0, end);
@@ -133,6 +135,8 @@ export interface LeaseTimingsOnDisk {
 
 /** Written only by `svcc lease init` (and add/replace): the cluster's one source of truth. */
 export interface HeaderRecord extends Versioned {
+  /** The device's logical sector size when initialised (512 or 4096): each host and ballot record fills one. */
+  sectorSize: number;
   /** Host ids are indexes in this list, whatever order agents' configs list nodes in. */
   nodes: string[];
   /** Service area indexes are positions in this list; services are only ever appended. */
@@ -227,7 +231,7 @@ const isObject = (r: unknown): r is Record<string, unknown> => typeof r === "obj
 const isInt = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
 export const isHeader = (r: unknown): r is HeaderRecord =>
-  isObject(r) && Array.isArray(r.nodes) && r.nodes.every((n) => typeof n === "string") && Array.isArray(r.services) && isInt(r.maxHosts) && isInt(r.maxServices) && isObject(r.timings) && typeof r.id === "string" && isInt(r.copy);
+  isObject(r) && Array.isArray(r.nodes) && r.nodes.every((n) => typeof n === "string") && Array.isArray(r.services) && isInt(r.maxHosts) && isInt(r.maxServices) && (r.sectorSize === 512 || r.sectorSize === 4096) && isObject(r.timings) && typeof r.id === "string" && isInt(r.copy);
 
 export const isHost = (r: unknown): r is HostRecord =>
   isObject(r) && typeof r.node === "string" && isInt(r.index) && typeof r.incarnation === "string" && isInt(r.generation) && isInt(r.seq) && isInt(r.copy) && typeof r.nodesHash === "string";
@@ -236,12 +240,12 @@ export const isBallot = (r: unknown): r is BallotRecord =>
   isObject(r) && typeof r.s === "string" && isInt(r.h) && isInt(r.gen) && isInt(r.lver) && isInt(r.mbal) && isInt(r.bal) && isInt(r.inp) && isInt(r.inpGen) && (r.own === 0 || r.own === 1 || r.own === 2) && isInt(r.max) && isInt(r.copy);
 
 /** Encodes a ballot record, shedding what is only informative (step text, unit letters) if it does not fit a sector. */
-export function encodeBallot(record: BallotRecord): Buffer {
+export function encodeBallot(record: BallotRecord, size: number): Buffer {
   try {
-    return encodeRecord("ballot", record, SECTOR);
+    return encodeRecord("ballot", record, SECTOR, size);
   } catch (err) {
     if (!(err instanceof RecordTooLarge) || !record.status) throw err;
     const { step: _step, u: _u, ...status } = record.status;
-    return encodeRecord("ballot", { ...record, status }, SECTOR);
+    return encodeRecord("ballot", { ...record, status }, SECTOR, size);
   }
 }

@@ -13,8 +13,8 @@ import type { LeaseView } from "./types-v1.js";
 
 function slotDisk(device: BlockDevice): SlotDisk {
   return {
-    readSlot: (i) => device.read(i, 1),
-    writeSlot: (i, data) => device.write(i, data),
+    readSlot: (i) => device.read(i * 4096, 4096),
+    writeSlot: (i, data) => device.write(i * 4096, data),
     close: () => undefined,
   };
 }
