@@ -77,6 +77,8 @@ interface ServiceRuntime {
   runtimeFailure: boolean;
   /** The target was active at the last look. */
   wasActive: boolean;
+  /** This agent killed the service's units or containers: the failures that follow are its own, not the service's. */
+  killedByUs: boolean;
   fenceReason?: string;
   step: string;
   stepAt: number;
@@ -124,7 +126,7 @@ export class Agent {
     this.newId = d.newId ?? randomUUID;
     this.node = d.config.node;
     for (const desc of d.services) {
-      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false });
+      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false, killedByUs: false });
     }
     this.warnings = unsafeChoices(d.config);
   }
@@ -184,6 +186,12 @@ export class Agent {
    * the leases, and only then disarms the watchdog.
    */
   async shutdown(): Promise<"restart" | "stopped" | "left-armed"> {
+    if (!this.running) {
+      // Still joining: nothing was taken or started by this agent.
+      this.log("-", "agent stopping before it joined the lease store");
+      this.d.watchdog.close(false);
+      return "stopped";
+    }
     const jobType = await Promise.race([this.d.systemd.ownJobType().catch(() => undefined), this.d.clock.sleep(2000).then(() => undefined)]);
     this.d.notify?.("STOPPING=1");
     if (jobType === "restart" || jobType === "try-restart" || jobType === "reload-or-restart") {
@@ -353,7 +361,7 @@ export class Agent {
         s.statesKnown = true;
         // Anything up or failed again: the last proof of "down" no longer holds.
         if (this.anyUnitUp(s) || this.anyFailed(s)) s.provenDown = false;
-        if (s.wasActive && !s.job && this.anyFailed(s) && !s.runtimeFailure) {
+        if (s.wasActive && !s.job && !s.killedByUs && this.anyFailed(s) && !s.runtimeFailure) {
           s.runtimeFailure = true;
           this.log(s.desc.service, `failed while running: ${s.desc.members.filter((u) => s.units.get(u) === "failed").join(", ")}`);
         }
@@ -361,9 +369,12 @@ export class Agent {
         if (this.anyUnitUp(s)) s.startUnknown = false; // seen: no longer unknown
         if (!this.anyUnitUp(s) && !s.job) s.startUnknown = false;
       }
+      if (this.systemdError) this.log("-", "systemd answers again");
+      this.systemdError = undefined;
     } catch (err) {
       for (const s of this.services.values()) s.statesKnown = false;
-      this.log("-", `cannot read unit states from systemd: ${(err as Error).message}`);
+      if (!this.systemdError) this.log("-", `cannot read unit states from systemd: ${(err as Error).message}`);
+      this.systemdError = (err as Error).message;
     }
   }
 
@@ -381,6 +392,7 @@ export class Agent {
   }
 
   private readonly lastToken = new Map<string, number>();
+  private systemdError?: string;
 
   private heldToken(service: string): number | undefined {
     const t = this.d.store.held().get(service);
@@ -556,6 +568,7 @@ export class Agent {
     if (!this.mayBeUp(s)) return;
     this.log(service, `killing every container and unit of ${service} (${reason})`);
     this.setStep(s, "killing");
+    s.killedByUs = true;
     const bound = Math.max(500, Math.floor(this.timings.killWindowMs / 2));
     const [errors] = await Promise.all([
       this.d.effects.killContainers(s.desc.containers, bound),
@@ -674,6 +687,7 @@ export class Agent {
     const job: Job = { kind: "start", startedAt: this.d.clock.now(), reason };
     s.job = job;
     s.runtimeFailure = false;
+    s.killedByUs = false;
     s.provenDown = false;
     this.log(service, `starting ${s.desc.target} with token ${token} (${reason})`);
     this.setStep(s, `starting (token ${token})`);
@@ -757,6 +771,7 @@ export class Agent {
         this.setStep(s, "stopped");
         s.stopWanted = undefined;
         s.runtimeFailure = false;
+        s.killedByUs = false;
       }
       this.schedule();
     })();

@@ -563,6 +563,13 @@ export class SimMachine {
     this.services.get(service)!.failNextStart = memberIndex;
   }
 
+  /** Failures armed but not yet hit are dropped when faults heal. */
+  disarmInjected(service: string): void {
+    const s = this.services.get(service)!;
+    s.failNextStart = undefined;
+    s.failNextVgStop = false;
+  }
+
   injectVgStopFailure(service: string): void {
     this.services.get(service)!.failNextVgStop = true;
   }

@@ -341,7 +341,9 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const seen = new Set<string>();
   for (const m of machines) {
     m.path.faults = {};
+    m.path.onAcquireOp = undefined;
     m.busDownUntil = -Infinity;
+    m.disarmInjected(SERVICE);
     if (seen.has(m.node)) {
       m.reset("powered off (its name is taken)", null);
       continue;
