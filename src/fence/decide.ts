@@ -183,7 +183,8 @@ export function decide(o: Observation): Action[] {
     // Failed units left by a start or stop of ours hold this node's own resources under its own
     // valid lease: the start clears and redoes them.
     const inDoubt = o.now >= o.lease.validUntil - o.timings.stopMarginMs;
-    const running = o.local.up || o.local.target === "active" || o.local.target === "activating" || o.local.target === "deactivating" || o.local.target === "unknown";
+    // Not running = the target is down; members left up (say after a kill) are completed by the start.
+    const running = o.local.target !== "inactive" && o.local.target !== "failed";
     if (!running && !o.local.runtimeFailure && !o.intent.frozen && !inDoubt) return [{ kind: "start", token, reason: target === o.self ? `placed on ${o.self}` : "holds the lease" }];
     return [];
   }
