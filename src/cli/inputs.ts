@@ -28,11 +28,11 @@ function serviceNameOf(file: string): string {
 }
 
 export function readConfigs(paths: string[], options: InputOptions): ConfigInput[] {
-  if (options.name !== undefined && paths.length !== 1) throw usage("--name applies to a single config");
+  if (options.name !== undefined && paths.length !== 1) throw usage("--name", "applies to a single config");
   const inputs: ConfigInput[] = [];
   for (const path of paths) {
     if (path === "-") {
-      if (!options.name) throw usage("reading the config from stdin needs --name <service>");
+      if (!options.name) throw usage("-", "reading the config from stdin needs --name <service>");
       inputs.push({ file: "-", text: readFileSync(0, "utf8"), serviceName: options.name });
       continue;
     }
@@ -51,11 +51,18 @@ export function readConfigs(paths: string[], options: InputOptions): ConfigInput
     }
     inputs.push({ file: path, text: readFileSync(path, "utf8"), serviceName: options.name ?? serviceNameOf(path) });
   }
+  const byService = new Map<string, string>();
+  for (const input of inputs) {
+    const other = byService.get(input.serviceName);
+    if (other !== undefined) throw new ConfigError([{ file: input.file, reason: `names service ${input.serviceName}, like ${other}: one config per service` }]);
+    byService.set(input.serviceName, input.file);
+  }
   return inputs;
 }
 
-function usage(reason: string): ConfigError {
-  return new ConfigError([{ file: "svcc", reason }]);
+/** A bad command line: named by the option it came from, as a config problem is by its file. */
+function usage(option: string, reason: string): ConfigError {
+  return new ConfigError([{ file: option, reason }]);
 }
 
 const nodeList = (text: string) => text.split(/[\s,]+/).filter(Boolean);
@@ -96,7 +103,7 @@ export function parseEnvOverrides(assignments: string[] = []): Map<string, strin
   const env = new Map<string, string>();
   for (const a of assignments) {
     const eq = a.indexOf("=");
-    if (eq <= 0) throw usage(`--env expects KEY=VALUE, got "${a}"`);
+    if (eq <= 0) throw usage("--env", `expected KEY=VALUE, got ${JSON.stringify(a)}`);
     env.set(a.slice(0, eq), a.slice(eq + 1));
   }
   return env;

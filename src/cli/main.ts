@@ -61,26 +61,44 @@ export function buildProgram(): Command {
     const { compileService } = await import("../compiler/compile.js");
     const { ConfigError } = await import("../compiler/errors.js");
     const { inputs, cluster, envOverrides } = await loadInputs(configs, options);
-    const outDir: string | undefined = options.root ? `${options.root.replace(/\/+$/, "")}/etc/systemd/system` : options.output;
-    const writer = outDir ? await import("../compiler/write.js") : undefined;
-    let failures = 0;
-    const out: string[] = [];
+    // Every config is compiled before anything is written: exit 2 means nothing was written.
+    const results: Array<{ serviceName: string; files: import("../compiler/compile.js").CompiledFile[] }> = [];
+    let invalid = false;
     for (const input of inputs) {
       try {
-        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: options.svccBin, unitDir: options.unitDir });
-        if (options.dryrun) {
-          for (const f of result.files) out.push(`---${f.path}---\n${f.content}`);
-        } else {
-          const written = writer!.writeServiceFiles(outDir!, input.serviceName, result.files, { force: options.force });
-          process.stderr.write(`svcc: ${input.serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${outDir}\n`);
-        }
+        results.push({ serviceName: input.serviceName, files: compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: options.svccBin, unitDir: options.unitDir }).files });
       } catch (err) {
-        failures = Math.max(failures, err instanceof ConfigError ? exitCodes.usage : exitCodes.failure);
+        if (!(err instanceof ConfigError)) throw err;
+        invalid = true;
         report(err);
       }
     }
-    if (out.length) process.stdout.write(out.join(""));
-    process.exitCode = failures;
+    if (invalid) {
+      process.stderr.write("svcc: nothing written\n");
+      process.exitCode = exitCodes.usage;
+      return;
+    }
+    if (options.dryrun) {
+      process.stdout.write(results.flatMap((r) => r.files.map((f) => `---${f.path}---\n${f.content}`)).join(""));
+      return;
+    }
+    const writer = await import("../compiler/write.js");
+    const { openOutputDirectory, openInsideRoot } = await import("../compiler/output-dir.js");
+    const out = options.root ? openInsideRoot(options.root, "etc/systemd/system") : openOutputDirectory(options.output);
+    try {
+      for (const { serviceName, files } of results) {
+        try {
+          const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
+          for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
+          process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
+        } catch (err) {
+          process.exitCode = exitCodes.failure;
+          report(err);
+        }
+      }
+    } finally {
+      out.close();
+    }
   });
 
   withInputOptions(
