@@ -23,8 +23,16 @@ export interface InputOptions {
 
 const configPattern = /\.(json|conf|ini)$/i;
 
-function serviceNameOf(file: string): string {
+export function serviceNameOf(file: string): string {
   return basename(file).replace(configPattern, "");
+}
+
+/** The config files of a directory, sorted: what `svcc compile dir/` and the generator read. */
+export function configFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => configPattern.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 export function readConfigs(paths: string[], options: InputOptions): ConfigInput[] {
@@ -43,8 +51,7 @@ export function readConfigs(paths: string[], options: InputOptions): ConfigInput
       throw new ConfigError([{ file: path, reason: "no such file" }]);
     }
     if (stat.isDirectory()) {
-      for (const entry of readdirSync(path).filter((f) => configPattern.test(f)).sort()) {
-        const file = join(path, entry);
+      for (const file of configFilesIn(path)) {
         inputs.push({ file, text: readFileSync(file, "utf8"), serviceName: serviceNameOf(file) });
       }
       continue;

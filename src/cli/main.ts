@@ -1,6 +1,8 @@
 // svcc's command line. Each command loads only what it needs (the bundle is code-split), so
 // `svcc compile` does not pay for the agent's D-Bus code or the runtime helper.
 
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 
 const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
@@ -37,6 +39,16 @@ function report(error: unknown): number {
   return exitCodes.failure;
 }
 
+/**
+ * The generator's config of a service, when compile writes that service's units into
+ * /etc/systemd/system (inside --root), which shadows what the generator makes of it.
+ */
+function generatorConfigOf(root: string | undefined, output: string | undefined, service: string): string | undefined {
+  const base = root ?? "/";
+  if (!root && (!output || resolve(output) !== "/etc/systemd/system")) return undefined;
+  return ["json", "conf", "ini"].map((ext) => join(base, "etc/svcc/services", `${service}.${ext}`)).find((f) => existsSync(f));
+}
+
 export function buildProgram(): Command {
   const program = new Command("svcc")
     .description("Relocatable failover services out of plain systemd: compile OpenSVC service configs into systemd units.")
@@ -51,22 +63,29 @@ export function buildProgram(): Command {
       .argument("<config...>", "config files (JSON or OpenSVC INI), directories of them, or - for stdin")
       .option("-o, --output <dir>", "write the units into this directory")
       .option("--root <dir>", "write into an OS image tree: <dir>/etc/systemd/system")
+      .option("--agent-config <file>", "with --root: also put this agent config (without node) at <dir>/etc/svcc/agent.json, and svcc-agent.service, enabled")
       .option("--dryrun", "print every file as ---<path>--- then its text; write nothing")
-      .option("--svcc-bin <path>", "absolute path of svcc that the units call for runtime steps", "/usr/local/bin/svcc")
+      .option("--svcc-bin <path>", "absolute path of svcc that the units call for runtime steps (default: this svcc when run from PATH; with --root, the svcc installed in the image, /usr/bin/svcc if none)")
       .option("--unit-dir <dir>", "where the units live on the nodes (for per-node env files; default /etc/systemd/system)")
       .option("--force", "overwrite files that svcc did not write"),
   ).action(async (configs: string[], options) => {
     const outputs = [options.output, options.root, options.dryrun].filter(Boolean).length;
     if (outputs !== 1) throw new CommanderError(exitCodes.usage, "svcc.usage", "compile needs exactly one of -o <dir>, --root <dir> or --dryrun");
+    if (options.agentConfig && !options.root) throw new CommanderError(exitCodes.usage, "svcc.usage", "--agent-config goes with --root (an image tree)");
     const { compileService } = await import("../compiler/compile.js");
     const { ConfigError } = await import("../compiler/errors.js");
+    const { chooseSvccBin } = await import("./svcc-bin.js");
     const { inputs, cluster, envOverrides } = await loadInputs(configs, options);
+    const image = options.agentConfig ? await import("./image.js") : undefined;
+    const agentConfig = image?.readImageAgentConfig(options.agentConfig);
+    const root: string | undefined = options.root;
+    const svccBin = chooseSvccBin({ explicit: options.svccBin, invokedAs: process.argv[1], pathEnv: process.env.PATH, root });
     // Every config is compiled before anything is written: exit 2 means nothing was written.
     const results: Array<{ serviceName: string; files: import("../compiler/compile.js").CompiledFile[] }> = [];
     let invalid = false;
     for (const input of inputs) {
       try {
-        results.push({ serviceName: input.serviceName, files: compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: options.svccBin, unitDir: options.unitDir }).files });
+        results.push({ serviceName: input.serviceName, files: compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: svccBin.path, unitDir: options.unitDir }).files });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         invalid = true;
@@ -78,19 +97,22 @@ export function buildProgram(): Command {
       process.exitCode = exitCodes.usage;
       return;
     }
+    if (svccBin.warning) process.stderr.write(`svcc: warning: ${svccBin.warning}\n`);
     if (options.dryrun) {
       process.stdout.write(results.flatMap((r) => r.files.map((f) => `---${f.path}---\n${f.content}`)).join(""));
       return;
     }
     const writer = await import("../compiler/write.js");
     const { openOutputDirectory, openInsideRoot } = await import("../compiler/output-dir.js");
-    const out = options.root ? openInsideRoot(options.root, "etc/systemd/system") : openOutputDirectory(options.output);
+    const out = root ? openInsideRoot(root, "etc/systemd/system") : openOutputDirectory(options.output);
     try {
       for (const { serviceName, files } of results) {
         try {
           const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
           for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
           process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
+          const alsoForGenerator = generatorConfigOf(root, options.output, serviceName);
+          if (alsoForGenerator) process.stderr.write(`svcc: warning: ${alsoForGenerator} is also there for the generator; the units in ${out.shown} win over what it generates: keep ${serviceName} in one place\n`);
         } catch (err) {
           process.exitCode = exitCodes.failure;
           report(err);
@@ -98,6 +120,14 @@ export function buildProgram(): Command {
       }
     } finally {
       out.close();
+    }
+    if (image && process.exitCode !== exitCodes.failure) {
+      try {
+        const agent = await image.installAgentIntoImage(root!, agentConfig!, svccBin.path);
+        process.stderr.write(`svcc: agent: ${agent.written.length} written, ${agent.unchanged.length} unchanged in ${root}\n`);
+      } catch (err) {
+        process.exitCode = report(err);
+      }
     }
   });
 

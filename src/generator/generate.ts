@@ -1,0 +1,117 @@
+// The systemd generator's work, as Quadlet does it for podman: every config in the services
+// directory (/etc/svcc/services) → that service's units in the generator's output directory.
+// Unlike `svcc compile dir/`, one bad config never stops the others: it is reported (file and
+// reason) and skipped, because a generator runs at boot and every service waits on it.
+// Everything is written through the compiler's writer into the output directory, nowhere else.
+
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type CompiledFile, compileService } from "../compiler/compile.js";
+import type { ClusterFacts } from "../compiler/model.js";
+import { writeServiceFiles } from "../compiler/write.js";
+import { configFilesIn, readClusterFacts, serviceNameOf } from "../cli/inputs.js";
+
+export const defaultServicesDir = "/etc/svcc/services";
+/** Unit directories that systemd reads before the generator's normal directory. */
+export const shadowingUnitDirs = ["/etc/systemd/system", "/run/systemd/system"];
+/** The name of the generator's own report unit (see report-unit.ts): no service may take it. */
+export const reportName = "svcc-generator-report";
+
+export interface GeneratorOptions {
+  servicesDir: string;
+  clusterFile: string;
+  /** Where to write; undefined for a dry run (compile and report, write nothing). */
+  outputDir?: string;
+  /** Where the units live when systemd reads them (the output directory; for per-node env files). */
+  unitDir: string;
+  svccBin: string;
+  shadowDirs: string[];
+}
+
+export interface GeneratorProblem {
+  level: "error" | "warning";
+  message: string;
+}
+
+export interface GeneratedService {
+  name: string;
+  file: string;
+  files: CompiledFile[];
+}
+
+export interface GeneratorReport {
+  services: GeneratedService[];
+  problems: GeneratorProblem[];
+}
+
+const reasonOf = (err: unknown) => (err as Error).message;
+
+export function generate(options: GeneratorOptions): GeneratorReport {
+  const report: GeneratorReport = { services: [], problems: [] };
+  const error = (message: string) => report.problems.push({ level: "error", message });
+
+  let cluster: ClusterFacts | undefined;
+  try {
+    cluster = readClusterFacts({}, options.clusterFile);
+  } catch (err) {
+    error(`${reasonOf(err)} (compiling without cluster facts)`);
+  }
+
+  let files: string[];
+  try {
+    files = existsSync(options.servicesDir) ? configFilesIn(options.servicesDir) : [];
+  } catch (err) {
+    error(`${options.servicesDir}: cannot list the service configs: ${reasonOf(err)}`);
+    files = [];
+  }
+
+  const definedBy = new Map<string, string>();
+  for (const file of files) {
+    const name = serviceNameOf(file);
+    const earlier = definedBy.get(name);
+    if (earlier) {
+      error(`${file}: service ${name} is already defined by ${earlier}; skipped`);
+      continue;
+    }
+    definedBy.set(name, file);
+    if (name === reportName) {
+      error(`${file}: the service name ${name} is the generator's own; rename the config`);
+      continue;
+    }
+    try {
+      const text = readFileSync(file, "utf8");
+      const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
+      if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files);
+      report.services.push({ name, file, files: compiled.files });
+    } catch (err) {
+      error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
+      continue;
+    }
+    const shadowed = options.shadowDirs.flatMap((dir) => compiledUnits(report.services.at(-1)!).filter((u) => existsSync(join(dir, u))).map((u) => join(dir, u)));
+    if (shadowed.length) {
+      report.problems.push({
+        level: "warning",
+        message: `${file}: ${shadowed.join(", ")} shadow${shadowed.length === 1 ? "s" : ""} what the generator made of this config (systemd reads those directories first); keep ${name} in one place: remove those units or this config`,
+      });
+    }
+  }
+  return report;
+}
+
+const compiledUnits = (service: GeneratedService) => service.files.map((f) => f.path).filter((p) => !p.includes("/"));
+
+/**
+ * The writer refuses foreign files before it writes anything; an I/O error part-way (a full
+ * /run) would leave some of the service's units behind, and a service with half its units is
+ * worse than none: remove what this call added.
+ */
+function writeAllOrNothing(outputDir: string, name: string, files: CompiledFile[]): void {
+  const manifestDir = `${name}.svcc`;
+  const added = [...files.map((f) => f.path), manifestDir].filter((p) => !existsSync(join(outputDir, p)));
+  try {
+    writeServiceFiles(outputDir, name, files);
+  } catch (err) {
+    for (const p of added) rmSync(join(outputDir, p), { recursive: p === manifestDir, force: true });
+    throw err;
+  }
+}
