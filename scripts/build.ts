@@ -70,7 +70,7 @@ const common = {
   minify: true,
   external: ["dbus-next"],
   // import.meta.url (createRequire for dbus-next) keeps its meaning in CommonJS bundles.
-  define: { "import.meta.url": "__svccModuleUrl" },
+  define: { "import.meta.url": "__svccModuleUrl", SVCC_VERSION: JSON.stringify((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version) },
   banner: { js: 'const __svccModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   legalComments: "none" as const,
   absWorkingDir: root,

@@ -6,6 +6,9 @@ import { join, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 
 const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
+/** package.json's version, put in by the build (scripts/build.ts); "dev" when run from source. */
+declare const SVCC_VERSION: string | undefined;
+const svccVersion = typeof SVCC_VERSION === "string" ? SVCC_VERSION : "dev";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -52,7 +55,7 @@ function generatorConfigOf(root: string | undefined, output: string | undefined,
 export function buildProgram(): Command {
   const program = new Command("svcc")
     .description("Relocatable failover services out of plain systemd: compile OpenSVC service configs into systemd units.")
-    .version("0.1.0")
+    .version(svccVersion)
     .showHelpAfterError()
     .exitOverride();
 
