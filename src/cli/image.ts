@@ -2,17 +2,22 @@
 // golden image serves every node, so nothing node-specific may go in: the agent config must
 // not name its node (the agent takes the hostname at boot and refuses to start when the
 // hostname is not one of `nodes`). Written through the compiler's writer (atomic, with a
-// manifest, refusing files svcc did not write), plus the link `systemctl enable` would make.
+// manifest, refusing files svcc did not write) into directories opened inside the image
+// (output-dir.ts: a symlink in the image resolves in the image), plus the link
+// `systemctl enable` would make.
 
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { randomBytes } from "node:crypto";
+import { lstatSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import type { CompiledFile } from "../compiler/compile.js";
 import { ConfigError } from "../compiler/errors.js";
-import { type WriteResult, WriteError, writeServiceFiles } from "../compiler/write.js";
+import { fsFailure, openInsideRoot, symlinkTarget, WriteError } from "../compiler/output-dir.js";
+import { type WriteResult, writeServiceFiles } from "../compiler/write.js";
 import { parseAgentConfig } from "../fence/config.js";
 
 export const agentUnitName = "svcc-agent.service";
 export const agentConfigPath = "/etc/svcc/agent.json";
-const imageUnitDir = "/etc/systemd/system";
+const imageUnitDir = "etc/systemd/system";
 const wantedBy = "multi-user.target.wants";
 
 /** The agent config as it goes into an image: valid, and without anything that names one node. */
@@ -39,48 +44,51 @@ export function readImageAgentConfig(file: string): string {
   return text.endsWith("\n") ? text : `${text}\n`;
 }
 
-/** Refuses a path under root whose directories include a symlink: it could lead out of the image. */
-function assertNoSymlinkBelow(root: string, path: string): void {
-  let current = root;
-  for (const part of relative(root, path).split(sep).slice(0, -1)) {
-    current = join(current, part);
-    const stat = lstatSync(current, { throwIfNoEntry: false });
-    if (stat?.isSymbolicLink()) throw new WriteError(`refusing to write below ${current}: it is a symlink and could lead out of ${root}`);
-  }
-}
-
 /** The enablement link, as `systemctl enable` makes it: absolute target inside the image. */
 function enableLink(root: string): "written" | "unchanged" {
-  const link = join(root, imageUnitDir, wantedBy, agentUnitName);
-  const target = `${imageUnitDir}/${agentUnitName}`;
-  assertNoSymlinkBelow(root, link);
-  const stat = lstatSync(link, { throwIfNoEntry: false });
-  if (stat) {
-    if (stat.isSymbolicLink() && readlinkSync(link) === target) return "unchanged";
-    throw new WriteError(`refusing to replace ${link}: it is not the link svcc makes (-> ${target})`);
+  const wants = openInsideRoot(root, `${imageUnitDir}/${wantedBy}`);
+  try {
+    const target = `/${imageUnitDir}/${agentUnitName}`;
+    const existing = symlinkTarget(wants.at(agentUnitName));
+    if (existing === target) return "unchanged";
+    if (existing !== undefined || lstatSync(wants.at(agentUnitName), { throwIfNoEntry: false })) {
+      throw new WriteError(`refusing to replace ${wants.shown}/${agentUnitName}: it is not the link svcc makes (-> ${target})`);
+    }
+    const temp = `.svcc-tmp-${randomBytes(8).toString("hex")}`;
+    try {
+      symlinkSync(target, wants.at(temp));
+      renameSync(wants.at(temp), wants.at(agentUnitName));
+    } catch (err) {
+      rmSync(wants.at(temp), { force: true });
+      throw fsFailure(`cannot write ${wants.shown}/${agentUnitName}`, err);
+    }
+    return "written";
+  } finally {
+    wants.close();
   }
-  mkdirSync(dirname(link), { recursive: true });
-  const temp = join(dirname(link), `.${agentUnitName}.svcc-tmp-${process.pid}`);
-  rmSync(temp, { force: true });
-  symlinkSync(target, temp);
-  renameSync(temp, link);
-  return "written";
 }
 
 /** Writes the agent config (checked by readImageAgentConfig), its unit and the enablement link. */
 export async function installAgentIntoImage(root: string, configText: string, svccBin: string): Promise<WriteResult> {
   const { agentUnit } = await import("./agent-commands.js");
-  const unitDir = join(root, imageUnitDir);
-  const configDir = join(root, dirname(agentConfigPath));
-  assertNoSymlinkBelow(root, join(unitDir, agentUnitName));
-  assertNoSymlinkBelow(root, join(configDir, "agent.json"));
-  const unit = writeServiceFiles(unitDir, "svcc-agent", [{ path: agentUnitName, content: agentUnit(svccBin, agentConfigPath) }]);
-  const config = writeServiceFiles(configDir, "svcc-agent", [{ path: "agent.json", content: configText }]);
-  const link = enableLink(root);
-  const all = [unit, config];
+  const write = (dir: string, file: CompiledFile) => {
+    const out = openInsideRoot(root, dir);
+    try {
+      return writeServiceFiles(out, "svcc-agent", [file]);
+    } finally {
+      out.close();
+    }
+  };
+  const results = [
+    write(imageUnitDir, { path: agentUnitName, content: agentUnit(svccBin, agentConfigPath) }),
+    write(dirname(agentConfigPath), { path: basename(agentConfigPath), content: configText }),
+  ];
+  const link = `${wantedBy}/${agentUnitName}`;
+  const linked = enableLink(root);
   return {
-    written: [...all.flatMap((r) => r.written), ...(link === "written" ? [`${wantedBy}/${agentUnitName}`] : [])],
-    unchanged: [...all.flatMap((r) => r.unchanged), ...(link === "unchanged" ? [`${wantedBy}/${agentUnitName}`] : [])],
-    removed: all.flatMap((r) => r.removed),
+    written: [...results.flatMap((r) => r.written), ...(linked === "written" ? [link] : [])],
+    unchanged: [...results.flatMap((r) => r.unchanged), ...(linked === "unchanged" ? [link] : [])],
+    removed: results.flatMap((r) => r.removed),
+    kept: results.flatMap((r) => r.kept),
   };
 }

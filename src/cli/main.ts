@@ -100,9 +100,11 @@ export function buildProgram(): Command {
       process.exitCode = exitCodes.usage;
       return;
     }
-    if (svccBin.warning) process.stderr.write(`svcc: warning: ${svccBin.warning}\n`);
+    // Said after the output, where it is seen, and only when there is output.
+    const warnAboutSvccBin = () => svccBin.warning && process.stderr.write(`svcc: warning: ${svccBin.warning}\n`);
     if (options.dryrun) {
       process.stdout.write(results.flatMap((r) => r.files.map((f) => `---${f.path}---\n${f.content}`)).join(""));
+      warnAboutSvccBin();
       return;
     }
     const writer = await import("../compiler/write.js");
@@ -124,6 +126,7 @@ export function buildProgram(): Command {
     } finally {
       out.close();
     }
+    warnAboutSvccBin();
     if (image && process.exitCode !== exitCodes.failure) {
       try {
         const agent = await image.installAgentIntoImage(root!, agentConfig!, svccBin.path);

@@ -14,7 +14,7 @@ import { svccBinOfPackage } from "../cli/svcc-bin.js";
 import { writeServiceFiles } from "../compiler/write.js";
 import { defaultServicesDir, generate, reportName, shadowingUnitDirs } from "./generate.js";
 import { deliver, type LogLine, type LogTargets, systemLogTargets } from "./log.js";
-import { reportFiles } from "./report-unit.js";
+import { linkReportUnit, reportFiles } from "./report-unit.js";
 
 const usage = "usage: svcc-generator [--dryrun] [--log-stderr] [--services-dir DIR] [--cluster FILE] [NORMAL-DIR [EARLY-DIR LATE-DIR]]";
 /** Where systemd reads the normal generator output (used for paths inside units on a dry run). */
@@ -80,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
   if (extra.length) {
     try {
       writeServiceFiles(args.outputDir!, reportName, extra);
+      linkReportUnit(args.outputDir!);
     } catch (err) {
       lines.push({ level: "error", text: `cannot write ${reportName}: ${(err as Error).message}` });
     }

@@ -4,6 +4,8 @@
 // svcc-generator) at boot, and fails when a config was skipped, so that `systemctl --failed`
 // and `systemctl is-system-running` (degraded) show that a service is missing.
 
+import { mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
 import type { CompiledFile } from "../compiler/compile.js";
 import { renderUnit } from "../compiler/render.js";
 import { add, commandLine, describe, newUnit } from "../compiler/unit.js";
@@ -23,12 +25,20 @@ export function reportFiles(problems: GeneratorProblem[], unitDir: string): Comp
   add(unit, "Service", "StandardOutput", "journal");
   add(unit, "Service", "ExecStart", commandLine(["/bin/cat", `${unitDir}/${problemsFile}`]));
   if (skipped) add(unit, "Service", "ExecStart", commandLine(["/bin/false"]));
-  const wants = newUnit("multi-user.target", []);
-  add(wants, "Unit", "Wants", reportUnit);
   const text = problems.map((p) => p.message.split("\n").map((line) => `${p.level}: ${line}`).join("\n")).join("\n");
   return [
     { path: reportUnit, content: renderUnit(unit) },
     { path: problemsFile, content: `${text}\n` },
-    { path: `multi-user.target.d/${reportName}.conf`, content: renderUnit(wants) },
   ];
+}
+
+/** Pulls the report in at boot, the way generators enable what they make: a .wants link. */
+export function linkReportUnit(outputDir: string): void {
+  const wants = join(outputDir, "multi-user.target.wants");
+  mkdirSync(wants, { recursive: true });
+  try {
+    symlinkSync(`../${reportUnit}`, join(wants, reportUnit));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
 }
