@@ -20,6 +20,7 @@ function withInputOptions(command: Command): Command {
     .option("--nodes <list>", "cluster nodes for {clusternodes}, comma separated (overrides the cluster file)")
     .option("--cluster <file>", "cluster facts: {clustername, nodes, container_engine} (default /etc/svcc/cluster.json when it exists)")
     .option("--env <key=value>", "override a key of the env section (repeatable)", collect, [])
+    .option("--strict", "make every warning an error (keywords with no meaning under systemd, values for other nodes)")
     .addOption(new Option("--input-format <format>", "config format (default: from the file name or content)").choices(["json", "ini"]));
 }
 
@@ -30,6 +31,15 @@ async function loadInputs(configs: string[], options: Record<string, unknown>) {
     cluster: readClusterFacts(options),
     envOverrides: parseEnvOverrides(options.env as string[]),
   };
+}
+
+/** Each warning on stderr, then the keywords this config had downgraded to warnings. */
+async function reportWarnings(serviceName: string, file: string, warnings: ReadonlyArray<{ section?: string; key?: string; reason: string }>): Promise<void> {
+  if (warnings.length === 0) return;
+  const { formatWarning } = await import("../compiler/warnings.js");
+  const keys = [...new Set(warnings.map((w) => w.key).filter(Boolean))];
+  process.stderr.write(warnings.map((w) => `svcc: warning: ${formatWarning(file, w)}\n`).join(""));
+  process.stderr.write(`svcc: ${serviceName}: ${keys.length} keyword(s) downgraded to warnings: ${keys.join(", ")} (--strict makes them errors)\n`);
 }
 
 function report(error: unknown): number {
@@ -88,7 +98,9 @@ export function buildProgram(): Command {
     let invalid = false;
     for (const input of inputs) {
       try {
-        results.push({ serviceName: input.serviceName, files: compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: svccBin.path, unitDir: options.unitDir }).files });
+        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: svccBin.path, unitDir: options.unitDir, strict: options.strict });
+        await reportWarnings(input.serviceName, input.file, result.warnings);
+        results.push({ serviceName: input.serviceName, files: result.files });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         invalid = true;
@@ -148,8 +160,9 @@ export function buildProgram(): Command {
     let failures = 0;
     for (const input of inputs) {
       try {
-        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides });
-        process.stdout.write(`${input.file}: ok (${input.serviceName}: ${result.units.length} units)\n`);
+        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, strict: options.strict });
+        await reportWarnings(input.serviceName, input.file, result.warnings);
+        process.stdout.write(`${input.file}: ok (${input.serviceName}: ${result.units.length} units${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})\n`);
       } catch (err) {
         failures = Math.max(failures, report(err));
       }
@@ -167,7 +180,8 @@ export function buildProgram(): Command {
     const { compileService } = await import("../compiler/compile.js");
     const { planText, planDot } = await import("./plan-format.js");
     const { inputs, cluster, envOverrides } = await loadInputs([config], options);
-    const result = compileService({ ...inputs[0], format: options.inputFormat, cluster, envOverrides });
+    const result = compileService({ ...inputs[0], format: options.inputFormat, cluster, envOverrides, strict: options.strict });
+    await reportWarnings(inputs[0].serviceName, inputs[0].file, result.warnings);
     process.stdout.write(options.format === "dot" ? planDot(result) : planText(result));
   });
 

@@ -1,9 +1,9 @@
 // The compiler: a pure function from config text to files (no filesystem, no clock).
 // parse → validate → resolve → plan → drivers (unit models) → wiring → render.
 
-import { driverFor } from "./drivers/index.js";
+import { buildUnits } from "./drivers/index.js";
 import { precheckUnit } from "./drivers/precheck.js";
-import { header } from "./drivers/service-spec.js";
+import { header, triggerCommands } from "./drivers/service-spec.js";
 import type { DriverContext, ResourceUnits } from "./drivers/types.js";
 import { ConfigError } from "./errors.js";
 import type { ClusterFacts } from "./model.js";
@@ -11,8 +11,9 @@ import { type ConfigFormat, parseConfig } from "./parse.js";
 import { planService, type ServicePlan } from "./plan.js";
 import { renderEnvironmentFile, renderUnit } from "./render.js";
 import { resolveService } from "./resolve.js";
-import { add, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
+import { add, commandLine, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
 import { validateStructure } from "./validate.js";
+import { groupWarnings, type Warning } from "./warnings.js";
 
 export interface CompileInput {
   text: string;
@@ -26,6 +27,8 @@ export interface CompileInput {
   svccBin?: string;
   /** Absolute directory the units are installed in on the nodes (for per-node env files). */
   unitDir?: string;
+  /** Every warning is an error. */
+  strict?: boolean;
 }
 
 export interface CompiledFile {
@@ -50,6 +53,8 @@ export interface CompileResult {
   steps: StartStep[];
   units: Unit[];
   files: CompiledFile[];
+  /** Keywords accepted without meaning under systemd (one per keyword and reason). */
+  warnings: Warning[];
 }
 
 export const defaultSvccBin = "/usr/local/bin/svcc";
@@ -72,10 +77,13 @@ export function compileService(input: CompileInput): CompileResult {
   if (!safeAbsolutePath.test(unitDir)) throw new ConfigError([{ file: input.file, reason: `--unit-dir must be an absolute path without spaces, got "${unitDir}"` }]);
   checkServiceName(input.serviceName, input.file);
 
-  const raw = parseConfig(input.text, input.file, input.format);
-  validateStructure(raw, input.file);
-  const service = resolveService(raw, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
+  const structure = validateStructure(parseConfig(input.text, input.file, input.format), input.file);
+  const service = resolveService(structure.config, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
   const plan = planService(service);
+  const warnings = groupWarnings([...structure.warnings, ...service.warnings]);
+  if (input.strict && warnings.length > 0) {
+    throw new ConfigError(warnings.map((w) => ({ file: input.file, section: w.section, key: w.key, reason: `${w.reason} (an error with --strict)` })));
+  }
 
   const name = service.name;
   const target = `${name}.target`;
@@ -83,7 +91,7 @@ export function compileService(input: CompileInput): CompileResult {
   const context: DriverContext = {
     service,
     svccBin,
-    plumbedContainers: new Set(service.resources.filter((r) => r.group === "ip" && r.type === "netns").map((r) => String(r.values.get("netns")))),
+    plumbedContainers: new Set(service.resources.filter((r) => r.group === "ip" && r.type === "netns").map((r) => String(r.values.netns))),
   };
   const environmentFile = service.nodeEnvironment.size > 0 ? `${unitDir}/${name}.svcc/%H.env` : undefined;
 
@@ -102,19 +110,19 @@ export function compileService(input: CompileInput): CompileResult {
   const builtByRid = new Map<string, ResourceUnits>();
   for (const planned of plan.startOrder) {
     const { resource } = planned;
-    const optional = resource.values.get("optional") === true;
+    const optional = resource.values.optional === true;
     if (planned.noAction) {
       steps.push({ rid: resource.rid, units: [], summary: "tags=noaction: no unit", optional, noAction: true });
       continue;
     }
-    const built = driverFor(resource.group, resource.type)(resource, context);
+    const built = buildUnits(resource, context);
     builtByRid.set(resource.rid, built);
     const env = section(built.main, "Service").entries;
     env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
     if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
     // The agent writes SVCC_TOKEN (the lease's fencing token) here before each start.
     env.unshift({ key: "EnvironmentFile", value: `-${tokenDir}/${name}.token` });
-    if (resource.values.get("monitor") === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
+    if (resource.values.monitor === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
 
     // Dependencies: after the step before; bound to the nearest required step before (so a
     // failure or stop below takes this down first); bound to the containers it lives in.
@@ -133,6 +141,7 @@ export function compileService(input: CompileInput): CompileResult {
     steps.push({ rid: resource.rid, units: built.units.map((u) => u.name), summary: built.summary, optional, noAction: false });
   }
 
+  attachServiceTriggers(service.triggers, chain.map((l) => l.built.main));
   const members = chain.flatMap((l) => l.built.units);
   for (const link of chain) {
     for (const unit of link.built.units) {
@@ -170,5 +179,36 @@ export function compileService(input: CompileInput): CompileResult {
     files.push({ path: `${name}.svcc/${node}.env`, content: renderEnvironmentFile(`Generated by svcc: values of ${name} that differ on node ${node}.`, entries) });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { plan, target, stoppedTarget, steps, units, files };
+  return { plan, target, stoppedTarget, steps, units, files, warnings };
+}
+
+/**
+ * DEFAULT's triggers run once around the whole action (opensvc svc.action_triggers): pre_start
+ * before the first member starts, post_start after the last is up, pre_stop before the first
+ * member stops (the last started) and post_stop after the last one is down.
+ */
+function attachServiceTriggers(triggers: CompileResult["plan"]["service"]["triggers"], mains: Unit[]): void {
+  if (mains.length === 0) return;
+  const [first, last] = [mains[0], mains[mains.length - 1]];
+  const lines = (key: string, commands: string[][], ignoreFailure: boolean) => commands.map((argv) => ({ key, value: commandLine(argv, { ignoreFailure }) }));
+  const insert = (unit: Unit, entries: Array<{ key: string; value: string }>, where: (keys: string[]) => number) => {
+    const service = section(unit, "Service").entries;
+    service.splice(where(service.map((e) => e.key)), 0, ...entries);
+  };
+  const firstOf = (names: string[]) => (keys: string[]) => {
+    const i = keys.findIndex((k) => names.includes(k));
+    return i < 0 ? keys.length : i;
+  };
+  const afterLastOf = (names: string[]) => (keys: string[]) => {
+    let i = -1;
+    keys.forEach((k, j) => {
+      if (names.includes(k)) i = j;
+    });
+    return i < 0 ? keys.length : i + 1;
+  };
+  insert(first, [...lines("ExecStartPre", triggerCommands(triggers, "blocking_pre_start"), false), ...lines("ExecStartPre", triggerCommands(triggers, "pre_start"), true)], firstOf(["ExecStartPre", "ExecStart"]));
+  insert(last, [...lines("ExecStartPost", triggerCommands(triggers, "blocking_post_start"), false), ...lines("ExecStartPost", triggerCommands(triggers, "post_start"), true)], afterLastOf(["ExecStart", "ExecStartPost"]));
+  // systemd cannot refuse a stop: stop triggers never block the members' own stop steps.
+  insert(last, lines("ExecStop", [...triggerCommands(triggers, "blocking_pre_stop"), ...triggerCommands(triggers, "pre_stop")], true), firstOf(["ExecStop", "ExecStopPost", "TimeoutStartSec"]));
+  insert(first, [...lines("ExecStopPost", triggerCommands(triggers, "post_stop"), true), ...lines("ExecStopPost", triggerCommands(triggers, "blocking_post_stop"), false)], afterLastOf(["ExecStopPost", "ExecStop", "ExecStartPost", "ExecStart"]));
 }

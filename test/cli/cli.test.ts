@@ -106,11 +106,11 @@ describe("svcc compile", () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "a.json"), readFileSync(db1, "utf8"));
     writeFileSync(join(dir, "b.conf"), "[app#0]\ntype = simple\nstart = sleep infinity\n");
-    writeFileSync(join(dir, "c.json"), '{"app#0": {"type": "simple"}}');
+    writeFileSync(join(dir, "c.json"), '{"app#0": {"type": "simple", "start": "\'unterminated"}}');
     const out = join(work, "many-out");
     const r = svcc(["compile", dir, ...nodes, "-o", out]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("c.json: [app#0] start: missing");
+    expect(r.stderr).toContain("c.json: [app#0] start: unterminated single quote");
     expect(r.stderr).toContain("nothing written");
     expect(existsSync(out)).toBe(false);
     rmSync(join(dir, "c.json"));
