@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDeb } from "../helpers/deb.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string; engines: { node: string } };
@@ -23,9 +24,7 @@ function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input
 }
 
 beforeAll(() => {
-  const r = run("npm", ["run", "--silent", "package:deb", "--", "--out", work], { timeout: 300_000 });
-  if (r.code !== 0) throw new Error(`npm run package:deb failed: ${r.stderr}`);
-  deb = r.stdout.trim().split("\n").at(-1)!;
+  deb = buildDeb(work);
 }, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
