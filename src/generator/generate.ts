@@ -46,6 +46,11 @@ export interface GeneratorReport {
 
 const reasonOf = (err: unknown) => (err as Error).message;
 
+/** One line per message line (a config's problems come several to a message), with its level. */
+export function problemLines(problems: GeneratorProblem[]): Array<{ level: GeneratorProblem["level"]; text: string }> {
+  return problems.flatMap((p) => p.message.split("\n").map((text) => ({ level: p.level, text })));
+}
+
 export function generate(options: GeneratorOptions): GeneratorReport {
   const report: GeneratorReport = { services: [], problems: [] };
   const error = (message: string) => report.problems.push({ level: "error", message });
@@ -78,16 +83,19 @@ export function generate(options: GeneratorOptions): GeneratorReport {
       error(`${file}: the service name ${name} is the generator's own; rename the config`);
       continue;
     }
+    let service: GeneratedService;
     try {
       const text = readFileSync(file, "utf8");
       const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
       if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files);
-      report.services.push({ name, file, files: compiled.files });
+      service = { name, file, files: compiled.files };
     } catch (err) {
       error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
       continue;
     }
-    const shadowed = options.shadowDirs.flatMap((dir) => compiledUnits(report.services.at(-1)!).filter((u) => existsSync(join(dir, u))).map((u) => join(dir, u)));
+    report.services.push(service);
+    const units = service.files.map((f) => f.path).filter((p) => !p.includes("/"));
+    const shadowed = options.shadowDirs.flatMap((dir) => units.map((u) => join(dir, u)).filter((p) => existsSync(p)));
     if (shadowed.length) {
       report.problems.push({
         level: "warning",
@@ -97,8 +105,6 @@ export function generate(options: GeneratorOptions): GeneratorReport {
   }
   return report;
 }
-
-const compiledUnits = (service: GeneratedService) => service.files.map((f) => f.path).filter((p) => !p.includes("/"));
 
 /**
  * The writer refuses foreign files before it writes anything; an I/O error part-way (a full

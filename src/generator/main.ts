@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { defaultClusterFile } from "../cli/inputs.js";
 import { svccBinOfPackage } from "../cli/svcc-bin.js";
 import { writeServiceFiles } from "../compiler/write.js";
-import { defaultServicesDir, generate, reportName, shadowingUnitDirs } from "./generate.js";
+import { defaultServicesDir, generate, problemLines, reportName, shadowingUnitDirs } from "./generate.js";
 import { deliver, type LogLine, type LogTargets, systemLogTargets } from "./log.js";
 import { linkReportUnit, reportFiles } from "./report-unit.js";
 
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     shadowDirs: shadowingUnitDirs,
   });
   const extra = reportFiles(report.problems, unitDir);
-  const lines: LogLine[] = report.problems.flatMap((p) => p.message.split("\n").map((text) => ({ level: p.level, text })));
+  const lines: LogLine[] = problemLines(report.problems);
   if (args.dryrun) {
     const files = [...report.services.flatMap((s) => s.files), ...extra];
     process.stdout.write(files.map((f) => `---${f.path}---\n${f.content}`).join(""));

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { CompiledFile } from "../compiler/compile.js";
 import { renderUnit } from "../compiler/render.js";
 import { add, commandLine, describe, newUnit } from "../compiler/unit.js";
-import { type GeneratorProblem, reportName } from "./generate.js";
+import { type GeneratorProblem, problemLines, reportName } from "./generate.js";
 
 export const reportUnit = `${reportName}.service`;
 const problemsFile = `${reportName}.svcc/problems.txt`;
@@ -25,7 +25,7 @@ export function reportFiles(problems: GeneratorProblem[], unitDir: string): Comp
   add(unit, "Service", "StandardOutput", "journal");
   add(unit, "Service", "ExecStart", commandLine(["/bin/cat", `${unitDir}/${problemsFile}`]));
   if (skipped) add(unit, "Service", "ExecStart", commandLine(["/bin/false"]));
-  const text = problems.map((p) => p.message.split("\n").map((line) => `${p.level}: ${line}`).join("\n")).join("\n");
+  const text = problemLines(problems).map((l) => `${l.level}: ${l.text}`).join("\n");
   return [
     { path: reportUnit, content: renderUnit(unit) },
     { path: problemsFile, content: `${text}\n` },
