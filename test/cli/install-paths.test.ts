@@ -3,12 +3,13 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { chooseSvccBin } from "../../src/cli/svcc-bin.js";
 import { defaultSvccBin } from "../../src/compiler/compile.js";
+import { parseAgentConfig } from "../../src/fence/config.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const bin = join(repo, "bin/svcc");
@@ -163,6 +164,12 @@ describe("svcc compile --root: an OS image tree", () => {
     expect(second.stderr).toContain("db1: 0 written, 10 unchanged, 0 removed");
     expect(second.stderr).toContain("agent: 0 written, 3 unchanged");
     expect(tree(root)).toEqual(t);
+  });
+
+  it("an image's agent config (no node) names the node by its hostname at boot, and refuses a host not in nodes", () => {
+    const config = (nodes: string[]) => JSON.stringify({ nodes, services: ["db1"], lease: { device: "/dev/disk/by-id/lease" } });
+    expect(parseAgentConfig(config([hostname(), "other"]), "agent.json").node).toBe(hostname());
+    expect(() => parseAgentConfig(config(["node1", "node2"]), "agent.json")).toThrow(`agent.json: node: this node (${hostname()}) is not in nodes (node1, node2)`);
   });
 
   it("refuses an agent config that names its node (exit 2, nothing written)", () => {
