@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type CompiledFile, compileService } from "../compiler/compile.js";
 import type { ClusterFacts } from "../compiler/model.js";
+import { formatWarning } from "../compiler/warnings.js";
 import { writeServiceFiles } from "../compiler/write.js";
 import { configFilesIn, readClusterFacts, serviceNameOf } from "../cli/inputs.js";
 
@@ -89,6 +90,7 @@ export function generate(options: GeneratorOptions): GeneratorReport {
       const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
       if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files);
       service = { name, file, files: compiled.files };
+      for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
     } catch (err) {
       error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
       continue;

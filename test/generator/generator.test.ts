@@ -106,6 +106,15 @@ describe("generate()", () => {
     expect(report.problems).toEqual([{ level: "warning", message: expect.stringContaining(`${join(etc, "db1.target")} shadows what the generator made of this config`) }]);
   });
 
+  it("passes on the compiler's warnings (keywords without meaning here) and still generates the service", () => {
+    const { options } = setup({ "scoped.conf": readFileSync(join(repo, "test/fixtures/scope-other-node.conf"), "utf8") });
+    const report = generate(options);
+    expect(report.services.map((s) => s.name)).toEqual(["scoped"]);
+    expect(report.problems.length).toBeGreaterThan(0);
+    expect(report.problems.every((p) => p.level === "warning")).toBe(true);
+    expect(report.problems.map((p) => p.message).join("\n")).toMatch(/scoped\.conf: \[ip#0\] ipdev@node9: a value for node "node9"/);
+  });
+
   it("reports a broken cluster file once and still compiles services that do not need it", () => {
     const { dir, options } = setup({ "db1.json": db1, "plain.json": JSON.stringify({ DEFAULT: { nodes: "node1 node2" }, "app#0": { type: "simple", start: "/bin/true" } }) });
     writeFileSync(join(dir, "cluster.json"), "{ nope");
