@@ -12,7 +12,7 @@ import { planService, type ServicePlan } from "./plan.js";
 import { renderEnvironmentFile, renderUnit } from "./render.js";
 import { resolveService } from "./resolve.js";
 import { add, commandLine, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
-import { validateStructure } from "./validate.js";
+import { expandTypeReferences, validateStructure } from "./validate.js";
 import { groupWarnings, type Warning } from "./warnings.js";
 
 export interface CompileInput {
@@ -77,7 +77,7 @@ export function compileService(input: CompileInput): CompileResult {
   if (!safeAbsolutePath.test(unitDir)) throw new ConfigError([{ file: input.file, reason: `--unit-dir must be an absolute path without spaces, got "${unitDir}"` }]);
   checkServiceName(input.serviceName, input.file);
 
-  const structure = validateStructure(parseConfig(input.text, input.file, input.format), input.file);
+  const structure = validateStructure(expandTypeReferences(parseConfig(input.text, input.file, input.format), input.envOverrides), input.file);
   const service = resolveService(structure.config, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
   const plan = planService(service);
   const warnings = groupWarnings([...structure.warnings, ...service.warnings]);

@@ -59,16 +59,19 @@ export function splitWords(text: string): string[] {
 }
 
 const sizeUnits = "kmgtpe";
+const maxSize = 2n ** 63n - 1n;
 
-/** om3 util/sizeconv FromSize: 1024, 10k, 5MiB (powers of 1024), 5MB (powers of 1000). */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:[.,]\d+)?) ?([kmgtpe])?(i)?(b)?$/i.exec(text.trim());
-  if (!m || (m[4] && !m[2] && m[3])) throw new ConversionError(`expected a size such as 1024, 64k, 512MiB or 2GB, got "${text}"`);
-  const base = m[2] && m[4] && !m[3] ? 1000 : 1024;
-  const exponent = m[2] ? sizeUnits.indexOf(m[2].toLowerCase()) + 1 : 0;
-  const value = Number(m[1].replace(",", ".")) * base ** exponent;
-  if (!Number.isSafeInteger(Math.floor(value))) throw new ConversionError(`size "${text}" is too large`);
-  return Math.floor(value);
+/** om3 util/sizeconv FromSize: 1024, 10k, 5MiB (powers of 1024), 5MB (powers of 1000); exact, as decimal digits. */
+export function parseSize(text: string): string {
+  const m = /^(\d+)(?:[.,](\d+))? ?([kmgtpe])?(i)?(b)?$/i.exec(text.trim());
+  if (!m || (m[3] === undefined && m[4] !== undefined)) throw new ConversionError(`expected a size such as 1024, 64k, 512MiB or 2GB, got "${text}"`);
+  const base = m[3] && m[5] && !m[4] ? 1000n : 1024n;
+  const exponent = m[3] ? BigInt(sizeUnits.indexOf(m[3].toLowerCase()) + 1) : 0n;
+  const fraction = m[2] ?? "";
+  const scaled = BigInt(`${m[1]}${fraction}`) * base ** exponent;
+  const bytes = scaled / 10n ** BigInt(fraction.length);
+  if (bytes > maxSize) throw new ConversionError(`size "${text}" is too large (at most ${maxSize} bytes)`);
+  return bytes.toString();
 }
 
 export function normalisePath(text: string): string {

@@ -18,7 +18,7 @@ export type KeywordType =
   | "bool" // true/false (also yes/no, on/off, 1/0, t/f, y/n)
   | "int" // a non-negative whole number
   | "duration" // 500ms, 5s, 1m30s, 1h, 1d, or plain seconds
-  | "size" // a byte count: 1024, 10k, 5m, 2g, 1kib, 512MiB (powers of 1024, as OpenSVC)
+  | "size" // a byte count: 1024, 10k, 5MiB (powers of 1024), 2GB (powers of 1000), as om3; kept as exact decimal digits
   | "list" // words separated by spaces or commas
   | "words" // split like a POSIX shell does (quotes honoured), as OpenSVC's shlex converter
   | "shell" // a command line, run as OpenSVC runs it (see the app driver)
@@ -41,7 +41,7 @@ interface ValueTypes {
   bool: boolean;
   int: number;
   duration: number;
-  size: number;
+  size: string;
   list: string[];
   words: string[];
   shell: string;
@@ -101,6 +101,11 @@ export const kw = {
 export const inert = (why: string): KeywordStatus => ({ kind: "inert", why });
 export const ignored = (why: string): KeywordStatus => ({ kind: "ignored", why });
 export const refused = (why: string): KeywordStatus => ({ kind: "refused", why });
+
+/** A valueStatus that makes the values meaning "off" inert: they ask for what svcc does anyway. */
+export function whenOff(why = "off: nothing to honour"): Readonly<Record<string, KeywordStatus>> {
+  return Object.fromEntries(["false", "False", "FALSE", "f", "F", "0", ""].map((v) => [v, inert(why)]));
+}
 
 /** Why provisioning keywords are inert: svcc starts and stops, it never creates storage. */
 export const provisioningOnly = inert("used only by OpenSVC's provision action; svcc never creates storage or networks");

@@ -7,7 +7,8 @@
 // becomes a placeholder for systemd's %H, and a keyword whose value differs between nodes
 // becomes a placeholder for an environment variable whose per-node values go to env files.
 
-import { ConversionError, convertValue } from "./convert.js";
+import { ConversionError, convertValue, splitWords } from "./convert.js";
+import { commandArgv, scriptSwitch } from "./drivers/command.js";
 import type { DriverSpec, Resource } from "./drivers/types.js";
 import { didYouMean, ProblemList } from "./errors.js";
 import type { Keyword, KeywordStatus, Value } from "./keyword.js";
@@ -69,6 +70,8 @@ class Resolver {
   private readonly memo = new Map<string, string>();
   private readonly resolving: string[] = [];
   readonly varying = new Map<string, string>(); // "section.key" → variable name
+  /** Variables for single words that differ between nodes: variable → node → word. */
+  readonly wordVariables = new Map<string, Map<string, string>>();
   nodes: string[] = [];
   drpnodes: string[] = [];
   readonly drivers = new Map<string, SectionDriver>();
@@ -231,6 +234,40 @@ class Resolver {
     return name;
   }
 
+  /** Whether the value of section.key is not the same text on every node (scoped, or through a reference). */
+  differsPerNode(section: string, key: string): boolean {
+    const nodes = [...this.nodes, ...this.drpnodes];
+    if (nodes.length < 2) return false;
+    const first = this.value(section, key, nodes[0]);
+    return nodes.some((n) => this.value(section, key, n) !== first);
+  }
+
+  /**
+   * A words or command keyword whose value differs between nodes, split on each node as the
+   * plain value would be: positions where the nodes agree stay literal, the others become one
+   * variable each (so a unit line keeps every word boundary of every node). Nodes must agree on
+   * the number of words and on the program.
+   */
+  splitPerNode(section: string, key: string, split: (text: string) => string[], sameProgram: boolean): string[] {
+    const nodes = [...this.nodes, ...this.drpnodes];
+    const perNode = nodes.map((n) => {
+      const text = this.value(section, key, n);
+      if (text === undefined) throw new ReferenceProblem(`[${section}] ${key} has no value for node ${n} (add ${key} or ${key}@${n})`);
+      return split(text);
+    });
+    const lengths = new Set(perNode.map((w) => w.length));
+    if (lengths.size > 1) {
+      throw new ConversionError(`differs between nodes in its number of words (${nodes.map((n, i) => `${n}: ${perNode[i].length}`).join(", ")}), which one unit line cannot express: keep the same words on every node`);
+    }
+    return perNode[0].map((word, i) => {
+      if (perNode.every((w) => w[i] === word)) return word;
+      if (i === 0 && sameProgram) throw new ConversionError(`runs a different program on different nodes (${nodes.map((n, j) => `${n}: ${perNode[j][0]}`).join(", ")}), which systemd cannot express: keep the same program on every node`);
+      const variable = `SVCC_${section.replace(/[^A-Za-z0-9]/g, "")}_${key}_${i}`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+      this.wordVariables.set(variable, new Map(nodes.map((n, j) => [n, perNode[j][i]])));
+      return envPlaceholder(variable);
+    });
+  }
+
   expand(text: string, section: string, node: string | undefined): string {
     if (!text.includes("{")) return text;
     return text.replace(referencePattern, (_match, inner: string) => this.reference(inner, section, node));
@@ -301,6 +338,12 @@ class Resolver {
     }
     const dot = inner.indexOf(".");
     if (dot <= 0) {
+      // om3: a bare keyword name refers to that keyword of the same section.
+      const sameSection = this.keywordsIn(section).get(inner);
+      if (sameSection && section !== "env") {
+        const value = this.value(section, sameSection.name, node);
+        if (value !== undefined) return value;
+      }
       throw new ReferenceProblem(`unknown reference {${inner}}${didYouMean(inner, [...builtinReferences, "env.KEY", "section.keyword"])}`);
     }
     const refSection = inner.slice(0, dot);
@@ -436,6 +479,13 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       if (keyword.static && scoped) {
         throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
       }
+      // Words and commands that differ between nodes split on each node, as the plain value does.
+      if ((keyword.type === "words" || keyword.type === "shell") && !keyword.static) {
+        if (resolver.differsPerNode(section, keyword.name)) {
+          if (keyword.type === "words") return resolver.splitPerNode(section, keyword.name, splitWords, false);
+          return joinCommand(resolver.splitPerNode(section, keyword.name, commandOnNode, true));
+        }
+      }
       const text = resolver.value(section, keyword.name);
       if (text === undefined) return undefined;
       if (keyword.static && hasPlaceholder(text)) {
@@ -477,7 +527,10 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     defaults[keyword.name] = v;
     if (resolver.sets("DEFAULT", keyword.name)) judge("DEFAULT", keyword, v);
   }
-  for (const key of raw.get("env")?.keys() ?? []) guarded("env", key, () => resolver.value("env", key.split("@")[0]));
+  // Every env value must resolve on every node (evaluated per node: no variable for ones no unit uses).
+  for (const key of new Set([...(raw.get("env")?.keys() ?? [])].map((k) => k.split("@")[0]))) {
+    guarded("env", key, () => (allNodes.size ? [...allNodes].forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
+  }
   if (defaults.disable === true) problems.add("DEFAULT", "disable", "the service is disabled: nothing to compile (remove disable=true to compile it)");
 
   const resources: Resource[] = [];
@@ -504,8 +557,10 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       judge(section, keyword, v, source === "DEFAULT" ? "DEFAULT" : undefined);
     }
     for (const keyword of keywords.values()) {
-      if (keyword.required && values[keyword.name] === undefined && !problems.items.some((p) => p.section === section && p.key === keyword.name)) {
-        problems.add(section, keyword.name, `missing: ${driver.group} type=${driver.type} needs ${keyword.name} (${keyword.doc})`);
+      const value = values[keyword.name];
+      const empty = value === undefined || (typeof value === "string" && value.trim() === "");
+      if (keyword.required && empty && !problems.items.some((p) => p.section === section && p.key === resolver.written(section, keyword.name))) {
+        problems.add(section, keyword.name, `${value === undefined ? "missing" : "empty"}: ${driver.group} type=${driver.type} needs ${keyword.name} (${keyword.doc})`);
       }
     }
     const resourceValues = values as Record<string, Value | undefined> & GenericValues;
@@ -520,14 +575,16 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   problems.throwIfAny();
 
   const nodeEnvironment = new Map<string, Map<string, string>>();
+  const onNode = (v: string, node: string) => v.replace(placeholderPattern, (_m, p: string) => (p === "H" ? node : p === "l" ? node.split(".")[0] : ""));
   for (const node of allNodes) {
-    const env = new Map<string, string>();
-    for (const [id, variable] of [...resolver.varying].sort((a, b) => a[1].localeCompare(b[1]))) {
+    const values: Array<[string, string]> = [];
+    for (const [id, variable] of resolver.varying) {
       const dot = id.indexOf(".");
-      const v = resolver.value(id.slice(0, dot), id.slice(dot + 1), node) ?? "";
-      env.set(variable, v.replace(placeholderPattern, (_m, p: string) => (p === "H" ? node : p === "l" ? node.split(".")[0] : "")));
+      values.push([variable, onNode(resolver.value(id.slice(0, dot), id.slice(dot + 1), node) ?? "", node)]);
     }
-    if (env.size > 0) nodeEnvironment.set(node, env);
+    for (const [variable, perNode] of resolver.wordVariables) values.push([variable, onNode(perNode.get(node) ?? "", node)]);
+    values.sort((a, b) => a[0].localeCompare(b[0]));
+    if (values.length > 0) nodeEnvironment.set(node, new Map(values));
   }
 
   const service = defaults as Record<string, Value | undefined> & ServiceValues;
@@ -556,6 +613,20 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     nodeEnvironment,
     warnings,
   };
+}
+
+/** A command on one node, as OpenSVC would run it there. */
+function commandOnNode(text: string): string[] {
+  if (text.trim() === "") return [];
+  if (scriptSwitch(text) !== undefined) throw new ConversionError(`is "${text.trim()}" on some node: a true/false/sequence value must be the same on every node`);
+  return commandArgv(text);
+}
+
+/** Argument words back into a command text that splits into exactly them (as commandArgv splits). */
+function joinCommand(words: string[]): string {
+  if (words.length === 0) return "";
+  // Quoted so that splitWords gives the words back, and so that no |, && or ; calls for a shell.
+  return words.map((w) => (hasPlaceholder(w) && /^[\u0001-\u0002A-Za-z0-9_]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
 }
 
 /** The keywords a resource sets itself or inherits from DEFAULT (each once, by canonical name). */

@@ -21,6 +21,9 @@ export const serviceKeywordDecls = {
   encapnodes: kw.list("Nodes inside the service's encapsulated containers.", {
     status: ignored("svcc runs no encapsulated resources (encap=true is refused), so values scoped @encapnodes are not used"),
   }),
+  autostart_node: kw.list("OpenSVC 1.8: the node(s) where the service starts at boot.", {
+    status: refused("autostart_node is OpenSVC 1.8's start placement, unused since 1.9: put that node first in nodes and set orchestrate=start, as OpenSVC's migration guide says"),
+  }),
   orchestrate: kw.enum(["no", "start", "ha"], "no: explicit commands only; start: start on the first available node; ha: also fail over.", { default: "no", static: true }),
   topology: kw.enum(["failover", "flex"], "failover: up on one node at a time.", {
     default: "failover",

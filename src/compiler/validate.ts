@@ -34,7 +34,7 @@ export function sectionGroup(section: string): { prefix: string; group: string; 
 
 /** What svcc compiles, for messages: `disk (vg, lv), fs (xfs, …), …`. */
 export function supportedDrivers(): string {
-  const list = (types: string[]) => (types.length > 8 ? `${types.slice(0, 4).join(", ")}, … ${types.length - 5} more, ${types.at(-1)}` : types.join(", "));
+  const list = (types: string[]) => (types.length > 8 ? `${types.slice(0, 3).join(", ")}, … (${types.length} types; docs/keywords.md)` : types.join(", "));
   return resourceGroups.map((g) => `${g} (${list([...new Set(typesOf(g))])})`).join("; ");
 }
 
@@ -51,6 +51,25 @@ function unsupportedDriver(section: string, keys: ReadonlyMap<string, string>): 
   }
   if (!driverFor(g.group, type) && (otherOpenSvcDrivers[g.group] ?? []).includes(type)) return `the ${g.group} driver "${type}"`;
   return undefined;
+}
+
+/**
+ * om3 dereferences `type` like any value (`type = {env.fstype}`), and the driver depends on it,
+ * so env references in types are expanded before anything else (--env overrides included).
+ */
+export function expandTypeReferences(raw: RawConfig, envOverrides?: ReadonlyMap<string, string>): RawConfig {
+  const env = (key: string, depth: number): string | undefined => {
+    const text = envOverrides?.get(key) ?? raw.get("env")?.get(key);
+    return text === undefined || depth > 8 ? text : text.replace(/\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, k: string) => env(k, depth + 1) ?? m);
+  };
+  let out: RawConfig | undefined;
+  for (const [section, keys] of raw) {
+    const type = keys.get("type");
+    if (type === undefined || !type.includes("{env.")) continue;
+    out ??= new Map(raw);
+    out.set(section, new Map(keys).set("type", type.replace(/\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, k: string) => env(k, 0) ?? m)));
+  }
+  return out ?? raw;
 }
 
 export interface StructureResult {

@@ -7,7 +7,7 @@
 // also orders the apps) runs `<script> <action>`; `false` or nothing does nothing.
 
 import { ConversionError } from "../convert.js";
-import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf } from "../keyword.js";
+import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf, whenOff } from "../keyword.js";
 import { environmentAssignment } from "../unit.js";
 import { type ServiceSteps, serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { actionCommand } from "./command.js";
@@ -22,9 +22,10 @@ const appKeywords = {
   stop: kw.shell("Stop command (simple apps: default is stopping the main process); `true`: `<script> stop`; `false`: nothing."),
   check: kw.shell("Status command.", {
     status: ignored("the agent reads the unit's state from systemd, not the check command (health checks come later); a monitored app with a check is refused"),
+    valueStatus: whenOff("no check command"),
   }),
   info: kw.string("Command printing key: value info lines for the collector.", { status: ignored("svcc has no info action") }),
-  status_log: kw.bool("Log the check command's outputs in the status.", { default: "false", status: ignored("svcc does not run the check command") }),
+  status_log: kw.bool("Log the check command's outputs in the status.", { default: "false", status: ignored("svcc does not run the check command"), valueStatus: whenOff() }),
   check_timeout: kw.duration("Bound on the check command.", { status: ignored("svcc does not run the check command") }),
   info_timeout: kw.duration("Bound on the info command.", { status: ignored("svcc has no info action") }),
   retcodes: kw.string("Check exit code meanings.", { default: "0:up 1:down", status: ignored("svcc does not run the check command") }),
@@ -72,7 +73,7 @@ function settings(v: AppValues): Array<[string, string]> {
   }
   for (const [key, directive] of limitDirectives) {
     const value = v[key];
-    if (typeof value === "number") extra.push([directive, String(value)]);
+    if (typeof value === "string") extra.push([directive, value]);
   }
   if (v.limit_cpu !== undefined) extra.push(["LimitCPU", String(Math.ceil(v.limit_cpu / 1000))]);
   return extra;

@@ -4,7 +4,7 @@
 // checked by the runtime helper within start_timeout; stop uses the engine's stop with the
 // configured stop_timeout.
 
-import { ignored, inert, kw, refused, type ValuesOf } from "../keyword.js";
+import { ignored, inert, kw, refused, type ValuesOf, whenOff } from "../keyword.js";
 import { envPlaceholder } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
@@ -32,8 +32,8 @@ export const containerKeywords = {
   read_only: kw.bool("Mount the container's root filesystem read-only (--read-only)."),
   privileged: kw.bool("Run privileged.", { default: "false" }),
   init: kw.bool("Run an init process (--init) that reaps and forwards signals. Default false, as OpenSVC 2 (the seed's agent); om3 defaults to true.", { default: "false" }),
-  interactive: kw.bool("Keep stdin open (-i).", { status: ignored("a unit's container has no terminal to read from: svcc never passes -i") }),
-  tty: kw.bool("Allocate a tty (-t).", { status: ignored("a unit's container runs without a terminal: svcc never passes -t, which would make docker run fail under systemd") }),
+  interactive: kw.bool("Keep stdin open (-i).", { status: ignored("a unit's container has no terminal to read from: svcc never passes -i"), valueStatus: whenOff() }),
+  tty: kw.bool("Allocate a tty (-t).", { status: ignored("a unit's container runs without a terminal: svcc never passes -t, which would make docker run fail under systemd"), valueStatus: whenOff() }),
   volume_mounts: kw.words("`<host dir>:<container path>[:<options>]` specs passed with -v. A source that is not an absolute path names an OpenSVC volume object, which svcc refuses."),
   sysctl: kw.words("`key=value` kernel parameters of the container (--sysctl)."),
   environment: kw.words("KEY=VALUE words passed with -e."),

@@ -2,7 +2,7 @@
 // tags, adds this node's (%H, so one unit serves every node) and activates; stop deactivates
 // and drops this node's tag (OpenSVC forgot that last step: its issue 240).
 
-import { ignored, kw, provisioningOnly } from "../keyword.js";
+import { ignored, kw, provisioningOnly, whenOff } from "../keyword.js";
 import { NODE_NAME } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
@@ -11,6 +11,7 @@ import { defineDriver, resourceUnitName } from "./types.js";
 /** `promote_rw`, shared by the disk drivers (om3 drivers/resdisk KWPromoteRW). */
 export const promoteRw = kw.bool("Promote the resource's devices to read-write at start (replicated SAN LUNs).", {
   status: ignored("devices are not promoted to read-write: a read-only device makes the activation fail, visibly"),
+  valueStatus: whenOff(),
 });
 
 export const diskVg = defineDriver({

@@ -3,7 +3,7 @@
 // mount cannot: set the mounted root's owner/mode after the mount, and at stop kill the
 // mount's users (fuser -kmM, bounded rounds) so that the umount that follows succeeds.
 
-import { ignored, inert, kw, provisioningOnly, refused } from "../keyword.js";
+import { ignored, inert, kw, provisioningOnly, refused, whenOff } from "../keyword.js";
 import { hasPlaceholder } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
 import { add, describe, newUnit, specifierSafe } from "../unit.js";
@@ -35,7 +35,7 @@ export const fsHost = defineDriver({
     create_options: kw.words("lvcreate options.", { status: provisioningOnly }),
     snap_size: kw.string("Size of the snapshots OpenSVC's sync drivers take.", { status: inert("only used by sync resources, which svcc refuses") }),
     stat_timeout: kw.duration("Bound on the status check's stat call.", { default: "5s", status: ignored("svcc has no status action: systemd tracks the mount") }),
-    check_read: kw.bool("Read-check the mount during status evaluation.", { status: ignored("svcc has no status action: systemd tracks the mount") }),
+    check_read: kw.bool("Read-check the mount during status evaluation.", { status: ignored("svcc has no status action: systemd tracks the mount"), valueStatus: whenOff() }),
     zone: kw.string("Solaris zone the filesystem is reparented into.", { status: refused("Solaris zones do not exist on Linux") }),
     promote_rw: promoteRw,
     user: kw.string("Owner of the mounted filesystem's root."),

@@ -1,7 +1,7 @@
 // Keywords the ip drivers share (om3 drivers/resip, resiphost, resipnetns; opensvc
 // drivers/resource/ip/__init__.py).
 
-import { ignored, inert, kw, provisioningOnly, refused } from "../keyword.js";
+import { ignored, inert, kw, provisioningOnly, refused, whenOff } from "../keyword.js";
 
 const clusterDns = ignored("svcc has no cluster DNS: name the address in your own DNS");
 
@@ -14,6 +14,7 @@ export const ipKeywords = {
   alias: kw.bool("Stack the address on an interface alias (eth0:1).", {
     default: "true",
     status: ignored("svcc adds the address without an alias label, as OpenSVC recommends on modern ip stacks (alias=false)"),
+    valueStatus: whenOff("what svcc does"),
   }),
   expose: kw.list("Socket services to publish as SRV records in the cluster DNS.", { status: clusterDns }),
   wait_dns: kw.duration("Wait until the cluster DNS serves the address.", { status: clusterDns }),
