@@ -4,7 +4,7 @@
 // reason) and skipped, because a generator runs at boot and every service waits on it.
 // Everything is written through the compiler's writer into the output directory, nowhere else.
 
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type CompiledFile, compileService } from "../compiler/compile.js";
 import type { ClusterFacts } from "../compiler/model.js";
@@ -71,6 +71,11 @@ export function generate(options: GeneratorOptions): GeneratorReport {
     files = [];
   }
 
+  // One listing per directory instead of a stat per unit: the directories that shadow the
+  // output, and what is in the output before each service is written (other generators' files,
+  // the services written before it).
+  const shadowing = options.shadowDirs.map((dir) => ({ dir, names: namesIn(dir) }));
+  const present = options.outputDir ? namesIn(options.outputDir) : new Set<string>();
   const definedBy = new Map<string, string>();
   for (const file of files) {
     const name = serviceNameOf(file);
@@ -88,7 +93,7 @@ export function generate(options: GeneratorOptions): GeneratorReport {
     try {
       const text = readFileSync(file, "utf8");
       const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
-      if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files);
+      if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files, present);
       service = { name, file, files: compiled.files };
       for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
     } catch (err) {
@@ -97,7 +102,7 @@ export function generate(options: GeneratorOptions): GeneratorReport {
     }
     report.services.push(service);
     const units = service.files.map((f) => f.path).filter((p) => !p.includes("/"));
-    const shadowed = options.shadowDirs.flatMap((dir) => units.map((u) => join(dir, u)).filter((p) => existsSync(p)));
+    const shadowed = shadowing.flatMap(({ dir, names }) => units.filter((u) => names.has(u)).map((u) => join(dir, u)));
     if (shadowed.length) {
       report.problems.push({
         level: "warning",
@@ -108,18 +113,42 @@ export function generate(options: GeneratorOptions): GeneratorReport {
   return report;
 }
 
+function contentOf(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function namesIn(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch {
+    return new Set();
+  }
+}
+
 /**
  * The writer refuses foreign files before it writes anything; an I/O error part-way (a full
  * /run) would leave some of the service's units behind, and a service with half its units is
- * worse than none: remove what this call added.
+ * worse than none: remove what this call added. Only a file that was not there before and
+ * holds exactly what svcc meant to write is removed (other generators write into the same
+ * directory at the same time), and the service's own <name>.svcc directory.
  */
-function writeAllOrNothing(outputDir: string, name: string, files: CompiledFile[]): void {
-  const manifestDir = `${name}.svcc`;
-  const added = [...files.map((f) => f.path), manifestDir].filter((p) => !existsSync(join(outputDir, p)));
+function writeAllOrNothing(outputDir: string, name: string, files: CompiledFile[], present: Set<string>): void {
+  const serviceDir = `${name}.svcc`;
   try {
     writeServiceFiles(outputDir, name, files);
   } catch (err) {
-    for (const p of added) rmSync(join(outputDir, p), { recursive: p === manifestDir, force: true });
+    for (const f of files) {
+      if (f.path.includes("/") || present.has(f.path)) continue;
+      const path = join(outputDir, f.path);
+      if (contentOf(path) === f.content) rmSync(path, { force: true });
+    }
+    if (!present.has(serviceDir)) rmSync(join(outputDir, serviceDir), { recursive: true, force: true });
     throw err;
   }
+  for (const f of files) present.add(f.path.split("/")[0]);
+  present.add(serviceDir);
 }
