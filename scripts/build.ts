@@ -55,22 +55,45 @@ writeIfChanged(join(root, "docs/keywords.md"), renderKeywordDocs());
 // chunks cost ~10 ms more per start than one CJS file, and parsing code a command does not
 // use costs too (execa alone is 86 KB). So `svcc` (commander + compiler) is one file, and the
 // runtime helper (`svcc res`) and the agent's commands are their own files, loaded on demand.
+// The systemd generator is its own file too: it runs at every boot and daemon-reload and
+// needs the compiler and the writer, not commander.
+// Target node18: Debian 12 ships Node 18.20 (the .deb depends on it); esbuild refuses syntax
+// that Node 18 cannot run instead of emitting it.
 rmSync(join(root, "dist"), { recursive: true, force: true });
 const separate: Record<string, string> = { "../runtime/index.js": "./svcc-runtime.cjs", "./agent-commands.js": "./svcc-agent.cjs" };
 const common = {
   bundle: true,
   format: "cjs" as const,
   platform: "node" as const,
-  target: "node20",
+  target: "node18",
+  metafile: true,
   minify: true,
   external: ["dbus-next"],
   // import.meta.url (createRequire for dbus-next) keeps its meaning in CommonJS bundles.
-  define: { "import.meta.url": "__svccModuleUrl" },
+  define: { "import.meta.url": "__svccModuleUrl", SVCC_VERSION: JSON.stringify((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version) },
   banner: { js: 'const __svccModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   legalComments: "none" as const,
+  absWorkingDir: root,
   logLevel: "warning" as const,
 };
-await build({
+/** Each npm package whose code went into a bundle: name, version, license and its license text. */
+function thirdPartyLicenses(inputs: string[]): string {
+  const packageDirs = new Set<string>();
+  for (const input of inputs) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) packageDirs.add(m[1]);
+  }
+  const sections = [...packageDirs].sort().map((dir) => {
+    const meta = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8")) as { name: string; version: string; license?: string };
+    const licenseFile = readdirSync(join(root, dir)).find((f) => /^licen[cs]e(\.|$)/i.test(f));
+    const text = licenseFile ? readFileSync(join(root, dir, licenseFile), "utf8").trim() : `(no license file; package.json says ${meta.license})`;
+    return `${meta.name} ${meta.version} (${meta.license ?? "see below"})\n\n${text}\n`;
+  });
+  return `svcc's bundles in dist/ include the following packages.\n\n${sections.join(`\n${"-".repeat(72)}\n\n`)}`;
+}
+
+const bundles = [];
+bundles.push(await build({
   ...common,
   entryPoints: [join(root, "src/cli/main.ts")],
   outfile: join(root, "dist/svcc.cjs"),
@@ -82,6 +105,10 @@ await build({
       },
     },
   ],
-});
-await build({ ...common, entryPoints: [join(root, "src/runtime/index.ts")], outfile: join(root, "dist/svcc-runtime.cjs") });
-await build({ ...common, entryPoints: [join(root, "src/cli/agent-commands.ts")], outfile: join(root, "dist/svcc-agent.cjs") });
+}));
+bundles.push(await build({ ...common, entryPoints: [join(root, "src/runtime/index.ts")], outfile: join(root, "dist/svcc-runtime.cjs") }));
+bundles.push(await build({ ...common, entryPoints: [join(root, "src/cli/agent-commands.ts")], outfile: join(root, "dist/svcc-agent.cjs") }));
+bundles.push(await build({ ...common, entryPoints: [join(root, "src/generator/main.ts")], outfile: join(root, "dist/svcc-generator.cjs") }));
+
+// 5. The bundles carry third-party code (legal comments stripped): its licenses ship beside it.
+writeFileSync(join(root, "dist/THIRD-PARTY-LICENSES.txt"), thirdPartyLicenses(bundles.flatMap((b) => Object.keys(b.metafile!.inputs))));

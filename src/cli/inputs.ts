@@ -23,16 +23,24 @@ export interface InputOptions {
 
 const configPattern = /\.(json|conf|ini)$/i;
 
-function serviceNameOf(file: string): string {
+export function serviceNameOf(file: string): string {
   return basename(file).replace(configPattern, "");
 }
 
+/** The config files of a directory, sorted: what `svcc compile dir/` and the generator read. */
+export function configFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => configPattern.test(f))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
 export function readConfigs(paths: string[], options: InputOptions): ConfigInput[] {
-  if (options.name !== undefined && paths.length !== 1) throw usage("--name applies to a single config");
+  if (options.name !== undefined && paths.length !== 1) throw usage("--name", "applies to a single config");
   const inputs: ConfigInput[] = [];
   for (const path of paths) {
     if (path === "-") {
-      if (!options.name) throw usage("reading the config from stdin needs --name <service>");
+      if (!options.name) throw usage("-", "reading the config from stdin needs --name <service>");
       inputs.push({ file: "-", text: readFileSync(0, "utf8"), serviceName: options.name });
       continue;
     }
@@ -43,19 +51,25 @@ export function readConfigs(paths: string[], options: InputOptions): ConfigInput
       throw new ConfigError([{ file: path, reason: "no such file" }]);
     }
     if (stat.isDirectory()) {
-      for (const entry of readdirSync(path).filter((f) => configPattern.test(f)).sort()) {
-        const file = join(path, entry);
+      for (const file of configFilesIn(path)) {
         inputs.push({ file, text: readFileSync(file, "utf8"), serviceName: serviceNameOf(file) });
       }
       continue;
     }
     inputs.push({ file: path, text: readFileSync(path, "utf8"), serviceName: options.name ?? serviceNameOf(path) });
   }
+  const byService = new Map<string, string>();
+  for (const input of inputs) {
+    const other = byService.get(input.serviceName);
+    if (other !== undefined) throw new ConfigError([{ file: input.file, reason: `names service ${input.serviceName}, like ${other}: one config per service` }]);
+    byService.set(input.serviceName, input.file);
+  }
   return inputs;
 }
 
-function usage(reason: string): ConfigError {
-  return new ConfigError([{ file: "svcc", reason }]);
+/** A bad command line: named by the option it came from, as a config problem is by its file. */
+function usage(option: string, reason: string): ConfigError {
+  return new ConfigError([{ file: option, reason }]);
 }
 
 const nodeList = (text: string) => text.split(/[\s,]+/).filter(Boolean);
@@ -96,7 +110,7 @@ export function parseEnvOverrides(assignments: string[] = []): Map<string, strin
   const env = new Map<string, string>();
   for (const a of assignments) {
     const eq = a.indexOf("=");
-    if (eq <= 0) throw usage(`--env expects KEY=VALUE, got "${a}"`);
+    if (eq <= 0) throw usage("--env", `expected KEY=VALUE, got ${JSON.stringify(a)}`);
     env.set(a.slice(0, eq), a.slice(eq + 1));
   }
   return env;

@@ -1,9 +1,14 @@
 // svcc's command line. Each command loads only what it needs (the bundle is code-split), so
 // `svcc compile` does not pay for the agent's D-Bus code or the runtime helper.
 
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 
 const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
+/** package.json's version, put in by the build (scripts/build.ts); "dev" when run from source. */
+declare const SVCC_VERSION: string | undefined;
+const svccVersion = typeof SVCC_VERSION === "string" ? SVCC_VERSION : "dev";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -15,6 +20,7 @@ function withInputOptions(command: Command): Command {
     .option("--nodes <list>", "cluster nodes for {clusternodes}, comma separated (overrides the cluster file)")
     .option("--cluster <file>", "cluster facts: {clustername, nodes, container_engine} (default /etc/svcc/cluster.json when it exists)")
     .option("--env <key=value>", "override a key of the env section (repeatable)", collect, [])
+    .option("--strict", "make every warning an error (keywords with no meaning under systemd, values for other nodes)")
     .addOption(new Option("--input-format <format>", "config format (default: from the file name or content)").choices(["json", "ini"]));
 }
 
@@ -27,6 +33,15 @@ async function loadInputs(configs: string[], options: Record<string, unknown>) {
   };
 }
 
+/** Each warning on stderr, then the keywords this config had downgraded to warnings. */
+async function reportWarnings(serviceName: string, file: string, warnings: ReadonlyArray<{ section?: string; key?: string; reason: string }>): Promise<void> {
+  if (warnings.length === 0) return;
+  const { formatWarning } = await import("../compiler/warnings.js");
+  const keys = [...new Set(warnings.map((w) => w.key).filter(Boolean))];
+  process.stderr.write(warnings.map((w) => `svcc: warning: ${formatWarning(file, w)}\n`).join(""));
+  process.stderr.write(`svcc: ${serviceName}: ${keys.length} keyword(s) downgraded to warnings: ${keys.join(", ")} (--strict makes them errors)\n`);
+}
+
 function report(error: unknown): number {
   const err = error as Error & { exitCode?: number };
   if (err.name === "ConfigError" || err.name === "WriteError" || typeof err.exitCode === "number") {
@@ -37,10 +52,20 @@ function report(error: unknown): number {
   return exitCodes.failure;
 }
 
+/**
+ * The generator's config of a service, when compile writes that service's units into
+ * /etc/systemd/system (inside --root), which shadows what the generator makes of it.
+ */
+function generatorConfigOf(root: string | undefined, output: string | undefined, service: string): string | undefined {
+  const base = root ?? "/";
+  if (!root && (!output || resolve(output) !== "/etc/systemd/system")) return undefined;
+  return ["json", "conf", "ini"].map((ext) => join(base, "etc/svcc/services", `${service}.${ext}`)).find((f) => existsSync(f));
+}
+
 export function buildProgram(): Command {
   const program = new Command("svcc")
     .description("Relocatable failover services out of plain systemd: compile OpenSVC service configs into systemd units.")
-    .version("0.1.0")
+    .version(svccVersion)
     .showHelpAfterError()
     .exitOverride();
 
@@ -51,36 +76,77 @@ export function buildProgram(): Command {
       .argument("<config...>", "config files (JSON or OpenSVC INI), directories of them, or - for stdin")
       .option("-o, --output <dir>", "write the units into this directory")
       .option("--root <dir>", "write into an OS image tree: <dir>/etc/systemd/system")
+      .option("--agent-config <file>", "with --root: also put this agent config (without node) at <dir>/etc/svcc/agent.json, and svcc-agent.service, enabled")
       .option("--dryrun", "print every file as ---<path>--- then its text; write nothing")
-      .option("--svcc-bin <path>", "absolute path of svcc that the units call for runtime steps", "/usr/local/bin/svcc")
+      .option("--svcc-bin <path>", "absolute path of svcc that the units call for runtime steps (default: this svcc when run from PATH; with --root, the svcc installed in the image, /usr/bin/svcc if none)")
       .option("--unit-dir <dir>", "where the units live on the nodes (for per-node env files; default /etc/systemd/system)")
       .option("--force", "overwrite files that svcc did not write"),
   ).action(async (configs: string[], options) => {
     const outputs = [options.output, options.root, options.dryrun].filter(Boolean).length;
     if (outputs !== 1) throw new CommanderError(exitCodes.usage, "svcc.usage", "compile needs exactly one of -o <dir>, --root <dir> or --dryrun");
+    if (options.agentConfig && !options.root) throw new CommanderError(exitCodes.usage, "svcc.usage", "--agent-config goes with --root (an image tree)");
     const { compileService } = await import("../compiler/compile.js");
     const { ConfigError } = await import("../compiler/errors.js");
+    const { chooseSvccBin } = await import("./svcc-bin.js");
     const { inputs, cluster, envOverrides } = await loadInputs(configs, options);
-    const outDir: string | undefined = options.root ? `${options.root.replace(/\/+$/, "")}/etc/systemd/system` : options.output;
-    const writer = outDir ? await import("../compiler/write.js") : undefined;
-    let failures = 0;
-    const out: string[] = [];
+    const image = options.agentConfig ? await import("./image.js") : undefined;
+    const agentConfig = image?.readImageAgentConfig(options.agentConfig);
+    const root: string | undefined = options.root;
+    const svccBin = chooseSvccBin({ explicit: options.svccBin, invokedAs: process.argv[1], pathEnv: process.env.PATH, root });
+    // Every config is compiled before anything is written: exit 2 means nothing was written.
+    const results: Array<{ serviceName: string; files: import("../compiler/compile.js").CompiledFile[] }> = [];
+    let invalid = false;
     for (const input of inputs) {
       try {
-        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: options.svccBin, unitDir: options.unitDir });
-        if (options.dryrun) {
-          for (const f of result.files) out.push(`---${f.path}---\n${f.content}`);
-        } else {
-          const written = writer!.writeServiceFiles(outDir!, input.serviceName, result.files, { force: options.force });
-          process.stderr.write(`svcc: ${input.serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${outDir}\n`);
-        }
+        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: svccBin.path, unitDir: options.unitDir, strict: options.strict });
+        await reportWarnings(input.serviceName, input.file, result.warnings);
+        results.push({ serviceName: input.serviceName, files: result.files });
       } catch (err) {
-        failures = Math.max(failures, err instanceof ConfigError ? exitCodes.usage : exitCodes.failure);
+        if (!(err instanceof ConfigError)) throw err;
+        invalid = true;
         report(err);
       }
     }
-    if (out.length) process.stdout.write(out.join(""));
-    process.exitCode = failures;
+    if (invalid) {
+      process.stderr.write("svcc: nothing written\n");
+      process.exitCode = exitCodes.usage;
+      return;
+    }
+    // Said after the output, where it is seen, and only when there is output.
+    const warnAboutSvccBin = () => svccBin.warning && process.stderr.write(`svcc: warning: ${svccBin.warning}\n`);
+    if (options.dryrun) {
+      process.stdout.write(results.flatMap((r) => r.files.map((f) => `---${f.path}---\n${f.content}`)).join(""));
+      warnAboutSvccBin();
+      return;
+    }
+    const writer = await import("../compiler/write.js");
+    const { openOutputDirectory, openInsideRoot } = await import("../compiler/output-dir.js");
+    const out = root ? openInsideRoot(root, "etc/systemd/system") : openOutputDirectory(options.output);
+    try {
+      for (const { serviceName, files } of results) {
+        try {
+          const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
+          for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
+          process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
+          const alsoForGenerator = generatorConfigOf(root, options.output, serviceName);
+          if (alsoForGenerator) process.stderr.write(`svcc: warning: ${alsoForGenerator} is also there for the generator; the units in ${out.shown} win over what it generates: keep ${serviceName} in one place\n`);
+        } catch (err) {
+          process.exitCode = exitCodes.failure;
+          report(err);
+        }
+      }
+    } finally {
+      out.close();
+    }
+    warnAboutSvccBin();
+    if (image && process.exitCode !== exitCodes.failure) {
+      try {
+        const agent = await image.installAgentIntoImage(root!, agentConfig!, svccBin.path);
+        process.stderr.write(`svcc: agent: ${agent.written.length} written, ${agent.unchanged.length} unchanged in ${root}\n`);
+      } catch (err) {
+        process.exitCode = report(err);
+      }
+    }
   });
 
   withInputOptions(
@@ -94,8 +160,9 @@ export function buildProgram(): Command {
     let failures = 0;
     for (const input of inputs) {
       try {
-        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides });
-        process.stdout.write(`${input.file}: ok (${input.serviceName}: ${result.units.length} units)\n`);
+        const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, strict: options.strict });
+        await reportWarnings(input.serviceName, input.file, result.warnings);
+        process.stdout.write(`${input.file}: ok (${input.serviceName}: ${result.units.length} units${result.warnings.length ? `, ${result.warnings.length} warning(s)` : ""})\n`);
       } catch (err) {
         failures = Math.max(failures, report(err));
       }
@@ -113,7 +180,8 @@ export function buildProgram(): Command {
     const { compileService } = await import("../compiler/compile.js");
     const { planText, planDot } = await import("./plan-format.js");
     const { inputs, cluster, envOverrides } = await loadInputs([config], options);
-    const result = compileService({ ...inputs[0], format: options.inputFormat, cluster, envOverrides });
+    const result = compileService({ ...inputs[0], format: options.inputFormat, cluster, envOverrides, strict: options.strict });
+    await reportWarnings(inputs[0].serviceName, inputs[0].file, result.warnings);
     process.stdout.write(options.format === "dot" ? planDot(result) : planText(result));
   });
 

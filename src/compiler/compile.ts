@@ -1,9 +1,9 @@
 // The compiler: a pure function from config text to files (no filesystem, no clock).
 // parse → validate → resolve → plan → drivers (unit models) → wiring → render.
 
-import { driverFor } from "./drivers/index.js";
+import { buildUnits } from "./drivers/index.js";
 import { precheckUnit } from "./drivers/precheck.js";
-import { header } from "./drivers/service-spec.js";
+import { header, triggerCommands } from "./drivers/service-spec.js";
 import type { DriverContext, ResourceUnits } from "./drivers/types.js";
 import { ConfigError } from "./errors.js";
 import type { ClusterFacts } from "./model.js";
@@ -12,8 +12,9 @@ import { planService, type ServicePlan } from "./plan.js";
 import { renderEnvironmentFile, renderUnit } from "./render.js";
 import { resolveService } from "./resolve.js";
 import { add, commandLine, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
+import { expandTypeReferences, validateStructure } from "./validate.js";
+import { groupWarnings, type Warning } from "./warnings.js";
 import type { ResolvedService } from "./model.js";
-import { validateStructure } from "./validate.js";
 import { type ResourceCheck, SERVICE_DESC_FORMAT, type ServiceDesc } from "./service-desc.js";
 import { containerName } from "./drivers/types.js";
 
@@ -29,6 +30,8 @@ export interface CompileInput {
   svccBin?: string;
   /** Absolute directory the units are installed in on the nodes (for per-node env files). */
   unitDir?: string;
+  /** Every warning is an error. */
+  strict?: boolean;
 }
 
 export interface CompiledFile {
@@ -55,6 +58,8 @@ export interface CompileResult {
   steps: StartStep[];
   units: Unit[];
   files: CompiledFile[];
+  /** Keywords accepted without meaning under systemd (one per keyword and reason). */
+  warnings: Warning[];
 }
 
 export const defaultSvccBin = "/usr/local/bin/svcc";
@@ -77,10 +82,13 @@ export function compileService(input: CompileInput): CompileResult {
   if (!safeAbsolutePath.test(unitDir)) throw new ConfigError([{ file: input.file, reason: `--unit-dir must be an absolute path without spaces, got "${unitDir}"` }]);
   checkServiceName(input.serviceName, input.file);
 
-  const raw = parseConfig(input.text, input.file, input.format);
-  validateStructure(raw, input.file);
-  const service = resolveService(raw, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
+  const structure = validateStructure(expandTypeReferences(parseConfig(input.text, input.file, input.format), input.envOverrides), input.file);
+  const service = resolveService(structure.config, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
   const plan = planService(service);
+  const warnings = groupWarnings([...structure.warnings, ...service.warnings]);
+  if (input.strict && warnings.length > 0) {
+    throw new ConfigError(warnings.map((w) => ({ file: input.file, section: w.section, key: w.key, reason: `${w.reason} (an error with --strict)` })));
+  }
 
   const name = service.name;
   const target = `${name}.target`;
@@ -88,7 +96,7 @@ export function compileService(input: CompileInput): CompileResult {
   const context: DriverContext = {
     service,
     svccBin,
-    plumbedContainers: new Set(service.resources.filter((r) => r.group === "ip" && r.type === "netns").map((r) => String(r.values.get("netns")))),
+    plumbedContainers: new Set(service.resources.filter((r) => r.group === "ip" && r.type === "netns").map((r) => String(r.values.netns))),
   };
   const environmentFile = service.nodeEnvironment.size > 0 ? `${unitDir}/${name}.svcc/%H.env` : undefined;
 
@@ -114,19 +122,19 @@ export function compileService(input: CompileInput): CompileResult {
   const builtByRid = new Map<string, ResourceUnits>();
   for (const planned of plan.startOrder) {
     const { resource } = planned;
-    const optional = resource.values.get("optional") === true;
+    const optional = resource.values.optional === true;
     if (planned.noAction) {
       steps.push({ rid: resource.rid, units: [], summary: "tags=noaction: no unit", optional, noAction: true });
       continue;
     }
-    const built = driverFor(resource.group, resource.type)(resource, context);
+    const built = buildUnits(resource, context);
     builtByRid.set(resource.rid, built);
     const env = section(built.main, "Service").entries;
     env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
     if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
     // The agent writes SVCC_TOKEN (the lease's fencing token) here while it holds the lease.
     env.unshift({ key: "EnvironmentFile", value: `-${leaseStateDir}/${name}.lease` });
-    if (resource.values.get("monitor") === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
+    if (resource.values.monitor === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
 
     // Dependencies: after the step before; bound to the nearest required step before (so a
     // failure or stop below takes this down first); bound to the containers it lives in.
@@ -145,6 +153,8 @@ export function compileService(input: CompileInput): CompileResult {
     steps.push({ rid: resource.rid, units: built.units.map((u) => u.name), summary: built.summary, optional, noAction: false });
   }
 
+  // The service's own triggers run inside the lease guard: never on a node without the lease.
+  attachServiceTriggers(service.triggers, chain.filter((l) => l.rid !== "lease").map((l) => l.built.main));
   const members = chain.flatMap((l) => l.built.units);
   for (const link of chain) {
     for (const unit of link.built.units) {
@@ -214,7 +224,7 @@ export function compileService(input: CompileInput): CompileResult {
     files.push({ path: `${name}.svcc/${node}.env`, content: renderEnvironmentFile(`Generated by svcc: values of ${name} that differ on node ${node}.`, entries) });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { plan, target, stopUnit, description, steps, units, files };
+  return { plan, target, stopUnit, description, steps, units, files, warnings };
 }
 
 function leaseGuardUnit(service: ResolvedService, svccBin: string): Unit {
@@ -233,22 +243,23 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
   const resources: ResourceCheck[] = [];
   const containers: ServiceDesc["containers"] = [];
   const monitored: string[] = [];
-  const engineOf = (rid: string) => String(service.resources.find((r) => r.rid === rid)?.type) as "docker" | "podman";
+  const byRid = (rid: string) => service.resources.find((r) => r.rid === rid)!;
   for (const { resource } of plan.startOrder) {
     const b = built.get(resource.rid);
     if (!b) continue;
     const v = resource.values;
-    if (v.get("monitor") === true) monitored.push(b.main.name);
+    if (v.monitor === true) monitored.push(b.main.name);
     const rid = resource.rid;
-    if (resource.group === "disk" && resource.type === "vg") resources.push({ rid, kind: "vg", vg: String(v.get("name")) });
-    else if (resource.group === "disk") resources.push({ rid, kind: "lv", vg: String(v.get("vg")), lv: String(v.get("name")) });
-    else if (resource.group === "fs") resources.push({ rid, kind: "fs", mnt: String(v.get("mnt")) });
+    if (resource.group === "disk" && resource.type === "vg") resources.push({ rid, kind: "vg", vg: String(v.name) });
+    else if (resource.group === "disk") resources.push({ rid, kind: "lv", vg: String(v.vg), lv: String(v.name) });
+    else if (resource.group === "fs") resources.push({ rid, kind: "fs", mnt: String(v.mnt) });
     else if (resource.group === "ip" && resource.type === "netns") {
-      const netns = String(v.get("netns"));
-      resources.push({ rid, kind: "ip", addr: String(v.get("ipname")), container: containerName(service, netns), engine: engineOf(netns) });
-    } else if (resource.group === "ip") resources.push({ rid, kind: "ip", addr: String(v.get("ipname")), dev: String(v.get("ipdev")) });
+      const netns = String(v.netns);
+      const owner = byRid(netns);
+      resources.push({ rid, kind: "ip", addr: String(v.ipname), container: containerName(service, owner), engine: owner.type as "docker" | "podman" });
+    } else if (resource.group === "ip") resources.push({ rid, kind: "ip", addr: String(v.ipname), dev: String(v.ipdev) });
     else if (resource.group === "container") {
-      const c = { unit: b.main.name, name: containerName(service, rid), engine: resource.type as "docker" | "podman" };
+      const c = { unit: b.main.name, name: containerName(service, resource), engine: resource.type as "docker" | "podman" };
       containers.push(c);
       resources.push({ rid, kind: "container", name: c.name, engine: c.engine });
     } else resources.push({ rid, kind: "app" });
@@ -264,4 +275,36 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
     monitorAction: service.monitorAction,
     resources: resources.reverse(),
   };
+}
+
+
+/**
+ * DEFAULT's triggers run once around the whole action (opensvc svc.action_triggers): pre_start
+ * before the first member starts, post_start after the last is up, pre_stop before the first
+ * member stops (the last started) and post_stop after the last one is down.
+ */
+function attachServiceTriggers(triggers: CompileResult["plan"]["service"]["triggers"], mains: Unit[]): void {
+  if (mains.length === 0) return;
+  const [first, last] = [mains[0], mains[mains.length - 1]];
+  const lines = (key: string, commands: string[][], ignoreFailure: boolean) => commands.map((argv) => ({ key, value: commandLine(argv, { ignoreFailure }) }));
+  const insert = (unit: Unit, entries: Array<{ key: string; value: string }>, where: (keys: string[]) => number) => {
+    const service = section(unit, "Service").entries;
+    service.splice(where(service.map((e) => e.key)), 0, ...entries);
+  };
+  const firstOf = (names: string[]) => (keys: string[]) => {
+    const i = keys.findIndex((k) => names.includes(k));
+    return i < 0 ? keys.length : i;
+  };
+  const afterLastOf = (names: string[]) => (keys: string[]) => {
+    let i = -1;
+    keys.forEach((k, j) => {
+      if (names.includes(k)) i = j;
+    });
+    return i < 0 ? keys.length : i + 1;
+  };
+  insert(first, [...lines("ExecStartPre", triggerCommands(triggers, "blocking_pre_start"), false), ...lines("ExecStartPre", triggerCommands(triggers, "pre_start"), true)], firstOf(["ExecStartPre", "ExecStart"]));
+  insert(last, [...lines("ExecStartPost", triggerCommands(triggers, "blocking_post_start"), false), ...lines("ExecStartPost", triggerCommands(triggers, "post_start"), true)], afterLastOf(["ExecStart", "ExecStartPost"]));
+  // systemd cannot refuse a stop: stop triggers never block the members' own stop steps.
+  insert(last, lines("ExecStop", [...triggerCommands(triggers, "blocking_pre_stop"), ...triggerCommands(triggers, "pre_stop")], true), firstOf(["ExecStop", "ExecStopPost", "TimeoutStartSec"]));
+  insert(first, [...lines("ExecStopPost", triggerCommands(triggers, "post_stop"), true), ...lines("ExecStopPost", triggerCommands(triggers, "blocking_post_stop"), false)], afterLastOf(["ExecStopPost", "ExecStop", "ExecStartPost", "ExecStart"]));
 }

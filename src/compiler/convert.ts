@@ -1,16 +1,19 @@
 // Resolved strings → typed values, by keyword type. Each failure says what was expected.
 
-import type { Keyword } from "./keywords.js";
-import { hasPlaceholder, type Value } from "./model.js";
+// command.ts uses this module's word splitter and error class, and this module its splitter:
+// a cycle that only matters at call time.
+import { commandArgv } from "./drivers/command.js";
+import type { Keyword, Value } from "./keyword.js";
+import { hasPlaceholder } from "./model.js";
 
 export class ConversionError extends Error {}
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 export function parseDuration(text: string): number {
   const trimmed = text.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== trimmed) {
     throw new ConversionError(`expected a duration such as 500ms, 5s or 1m30s, got "${text}"`);
   }
@@ -55,6 +58,22 @@ export function splitWords(text: string): string[] {
   return words;
 }
 
+const sizeUnits = "kmgtpe";
+const maxSize = 2n ** 63n - 1n;
+
+/** om3 util/sizeconv FromSize: 1024, 10k, 5MiB (powers of 1024), 5MB (powers of 1000); exact, as decimal digits. */
+export function parseSize(text: string): string {
+  const m = /^(\d+)(?:[.,](\d+))? ?([kmgtpe])?(i)?(b)?$/i.exec(text.trim());
+  if (!m || (m[3] === undefined && m[4] !== undefined)) throw new ConversionError(`expected a size such as 1024, 64k, 512MiB or 2GB, got "${text}"`);
+  const base = m[3] && m[5] && !m[4] ? 1000n : 1024n;
+  const exponent = m[3] ? BigInt(sizeUnits.indexOf(m[3].toLowerCase()) + 1) : 0n;
+  const fraction = m[2] ?? "";
+  const scaled = BigInt(`${m[1]}${fraction}`) * base ** exponent;
+  const bytes = scaled / 10n ** BigInt(fraction.length);
+  if (bytes > maxSize) throw new ConversionError(`size "${text}" is too large (at most ${maxSize} bytes)`);
+  return bytes.toString();
+}
+
 export function normalisePath(text: string): string {
   if (!text.startsWith("/")) throw new ConversionError(`expected an absolute path, got "${text}"`);
   const parts = text.split("/").filter((p) => p !== "");
@@ -70,8 +89,9 @@ export function convertValue(keyword: Keyword, text: string): Value {
   switch (keyword.type) {
     case "bool": {
       needsStatic("a true/false value");
-      if (/^(true|yes|on|1)$/i.test(text.trim())) return true;
-      if (/^(false|no|off|0)$/i.test(text.trim())) return false;
+      // om3's strconv.ParseBool words and opensvc's yes/no/on/off; empty is false, as om3.
+      if (/^(true|yes|on|1|t|y)$/i.test(text.trim())) return true;
+      if (/^(false|no|off|0|f|n|)$/i.test(text.trim())) return false;
       throw new ConversionError(`expected true or false, got "${text}"`);
     }
     case "int": {
@@ -88,9 +108,12 @@ export function convertValue(keyword: Keyword, text: string): Value {
       if (!values.includes(text.trim())) throw new ConversionError(`expected one of ${values.join(", ")}, got "${text}"`);
       return text.trim();
     }
+    case "size":
+      needsStatic("a size");
+      return parseSize(text);
     case "rid":
       needsStatic("a resource id");
-      if (!/^[a-z]+#\d+$/.test(text.trim())) throw new ConversionError(`expected a resource id such as container#0, got "${text}"`);
+      if (!/^[a-z]+#[A-Za-z0-9_.-]+$/.test(text.trim())) throw new ConversionError(`expected a resource id such as container#0, got "${text}"`);
       return text.trim();
     case "mode":
       needsStatic("a file mode");
@@ -103,6 +126,8 @@ export function convertValue(keyword: Keyword, text: string): Value {
     case "path":
       return normalisePath(text.trim());
     case "shell":
+      // Split now as OpenSVC will run it, so that a bad command is a compile error.
+      if (text.trim() !== "") commandArgv(text);
       return text;
     case "string":
       if (text.includes("\n")) throw new ConversionError("a line break is not allowed here");

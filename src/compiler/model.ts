@@ -1,5 +1,8 @@
 // Data shapes passed between the compiler's stages.
 
+import type { Resource } from "./drivers/types.js";
+import type { Warning } from "./warnings.js";
+
 /**
  * Values may carry placeholders for things only known on the node at run time. They are
  * control characters, which no config value may contain (the resolver rejects them), and
@@ -14,7 +17,7 @@ export function hasPlaceholder(value: string): boolean {
   return value.includes("\u0001");
 }
 
-export type Value = string | number | boolean | string[];
+export type { Value } from "./keyword.js";
 
 export interface ClusterFacts {
   clusterName?: string;
@@ -22,14 +25,9 @@ export interface ClusterFacts {
   containerEngine?: "docker" | "podman";
 }
 
-export interface ResolvedResource {
-  rid: string;
-  group: string;
-  index: number;
-  /** Normalised: ip "" → "host"; container "" or "oci" → the cluster's engine. */
-  type: string;
-  values: ReadonlyMap<string, Value>;
-}
+export type ResolvedResource = Resource;
+
+export type TriggerKey = `${"" | "blocking_"}${"pre" | "post"}_${"start" | "stop"}`;
 
 export interface ResolvedService {
   name: string;
@@ -41,8 +39,12 @@ export interface ResolvedService {
   monitorAction: string;
   rollback: boolean;
   priority: number;
+  /** DEFAULT's triggers: run once before and after the whole start or stop. */
+  triggers: Partial<Record<TriggerKey, string>>;
   resources: ResolvedResource[];
   disabledRids: ReadonlySet<string>;
   /** Per node: environment variables for values that differ between nodes. */
   nodeEnvironment: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Keywords accepted without meaning under systemd, and values for nodes the service is not on. */
+  warnings: Warning[];
 }

@@ -1,10 +1,17 @@
-// Resolved service → start order of its resources (stop order is its exact reverse).
-// OpenSVC's order: ip (host), disk (by index), fs (by mount path, parent first), container
-// (by index) with an ip plumbed into a container's netns right after that container, app.
-// A container sharing another's netns comes after that container and the ips plumbed into it.
+// Resolved service → start order of its resources (stop order is its exact reverse), as
+// OpenSVC orders them (om3 core/resource/drivers.go Less, core/resourceset): by driver group
+// (ip, disk, fs, container, app), then by subset (resources without one first), then by rid
+// (as strings: app#10 before app#2, like OpenSVC), except that:
+// - fs resources order by the mount point's parent directory first (opensvc fs __lt__), so a
+//   parent mount always comes before the mounts inside it;
+// - an app whose start is a sequence number orders by that number (om3 resapp SortKey);
+// - an ip plumbed into a container's netns comes right after that container, and a container
+//   sharing another's namespaces after that container and the ips plumbed into it.
 
+import { sharedNamespaceTarget } from "./drivers/container.js";
+import { scriptSwitch } from "./drivers/command.js";
 import { ProblemList } from "./errors.js";
-import { groupStartRank } from "./keywords.js";
+import { drivers } from "./keywords.js";
 import type { ResolvedResource, ResolvedService } from "./model.js";
 
 export interface PlannedResource {
@@ -20,81 +27,111 @@ export interface ServicePlan {
   startOrder: PlannedResource[];
 }
 
-function mountPath(r: ResolvedResource): string[] {
-  return String(r.values.get("mnt") ?? "").split("/").filter(Boolean);
+const groupRank: ReadonlyMap<string, number> = new Map(drivers.map((d) => [d.group, d.startRank]));
+
+function parentDirectory(r: ResolvedResource): string {
+  const mnt = String(r.values.mnt ?? "");
+  const slash = mnt.lastIndexOf("/");
+  return slash <= 0 ? "/" : mnt.slice(0, slash);
 }
 
-function comparePaths(a: string[], b: string[]): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-  }
+/** The key resources of one group and subset sort by (strings, compared as OpenSVC does). */
+function sortKey(r: ResolvedResource): string[] {
+  if (r.group === "fs") return [parentDirectory(r), r.rid];
+  const start = r.values.start;
+  if (r.group === "app" && typeof start === "string" && /^\d{2,}$/.test(start.trim()) && scriptSwitch(start)) return [`${start.trim()} ${r.rid}`];
+  return [`${r.rid} ${r.rid}`];
+}
+
+function compareStrings(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
   return a.length - b.length;
 }
 
 export function containerNetnsTarget(r: ResolvedResource): string | undefined {
-  const netns = r.values.get("netns");
-  return typeof netns === "string" && netns.startsWith("container#") ? netns : undefined;
+  return r.group === "container" ? sharedNamespaceTarget(r.values.netns) : undefined;
+}
+
+/** `rid(state,state) rid …` as start_requires and stop_requires write it. */
+function parseRequirements(words: readonly string[]): Array<{ rid: string; states: string[] }> {
+  return words.map((word) => {
+    const m = /^([^()]+)(?:\(([^()]*)\))?$/.exec(word);
+    return { rid: m ? m[1] : word, states: m?.[2] ? m[2].split(",").map((s) => s.trim()) : [] };
+  });
 }
 
 export function planService(service: ResolvedService): ServicePlan {
   const problems = new ProblemList(service.file);
   const byRid = new Map(service.resources.map((r) => [r.rid, r]));
   const requires = new Map<string, string[]>(service.resources.map((r) => [r.rid, []]));
+  const containers = () => service.resources.filter((r) => r.group === "container").map((r) => r.rid);
 
-  const linkTo = (from: ResolvedResource, target: string) => {
-    if (target === from.rid) return problems.add(from.rid, "netns", `points at its own resource`);
-    if (service.disabledRids.has(target)) return problems.add(from.rid, "netns", `points at ${target}, which is disabled`);
+  const linkTo = (from: ResolvedResource, key: string, target: string) => {
+    if (target === from.rid) return problems.add(from.rid, key, `points at its own resource`);
+    if (service.disabledRids.has(target)) return problems.add(from.rid, key, `points at ${target}, which is disabled`);
     const to = byRid.get(target);
-    const containers = service.resources.filter((r) => r.group === "container").map((r) => r.rid);
-    if (!to) return problems.add(from.rid, "netns", `points at ${target}, which does not exist (containers: ${containers.join(", ") || "none"})`);
-    if (to.group !== "container") return problems.add(from.rid, "netns", `points at ${target}, which is not a container`);
-    if (to.values.get("detach") === false) return problems.add(from.rid, "netns", `points at ${target}, which runs to completion (detach=false) and has no lasting netns`);
-    requires.get(from.rid)!.push(target);
+    if (!to) return problems.add(from.rid, key, `points at ${target}, which does not exist (containers: ${containers().join(", ") || "none"})`);
+    if (to.group !== "container") return problems.add(from.rid, key, `points at ${target}, which is not a container`);
+    if (to.values.detach === false) return problems.add(from.rid, key, `points at ${target}, which runs to completion (detach=false) and has no lasting namespace`);
+    if (!requires.get(from.rid)!.includes(target)) requires.get(from.rid)!.push(target);
   };
 
   for (const r of service.resources) {
-    if (r.group === "ip" && r.type === "netns") linkTo(r, String(r.values.get("netns")));
-    if (r.group === "container") {
-      const netns = r.values.get("netns");
-      if (typeof netns === "string" && netns !== "" && netns !== "none" && netns !== "host" && !netns.startsWith("container#")) {
-        problems.add(r.rid, "netns", `expected none, host or container#N, got "${netns}"`);
+    if (r.group === "ip" && r.type === "netns") linkTo(r, "netns", String(r.values.netns));
+    if (r.group !== "container") continue;
+    const v = r.values;
+    if (typeof v.netns === "string" && !["", "none", "host"].includes(v.netns) && !sharedNamespaceTarget(v.netns)) {
+      problems.add(r.rid, "netns", `expected none, host or container#…, got "${v.netns}"`);
+    }
+    if (typeof v.pidns === "string" && !["", "host"].includes(v.pidns) && !sharedNamespaceTarget(v.pidns)) problems.add(r.rid, "pidns", `expected host or container#…, got "${v.pidns}"`);
+    if (typeof v.ipcns === "string" && !["", "none", "private", "shareable", "host"].includes(v.ipcns) && !sharedNamespaceTarget(v.ipcns)) {
+      problems.add(r.rid, "ipcns", `expected none, private, shareable, host or container#…, got "${v.ipcns}"`);
+    }
+    if (typeof v.userns === "string" && !["", "host"].includes(v.userns)) problems.add(r.rid, "userns", `only userns=host is supported (docker cannot share another container's user namespace), got "${v.userns}"`);
+    for (const key of ["volume_mounts", "devices"] as const) {
+      for (const spec of (v[key] as string[] | undefined) ?? []) {
+        if (!spec.startsWith("/")) problems.add(r.rid, key, `"${spec}": a source that is not an absolute path names an OpenSVC volume object, which svcc does not have; mount a path of the service's filesystems instead`);
       }
-      const target = containerNetnsTarget(r);
-      if (target) {
-        linkTo(r, target);
-        for (const ip of service.resources) {
-          if (ip.group === "ip" && ip.type === "netns" && ip.values.get("netns") === target) requires.get(r.rid)!.push(ip.rid);
-        }
+    }
+    for (const key of ["pidns", "ipcns"] as const) {
+      const target = sharedNamespaceTarget(v[key]);
+      if (target) linkTo(r, key, target);
+    }
+    const target = containerNetnsTarget(r);
+    if (target) {
+      linkTo(r, "netns", target);
+      for (const ip of service.resources) {
+        if (ip.group === "ip" && ip.type === "netns" && ip.values.netns === target) requires.get(r.rid)!.push(ip.rid);
       }
     }
   }
 
   const mounts = new Map<string, string>();
-  for (const r of service.resources.filter((x) => x.group === "fs")) {
+  for (const r of service.resources.filter((x) => x.group === "fs" && x.values.mnt !== undefined)) {
     for (const key of ["dev", "mnt", "mnt_opt"]) {
       // Mount units take these values literally (no quoting), and a backslash at the end of
       // a line would continue it into the next one.
-      if (String(r.values.get(key) ?? "").includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
+      if (String(r.values[key] ?? "").includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
     }
-    const mnt = String(r.values.get("mnt"));
+    const mnt = String(r.values.mnt);
     const other = mounts.get(mnt);
     if (other) problems.add(r.rid, "mnt", `duplicate mount point ${mnt}: ${other} mounts it too`);
     else mounts.set(mnt, r.rid);
   }
   problems.throwIfAny();
 
-  // Preference order, then a stable topological sort that honours the netns links.
+  // Preference order, then a stable topological sort that honours the namespace links.
+  const anchor = (r: ResolvedResource) => (r.group === "ip" && r.type === "netns" ? byRid.get(String(r.values.netns))! : r);
+  const keys = new Map(service.resources.map((r) => [r.rid, sortKey(r)]));
   const preference = [...service.resources].sort((a, b) => {
-    const anchor = (r: ResolvedResource) => (r.group === "ip" && r.type === "netns" ? byRid.get(String(r.values.get("netns")))! : r);
     const [pa, pb] = [anchor(a), anchor(b)];
-    const rank = groupStartRank[pa.group] - groupStartRank[pb.group];
+    const rank = groupRank.get(pa.group)! - groupRank.get(pb.group)!;
     if (rank !== 0) return rank;
-    if (pa.group === "fs") {
-      const byPath = comparePaths(mountPath(pa), mountPath(pb));
-      if (byPath !== 0) return byPath;
-    }
-    if (pa.index !== pb.index) return pa.index - pb.index;
-    return (a === pa ? 0 : 1) - (b === pb ? 0 : 1); // a container before the ips plumbed into it
+    const subset = compareStrings([String(pa.values.subset ?? "")], [String(pb.values.subset ?? "")]);
+    if (subset !== 0) return subset;
+    const byKey = compareStrings(keys.get(pa.rid)!, keys.get(pb.rid)!);
+    if (byKey !== 0) return byKey;
+    return (a === pa ? 0 : 1) - (b === pb ? 0 : 1) || compareStrings([a.rid], [b.rid]); // a container before the ips plumbed into it
   });
 
   const placed = new Set<string>();
@@ -110,12 +147,35 @@ export function planService(service: ResolvedService): ServicePlan {
     order.push(next!);
   }
 
+  // start_requires / stop_requires: svcc starts one resource at a time in this order, so a
+  // requirement holds when the resource it names is already up (start) or down (stop) by then.
+  const position = new Map(order.map((r, i) => [r.rid, i]));
+  for (const r of order) {
+    for (const [key, wanted, before] of [["start_requires", "up", true], ["stop_requires", "down", false]] as const) {
+      for (const { rid, states } of parseRequirements((r.values[key] as string[] | undefined) ?? [])) {
+        const where = position.get(rid);
+        const reason =
+          where === undefined
+            ? service.disabledRids.has(rid)
+              ? `${rid} is disabled`
+              : `there is no resource ${rid}`
+            : states.length > 0 && !states.some((s) => s === wanted || s === `stdby ${wanted}`)
+              ? `${rid} must be ${states.join(" or ")}, which svcc cannot wait for (it only knows ${rid} is ${wanted} when it comes earlier)`
+              : before === where > position.get(r.rid)!
+                ? `${rid} comes ${before ? "after" : "before"} ${r.rid} in OpenSVC's start order, so it is not ${wanted} yet when ${r.rid} ${before ? "starts" : "stops"}`
+                : undefined;
+        if (reason) problems.add(r.rid, key, `requires ${rid}: ${reason}`);
+      }
+    }
+  }
+  problems.throwIfAny();
+
   return {
     service,
     startOrder: order.map((resource) => ({
       resource,
       requires: requires.get(resource.rid)!,
-      noAction: (resource.values.get("tags") as string[] | undefined)?.includes("noaction") ?? false,
+      noAction: ((resource.values.tags as string[] | undefined) ?? []).includes("noaction"),
     })),
   };
 }

@@ -1,25 +1,32 @@
 // Valid raw sections → resolved, typed service: references expanded, `keyword@node` scoping
-// applied, `--env` overrides taken, values converted by keyword type.
+// applied, DEFAULT's values inherited by the resources that set none, `--env` overrides
+// taken, values converted by keyword type, and each keyword's status under svcc applied
+// (refused: an error; no meaning under systemd: a warning).
 //
 // Units must serve every node unchanged, so nothing node-specific is baked in: {nodename}
 // becomes a placeholder for systemd's %H, and a keyword whose value differs between nodes
 // becomes a placeholder for an environment variable whose per-node values go to env files.
 
-import { ConversionError, convertValue } from "./convert.js";
+import { ConversionError, convertValue, splitWords } from "./convert.js";
+import { commandArgv, scriptSwitch } from "./drivers/command.js";
+import type { DriverSpec, Resource } from "./drivers/types.js";
 import { didYouMean, ProblemList } from "./errors.js";
-import { defaultKeywords, type Keyword, keywordsFor } from "./keywords.js";
+import type { Keyword, KeywordStatus, Value } from "./keyword.js";
+import { canonicalType, defaultTypes, driverFor, inheritableKeywordMap, keywordsOf, serviceKeywordMap, subsetKeywordMap } from "./keywords.js";
 import {
   type ClusterFacts,
   envPlaceholder,
   hasPlaceholder,
   NODE_NAME,
   placeholderPattern,
-  type ResolvedResource,
   type ResolvedService,
   SHORT_NODE_NAME,
-  type Value,
 } from "./model.js";
 import type { RawConfig } from "./parse.js";
+import type { GenericValues } from "./resource-keywords.js";
+import type { ServiceValues } from "./service-keywords.js";
+import { sectionGroup } from "./validate.js";
+import type { Warning } from "./warnings.js";
 
 export interface ResolveOptions {
   file: string;
@@ -28,72 +35,106 @@ export interface ResolveOptions {
   envOverrides?: ReadonlyMap<string, string>;
 }
 
-const referencePattern = /\{([A-Za-z_][A-Za-z0-9_.#@:-]*)\}/g;
+const referencePattern = /\{([A-Za-z_#][A-Za-z0-9_.#@:\[\]-]*)\}/g;
 const nodeNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const builtinReferences = ["svcname", "name", "namespace", "nodename", "short_nodename", "clusternodes", "clustername", "fqdn", "rid", "rindex"];
+const builtinReferences = [
+  "svcname", "name", "short_name", "short_svcname", "namespace", "kind", "path", "svcpath", "id", "nodename", "short_nodename", "clusternodes", "clustername",
+  "fqdn", "rid", "rindex", "rgroup", "var", "private_var", "etc", "initd",
+];
+/** Where svcc keeps what OpenSVC keeps under its own paths ({var}, {etc}…). */
+const svccPaths = { var: "/var/lib/svcc", etc: "/etc/svcc" };
 
 /** Thrown inside resolution; caught per keyword so that every problem is reported. */
 class ReferenceProblem extends Error {}
 
 interface Candidates {
+  /** The keyword as the config spells it (an alias, possibly), for messages. */
+  written: string;
   plain?: string;
   nodes?: string;
   drpnodes?: string;
   perNode: Map<string, string>;
 }
 
-function sectionGroup(section: string): string {
-  return section.split("#")[0];
+const noKeywords: ReadonlyMap<string, Keyword> = new Map();
+
+/** The driver of each resource section, found once. */
+interface SectionDriver {
+  group: string;
+  type: string;
+  spec: DriverSpec;
+  keywords: ReadonlyMap<string, Keyword>;
 }
 
 class Resolver {
   private readonly memo = new Map<string, string>();
   private readonly resolving: string[] = [];
   readonly varying = new Map<string, string>(); // "section.key" → variable name
+  /** Variables for single words that differ between nodes: variable → node → word. */
+  readonly wordVariables = new Map<string, Map<string, string>>();
   nodes: string[] = [];
   drpnodes: string[] = [];
+  readonly drivers = new Map<string, SectionDriver>();
 
   constructor(
     private readonly raw: RawConfig,
     private readonly options: ResolveOptions,
   ) {
+    for (const section of raw.keys()) {
+      const g = sectionGroup(section);
+      if (!g || section.startsWith("subset#")) continue;
+      const rawType = raw.get(section)!.get("type")?.trim() ?? g.impliedType ?? defaultTypes[g.group] ?? "";
+      const spec = driverFor(g.group, rawType)!;
+      const type = canonicalType(spec, rawType);
+      this.drivers.set(section, { group: g.group, type: type === "" ? (options.cluster?.containerEngine ?? "docker") : type, spec, keywords: keywordsOf(spec) });
+    }
     this.buildIndex();
   }
 
-  private readonly sectionKeywords = new Map<string, ReadonlyMap<string, Keyword>>();
-
-  keywordOf(section: string, key: string): Keyword | undefined {
-    if (section === "DEFAULT") return defaultKeywords.get(key);
-    if (section === "env") return { name: key, type: "string", doc: "" };
-    let keywords = this.sectionKeywords.get(section);
-    if (!keywords) {
-      keywords = keywordsFor(sectionGroup(section), this.raw.get(section)?.get("type") ?? "");
-      this.sectionKeywords.set(section, keywords);
-    }
-    return keywords.get(key);
+  keywordsIn(section: string): ReadonlyMap<string, Keyword> {
+    if (section === "DEFAULT") return defaultSectionKeywords;
+    if (section.startsWith("subset#")) return subsetKeywordMap;
+    return this.drivers.get(section)?.keywords ?? noKeywords;
   }
 
-  /** section → keyword → its plain and scoped values, indexed once. */
+  /** The keyword of section.key (env keys are free: they have none). */
+  keywordOf(section: string, key: string): Keyword | undefined {
+    return section === "env" ? undefined : this.keywordsIn(section).get(key);
+  }
+
+  /** section → canonical keyword name → its plain and scoped values, indexed once. */
   private readonly index = new Map<string, Map<string, Candidates>>();
-  private static readonly none: Candidates = { perNode: new Map() };
+  private static readonly none: Candidates = { written: "", perNode: new Map() };
 
   private buildIndex(): void {
     for (const [section, keys] of this.raw) {
+      const known = section === "env" ? undefined : this.keywordsIn(section);
       const bySection = new Map<string, Candidates>();
       for (const [fullKey, value] of keys) {
-        const [base, scope] = fullKey.split("@");
+        const at = fullKey.indexOf("@");
+        const written = at < 0 ? fullKey : fullKey.slice(0, at);
+        const base = known?.get(written)?.name ?? written;
         let c = bySection.get(base);
-        if (!c) bySection.set(base, (c = { perNode: new Map() }));
-        if (scope === undefined) c.plain = value;
-        else if (scope === "nodes") c.nodes = value;
-        else if (scope === "drpnodes") c.drpnodes = value;
-        else c.perNode.set(scope, value);
+        if (!c) bySection.set(base, (c = { written, perNode: new Map() }));
+        // A keyword's own name wins over an alias of it written in the same section.
+        const own = written === base;
+        if (own) c.written = written;
+        const set = (slot: "plain" | "nodes" | "drpnodes") => {
+          if (own || c![slot] === undefined) c![slot] = value;
+        };
+        if (at < 0) set("plain");
+        else {
+          const scope = fullKey.slice(at + 1);
+          if (scope === "nodes") set("nodes");
+          else if (scope === "drpnodes") set("drpnodes");
+          else if (own || !c.perNode.has(scope)) c.perNode.set(scope, value);
+        }
       }
       this.index.set(section, bySection);
     }
     for (const [key, value] of this.options.envOverrides ?? []) {
       if (!this.index.has("env")) this.index.set("env", new Map());
-      this.index.get("env")!.set(key, { plain: value, perNode: new Map() });
+      this.index.get("env")!.set(key, { written: key, plain: value, perNode: new Map() });
     }
   }
 
@@ -101,23 +142,57 @@ class Resolver {
     return this.index.get(section)?.get(key) ?? Resolver.none;
   }
 
+  /** How the config spells a keyword of a section (its name, or the alias it used). */
+  written(section: string, key: string): string {
+    return this.index.get(section)?.get(key)?.written || key;
+  }
+
+  /** The keywords a section sets, by canonical name. */
+  keysOf(section: string): Iterable<string> {
+    return this.index.get(section)?.keys() ?? [];
+  }
+
+  /** Whether the section itself sets the keyword, in any scope. */
+  sets(section: string, key: string): boolean {
+    return this.index.get(section)?.has(key) ?? false;
+  }
+
   isScoped(c: Candidates): boolean {
     return c.nodes !== undefined || c.drpnodes !== undefined || c.perNode.size > 0;
   }
 
+  /** Where a resource's keyword takes its value: the resource, DEFAULT (inherited), or neither. */
+  sourceOf(section: string, keyword: Keyword): string | undefined {
+    if (section === "DEFAULT" || section === "env" || !section.includes("#") || section.startsWith("subset#")) return this.sets(section, keyword.name) ? section : undefined;
+    const inherit = keyword.inherit ?? "resource-first";
+    const fromDefault = inherit !== "resource-only" && inheritableKeywordMap.has(keyword.name) && this.sets("DEFAULT", keyword.name);
+    if (inherit === "default-first" && fromDefault) return "DEFAULT";
+    if (this.sets(section, keyword.name)) return section;
+    return fromDefault ? "DEFAULT" : undefined;
+  }
+
+  private scopedValue(c: Candidates, node: string): string | undefined {
+    return c.perNode.get(node) ?? (this.nodes.includes(node) ? c.nodes : undefined) ?? (this.drpnodes.includes(node) ? c.drpnodes : undefined) ?? c.plain;
+  }
+
   private rawFor(section: string, key: string, node: string | undefined): string | undefined {
-    const c = this.candidates(section, key);
-    if (node !== undefined) {
-      const scoped = c.perNode.get(node) ?? (this.nodes.includes(node) ? c.nodes : undefined) ?? (this.drpnodes.includes(node) ? c.drpnodes : undefined);
-      if (scoped !== undefined) return scoped;
-    }
-    return c.plain ?? this.keywordOf(section, key)?.default;
+    const keyword = this.keywordOf(section, key);
+    const source = keyword ? (this.sourceOf(section, keyword) ?? section) : section;
+    const c = this.candidates(source, key);
+    const text = node === undefined ? c.plain : this.scopedValue(c, node);
+    return text ?? keyword?.default;
+  }
+
+  /** Whether a keyword's value may differ between nodes (scoped where its value comes from). */
+  varies(section: string, key: string): boolean {
+    const keyword = this.keywordOf(section, key);
+    const source = keyword ? (this.sourceOf(section, keyword) ?? section) : section;
+    return this.isScoped(this.candidates(source, key));
   }
 
   /** The value of section.key as units see it (node undefined), or on one node. */
   value(section: string, key: string, node?: string): string | undefined {
-    const c = this.candidates(section, key);
-    if (node === undefined && this.isScoped(c)) {
+    if (node === undefined && this.varies(section, key)) {
       const allNodes = [...this.nodes, ...this.drpnodes];
       if (allNodes.length === 0) throw new ReferenceProblem(`[${section}] ${key} is scoped to nodes, but the service has no nodes (set DEFAULT.nodes)`);
       const perNode = allNodes.map((n) => this.value(section, key, n));
@@ -159,24 +234,82 @@ class Resolver {
     return name;
   }
 
+  /** Whether the value of section.key is not the same text on every node (scoped, or through a reference). */
+  differsPerNode(section: string, key: string): boolean {
+    const nodes = [...this.nodes, ...this.drpnodes];
+    if (nodes.length < 2) return false;
+    const first = this.value(section, key, nodes[0]);
+    return nodes.some((n) => this.value(section, key, n) !== first);
+  }
+
+  /**
+   * A words or command keyword whose value differs between nodes, split on each node as the
+   * plain value would be: positions where the nodes agree stay literal, the others become one
+   * variable each (so a unit line keeps every word boundary of every node). Nodes must agree on
+   * the number of words and on the program.
+   */
+  splitPerNode(section: string, key: string, split: (text: string) => string[], sameProgram: boolean): string[] {
+    const nodes = [...this.nodes, ...this.drpnodes];
+    const perNode = nodes.map((n) => {
+      const text = this.value(section, key, n);
+      if (text === undefined) throw new ReferenceProblem(`[${section}] ${key} has no value for node ${n} (add ${key} or ${key}@${n})`);
+      return split(text);
+    });
+    const lengths = new Set(perNode.map((w) => w.length));
+    if (lengths.size > 1) {
+      throw new ConversionError(`differs between nodes in its number of words (${nodes.map((n, i) => `${n}: ${perNode[i].length}`).join(", ")}), which one unit line cannot express: keep the same words on every node`);
+    }
+    return perNode[0].map((word, i) => {
+      if (perNode.every((w) => w[i] === word)) return word;
+      if (i === 0 && sameProgram) throw new ConversionError(`runs a different program on different nodes (${nodes.map((n, j) => `${n}: ${perNode[j][0]}`).join(", ")}), which systemd cannot express: keep the same program on every node`);
+      const variable = `SVCC_${section.replace(/[^A-Za-z0-9]/g, "")}_${key}_${i}`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+      this.wordVariables.set(variable, new Map(nodes.map((n, j) => [n, perNode[j][i]])));
+      return envPlaceholder(variable);
+    });
+  }
+
   expand(text: string, section: string, node: string | undefined): string {
+    if (!text.includes("{")) return text;
     return text.replace(referencePattern, (_match, inner: string) => this.reference(inner, section, node));
   }
 
   private reference(inner: string, section: string, node: string | undefined): string {
-    const modifier = /^(upper|lower):(.+)$/.exec(inner);
+    const modifier = /^(upper|lower|capitalize|title|swapcase):(.+)$/.exec(inner);
     if (modifier) {
       const value = this.reference(modifier[2], section, node);
       if (hasPlaceholder(value)) throw new ReferenceProblem(`{${inner}}: cannot change the case of a value that differs between nodes`);
-      return modifier[1] === "upper" ? value.toUpperCase() : value.toLowerCase();
+      return changeCase(modifier[1], value);
+    }
+    // om3's {#ref} (the number of words) and {ref[i]} (the i-th word).
+    if (inner.startsWith("#")) return String(this.words(inner.slice(1), inner, section, node).length);
+    const indexed = /^(.+)\[(\d+)\]$/.exec(inner);
+    if (indexed) {
+      const words = this.words(indexed[1], inner, section, node);
+      const i = Number(indexed[2]);
+      if (i >= words.length) throw new ReferenceProblem(`{${inner}}: index ${i} is out of range (${words.length} words)`);
+      return words[i];
     }
     const { serviceName, cluster } = this.options;
+    const namespace = () => this.value("DEFAULT", "namespace") ?? "root";
     switch (inner) {
       case "svcname":
       case "name":
         return serviceName;
+      case "short_name":
+      case "short_svcname":
+        return serviceName.split(".")[0];
       case "namespace":
-        return this.value("DEFAULT", "namespace") ?? "root";
+        return namespace();
+      case "kind":
+        return "svc";
+      case "path":
+      case "svcpath":
+        return namespace() === "root" ? serviceName : `${namespace()}/svc/${serviceName}`;
+      case "id": {
+        const id = this.value("DEFAULT", "id");
+        if (id === undefined) throw new ReferenceProblem("{id} needs DEFAULT.id (svcc does not invent object ids)");
+        return id;
+      }
       case "nodename":
         return NODE_NAME;
       case "short_nodename":
@@ -189,28 +322,68 @@ class Resolver {
         return cluster.clusterName ?? "default";
       case "fqdn":
         return `${serviceName}.${this.reference("namespace", section, node)}.svc.${this.reference("clustername", section, node)}`;
+      case "var":
+        return svccPaths.var;
+      case "private_var":
+        return `${svccPaths.var}/${serviceName}`;
+      case "etc":
+        return svccPaths.etc;
+      case "initd":
+        return `${svccPaths.etc}/${serviceName}.d`;
       case "rid":
       case "rindex":
+      case "rgroup":
         if (!section.includes("#")) throw new ReferenceProblem(`{${inner}} is only meaningful inside a resource section`);
-        return inner === "rid" ? section : section.split("#")[1];
+        return inner === "rid" ? section : inner === "rindex" ? section.slice(section.indexOf("#") + 1) : section.slice(0, section.indexOf("#"));
     }
     const dot = inner.indexOf(".");
     if (dot <= 0) {
+      // om3: a bare keyword name refers to that keyword of the same section.
+      const sameSection = this.keywordsIn(section).get(inner);
+      if (sameSection && section !== "env") {
+        const value = this.value(section, sameSection.name, node);
+        if (value !== undefined) return value;
+      }
       throw new ReferenceProblem(`unknown reference {${inner}}${didYouMean(inner, [...builtinReferences, "env.KEY", "section.keyword"])}`);
     }
     const refSection = inner.slice(0, dot);
-    const refKey = inner.slice(dot + 1);
-    if (!this.raw.has(refSection) && !(refSection === "env" && this.options.envOverrides?.has(refKey))) {
+    const refWritten = inner.slice(dot + 1);
+    if (!this.raw.has(refSection) && !(refSection === "env" && this.options.envOverrides?.has(refWritten))) {
       throw new ReferenceProblem(`unknown reference {${inner}}: there is no [${refSection}] section${didYouMean(refSection, this.raw.keys())}`);
     }
+    const refKey = refSection === "env" ? refWritten : (this.keywordsIn(refSection).get(refWritten)?.name ?? refWritten);
     const value = this.value(refSection, refKey, node);
     if (value === undefined) {
-      const known = refSection === "env" ? [...(this.raw.get("env")?.keys() ?? [])] : [...(this.raw.get(refSection)?.keys() ?? [])];
-      throw new ReferenceProblem(`unknown reference {${inner}}: [${refSection}] has no ${refKey}${didYouMean(refKey, known.map((k) => k.split("@")[0]))}`);
+      const known = [...(this.raw.get(refSection)?.keys() ?? [])].map((k) => k.split("@")[0]);
+      throw new ReferenceProblem(`unknown reference {${inner}}: [${refSection}] has no ${refWritten}${didYouMean(refWritten, known)}`);
     }
     return value;
   }
+
+  private words(ref: string, inner: string, section: string, node: string | undefined): string[] {
+    const value = this.reference(ref, section, node);
+    if (hasPlaceholder(value)) throw new ReferenceProblem(`{${inner}}: cannot pick words of a value that differs between nodes`);
+    return value.split(/\s+/).filter(Boolean);
+  }
 }
+
+function changeCase(how: string, value: string): string {
+  switch (how) {
+    case "upper":
+      return value.toUpperCase();
+    case "lower":
+      return value.toLowerCase();
+    case "capitalize":
+      return value.charAt(0).toUpperCase() + value.slice(1);
+    case "title":
+      return value.replace(/\b\w/g, (c) => c.toUpperCase());
+    default:
+      return [...value].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("");
+  }
+}
+
+/** DEFAULT's keywords: the service's own, then the resource keywords it may hold for inheritance. */
+const defaultSectionKeywords: ReadonlyMap<string, Keyword> = new Map([...inheritableKeywordMap, ...serviceKeywordMap]);
 
 const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
@@ -225,15 +398,58 @@ function convertedDefault(keyword: Keyword): Value {
   return v;
 }
 
+/** Per driver: its keywords that have a default, listed once. */
+const defaultedCache = new Map<ReadonlyMap<string, Keyword>, Keyword[]>();
+function defaulted(keywords: ReadonlyMap<string, Keyword>): Keyword[] {
+  let list = defaultedCache.get(keywords);
+  if (!list) {
+    list = [...new Set(keywords.values())].filter((k) => k.default !== undefined);
+    defaultedCache.set(keywords, list);
+  }
+  return list;
+}
+
+/** The status of a keyword for the value it took. */
+function statusFor(keyword: Keyword, value: Value | undefined): KeywordStatus {
+  if (value !== undefined && keyword.valueStatus) {
+    const byValue = keyword.valueStatus[String(value)];
+    if (byValue) return byValue;
+  }
+  return keyword.status;
+}
+
+/** `keyword@node` for a node the service is not on: OpenSVC never uses such a value. */
+function otherNodeScopes(raw: RawConfig, nodes: ReadonlySet<string>): Warning[] {
+  const warnings: Warning[] = [];
+  for (const [section, keys] of raw) {
+    for (const key of keys.keys()) {
+      const at = key.indexOf("@");
+      if (at < 0) continue;
+      const scope = key.slice(at + 1);
+      if (scope === "nodes" || scope === "drpnodes" || nodes.has(scope)) continue;
+      warnings.push({
+        section,
+        key,
+        reason:
+          scope === "encapnodes"
+            ? "a value for encapsulated nodes: svcc runs no encapsulated resources, so it is not used"
+            : `a value for node "${scope}", which is not one of the service's nodes (${[...nodes].join(", ") || "none"}): not used, as in OpenSVC${didYouMean(scope, nodes)}`,
+      });
+    }
+  }
+  return warnings;
+}
+
 export function resolveService(raw: RawConfig, options: ResolveOptions): ResolvedService {
   const problems = new ProblemList(options.file);
+  const warnings: Warning[] = [];
   const resolver = new Resolver(raw, options);
 
   for (const [section, keys] of raw) {
     for (const [key, value] of keys) {
       if (controlCharacters.test(value)) problems.add(section, key, "contains a control character, which must never reach a unit file");
-      const scope = key.split("@")[1];
-      if (scope !== undefined && !nodeNamePattern.test(scope)) problems.add(section, key, `"${scope}" is not a valid node name`);
+      const at = key.indexOf("@");
+      if (at >= 0 && !nodeNamePattern.test(key.slice(at + 1))) problems.add(section, key, `"${key.slice(at + 1)}" is not a valid node name`);
     }
   }
   for (const [key, value] of options.envOverrides ?? []) {
@@ -254,102 +470,191 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     }
   };
 
-  const typed = (section: string, key: string): Value | undefined =>
-    guarded(section, key, () => {
-      const keyword = resolver.keywordOf(section, key);
-      if (!keyword) return undefined;
-      const set = resolver.candidates(section, key);
-      if (set.plain === undefined && !resolver.isScoped(set)) return keyword.default === undefined ? undefined : convertedDefault(keyword);
-      if (keyword.static && resolver.isScoped(set)) {
+  /** The typed value of a keyword the section sets or inherits (undefined when neither). */
+  const typed = (section: string, keyword: Keyword): Value | undefined =>
+    guarded(section, resolver.written(resolver.sourceOf(section, keyword) ?? section, keyword.name), () => {
+      const source = resolver.sourceOf(section, keyword);
+      if (source === undefined) return keyword.default === undefined ? undefined : convertedDefault(keyword);
+      const scoped = resolver.isScoped(resolver.candidates(source, keyword.name));
+      if (keyword.static && scoped) {
         throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
       }
-      const text = resolver.value(section, key);
-      if (!keyword || text === undefined) return undefined;
+      // Words and commands that differ between nodes split on each node, as the plain value does.
+      if ((keyword.type === "words" || keyword.type === "shell") && !keyword.static) {
+        if (resolver.differsPerNode(section, keyword.name)) {
+          if (keyword.type === "words") return resolver.splitPerNode(section, keyword.name, splitWords, false);
+          return joinCommand(resolver.splitPerNode(section, keyword.name, commandOnNode, true));
+        }
+      }
+      const text = resolver.value(section, keyword.name);
+      if (text === undefined) return undefined;
       if (keyword.static && hasPlaceholder(text)) {
         throw new ConversionError(`must be the same on every node (it shapes unit names or mount units), but it depends on the node`);
+      }
+      // Each node's own value must convert too: a scoped value is checked like a plain one.
+      if (scoped) for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
+        const nodeText = resolver.value(section, keyword.name, node);
+        if (nodeText !== undefined) convertValue(keyword, nodeText);
       }
       return convertValue(keyword, text);
     });
 
-  // Nodes first: scoping depends on them.
-  const nodesValue = typed("DEFAULT", "nodes");
-  resolver.nodes = Array.isArray(nodesValue) ? nodesValue : (options.cluster?.nodes ?? []);
-  const drp = typed("DEFAULT", "drpnodes");
+  /** Applies a keyword's status: refused → error, no meaning → warning. */
+  const judge = (section: string, keyword: Keyword, value: Value | undefined, inheritedFrom?: string) => {
+    const status = statusFor(keyword, value);
+    const from = inheritedFrom ? ` (inherited from [${inheritedFrom}])` : "";
+    const key = resolver.written(inheritedFrom ?? section, keyword.name);
+    if (status.kind === "refused") problems.add(section, key, `${status.why}${from}`);
+    else if (status.kind === "ignored") warnings.push({ section: inheritedFrom ?? section, key, reason: `no meaning under systemd: ${status.why}` });
+  };
+
+  // Nodes first: scoping depends on them. `*` and globs select among the cluster's nodes.
+  const clusterNodes = options.cluster?.nodes ?? [];
+  const nodesValue = resolver.sets("DEFAULT", "nodes") ? typed("DEFAULT", serviceKeywordMap.get("nodes")!) : undefined;
+  resolver.nodes = Array.isArray(nodesValue) ? guarded("DEFAULT", "nodes", () => expandNodes(nodesValue, clusterNodes)) ?? [] : clusterNodes;
+  const drp = typed("DEFAULT", serviceKeywordMap.get("drpnodes")!);
   resolver.drpnodes = Array.isArray(drp) ? drp : [];
   for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
     if (!nodeNamePattern.test(node)) problems.add("DEFAULT", "nodes", `"${node}" is not a valid node name (letters, digits, ".", "_", "-")`);
   }
-  const allNodes = new Set([...resolver.nodes, ...resolver.drpnodes]);
-  for (const [section, keys] of raw) {
-    for (const key of keys.keys()) {
-      const scope = key.split("@")[1];
-      if (scope && scope !== "nodes" && scope !== "drpnodes" && !allNodes.has(scope)) {
-        problems.add(section, key, `node "${scope}" is not in DEFAULT.nodes or drpnodes (${[...allNodes].join(", ") || "none"})${didYouMean(scope, allNodes)}`);
-      }
-    }
-  }
   problems.throwIfAny();
+  const allNodes = new Set([...resolver.nodes, ...resolver.drpnodes]);
+  warnings.push(...otherNodeScopes(raw, allNodes));
 
-  const defaults = new Map<string, Value>();
-  for (const keyword of defaultKeywords.values()) {
-    const v = typed("DEFAULT", keyword.name);
-    if (v !== undefined) defaults.set(keyword.name, v);
+  const defaults: Record<string, Value | undefined> = {};
+  for (const keyword of new Set(serviceKeywordMap.values())) {
+    const v = typed("DEFAULT", keyword);
+    defaults[keyword.name] = v;
+    if (resolver.sets("DEFAULT", keyword.name)) judge("DEFAULT", keyword, v);
   }
-  for (const key of raw.get("env")?.keys() ?? []) guarded("env", key, () => resolver.value("env", key.split("@")[0]));
-  if (defaults.get("disable") === true) problems.add("DEFAULT", "disable", "the service is disabled: nothing to compile (remove disable=true to compile it)");
+  // Every env value must resolve on every node (evaluated per node: no variable for ones no unit uses).
+  for (const key of new Set([...(raw.get("env")?.keys() ?? [])].map((k) => k.split("@")[0]))) {
+    guarded("env", key, () => (allNodes.size ? [...allNodes].forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
+  }
+  if (defaults.disable === true) problems.add("DEFAULT", "disable", "the service is disabled: nothing to compile (remove disable=true to compile it)");
 
-  const resources: ResolvedResource[] = [];
+  const resources: Resource[] = [];
   const disabledRids = new Set<string>();
-  for (const [section, keys] of raw) {
-    if (section === "DEFAULT" || section === "env") continue;
-    const [group, indexText] = section.split("#");
-    const rawType = keys.get("type") ?? "";
-    const keywords = keywordsFor(group, rawType);
-    if (typed(section, "disable") === true) {
+  const inherited = new Set<string>(); // DEFAULT keywords some resource inherits
+  for (const section of raw.keys()) {
+    const driver = resolver.drivers.get(section);
+    if (!driver) {
+      if (section.startsWith("subset#")) for (const keyword of new Set(subsetKeywordMap.values())) if (resolver.sets(section, keyword.name)) judge(section, keyword, typed(section, keyword));
+      continue;
+    }
+    const { keywords, spec } = driver;
+    if (typed(section, keywords.get("disable")!) === true) {
       disabledRids.add(section);
       continue;
     }
-    const values = new Map<string, Value>();
-    const baseKeys = new Set([...keys.keys()].map((k) => k.split("@")[0]));
+    const values: Record<string, Value | undefined> = {};
+    for (const keyword of defaulted(keywords)) values[keyword.name] = convertedDefault(keyword);
+    for (const keyword of keywordsToResolve(resolver, section, keywords)) {
+      const source = resolver.sourceOf(section, keyword);
+      const v = typed(section, keyword);
+      values[keyword.name] = v;
+      if (source === "DEFAULT") inherited.add(keyword.name);
+      judge(section, keyword, v, source === "DEFAULT" ? "DEFAULT" : undefined);
+    }
     for (const keyword of keywords.values()) {
-      if (baseKeys.has(keyword.name)) {
-        const v = typed(section, keyword.name);
-        if (v !== undefined) values.set(keyword.name, v);
-      } else if (keyword.default !== undefined) {
-        values.set(keyword.name, convertedDefault(keyword));
-      } else if (keyword.required) {
-        problems.add(section, keyword.name, `missing: ${group}${rawType ? ` type=${rawType}` : ""} needs ${keyword.name} (${keyword.doc})`);
+      const value = values[keyword.name];
+      const empty = value === undefined || (typeof value === "string" && value.trim() === "");
+      if (keyword.required && empty && !problems.items.some((p) => p.section === section && p.key === resolver.written(section, keyword.name))) {
+        problems.add(section, keyword.name, `${value === undefined ? "missing" : "empty"}: ${driver.group} type=${driver.type} needs ${keyword.name} (${keyword.doc})`);
       }
     }
-    const type = group === "ip" && (rawType === "" || rawType === "host") ? "host" : group === "container" && (rawType === "" || rawType === "oci") ? (options.cluster?.containerEngine ?? "docker") : rawType;
-    resources.push({ rid: section, group, index: Number(indexText), type, values });
+    const resourceValues = values as Record<string, Value | undefined> & GenericValues;
+    for (const rule of spec.rules?.(resourceValues as never) ?? []) judge(section, { ...keywords.get(rule.key)!, status: rule.status, valueStatus: undefined }, undefined);
+    resources.push({ rid: section, group: driver.group, index: section.slice(section.indexOf("#") + 1), type: driver.type, values: resourceValues });
+  }
+  for (const key of resolver.keysOf("DEFAULT")) {
+    if (!serviceKeywordMap.has(key) && inheritableKeywordMap.has(key) && !inherited.has(key)) {
+      warnings.push({ section: "DEFAULT", key, reason: "not used: no resource of this service takes it (DEFAULT holds it for the resources that set none)" });
+    }
   }
   problems.throwIfAny();
 
   const nodeEnvironment = new Map<string, Map<string, string>>();
+  const onNode = (v: string, node: string) => v.replace(placeholderPattern, (_m, p: string) => (p === "H" ? node : p === "l" ? node.split(".")[0] : ""));
   for (const node of allNodes) {
-    const env = new Map<string, string>();
-    for (const [id, variable] of [...resolver.varying].sort((a, b) => a[1].localeCompare(b[1]))) {
+    const values: Array<[string, string]> = [];
+    for (const [id, variable] of resolver.varying) {
       const dot = id.indexOf(".");
-      const v = resolver.value(id.slice(0, dot), id.slice(dot + 1), node) ?? "";
-      env.set(variable, v.replace(placeholderPattern, (_m, p: string) => (p === "H" ? node : p === "l" ? node.split(".")[0] : "")));
+      values.push([variable, onNode(resolver.value(id.slice(0, dot), id.slice(dot + 1), node) ?? "", node)]);
     }
-    if (env.size > 0) nodeEnvironment.set(node, env);
+    for (const [variable, perNode] of resolver.wordVariables) values.push([variable, onNode(perNode.get(node) ?? "", node)]);
+    values.sort((a, b) => a[0].localeCompare(b[0]));
+    if (values.length > 0) nodeEnvironment.set(node, new Map(values));
   }
 
+  const service = defaults as Record<string, Value | undefined> & ServiceValues;
   return {
     name: options.serviceName,
     file: options.file,
-    namespace: String(defaults.get("namespace") ?? "root"),
+    namespace: service.namespace,
     nodes: resolver.nodes,
     drpnodes: resolver.drpnodes,
-    orchestrate: String(defaults.get("orchestrate")),
-    monitorAction: String(defaults.get("monitor_action")),
-    rollback: defaults.get("rollback") !== false,
-    priority: Number(defaults.get("priority")),
+    orchestrate: service.orchestrate,
+    monitorAction: service.monitor_action,
+    rollback: service.rollback,
+    priority: service.priority,
+    triggers: {
+      pre_start: service.pre_start,
+      blocking_pre_start: service.blocking_pre_start,
+      post_start: service.post_start,
+      blocking_post_start: service.blocking_post_start,
+      pre_stop: service.pre_stop,
+      blocking_pre_stop: service.blocking_pre_stop,
+      post_stop: service.post_stop,
+      blocking_post_stop: service.blocking_post_stop,
+    },
     resources,
     disabledRids,
     nodeEnvironment,
+    warnings,
   };
 }
 
+/** A command on one node, as OpenSVC would run it there. */
+function commandOnNode(text: string): string[] {
+  if (text.trim() === "") return [];
+  if (scriptSwitch(text) !== undefined) throw new ConversionError(`is "${text.trim()}" on some node: a true/false/sequence value must be the same on every node`);
+  return commandArgv(text);
+}
+
+/** Argument words back into a command text that splits into exactly them (as commandArgv splits). */
+function joinCommand(words: string[]): string {
+  if (words.length === 0) return "";
+  // Quoted so that splitWords gives the words back, and so that no |, && or ; calls for a shell.
+  return words.map((w) => (hasPlaceholder(w) && /^[\u0001-\u0002A-Za-z0-9_]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+/** The keywords a resource sets itself or inherits from DEFAULT (each once, by canonical name). */
+function keywordsToResolve(resolver: Resolver, section: string, keywords: ReadonlyMap<string, Keyword>): Keyword[] {
+  const names = new Set<string>();
+  for (const key of resolver.keysOf(section)) names.add(key);
+  for (const key of resolver.keysOf("DEFAULT")) names.add(key);
+  const list: Keyword[] = [];
+  for (const name of names) {
+    const keyword = keywords.get(name);
+    if (keyword && keyword.name === name && resolver.sourceOf(section, keyword) !== undefined) list.push(keyword);
+  }
+  return list;
+}
+
+/** om3's node selectors: names, and globs (`*`, `n[12]*`) among the cluster's nodes. */
+function expandNodes(words: readonly string[], clusterNodes: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const word of words) {
+    if (!/[*?[]/.test(word)) {
+      out.push(word);
+      continue;
+    }
+    if (clusterNodes.length === 0) throw new ConversionError(`"${word}" selects among the cluster's nodes: pass --nodes node1,node2 or --cluster FILE`);
+    const glob = new RegExp(`^${word.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+    const matched = clusterNodes.filter((n) => glob.test(n));
+    if (matched.length === 0) throw new ConversionError(`"${word}" matches none of the cluster's nodes (${clusterNodes.join(", ")})`);
+    out.push(...matched);
+  }
+  return [...new Set(out)];
+}

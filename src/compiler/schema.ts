@@ -1,10 +1,11 @@
-// Keyword table → JSON schema for the raw config's structure (sections, keys, value kinds).
-// Built once at build time (scripts/build.ts compiles it with ajv into standalone code), so
-// no schema compilation happens when svcc starts.
+// Keyword table → JSON schema for the raw config's structure: which sections exist, and which
+// keywords each takes (by driver, aliases included, scoped or not). Built once at build time
+// (scripts/build.ts compiles it with ajv into standalone code), so no schema compilation
+// happens when svcc starts. Values are checked later, by type, when they are resolved.
 
-import { defaultSection, driverTables, genericResourceKeywords, resourceGroups } from "./keywords.js";
+import { defaultTypes, drivers, inheritableKeywordMap, keywordsOf, legacySections, resourceGroups, serviceKeywordMap, subsetKeywordMap, typesOf } from "./keywords.js";
 
-const scopeSuffix = "(@[A-Za-z0-9_.-]+)?";
+const scopeSuffix = "(@[^@]+)?";
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -14,44 +15,49 @@ function keysPattern(names: Iterable<string>): string {
   return `^(${[...names].map(escapeRegex).join("|")})${scopeSuffix}$`;
 }
 
+/** What a resource id looks like in svcc: it names units and containers. */
+export const resourceIndexPattern = "[A-Za-z0-9_.-]+";
+
+export function sectionPattern(prefix: string): string {
+  return `^${escapeRegex(prefix)}#${resourceIndexPattern}$`;
+}
+
 // parse() already turned JSON numbers and booleans into strings, as OpenSVC stores them.
 const scalar = { type: "string" };
 
-export function sectionPattern(group: string): string {
-  return `^${escapeRegex(group)}#[0-9]+$`;
+function groupSchema(group: string, impliedType?: string) {
+  const specs = drivers.filter((d) => d.group === group);
+  const types = typesOf(group);
+  const absentType = impliedType ?? defaultTypes[group];
+  return {
+    type: "object",
+    ...(absentType === undefined ? { required: ["type"] } : {}),
+    properties: { type: { enum: types } },
+    additionalProperties: scalar,
+    allOf: specs.map((spec) => {
+      const names = [...keywordsOf(spec).keys()];
+      const own = [...spec.types, ...Object.keys(spec.typeAliases ?? {})];
+      const takesAbsent = absentType !== undefined && own.includes(absentType);
+      const typeMatches = takesAbsent
+        ? { anyOf: [{ not: { required: ["type"] } }, { properties: { type: { enum: own } }, required: ["type"] }] }
+        : { properties: { type: { enum: own } }, required: ["type"] };
+      return { if: typeMatches, then: { patternProperties: { [keysPattern(names)]: scalar }, additionalProperties: false } };
+    }),
+  };
 }
 
 export function buildConfigSchema(): Record<string, unknown> {
   const patternProperties: Record<string, unknown> = {};
-  for (const group of resourceGroups) {
-    const tables = driverTables.filter((t) => t.group === group);
-    const types = tables.flatMap((t) => t.types);
-    const typeOptional = types.includes("");
-    patternProperties[sectionPattern(group)] = {
-      type: "object",
-      ...(typeOptional ? {} : { required: ["type"] }),
-      properties: { type: { enum: types.filter((t) => t !== "") } },
-      additionalProperties: scalar,
-      allOf: tables.map((table) => {
-        const names = new Set([...genericResourceKeywords, ...table.keywords].map((k) => k.name));
-        const concreteTypes = table.types.filter((t) => t !== "");
-        const typeMatches = table.types.includes("")
-          ? { anyOf: [{ not: { required: ["type"] } }, { properties: { type: { enum: concreteTypes } }, required: ["type"] }] }
-          : { properties: { type: { enum: concreteTypes } }, required: ["type"] };
-        return {
-          if: typeMatches,
-          then: { patternProperties: { [keysPattern(names)]: scalar }, additionalProperties: false },
-        };
-      }),
-    };
-  }
+  for (const group of resourceGroups) patternProperties[sectionPattern(group)] = groupSchema(group);
+  for (const [legacy, { group, type }] of Object.entries(legacySections)) patternProperties[sectionPattern(legacy)] = groupSchema(group, type);
+  patternProperties["^subset#.+$"] = { type: "object", patternProperties: { [keysPattern(subsetKeywordMap.keys())]: scalar }, additionalProperties: false };
   return {
     $id: "https://svcc.invalid/config.schema.json",
     type: "object",
     properties: {
       DEFAULT: {
         type: "object",
-        patternProperties: { [keysPattern(defaultSection.keywords.map((k) => k.name))]: scalar },
+        patternProperties: { [keysPattern(new Set([...serviceKeywordMap.keys(), ...inheritableKeywordMap.keys()]))]: scalar },
         additionalProperties: false,
       },
       env: { type: "object", additionalProperties: scalar },

@@ -16,7 +16,15 @@ export interface Unit {
 }
 
 export function newUnit(name: string, comments: string[]): Unit {
-  return { name, comments, sections: [] };
+  return { name, comments: comments.map(commentText), sections: [] };
+}
+
+/** Anything that could end a line for systemd, an editor or a terminal. */
+const lineBreaking = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** A comment line's text (it may carry a file name): nothing in it can start another line. */
+export function commentText(text: string): string {
+  return text.replace(lineBreaking, "?");
 }
 
 export function section(unit: Unit, name: string): UnitSection {

@@ -1,11 +1,14 @@
-// Raw sections → structurally valid sections: known sections, known keys, known types.
+// Raw sections → structurally valid sections: known sections, known keys, known drivers.
 // The check itself is ajv code generated at build time from the keyword table; this module
-// turns its findings into messages that name the file, the section, the key and the reason.
+// turns its findings into messages that name the file, the section, the key and the reason,
+// and names every driver svcc does not compile as such (exit 2), whatever OpenSVC calls it.
 
 import { validateConfigStructure } from "../generated/validate-config.js";
 import { didYouMean, ProblemList } from "./errors.js";
-import { defaultKeywords, driverTables, keywordsFor, resourceGroups } from "./keywords.js";
+import { defaultTypes, driverFor, inheritableKeywordMap, keywordsOf, legacySections, otherOpenSvcDrivers, resourceGroups, serviceKeywordMap, subsetKeywordMap, typesOf } from "./keywords.js";
 import type { RawConfig } from "./parse.js";
+import { resourceIndexPattern } from "./schema.js";
+import type { Warning } from "./warnings.js";
 
 interface AjvError {
   instancePath: string;
@@ -20,18 +23,88 @@ function pointerSegments(pointer: string): string[] {
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
-function sectionGroup(section: string): string | undefined {
-  const m = /^([A-Za-z_]+)#/.exec(section);
-  return m ? m[1] : undefined;
+/** The driver group a section prefix means (`vg` is a legacy disk section). */
+export function sectionGroup(section: string): { prefix: string; group: string; impliedType?: string } | undefined {
+  const hash = section.indexOf("#");
+  if (hash <= 0) return undefined;
+  const prefix = section.slice(0, hash);
+  const legacy = legacySections[prefix];
+  return legacy ? { prefix, group: legacy.group, impliedType: legacy.type } : { prefix, group: prefix };
 }
 
-export function validateStructure(raw: RawConfig, file: string): void {
+/** What svcc compiles, for messages: `disk (vg, lv), fs (xfs, …), …`. */
+export function supportedDrivers(): string {
+  const list = (types: string[]) => (types.length > 8 ? `${types.slice(0, 3).join(", ")}, … (${types.length} types; docs/keywords.md)` : types.join(", "));
+  return resourceGroups.map((g) => `${g} (${list([...new Set(typesOf(g))])})`).join("; ");
+}
+
+const indexPattern = new RegExp(`^${resourceIndexPattern}$`);
+const falseWords = /^(false|no|off|0|f|n)?$/i;
+
+/** The driver a resource section asks for, when svcc does not compile it: its description, else undefined. */
+function unsupportedDriver(section: string, keys: ReadonlyMap<string, string>): string | undefined {
+  const g = sectionGroup(section);
+  if (!g || section.startsWith("subset#")) return undefined;
+  const type = keys.get("type")?.trim() ?? g.impliedType ?? defaultTypes[g.group] ?? "";
+  if (!resourceGroups.includes(g.group)) {
+    return g.group in otherOpenSvcDrivers ? `the "${g.group}" driver group${type ? ` (type ${type})` : ""}` : undefined;
+  }
+  if (!driverFor(g.group, type) && (otherOpenSvcDrivers[g.group] ?? []).includes(type)) return `the ${g.group} driver "${type}"`;
+  return undefined;
+}
+
+/**
+ * om3 dereferences `type` like any value (`type = {env.fstype}`), and the driver depends on it,
+ * so env references in types are expanded before anything else (--env overrides included).
+ */
+export function expandTypeReferences(raw: RawConfig, envOverrides?: ReadonlyMap<string, string>): RawConfig {
+  const env = (key: string, depth: number): string | undefined => {
+    const text = envOverrides?.get(key) ?? raw.get("env")?.get(key);
+    return text === undefined || depth > 8 ? text : text.replace(/\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, k: string) => env(k, depth + 1) ?? m);
+  };
+  let out: RawConfig | undefined;
+  for (const [section, keys] of raw) {
+    const type = keys.get("type");
+    if (type === undefined || !type.includes("{env.")) continue;
+    out ??= new Map(raw);
+    out.set(section, new Map(keys).set("type", type.replace(/\{env\.([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, k: string) => env(k, 0) ?? m)));
+  }
+  return out ?? raw;
+}
+
+export interface StructureResult {
+  /** The config without the disabled resources of drivers svcc does not compile. */
+  config: RawConfig;
+  warnings: Warning[];
+}
+
+export function validateStructure(raw: RawConfig, file: string): StructureResult {
   const problems = new ProblemList(file);
-  const data = Object.fromEntries([...raw].map(([s, keys]) => [s, Object.fromEntries(keys)]));
+  const warnings: Warning[] = [];
+  const config: RawConfig = new Map();
+  for (const [section, keys] of raw) {
+    const unsupported = unsupportedDriver(section, keys);
+    if (unsupported) {
+      const disabled = keys.has("disable") && !falseWords.test(keys.get("disable")!.trim()) && ![...keys.keys()].some((k) => k.startsWith("disable@"));
+      if (disabled) {
+        warnings.push({ section, key: "disable", reason: `${unsupported} is not compiled by svcc; the resource is disabled, so it is left out as OpenSVC leaves it out` });
+        continue;
+      }
+      problems.add(section, undefined, `${unsupported} is not supported by svcc (it compiles ${supportedDrivers()})`);
+      continue;
+    }
+    const g = sectionGroup(section);
+    if (g && !section.startsWith("subset#") && resourceGroups.includes(g.group) && !indexPattern.test(section.slice(g.prefix.length + 1))) {
+      problems.add(section, undefined, `resource ids are ${g.prefix}#<letters, digits, "_", ".", "-"> in svcc: the id names the resource's units and containers`);
+      continue;
+    }
+    config.set(section, keys);
+  }
+  const data = Object.fromEntries([...config].map(([s, keys]) => [s, Object.fromEntries(keys)]));
   if (!validateConfigStructure(data)) {
     const seen = new Set<string>();
     for (const err of (validateConfigStructure.errors ?? []) as AjvError[]) {
-      const message = describe(err, raw);
+      const message = describe(err, config);
       if (!message) continue;
       const id = `${message.section}|${message.key}|${message.reason}`;
       if (seen.has(id)) continue;
@@ -39,10 +112,10 @@ export function validateStructure(raw: RawConfig, file: string): void {
       problems.add(message.section, message.key, message.reason);
     }
   }
-  for (const [section, keys] of raw) {
+  for (const [section, keys] of config) {
     for (const key of keys.keys()) {
       const at = key.indexOf("@");
-      if (at >= 0 && (at === 0 || key.slice(at + 1) === "")) problems.add(section, key, "a scoped keyword is written keyword@node, keyword@nodes or keyword@drpnodes");
+      if (at >= 0 && (at === 0 || key.slice(at + 1) === "")) problems.add(section, key, "a scoped keyword is written keyword@node, keyword@nodes, keyword@drpnodes or keyword@encapnodes");
     }
     if (section === "env") {
       for (const key of keys.keys()) {
@@ -52,6 +125,16 @@ export function validateStructure(raw: RawConfig, file: string): void {
     }
   }
   problems.throwIfAny();
+  return { config, warnings };
+}
+
+function knownKeywords(section: string, raw: RawConfig): Iterable<string> {
+  if (section === "DEFAULT") return [...serviceKeywordMap.keys(), ...inheritableKeywordMap.keys()];
+  if (section.startsWith("subset#")) return subsetKeywordMap.keys();
+  const g = sectionGroup(section);
+  const type = raw.get(section)?.get("type") ?? g?.impliedType ?? defaultTypes[g?.group ?? ""] ?? "";
+  const spec = g && driverFor(g.group, type);
+  return spec ? keywordsOf(spec).keys() : [];
 }
 
 function describe(err: AjvError, raw: RawConfig): { section?: string; key?: string; reason: string } | undefined {
@@ -59,27 +142,23 @@ function describe(err: AjvError, raw: RawConfig): { section?: string; key?: stri
   if (err.keyword === "if" || err.keyword === "anyOf" || err.keyword === "not") return undefined;
   if (section === undefined && err.keyword === "additionalProperties") {
     const name = String(err.params.additionalProperty);
-    const group = sectionGroup(name);
-    if (group && !resourceGroups.includes(group)) {
-      return { section: name, reason: `the "${group}" driver group is not supported by svcc (supported: ${resourceGroups.join(", ")})` };
-    }
-    const candidates = ["DEFAULT", "env", ...resourceGroups.map((g) => `${g}#0`)];
-    return { section: name, reason: `unknown section: expected DEFAULT, env or <group>#<index> with group one of ${resourceGroups.join(", ")}${didYouMean(name, candidates)}` };
+    const candidates = ["DEFAULT", "env", "subset#<group>:<name>", ...resourceGroups.map((g) => `${g}#0`)];
+    return { section: name, reason: `unknown section: expected DEFAULT, env, subset#… or <group>#<id> with group one of ${resourceGroups.join(", ")}${didYouMean(name, candidates)}` };
   }
   if (section !== undefined && key === undefined && err.keyword === "additionalProperties") {
     const badKey = String(err.params.additionalProperty);
     const base = badKey.split("@")[0];
-    const known = section === "DEFAULT" ? defaultKeywords : keywordsFor(sectionGroup(section) ?? "", raw.get(section)?.get("type") ?? "");
-    return { section, key: badKey, reason: `unknown keyword "${base}"${didYouMean(base, known.keys())}` };
+    const where = section === "DEFAULT" ? " (DEFAULT takes the service's keywords and the resources' keywords they inherit)" : "";
+    return { section, key: badKey, reason: `unknown keyword "${base}"${where}${didYouMean(base, knownKeywords(section, raw))}` };
   }
   if (section !== undefined && err.keyword === "required") {
-    const group = sectionGroup(section) ?? "";
-    return { section, key: "type", reason: `missing: ${group} resources need a type (${typesOf(group)})` };
+    const group = sectionGroup(section)?.group ?? "";
+    return { section, key: "type", reason: `missing: ${group} resources need a type (${[...new Set(typesOf(group))].join(", ")})` };
   }
   if (key === "type" && err.keyword === "enum") {
-    const group = sectionGroup(section ?? "") ?? "";
+    const group = sectionGroup(section ?? "")?.group ?? "";
     const value = raw.get(section ?? "")?.get("type") ?? "";
-    return { section, key, reason: `unknown ${group} type "${value}" (expected ${typesOf(group)})${didYouMean(value, driverTables.filter((t) => t.group === group).flatMap((t) => t.types))}` };
+    return { section, key, reason: `unknown ${group} type "${value}" (svcc compiles ${group} types ${[...new Set(typesOf(group))].join(", ")})${didYouMean(value, typesOf(group))}` };
   }
   if (err.keyword === "type") {
     return { section, key, reason: "wrong type: expected a string value" };
@@ -87,10 +166,3 @@ function describe(err: AjvError, raw: RawConfig): { section?: string; key?: stri
   return { section, key, reason: `invalid (${err.keyword})` };
 }
 
-function typesOf(group: string): string {
-  return driverTables
-    .filter((t) => t.group === group)
-    .flatMap((t) => t.types)
-    .filter((t) => t !== "")
-    .join(", ");
-}

@@ -30,13 +30,14 @@ const bool = { type: "boolean" } as const;
 const vgFlags: FlagSpec = { vg: str, node: str };
 const vgTarget = (f: Flags): VgTarget => ({ vg: vgName("vg", f.required("vg")), node: nodeName("node", f.required("node")) });
 
-const hostIpFlags: FlagSpec = { dev: str, addr: str, netmask: str, alias: bool };
+const hostIpFlags: FlagSpec = { dev: str, addr: str, netmask: str, alias: bool, "check-carrier": bool };
 async function hostAddress(f: Flags, ctx: RuntimeContext): Promise<HostAddress> {
   const dev = interfaceName("dev", f.required("dev"));
   const addr = addressFlag("addr", f.required("addr"));
-  const netmask = f.required("netmask");
+  const netmask = f.optional("netmask");
   const address = await resolveAddress(addr, ctx.host);
-  return { dev, address, prefix: prefixLength("netmask", netmask, address.family) };
+  const prefix = netmask === undefined ? undefined : prefixLength("netmask", netmask, address.family);
+  return { dev, address, prefix, checkCarrier: f.boolean("check-carrier") };
 }
 
 const netnsFlags: FlagSpec = {
@@ -156,15 +157,15 @@ export const actions: Record<string, Action> = {
     },
   },
   "ip-start": {
-    synopsis: "--dev DEV --addr A --netmask N [--alias]",
-    summary: "add A/N to DEV (already there: ok), then send a gratuitous ARP",
+    synopsis: "--dev DEV --addr A [--netmask N] [--check-carrier] [--alias]",
+    summary: "add A/N to DEV (already there: ok), then send a gratuitous ARP; N defaults to the prefix of an address already on DEV; --check-carrier: refuse when DEV has no carrier",
     flags: hostIpFlags,
     resource: (f) => f.optional("addr") ?? "",
     run: async (f, ctx) => ipStart(ctx, await hostAddress(f, ctx)),
   },
   "ip-stop": {
-    synopsis: "--dev DEV --addr A --netmask N [--alias]",
-    summary: "remove A/N from DEV (absent: ok)",
+    synopsis: "--dev DEV --addr A [--netmask N] [--alias]",
+    summary: "remove A/N from DEV (absent: ok); N defaults to the prefix A has on DEV",
     flags: hostIpFlags,
     resource: (f) => f.optional("addr") ?? "",
     run: async (f, ctx) => ipStop(ctx, await hostAddress(f, ctx)),

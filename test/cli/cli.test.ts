@@ -101,26 +101,58 @@ describe("svcc compile", () => {
     expect(noCluster.stderr).toContain("nope.json: cannot read the cluster file");
   });
 
-  it("compiles a directory of services; a bad one is reported and the others are written", () => {
+  it("compiles a directory of services only when every one is valid: exit 2 writes nothing", () => {
     const dir = join(work, "many");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "a.json"), readFileSync(db1, "utf8"));
     writeFileSync(join(dir, "b.conf"), "[app#0]\ntype = simple\nstart = sleep infinity\n");
-    writeFileSync(join(dir, "c.json"), '{"app#0": {"type": "simple"}}');
+    writeFileSync(join(dir, "c.json"), '{"app#0": {"type": "simple", "start": "\'unterminated"}}');
     const out = join(work, "many-out");
     const r = svcc(["compile", dir, ...nodes, "-o", out]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("c.json: [app#0] start: missing");
+    expect(r.stderr).toContain("c.json: [app#0] start: unterminated single quote");
+    expect(r.stderr).toContain("nothing written");
+    expect(existsSync(out)).toBe(false);
+    rmSync(join(dir, "c.json"));
+    const good = svcc(["compile", dir, ...nodes, "-o", out]);
+    expect(good.code, good.stderr).toBe(0);
     expect(existsSync(join(out, "a.target"))).toBe(true);
     expect(existsSync(join(out, "b.target"))).toBe(true);
-    expect(existsSync(join(out, "c.target"))).toBe(false);
   });
 
-  it("exits 1 when the output cannot be written", () => {
+  it("refuses two configs for one service in one run", () => {
+    const dir = join(work, "twice");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "a.json"), readFileSync(db1, "utf8"));
+    writeFileSync(join(dir, "a.conf"), "[app#0]\ntype = simple\nstart = sleep infinity\n");
+    const r = svcc(["compile", dir, ...nodes, "--dryrun"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("names service a, like");
+  });
+
+  it("an -o that is a regular file is a usage error (exit 2, no stack trace)", () => {
     const file = join(work, "a-file");
     writeFileSync(file, "");
     const r = svcc(["compile", db1, ...nodes, "-o", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`svcc: -o: ${file} is not a directory\n`);
+    expect(readFileSync(file, "utf8")).toBe("");
+  });
+
+  it("exits 1 with a clear message when the output cannot be written", () => {
+    const out = join(work, "blocked");
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "db1.svcc"), "not a directory");
+    const r = svcc(["compile", db1, ...nodes, "-o", out]);
     expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${out}/db1.svcc is not a directory`);
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  it("usage errors name the option, once", () => {
+    const r = svcc(["compile", db1, ...nodes, "--env", "novalue", "--dryrun"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('svcc: --env: expected KEY=VALUE, got "novalue"\n');
   });
 });
 

@@ -176,8 +176,42 @@ describe("ip-start / ip-stop (host address)", () => {
     expect(stderr).toContain("Operation not permitted");
   });
 
+  it("without a netmask, takes the prefix of the device's address in the same subnet (om3), else its first one", async () => {
+    const runner = new FakeRunner().on("ip -j addr show dev eth1", { stdout: ipAddrJson({ eth1: ["192.0.2.9/28", "198.51.100.2/26"] }) }).on(/^arping -U/, garpSent);
+    expect((await runAction(["ip-start", "--dev", "eth1", "--addr", "198.51.100.14"], runner)).code).toBe(0);
+    expect(runner.lines.slice(0, 2)).toEqual(["ip -j addr show dev eth1", "ip addr add 198.51.100.14/26 dev eth1"]);
+    const other = new FakeRunner().on("ip -j addr show dev eth1", { stdout: ipAddrJson({ eth1: ["192.0.2.9/28"] }) }).on(/^arping -U/, garpSent);
+    expect((await runAction(["ip-start", "--dev", "eth1", "--addr", "198.51.100.14"], other)).code).toBe(0);
+    expect(other.lines[1]).toBe("ip addr add 198.51.100.14/28 dev eth1");
+  });
+
+  it("without a netmask and no address on the device to take one from, the start fails naming the keyword", async () => {
+    const runner = new FakeRunner().on("ip -j addr show dev eth1", { stdout: ipAddrJson({ eth1: [] }) });
+    const { code, stderr } = await runAction(["ip-start", "--dev", "eth1", "--addr", "198.51.100.14"], runner);
+    expect(code).toBe(1);
+    expect(stderr).toContain("no netmask given, and eth1 has no IPv4 address to take one from: set netmask in the config");
+  });
+
+  it("without a netmask, stop removes the address with the prefix it has, and an absent one is fine", async () => {
+    const runner = new FakeRunner().on("ip -j addr show dev eth1", { stdout: ipAddrJson({ eth1: ["198.51.100.14/25"] }) });
+    expect((await runAction(["ip-stop", "--dev", "eth1", "--addr", "198.51.100.14"], runner)).code).toBe(0);
+    expect(runner.lines).toEqual(["ip -j addr show dev eth1", "ip addr del 198.51.100.14/25 dev eth1"]);
+    const absent = new FakeRunner().on("ip -j addr show dev eth1", { exitCode: 1, stderr: 'Device "eth1" does not exist.\n' });
+    expect((await runAction(["ip-stop", "--dev", "eth1", "--addr", "198.51.100.14"], absent)).code).toBe(0);
+  });
+
+  it("--check-carrier refuses an interface without carrier before touching it (OpenSVC's check_carrier)", async () => {
+    const runner = new FakeRunner().on("ip -j link show dev eth1", { stdout: JSON.stringify([{ ifname: "eth1", flags: ["NO-CARRIER", "BROADCAST", "UP"] }]) });
+    const { code, stderr } = await runAction(["ip-start", ...args, "--check-carrier"], runner);
+    expect(code).toBe(1);
+    expect(stderr).toContain("eth1 has no carrier: refusing to plumb 198.51.100.14");
+    expect(runner.lines).toEqual(["ip -j link show dev eth1"]);
+    const up = new FakeRunner().on("ip -j link show dev eth1", { stdout: JSON.stringify([{ ifname: "eth1", flags: ["BROADCAST", "UP", "LOWER_UP"] }]) }).on(/^arping -U/, garpSent);
+    expect((await runAction(["ip-start", ...args, "--check-carrier"], up)).code).toBe(0);
+    expect(up.lines.slice(0, 2)).toEqual(["ip -j link show dev eth1", "ip addr add 198.51.100.14/24 dev eth1"]);
+  });
+
   it.each([
-    [["ip-start", "--dev", "eth1", "--addr", "198.51.100.14"]],
     [["ip-start", "--dev", "eth1", "--addr", "198.51.100.14", "--netmask", "33"]],
     [["ip-start", "--dev", "eth1", "--addr", "198.51.100.14", "--netmask", "255.0.255.0"]],
     [["ip-start", "--dev", "a-very-long-interface-name", "--addr", "198.51.100.14", "--netmask", "24"]],

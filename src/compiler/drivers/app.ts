@@ -1,20 +1,127 @@
-// app type=simple|forking: commands run by /bin/sh under systemd.
+// app type=simple|forking (forking when absent, as OpenSVC): commands run as OpenSVC runs
+// them. simple: the start command stays in the foreground (Type=exec). forking: the start
+// command runs to completion and may leave daemons behind (a oneshot that stays active: the
+// unit's processes live on in its cgroup, and stop kills whatever the stop command leaves).
+//
+// start, stop and check take OpenSVC's values: a command; `true` (or a sequence number, which
+// also orders the apps) runs `<script> <action>`; `false` or nothing does nothing.
 
-import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
-import { type Driver, resourceUnitName } from "./types.js";
+import { ConversionError } from "../convert.js";
+import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf, whenOff } from "../keyword.js";
+import { environmentAssignment } from "../unit.js";
+import { type ServiceSteps, serviceUnit, single, timeoutsFor } from "./service-spec.js";
+import { actionCommand } from "./command.js";
+import { defineDriver, resourceUnitName } from "./types.js";
 
-export const app: Driver = (resource, { service }) => {
-  const v = resource.values;
+const datastores = refused("OpenSVC's cfg and sec object stores do not exist under svcc: pass values with `environment`");
+const limit = (what: string, directive: string) => kw.size(`Limit on ${what} (${directive}=).`);
+
+const appKeywords = {
+  script: kw.string("The launcher script, run as `<script> start|stop|status` where start, stop or check is `true` or a sequence number."),
+  start: kw.shell("Start command; `true` or a sequence number runs `<script> start` (a number also orders the apps); `false`: nothing."),
+  stop: kw.shell("Stop command (simple apps: default is stopping the main process); `true`: `<script> stop`; `false`: nothing."),
+  check: kw.shell("Status command.", {
+    status: ignored("the agent reads the unit's state from systemd, not the check command (health checks come later); a monitored app with a check is refused"),
+    valueStatus: whenOff("no check command"),
+  }),
+  info: kw.string("Command printing key: value info lines for the collector.", { status: ignored("svcc has no info action") }),
+  status_log: kw.bool("Log the check command's outputs in the status.", { default: "false", status: ignored("svcc does not run the check command"), valueStatus: whenOff() }),
+  check_timeout: kw.duration("Bound on the check command.", { status: ignored("svcc does not run the check command") }),
+  info_timeout: kw.duration("Bound on the info command.", { status: ignored("svcc has no info action") }),
+  retcodes: kw.string("Check exit code meanings.", { default: "0:up 1:down", status: ignored("svcc does not run the check command") }),
+  desc: kw.string("Description of the app.", { status: inert("a label") }),
+  cwd: kw.path("Working directory (WorkingDirectory=).", { static: true }),
+  user: kw.string("User to run the commands as (User=).", { static: true }),
+  group: kw.string("Group to run the commands as (Group=).", { static: true }),
+  umask: kw.mode("Umask of the commands (UMask=).", { static: true }),
+  environment: kw.words("KEY=VALUE words set in the commands' environment (Environment=)."),
+  configs_environment: kw.words("Environment variables from OpenSVC cfg objects.", { status: datastores }),
+  secrets_environment: kw.words("Environment variables from OpenSVC sec objects.", { status: datastores }),
+  netns: kw.rid("Run the commands in this container's network namespace.", { status: refused("not supported yet: run the command in the container (a container resource) instead") }),
+  kill: kw.enum(["parent", "tree"], "What OpenSVC kills on stop when no stop command is set.", {
+    status: ignored("systemd stops every process of the unit (KillMode=control-group), children included"),
+  }),
+  limit_as: limit("the address space", "LimitAS"),
+  limit_vmem: limit("the virtual memory", "LimitAS"),
+  limit_core: limit("core files", "LimitCORE"),
+  limit_cpu: kw.duration("Limit on CPU time (LimitCPU=)."),
+  limit_data: limit("the data segment", "LimitDATA"),
+  limit_fsize: limit("file sizes", "LimitFSIZE"),
+  limit_memlock: limit("locked memory", "LimitMEMLOCK"),
+  limit_nofile: limit("open files", "LimitNOFILE"),
+  limit_nproc: limit("processes", "LimitNPROC"),
+  limit_rss: limit("the resident set", "LimitRSS"),
+  limit_stack: limit("the stack", "LimitSTACK"),
+} as const;
+
+type AppValues = ValuesOf<typeof appKeywords>;
+
+const limitDirectives: ReadonlyArray<[keyof AppValues, string]> = [
+  ["limit_as", "LimitAS"], ["limit_vmem", "LimitAS"], ["limit_core", "LimitCORE"], ["limit_data", "LimitDATA"], ["limit_fsize", "LimitFSIZE"],
+  ["limit_memlock", "LimitMEMLOCK"], ["limit_nofile", "LimitNOFILE"], ["limit_nproc", "LimitNPROC"], ["limit_rss", "LimitRSS"], ["limit_stack", "LimitSTACK"],
+];
+
+function settings(v: AppValues): Array<[string, string]> {
   const extra: Array<[string, string]> = [];
-  if (v.has("user")) extra.push(["User", String(v.get("user"))]);
-  if (v.has("cwd")) extra.push(["WorkingDirectory", String(v.get("cwd"))]);
-  if (v.has("check")) extra.push(["X-Svcc-Check", JSON.stringify(String(v.get("check")))]); // read by the agent, never by systemd
-  const unit = serviceUnit(resourceUnitName(service, resource.rid), `${resource.type} application`, service, resource, {
-    type: resource.type === "forking" ? "forking" : "exec",
-    start: [["/bin/sh", "-c", String(v.get("start"))]],
-    stop: v.has("stop") ? [["/bin/sh", "-c", String(v.get("stop"))]] : [],
-    timeouts: timeoutsFor(resource, "app"),
-    extra,
-  });
-  return single(unit, `app (${resource.type})`);
-};
+  if (v.user !== undefined) extra.push(["User", v.user]);
+  if (v.group !== undefined) extra.push(["Group", v.group]);
+  if (v.cwd !== undefined) extra.push(["WorkingDirectory", v.cwd]);
+  if (v.umask !== undefined) extra.push(["UMask", v.umask]);
+  for (const assignment of v.environment ?? []) {
+    const eq = assignment.indexOf("=");
+    extra.push(["Environment", environmentAssignment(assignment.slice(0, eq), assignment.slice(eq + 1))]);
+  }
+  for (const [key, directive] of limitDirectives) {
+    const value = v[key];
+    if (typeof value === "string") extra.push([directive, value]);
+  }
+  if (v.limit_cpu !== undefined) extra.push(["LimitCPU", String(Math.ceil(v.limit_cpu / 1000))]);
+  return extra;
+}
+
+export const app = defineDriver({
+  group: "app",
+  types: ["simple", "forking"],
+  doc: "An application started and stopped by commands. simple: the start command stays in the foreground; forking (OpenSVC's default): it runs to completion and may leave daemons.",
+  source: "om3 drivers/resapp (base_keywords.go, unix_keywords.go, unix.go: commands and sequence numbers), resappsimple, resappforking, core/driver DefaultDriver; opensvc drivers/resource/app",
+  keywords: appKeywords,
+  timeouts: { start: 60_000, stop: 60_000 },
+  startRank: 6,
+  rules(v) {
+    const problems: Array<{ key: string; status: KeywordStatus }> = [];
+    if (v.monitor === true && v.check !== undefined && actionCommand(v.check, v.script, "status") !== undefined) {
+      problems.push({ key: "check", status: refused("a monitored app's check command decides failovers in OpenSVC, and svcc does not run check commands yet: drop monitor or check") });
+    }
+    for (const [key, action] of [["start", "start"], ["stop", "stop"], ["check", "status"]] as const) {
+      try {
+        actionCommand(v[key], v.script, action);
+      } catch (err) {
+        if (!(err instanceof ConversionError)) throw err;
+        problems.push({ key, status: refused(err.message) });
+      }
+    }
+    for (const assignment of v.environment ?? []) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(assignment)) problems.push({ key: "environment", status: refused(`expected KEY=VALUE words, got "${assignment}"`) });
+    }
+    return problems;
+  },
+  build(resource, { service }) {
+    const v = resource.values;
+    const script = v.script;
+    const start = actionCommand(v.start, script, "start");
+    const stop = actionCommand(v.stop, script, "stop");
+    const check = actionCommand(v.check, script, "status");
+    const extra = settings(v);
+    if (check) extra.push(["X-Svcc-Check", JSON.stringify(check.join(" "))]); // read by the agent, never by systemd
+    const simple = resource.type === "simple" && start !== undefined;
+    const steps: ServiceSteps = {
+      type: simple ? "exec" : "oneshot",
+      start: start ? [start] : [],
+      stop: stop ? [stop] : [],
+      timeouts: timeoutsFor(resource, app.timeouts),
+      extra,
+    };
+    const unit = serviceUnit(resourceUnitName(service, resource.rid), `${resource.type} application`, service, resource, steps);
+    return single(unit, `app (${resource.type})${start ? "" : ": no start command"}`);
+  },
+});

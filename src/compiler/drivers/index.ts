@@ -1,19 +1,13 @@
-// group/type → driver.
+// A resource → its units, by the driver its section names. The resolver built the resource's
+// values from that driver's own keyword table, which is what makes them the driver's typed
+// values: the one place where that is asserted.
 
-import { app } from "./app.js";
-import { container } from "./container.js";
-import { diskLv } from "./disk-lv.js";
-import { diskVg } from "./disk-vg.js";
-import { fs } from "./fs.js";
-import { ipHost } from "./ip-host.js";
-import { ipNetns } from "./ip-netns.js";
-import type { Driver } from "./types.js";
+import { driverFor } from "../keywords.js";
+import type { ResolvedResource } from "../model.js";
+import type { DriverContext, Resource, ResourceUnits } from "./types.js";
 
-export function driverFor(group: string, type: string): Driver {
-  if (group === "disk") return type === "vg" ? diskVg : diskLv;
-  if (group === "fs") return fs;
-  if (group === "ip") return type === "netns" ? ipNetns : ipHost;
-  if (group === "container") return container;
-  if (group === "app") return app;
-  throw new Error(`internal: no driver for ${group} type=${type}`);
+export function buildUnits(resource: ResolvedResource, context: DriverContext): ResourceUnits {
+  const spec = driverFor(resource.group, resource.type);
+  if (!spec) throw new Error(`internal: no driver for ${resource.group} type=${resource.type}`);
+  return spec.build(resource as Resource<never>, context);
 }

@@ -1,16 +1,32 @@
 // ip (host): a service address on a host interface, announced by gratuitous ARP.
 
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
-import { type Driver, resourceUnitName } from "./types.js";
+import { ipKeywords } from "./ip-keywords.js";
+import { defineDriver, resourceUnitName } from "./types.js";
 
-export const ipHost: Driver = (resource, { service, svccBin }) => {
-  const v = resource.values;
-  const args = ["--dev", String(v.get("ipdev")), "--addr", String(v.get("ipname")), "--netmask", String(v.get("netmask"))];
-  const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${v.get("ipname")}/${v.get("netmask")} on ${v.get("ipdev")}`, service, resource, {
-    type: "oneshot",
-    start: [[svccBin, "res", "ip-start", ...args]],
-    stop: [[svccBin, "res", "ip-stop", ...args]],
-    timeouts: timeoutsFor(resource, "ip"),
-  });
-  return single(unit, `ip ${v.get("ipname")}/${v.get("netmask")} on ${v.get("ipdev")}`);
-};
+/** The runtime helper's flags for an address: --dev, --addr and, when set, --netmask. */
+export function addressArguments(v: { dev: string; name: string; netmask?: string }): string[] {
+  return ["--dev", v.dev, "--addr", v.name, ...(v.netmask !== undefined ? ["--netmask", v.netmask] : [])];
+}
+
+export const ipHost = defineDriver({
+  group: "ip",
+  types: ["host"],
+  doc: "A service address on a host interface, announced by gratuitous ARP.",
+  source: "om3 drivers/resiphost/manifest.go, drivers/resip; opensvc drivers/resource/ip/__init__.py",
+  keywords: ipKeywords,
+  timeouts: { start: 15_000, stop: 15_000 },
+  startRank: 0,
+  build(resource, { service, svccBin }) {
+    const v = resource.values;
+    const args = addressArguments(v);
+    const where = `${v.name}${v.netmask !== undefined ? `/${v.netmask}` : ""} on ${v.dev}`;
+    const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${where}`, service, resource, {
+      type: "oneshot",
+      start: [[svccBin, "res", "ip-start", ...args, ...(v.check_carrier ? ["--check-carrier"] : [])]],
+      stop: [[svccBin, "res", "ip-stop", ...args]],
+      timeouts: timeoutsFor(resource, ipHost.timeouts),
+    });
+    return single(unit, `ip ${where}`);
+  },
+});

@@ -1,31 +1,58 @@
 // ip type=netns: the service address plumbed into a container's network namespace. The
 // namespace only exists once the container runs, so the runtime helper finds it at start.
 
+import { ignored, kw } from "../keyword.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
-import { containerName, type Driver, resourceUnitName } from "./types.js";
+import { addressArguments } from "./ip-host.js";
+import { ipKeywords } from "./ip-keywords.js";
+import { containerName, defineDriver, resourceUnitName } from "./types.js";
 
-export const ipNetns: Driver = (resource, { service, svccBin }) => {
-  const v = resource.values;
-  const target = String(v.get("netns"));
-  const engine = service.resources.find((r) => r.rid === target)!.type;
-  const args = [
-    "--engine", engine,
-    "--container", containerName(service, target),
-    "--mode", String(v.get("mode")),
-    "--dev", String(v.get("ipdev")),
-    "--addr", String(v.get("ipname")),
-    "--netmask", String(v.get("netmask")),
-  ];
-  if (v.has("gateway")) args.push("--gateway", String(v.get("gateway")));
-  if (v.has("nsdev")) args.push("--nsdev", String(v.get("nsdev")));
-  if (v.has("macaddr")) args.push("--macaddr", String(v.get("macaddr")));
-  if (v.get("del_net_route") === true) args.push("--del-net-route");
-  const what = `${v.get("ipname")}/${v.get("netmask")} in ${target}'s netns (${v.get("mode")} on ${v.get("ipdev")})`;
-  const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${what}`, service, resource, {
-    type: "oneshot",
-    start: [[svccBin, "res", "netns-ip-start", ...args]],
-    stop: [[svccBin, "res", "netns-ip-stop", ...args]],
-    timeouts: timeoutsFor(resource, "ip"),
-  });
-  return single(unit, `ip ${what}`);
-};
+const ovsOnly = ignored("only used with mode=ovs, which svcc refuses");
+
+export const ipNetns = defineDriver({
+  group: "ip",
+  types: ["netns"],
+  typeAliases: { docker: "netns" },
+  doc: "A service address plumbed into a container's network namespace; started right after its container, stopped right before it.",
+  source: "om3 drivers/resipnetns/manifest.go; opensvc drivers/resource/ip/netns (type `docker`, keyword `container_rid`)",
+  keywords: {
+    ...ipKeywords,
+    dev: kw.string("Host interface (the bridge in bridge mode).", { required: true, aliases: ["ipdev"] }),
+    netmask: kw.string("Prefix length or dotted mask.", { required: true }),
+    gateway: kw.string("Default route inside the netns."),
+    netns: kw.rid("The container resource whose netns receives the address (container#…).", { required: true, static: true, aliases: ["container_rid"] }),
+    mode: kw.enum(["bridge", "dedicated", "macvlan", "ipvlan-l2", "ipvlan-l3", "ipvlan-l3s", "ovs"], "How the interface is made on dev.", {
+      default: "bridge",
+      static: true,
+      valueStatus: {
+        dedicated: { kind: "refused", why: "mode=dedicated (moving a physical NIC into the container) is not supported: use bridge, macvlan, ipvlan-l2 or ipvlan-l3" },
+        "ipvlan-l3s": { kind: "refused", why: "mode=ipvlan-l3s is not supported: use bridge, macvlan, ipvlan-l2 or ipvlan-l3" },
+        ovs: { kind: "refused", why: "mode=ovs (Open vSwitch) is not supported: use bridge, macvlan, ipvlan-l2 or ipvlan-l3" },
+      },
+    }),
+    nsdev: kw.string("Interface name inside the netns (default: the first free ethN)."),
+    macaddr: kw.string("MAC address of the interface."),
+    del_net_route: kw.bool("Delete the subnet route inside the netns.", { default: "false" }),
+    vlan_tag: kw.string("VLAN tag of an ovs port.", { status: ovsOnly }),
+    vlan_mode: kw.string("VLAN mode of an ovs port.", { status: ovsOnly }),
+  },
+  timeouts: { start: 15_000, stop: 15_000 },
+  startRank: 0,
+  build(resource, { service, svccBin }) {
+    const v = resource.values;
+    const target = service.resources.find((r) => r.rid === v.netns)!;
+    const args = ["--engine", target.type, "--container", containerName(service, target), "--mode", v.mode, ...addressArguments(v)];
+    if (v.gateway !== undefined) args.push("--gateway", v.gateway);
+    if (v.nsdev !== undefined) args.push("--nsdev", v.nsdev);
+    if (v.macaddr !== undefined) args.push("--macaddr", v.macaddr);
+    if (v.del_net_route) args.push("--del-net-route");
+    const what = `${v.name}/${v.netmask} in ${v.netns}'s netns (${v.mode} on ${v.dev})`;
+    const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${what}`, service, resource, {
+      type: "oneshot",
+      start: [[svccBin, "res", "netns-ip-start", ...args]],
+      stop: [[svccBin, "res", "netns-ip-stop", ...args]],
+      timeouts: timeoutsFor(resource, ipNetns.timeouts),
+    });
+    return single(unit, `ip ${what}`);
+  },
+});

@@ -6,14 +6,15 @@ import type { ResolvedService } from "../model.js";
 import type { PlannedResource } from "../plan.js";
 import { add, commandLine, describe, newUnit, type Unit } from "../unit.js";
 import { header, seconds } from "./service-spec.js";
-import { defaultTimeouts } from "../keywords.js";
+
+const precheckTimeouts = { start: 15_000, stop: 5_000 };
 
 export function precheckUnit(service: ResolvedService, order: PlannedResource[], svccBin: string): Unit | undefined {
   const byDevice = new Map<string, string[]>();
   for (const { resource, noAction } of order) {
     if (resource.group !== "ip" || noAction) continue;
-    const dev = String(resource.values.get("ipdev"));
-    byDevice.set(dev, [...(byDevice.get(dev) ?? []), String(resource.values.get("ipname"))]);
+    const dev = String(resource.values.dev);
+    byDevice.set(dev, [...(byDevice.get(dev) ?? []), String(resource.values.name)]);
   }
   if (byDevice.size === 0) return undefined;
   const unit = newUnit(`${service.name}-precheck.service`, header(service));
@@ -24,7 +25,7 @@ export function precheckUnit(service: ResolvedService, order: PlannedResource[],
   for (const [dev, addrs] of byDevice) {
     add(unit, "Service", "ExecStart", commandLine([svccBin, "res", "ip-check-free", "--dev", dev, ...addrs.flatMap((a) => ["--addr", a])]));
   }
-  add(unit, "Service", "TimeoutStartSec", seconds(defaultTimeouts.precheck.start));
-  add(unit, "Service", "TimeoutStopSec", seconds(defaultTimeouts.precheck.stop));
+  add(unit, "Service", "TimeoutStartSec", seconds(precheckTimeouts.start));
+  add(unit, "Service", "TimeoutStopSec", seconds(precheckTimeouts.stop));
   return unit;
 }

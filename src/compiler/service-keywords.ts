@@ -1,0 +1,143 @@
+// Keywords of the DEFAULT section, the service's own (om3 core/object/core_keywords.go, kinds
+// svc; opensvc core/objects/svcdict.py). DEFAULT may also hold resource keywords, for the benefit
+// of every resource that does not set them (OpenSVC's "leaf > head" inheritance); those are
+// checked against the resource drivers' tables.
+
+import { genericKeywordDecls } from "./resource-keywords.js";
+import { ignored, inert, kw, type KeywordDecls, named, provisioningOnly, refused, type ValuesOf } from "./keyword.js";
+
+const schedule = (what: string) =>
+  kw.string(`Schedule of the ${what}.`, { status: ignored(`svcc's agent has no ${what} schedule: systemd reports unit state changes as they happen`) });
+const notRun = (what: string) => ignored(`svcc compiles start and stop only; it never runs the ${what} action`);
+const flexOnly = ignored("only meaningful with topology=flex, which svcc refuses");
+const placementRefused = (what: string) => refused(`${what} decide where the service runs, and svcc's agent places services by nodes order only`);
+const serviceTrigger = (when: string, blocking: boolean) =>
+  kw.shell(`Command run once ${when} of the whole service. ${blocking ? "Its failure aborts the action." : "Its failure is logged and ignored."}`, { inherit: "resource-only" });
+
+export const serviceKeywordDecls = {
+  nodes: kw.list("Ordered node names (first is preferred); globs (`n*`, `*`) select among the cluster's nodes. Default: the cluster's nodes.", { static: true }),
+  drpnodes: kw.list("Disaster-recovery nodes; `keyword@drpnodes` values apply to them.", { default: "", static: true }),
+  drpnode: kw.string("Legacy (OpenSVC 1.x): the disaster-recovery node.", { status: refused("drpnode is OpenSVC 1.x's single DRP node: use drpnodes") }),
+  encapnodes: kw.list("Nodes inside the service's encapsulated containers.", {
+    status: ignored("svcc runs no encapsulated resources (encap=true is refused), so values scoped @encapnodes are not used"),
+  }),
+  autostart_node: kw.list("OpenSVC 1.8: the node(s) where the service starts at boot.", {
+    status: refused("autostart_node is OpenSVC 1.8's start placement, unused since 1.9: put that node first in nodes and set orchestrate=start, as OpenSVC's migration guide says"),
+  }),
+  orchestrate: kw.enum(["no", "start", "ha"], "no: explicit commands only; start: start on the first available node; ha: also fail over.", { default: "no", static: true }),
+  topology: kw.enum(["failover", "flex"], "failover: up on one node at a time.", {
+    default: "failover",
+    static: true,
+    aliases: ["cluster_type"],
+    valueStatus: { flex: refused("svcc builds failover services (up on one node at a time) only") },
+  }),
+  placement: kw.enum(["nodes order", "none", "last start", "load avg", "shift", "spread", "score"], "Placement policy: the first available node in `nodes` order.", {
+    default: "nodes order",
+    static: true,
+    valueStatus: Object.fromEntries(["none", "last start", "load avg", "shift", "spread", "score"].map((p) => [p, placementRefused(`placement=${p}`)])),
+  }),
+  priority: kw.int("Orchestration priority: which services the daemon serves first when its parallel actions are limited.", {
+    default: "100",
+    static: true,
+    status: ignored("svcc's agent acts on each service independently, with no limit on parallel actions to arbitrate"),
+  }),
+  monitor_action: kw.enum(["none", "freezestop", "switch", "reboot", "crash"], "What the agent does when a resource with monitor=true fails, after its restarts.", { default: "none", static: true }),
+  pre_monitor_action: kw.shell("Command run before the monitor action.", {
+    status: refused("svcc's agent runs no command before its monitor action; a hook that prepares a failover must not be skipped silently"),
+  }),
+  rollback: kw.bool("A failed start stops everything the start brought up.", { default: "true", static: true }),
+  disable: kw.bool("Compile nothing for a disabled service (an error, so nothing is silently dropped).", { default: "false", static: true }),
+  id: kw.string("OpenSVC object id.", { status: inert("an identifier for OpenSVC's collector") }),
+  comment: kw.string("Free text.", { status: inert("a comment") }),
+  app: kw.string("Application code (who is responsible, who is billed).", { default: "default", status: inert("a label for OpenSVC's collector") }),
+  env: kw.string("Environment code such as PRD or DEV. OpenSVC never starts a non-PRD service on a PRD node.", {
+    aliases: ["service_type"],
+    status: ignored("the rule that a non-PRD service never starts on a PRD node is not enforced: svcc's cluster facts have no node env"),
+    valueStatus: { PRD: inert("a PRD service may start on any node, so there is nothing to enforce") },
+  }),
+  namespace: kw.string("OpenSVC namespace (svcc: set here, since there is no object path), used by {namespace} and {fqdn}.", { default: "root", static: true, svccOnly: true }),
+  create_pg: kw.bool("Put the service's processes in cgroups with the pg_* limits.", { default: "true", status: inert("systemd already puts each unit in its own cgroup; pg_* limits are reported separately") }),
+  stonith: kw.bool("Fence the peer with a callout before taking over from it.", {
+    default: "false",
+    valueStatus: {
+      true: refused("an external STONITH callout is not supported: svcc's agent fences through its lease (a node that loses it stops or reboots itself) and runs no callout against the peer"),
+    },
+    static: true,
+  }),
+  hard_affinity: kw.list("Services this one must run beside.", { aliases: ["affinity"], status: placementRefused("affinities") }),
+  hard_anti_affinity: kw.list("Services this one must not run beside.", { aliases: ["anti_affinity"], status: placementRefused("affinities") }),
+  soft_affinity: kw.list("Services this one prefers to run beside.", { status: placementRefused("affinities") }),
+  soft_anti_affinity: kw.list("Services this one prefers not to run beside.", { status: placementRefused("affinities") }),
+  constraints: kw.string("An expression a node must satisfy to run the service.", { status: placementRefused("placement constraints") }),
+  parents: kw.list("Services that must be up before this one starts.", { status: refused("service dependencies (parents/children) are not supported: svcc's agent starts each service on its own") }),
+  children: kw.list("Services that must be down before this one stops.", { status: refused("service dependencies (parents/children) are not supported: svcc's agent stops each service on its own") }),
+  slaves: kw.list("Services enslaved to this one.", { status: refused("service dependencies (slaves) are not supported: svcc's agent acts on each service on its own") }),
+  scale: kw.int("Number of instances of a scaler service.", { status: refused("scaler services are not supported: svcc builds one failover service per config") }),
+  scaler_slave: kw.bool("This service is an instance of a scaler.", { status: refused("scaler services are not supported: svcc builds one failover service per config") }),
+  flex_primary: kw.string("The flex service's primary node.", { status: flexOnly }),
+  drp_flex_primary: kw.string("The flex service's primary DRP node.", { status: flexOnly }),
+  flex_min: kw.int("Minimum number of up flex instances.", { aliases: ["flex_min_nodes"], status: flexOnly }),
+  flex_max: kw.int("Maximum number of up flex instances.", { aliases: ["flex_max_nodes"], status: flexOnly }),
+  flex_target: kw.int("Wanted number of up flex instances.", { status: flexOnly }),
+  flex_cpu_low_threshold: kw.int("Flex scaling threshold.", { status: flexOnly }),
+  flex_cpu_high_threshold: kw.int("Flex scaling threshold.", { status: flexOnly }),
+  monitor_schedule: schedule("resource monitor"),
+  status_schedule: schedule("status evaluation"),
+  resinfo_schedule: schedule("resource info push"),
+  comp_schedule: kw.string("Schedule of the compliance checks.", { status: notRun("compliance") }),
+  push_schedule: kw.string("Schedule of the config push to the collector.", { status: notRun("push") }),
+  sync_schedule: kw.string("Schedule of the sync resources.", { status: notRun("sync") }),
+  run_schedule: kw.string("Schedule of the task resources.", { status: notRun("run") }),
+  stat_timeout: kw.duration("Bound on filesystem stat calls of the status checks.", { status: ignored("svcc has no status action: systemd tracks each mount") }),
+  lock_timeout: kw.duration("Bound on waiting for the service's action lock.", { status: ignored("systemd serializes jobs on the service's units itself") }),
+  mode: kw.string("Legacy (OpenSVC 1.x) hosting mode.", { status: ignored("a deprecated OpenSVC 1.x keyword without effect in OpenSVC 2 either") }),
+  show_disabled: kw.bool("Show disabled resources in status.", { status: inert("a display option") }),
+  container_data_dir: kw.path("A service-private container data store (a private docker daemon with its data root here), so container state moves with the service.", {
+    aliases: ["docker_data_dir"],
+    status: refused(
+      "private per-service docker daemons are not supported: svcc runs containers on the node's own engine, so container state would not move with the service. Keep that state in volume mounts on the service's filesystems (om3 dropped this keyword too), or set docker_daemon_private=false if the data store is not needed",
+    ),
+  }),
+  docker_daemon_private: kw.bool("Run a private docker daemon for the service (default: when container_data_dir is set).", {
+    valueStatus: { true: refused("private per-service docker daemons are not supported: svcc runs containers on the node's own engine") },
+    static: true,
+  }),
+  docker_daemon_args: kw.words("Arguments of the service's private docker daemon.", { status: ignored("there is no private docker daemon to pass them to: svcc runs containers on the node's own engine") }),
+  docker_exe: kw.path("Path of the docker client.", { status: ignored("units run the engine found on systemd's PATH (docker or podman)") }),
+  dockerd_exe: kw.path("Path of the docker daemon for a private daemon.", { status: ignored("there is no private docker daemon: svcc runs containers on the node's own engine") }),
+  registry_creds: kw.string("A secret holding registry credentials for image pulls.", {
+    status: ignored("svcc has no secret store: the node's engine pulls with its own credentials (docker login / podman login on each node), as om3 does when this is not set"),
+  }),
+  aws: kw.string("Path of the aws client.", { status: ignored("only used by Amazon drivers, which svcc does not support") }),
+  aws_profile: kw.string("The aws profile.", { status: ignored("only used by Amazon drivers, which svcc does not support") }),
+  access: kw.string("Volume access mode.", { status: ignored("only meaningful for volume objects") }),
+  pool: kw.string("Volume pool.", { status: ignored("only meaningful for volume objects") }),
+  size: kw.string("Volume size.", { status: ignored("only meaningful for volume objects") }),
+  bwlimit: kw.string("Sync bandwidth limit.", { status: notRun("sync") }),
+  sync_interval: kw.string("Sync interval.", { status: notRun("sync") }),
+  sync_max_delay: kw.string("Sync max delay.", { status: notRun("sync") }),
+  presnap_trigger: kw.shell("Command run before sync snapshots.", { status: notRun("sync") }),
+  postsnap_trigger: kw.shell("Command run after sync snapshots.", { status: notRun("sync") }),
+  pre_run: kw.shell("Command run before a task run.", { status: notRun("run") }),
+  post_run: kw.shell("Command run after a task run.", { status: notRun("run") }),
+  blocking_pre_run: kw.shell("Command run before a task run.", { status: notRun("run") }),
+  blocking_post_run: kw.shell("Command run after a task run.", { status: notRun("run") }),
+  pre_start: serviceTrigger("before the start", false),
+  blocking_pre_start: serviceTrigger("before the start", true),
+  post_start: serviceTrigger("after the start", false),
+  blocking_post_start: serviceTrigger("after the start", true),
+  pre_stop: serviceTrigger("before the stop", false),
+  blocking_pre_stop: serviceTrigger("before the stop", true),
+  post_stop: serviceTrigger("after the stop", false),
+  blocking_post_stop: serviceTrigger("after the stop", true),
+  pre_provision: kw.shell("Command run before provisioning.", { status: provisioningOnly }),
+  post_provision: kw.shell("Command run after provisioning.", { status: provisioningOnly }),
+  pre_unprovision: kw.shell("Command run before unprovisioning.", { status: provisioningOnly }),
+  post_unprovision: kw.shell("Command run after unprovisioning.", { status: provisioningOnly }),
+  timeout: kw.duration("Bound on a whole service action; also the default of each resource's timeout.", { static: true }),
+  start_timeout: genericKeywordDecls.start_timeout,
+  stop_timeout: genericKeywordDecls.stop_timeout,
+} as const satisfies KeywordDecls;
+
+export type ServiceValues = ValuesOf<typeof serviceKeywordDecls>;
+export const serviceKeywords = named(serviceKeywordDecls);

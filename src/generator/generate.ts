@@ -1,0 +1,154 @@
+// The systemd generator's work, as Quadlet does it for podman: every config in the services
+// directory (/etc/svcc/services) → that service's units in the generator's output directory.
+// Unlike `svcc compile dir/`, one bad config never stops the others: it is reported (file and
+// reason) and skipped, because a generator runs at boot and every service waits on it.
+// Everything is written through the compiler's writer into the output directory, nowhere else.
+
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type CompiledFile, compileService } from "../compiler/compile.js";
+import type { ClusterFacts } from "../compiler/model.js";
+import { formatWarning } from "../compiler/warnings.js";
+import { writeServiceFiles } from "../compiler/write.js";
+import { configFilesIn, readClusterFacts, serviceNameOf } from "../cli/inputs.js";
+
+export const defaultServicesDir = "/etc/svcc/services";
+/** Unit directories that systemd reads before the generator's normal directory. */
+export const shadowingUnitDirs = ["/etc/systemd/system", "/run/systemd/system"];
+/** The name of the generator's own report unit (see report-unit.ts): no service may take it. */
+export const reportName = "svcc-generator-report";
+
+export interface GeneratorOptions {
+  servicesDir: string;
+  clusterFile: string;
+  /** Where to write; undefined for a dry run (compile and report, write nothing). */
+  outputDir?: string;
+  /** Where the units live when systemd reads them (the output directory; for per-node env files). */
+  unitDir: string;
+  svccBin: string;
+  shadowDirs: string[];
+}
+
+export interface GeneratorProblem {
+  level: "error" | "warning";
+  message: string;
+}
+
+export interface GeneratedService {
+  name: string;
+  file: string;
+  files: CompiledFile[];
+}
+
+export interface GeneratorReport {
+  services: GeneratedService[];
+  problems: GeneratorProblem[];
+}
+
+const reasonOf = (err: unknown) => (err as Error).message;
+
+/** One line per message line (a config's problems come several to a message), with its level. */
+export function problemLines(problems: GeneratorProblem[]): Array<{ level: GeneratorProblem["level"]; text: string }> {
+  return problems.flatMap((p) => p.message.split("\n").map((text) => ({ level: p.level, text })));
+}
+
+export function generate(options: GeneratorOptions): GeneratorReport {
+  const report: GeneratorReport = { services: [], problems: [] };
+  const error = (message: string) => report.problems.push({ level: "error", message });
+
+  let cluster: ClusterFacts | undefined;
+  try {
+    cluster = readClusterFacts({}, options.clusterFile);
+  } catch (err) {
+    error(`${reasonOf(err)} (compiling without cluster facts)`);
+  }
+
+  let files: string[];
+  try {
+    files = existsSync(options.servicesDir) ? configFilesIn(options.servicesDir) : [];
+  } catch (err) {
+    error(`${options.servicesDir}: cannot list the service configs: ${reasonOf(err)}`);
+    files = [];
+  }
+
+  // One listing per directory instead of a stat per unit: the directories that shadow the
+  // output, and what is in the output before each service is written (other generators' files,
+  // the services written before it).
+  const shadowing = options.shadowDirs.map((dir) => ({ dir, names: namesIn(dir) }));
+  const present = options.outputDir ? namesIn(options.outputDir) : new Set<string>();
+  const definedBy = new Map<string, string>();
+  for (const file of files) {
+    const name = serviceNameOf(file);
+    const earlier = definedBy.get(name);
+    if (earlier) {
+      error(`${file}: service ${name} is already defined by ${earlier}; skipped`);
+      continue;
+    }
+    definedBy.set(name, file);
+    if (name === reportName) {
+      error(`${file}: the service name ${name} is the generator's own; rename the config`);
+      continue;
+    }
+    let service: GeneratedService;
+    try {
+      const text = readFileSync(file, "utf8");
+      const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
+      if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files, present);
+      service = { name, file, files: compiled.files };
+      for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
+    } catch (err) {
+      error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
+      continue;
+    }
+    report.services.push(service);
+    const units = service.files.map((f) => f.path).filter((p) => !p.includes("/"));
+    const shadowed = shadowing.flatMap(({ dir, names }) => units.filter((u) => names.has(u)).map((u) => join(dir, u)));
+    if (shadowed.length) {
+      report.problems.push({
+        level: "warning",
+        message: `${file}: ${shadowed.join(", ")} shadow${shadowed.length === 1 ? "s" : ""} what the generator made of this config (systemd reads those directories first); keep ${name} in one place: remove those units or this config`,
+      });
+    }
+  }
+  return report;
+}
+
+function contentOf(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function namesIn(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * The writer refuses foreign files before it writes anything; an I/O error part-way (a full
+ * /run) would leave some of the service's units behind, and a service with half its units is
+ * worse than none: remove what this call added. Only a file that was not there before and
+ * holds exactly what svcc meant to write is removed (other generators write into the same
+ * directory at the same time), and the service's own <name>.svcc directory.
+ */
+function writeAllOrNothing(outputDir: string, name: string, files: CompiledFile[], present: Set<string>): void {
+  const serviceDir = `${name}.svcc`;
+  try {
+    writeServiceFiles(outputDir, name, files);
+  } catch (err) {
+    for (const f of files) {
+      if (f.path.includes("/") || present.has(f.path)) continue;
+      const path = join(outputDir, f.path);
+      if (contentOf(path) === f.content) rmSync(path, { force: true });
+    }
+    if (!present.has(serviceDir)) rmSync(join(outputDir, serviceDir), { recursive: true, force: true });
+    throw err;
+  }
+  for (const f of files) present.add(f.path.split("/")[0]);
+  present.add(serviceDir);
+}

@@ -1,0 +1,273 @@
+// The writer against someone who can write into the output directory or the image tree before
+// svcc runs: planted symlinks, forged manifests, another service's files, a held or stale lock,
+// and two compiles of one service at once. Nothing outside the output may change.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { compileService } from "../../src/compiler/compile.js";
+import { ConfigError } from "../../src/compiler/errors.js";
+import { openInsideRoot } from "../../src/compiler/output-dir.js";
+import { WriteError, writeServiceFiles } from "../../src/compiler/write.js";
+
+// Lets one test make the temp name predictable, as if an attacker had guessed it.
+const guessed = vi.hoisted(() => ({ bytes: undefined as Buffer | undefined }));
+vi.mock("node:crypto", async (importOriginal) => {
+  const original = await importOriginal<typeof import("node:crypto")>();
+  return { ...original, randomBytes: (n: number) => guessed.bytes ?? original.randomBytes(n) };
+});
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = join(repo, "bin/svcc");
+const db1Text = readFileSync(join(repo, "fixtures/db1.json"), "utf8");
+const work = mkdtempSync(join(tmpdir(), "svcc-write-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+let counter = 0;
+function fresh(name: string): string {
+  const dir = join(work, `${name}-${counter++}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function compile(serviceName = "db1", text = db1Text) {
+  return compileService({ text, file: `${serviceName}.json`, serviceName, cluster: { nodes: ["node-1-1", "node-1-2"] } }).files;
+}
+
+/** A file outside the output that must survive every attack unchanged. */
+function victim(): { dir: string; file: string; check: () => void } {
+  const dir = fresh("outside");
+  const file = join(dir, "victim");
+  writeFileSync(file, "precious\n");
+  return { dir, file, check: () => expect(readFileSync(file, "utf8")).toBe("precious\n") };
+}
+
+const manifestOf = (out: string, svc = "db1") => JSON.parse(readFileSync(join(out, `${svc}.svcc/manifest.json`), "utf8")) as { service: string; files: string[] };
+const forgeManifest = (out: string, files: string[], svc = "db1") => writeFileSync(join(out, `${svc}.svcc/manifest.json`), JSON.stringify({ service: svc, files }));
+
+describe("writer: symlinks it did not make", () => {
+  it("never writes through a planted temp-file symlink (temp names are unpredictable, opened O_EXCL|O_NOFOLLOW)", () => {
+    const out = fresh("out");
+    const v = victim();
+    // The old scheme's predictable names, and a spray of guesses at the new one's prefix.
+    for (const f of compile()) if (!f.path.includes("/")) symlinkSync(v.file, join(out, `.${f.path}.svcc-tmp-${process.pid}`));
+    for (let i = 0; i < 50; i++) symlinkSync(v.file, join(out, `.svcc-tmp-${i.toString(16).padStart(16, "0")}`));
+    writeServiceFiles(out, "db1", compile());
+    v.check();
+    expect(readdirSync(out).filter((f) => f.startsWith(".svcc-tmp-") && !lstatSync(join(out, f)).isSymbolicLink())).toEqual([]);
+  });
+
+  it("even a guessed temp name is never written through: the open fails instead (O_EXCL|O_NOFOLLOW)", () => {
+    const out = fresh("out");
+    const v = victim();
+    guessed.bytes = Buffer.alloc(8, 0xab);
+    try {
+      symlinkSync(v.file, join(out, `.svcc-tmp-${"ab".repeat(8)}`));
+      expect(() => writeServiceFiles(out, "db1", compile())).toThrow(/cannot write .*: EEXIST/);
+    } finally {
+      guessed.bytes = undefined;
+    }
+    v.check();
+  });
+
+  it("a unit path that is a symlink is not svcc's: refused, and --force replaces the link, not its target", () => {
+    const out = fresh("out");
+    const v = victim();
+    symlinkSync(v.file, join(out, "db1.target"));
+    expect(() => writeServiceFiles(out, "db1", compile())).toThrow(/db1\.target \(a symlink\)/);
+    v.check();
+    expect(existsSync(join(out, "db1-disk0.service"))).toBe(false); // nothing written at all
+    writeServiceFiles(out, "db1", compile(), { force: true });
+    v.check();
+    expect(lstatSync(join(out, "db1.target")).isFile()).toBe(true);
+  });
+
+  it("a unit listed in the manifest that became a symlink is refused too", () => {
+    const out = fresh("out");
+    const v = victim();
+    writeServiceFiles(out, "db1", compile());
+    rmSync(join(out, "db1.target"));
+    symlinkSync(v.file, join(out, "db1.target"));
+    expect(() => writeServiceFiles(out, "db1", compile())).toThrow(WriteError);
+    v.check();
+  });
+
+  it("<svc>.svcc as a symlink to an outside directory is refused: no env file, manifest or lock lands outside", () => {
+    const out = fresh("out");
+    const v = victim();
+    symlinkSync(v.dir, join(out, "db1.svcc"));
+    expect(() => writeServiceFiles(out, "db1", compile())).toThrow(/db1\.svcc is a symlink/);
+    expect(readdirSync(v.dir)).toEqual(["victim"]);
+    v.check();
+  });
+
+  it("a manifest naming a path through a symlinked directory deletes nothing outside", () => {
+    const out = fresh("out");
+    const v = victim();
+    writeServiceFiles(out, "db1", compile());
+    symlinkSync(v.dir, join(out, "evil"));
+    forgeManifest(out, [...manifestOf(out).files, "evil/victim", "../victim", `${v.file}`, "db1.svcc/../evil/victim", "evil"]);
+    const result = writeServiceFiles(out, "db1", compile());
+    v.check();
+    expect(result.removed).toEqual([]);
+    expect(result.kept.map((k) => k.path).sort()).toEqual(["../victim", "db1.svcc/../evil/victim", "evil", "evil/victim", v.file].sort());
+    expect(readlinkSync(join(out, "evil"))).toBe(v.dir);
+    expect(manifestOf(out).files).not.toContain("evil/victim");
+  });
+
+  it("a manifest entry that is a symlink to an outside file removes neither the link's target nor follows it", () => {
+    const out = fresh("out");
+    const v = victim();
+    writeServiceFiles(out, "db1", compile());
+    symlinkSync(v.file, join(out, "db1-old0.service"));
+    forgeManifest(out, [...manifestOf(out).files, "db1-old0.service"]);
+    const result = writeServiceFiles(out, "db1", compile());
+    v.check();
+    expect(result.kept).toEqual([{ path: "db1-old0.service", reason: "a symlink, not the file svcc wrote" }]);
+  });
+
+  it("a manifest cannot make svcc delete another service's units, env files or an operator's unit", () => {
+    const out = fresh("out");
+    writeServiceFiles(out, "db1", compile());
+    const otherConfig = JSON.parse(db1Text);
+    otherConfig["fs#1"].mnt = "/srv/other/data";
+    otherConfig["DEFAULT"].nodes = "{clusternodes}";
+    otherConfig["ip#0"]["ipdev@node-1-1"] = "br1"; // per-node env files
+    writeServiceFiles(out, "other", compile("other", JSON.stringify(otherConfig)));
+    writeFileSync(join(out, "db1-mine0.service"), "[Service]\nExecStart=/bin/true\n"); // looks like db1's, is the operator's
+    const others = readdirSync(out).filter((f) => f.startsWith("other") && f !== "other.svcc");
+    const otherEnv = readdirSync(join(out, "other.svcc")).filter((f) => f.endsWith(".env"));
+    expect(otherEnv.length).toBeGreaterThan(0);
+    forgeManifest(out, [...manifestOf(out).files, ...others, "srv-other-data.mount", ...otherEnv.map((f) => `other.svcc/${f}`), "db1-mine0.service"]);
+    const result = writeServiceFiles(out, "db1", compile());
+    expect(result.removed).toEqual([]);
+    for (const f of others) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(existsSync(join(out, "srv-other-data.mount"))).toBe(true);
+    for (const f of otherEnv) expect(existsSync(join(out, "other.svcc", f))).toBe(true);
+    expect(readFileSync(join(out, "db1-mine0.service"), "utf8")).toContain("/bin/true");
+    expect(result.kept.map((k) => k.reason)).toContain("not generated by svcc for db1");
+  });
+
+  it("a manifest of another service is refused (not read as db1's)", () => {
+    const out = fresh("out");
+    mkdirSync(join(out, "db1.svcc"));
+    writeFileSync(join(out, "db1.svcc/manifest.json"), JSON.stringify({ service: "other", files: ["other.target"] }));
+    writeFileSync(join(out, "other.target"), "# Generated by svcc for other from other.json. Do not edit.\n");
+    expect(() => writeServiceFiles(out, "db1", compile())).toThrow(/belongs to service "other"/);
+    expect(existsSync(join(out, "other.target"))).toBe(true);
+  });
+
+  it("--force still removes what the old manifest listed (it only overrides the foreign-file check)", () => {
+    const out = fresh("out");
+    writeServiceFiles(out, "db1", compile());
+    const smaller = JSON.parse(db1Text);
+    delete smaller["container#1"];
+    const result = writeServiceFiles(out, "db1", compile("db1", JSON.stringify(smaller)), { force: true });
+    expect(result.removed).toEqual(["db1-container1.service"]);
+    expect(existsSync(join(out, "db1-container1.service"))).toBe(false);
+  });
+});
+
+describe("writer: --root inside an image", () => {
+  it("an absolute symlink in the image resolves inside the image, never on the build host", () => {
+    const img = fresh("img");
+    const host = fresh("host-etc");
+    symlinkSync(host, join(img, "etc"));
+    const out = openInsideRoot(img, "etc/systemd/system");
+    try {
+      writeServiceFiles(out, "db1", compile());
+      expect(out.shown).toBe(`${img}${host}/systemd/system`);
+    } finally {
+      out.close();
+    }
+    expect(readdirSync(host)).toEqual([]);
+    expect(existsSync(join(img, host, "systemd/system/db1.target"))).toBe(true);
+  });
+
+  it('".." in an image symlink stops at the image root', () => {
+    const img = fresh("img");
+    mkdirSync(join(img, "etc"));
+    symlinkSync("../../../../../../../../../..", join(img, "etc/systemd"));
+    const out = openInsideRoot(img, "etc/systemd/system");
+    try {
+      writeServiceFiles(out, "db1", compile());
+    } finally {
+      out.close();
+    }
+    expect(existsSync(join(img, "system/db1.target"))).toBe(true);
+  });
+
+  it("the CLI with --root through an outward symlink writes inside the image", () => {
+    const img = fresh("img");
+    const host = fresh("host");
+    mkdirSync(join(img, "etc/systemd"), { recursive: true });
+    symlinkSync(host, join(img, "etc/systemd/system"));
+    const r = spawnSync(process.execPath, [bin, "compile", join(repo, "fixtures/db1.json"), "--nodes", "node-1-1,node-1-2", "--root", img], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(host)).toEqual([]);
+    expect(existsSync(join(img, host, "db1.target"))).toBe(true);
+  });
+
+  it("a symlink loop in the image is a clear error", () => {
+    const img = fresh("img");
+    symlinkSync("etc", join(img, "etc"));
+    expect(() => openInsideRoot(img, "etc/systemd/system")).toThrow(ConfigError);
+  });
+});
+
+describe("writer: one compile per service at a time", () => {
+  it("a stale lock (its process is gone) is broken; a live one is waited for, then a clear error", () => {
+    const out = fresh("out");
+    mkdirSync(join(out, "db1.svcc"));
+    const gone = spawnSync("/bin/true").pid!;
+    writeFileSync(join(out, "db1.svcc/lock"), `${gone} 1 ${hostname()}\n`);
+    writeServiceFiles(out, "db1", compile());
+    expect(existsSync(join(out, "db1.svcc/lock"))).toBe(false);
+
+    const holder = spawn("sleep", ["30"]);
+    try {
+      const stat = readFileSync(`/proc/${holder.pid}/stat`, "utf8");
+      const started = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+      writeFileSync(join(out, "db1.svcc/lock"), `${holder.pid} ${started} ${hostname()}\n`);
+      const t0 = Date.now();
+      expect(() => writeServiceFiles(out, "db1", compile(), { lockWaitMs: 300 })).toThrow(new RegExp(`another svcc \\(pid ${holder.pid} on .*\\) is writing db1`));
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it("two compiles of one service with different configs, 20 times at once: every manifest is whole, no unit is untracked", async () => {
+    const out = fresh("out");
+    const configs = fresh("configs");
+    const a = join(configs, "a.json");
+    const b = join(configs, "b.json");
+    writeFileSync(a, db1Text);
+    const smaller = JSON.parse(db1Text);
+    delete smaller["container#1"];
+    delete smaller["ip#0"];
+    smaller["app#7"] = { type: "simple", start: "sleep infinity" };
+    writeFileSync(b, JSON.stringify(smaller));
+    const run = (config: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [bin, "compile", config, "--name", "db1", "--nodes", "node-1-1,node-1-2", "-o", out]);
+        let stderr = "";
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+    const filesOf = (config: string) => compile("db1", readFileSync(config, "utf8")).map((f) => f.path).sort();
+    const [filesA, filesB] = [filesOf(a), filesOf(b)];
+    for (let round = 0; round < 20; round++) {
+      const results = await Promise.all([run(a), run(b)]);
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      const listed = manifestOf(out).files;
+      expect([filesA, filesB]).toContainEqual(listed);
+      const onDisk = readdirSync(out).filter((f) => f !== "db1.svcc").sort();
+      const envFiles = readdirSync(join(out, "db1.svcc")).filter((f) => f !== "manifest.json").map((f) => `db1.svcc/${f}`);
+      expect([...onDisk, ...envFiles].sort()).toEqual(listed);
+    }
+  }, 120_000);
+});
