@@ -256,8 +256,8 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
     else if (resource.group === "ip" && resource.type === "netns") {
       const netns = String(v.netns);
       const owner = byRid(netns);
-      resources.push({ rid, kind: "ip", addr: String(v.ipname), container: containerName(service, owner), engine: owner.type as "docker" | "podman" });
-    } else if (resource.group === "ip") resources.push({ rid, kind: "ip", addr: String(v.ipname), dev: String(v.ipdev) });
+      resources.push({ rid, kind: "ip", addr: String(v.name), container: containerName(service, owner), engine: owner.type as "docker" | "podman" });
+    } else if (resource.group === "ip") resources.push({ rid, kind: "ip", addr: String(v.name), dev: String(v.dev) });
     else if (resource.group === "container") {
       const c = { unit: b.main.name, name: containerName(service, resource), engine: resource.type as "docker" | "podman" };
       containers.push(c);

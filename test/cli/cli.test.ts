@@ -26,12 +26,12 @@ describe("svcc compile", () => {
     const out = join(work, "out1");
     const first = svcc(["compile", db1, ...nodes, "-o", out]);
     expect(first.code, first.stderr).toBe(0);
-    expect(unitFiles(out)).toEqual(["db1-container0.service", "db1-container1.service", "db1-disk0.service", "db1-disk1.service", "db1-fs1.service", "db1-ip0.service", "db1-precheck.service", "db1-stopped.target", "db1.target", "srv-db1-data.mount"]);
-    expect(first.stderr).toContain("10 written, 0 unchanged, 0 removed");
+    expect(unitFiles(out)).toEqual(["db1-container0.service", "db1-container1.service", "db1-disk0.service", "db1-disk1.service", "db1-down.service", "db1-fs1.service", "db1-ip0.service", "db1-lease.service", "db1-precheck.service", "db1-stop.service", "db1-up.service", "db1.target", "srv-db1-data.mount"]);
+    expect(first.stderr).toContain("14 written, 0 unchanged, 0 removed");
     const manifest = JSON.parse(readFileSync(join(out, "db1.svcc/manifest.json"), "utf8"));
     expect(manifest.files).toContain("db1.target");
     const second = svcc(["compile", db1, ...nodes, "-o", out]);
-    expect(second.stderr).toContain("0 written, 10 unchanged, 0 removed");
+    expect(second.stderr).toContain("0 written, 14 unchanged, 0 removed");
     expect(readdirSync(out).filter((f) => f.includes("svcc-tmp"))).toEqual([]);
   });
 
@@ -76,7 +76,7 @@ describe("svcc compile", () => {
     const headers = r.stdout.split("\n").filter((l) => /^---.*---$/.test(l));
     expect(headers).toContain("---db1.target---");
     expect(headers).toContain("---srv-db1-data.mount---");
-    expect(headers.length).toBe(10);
+    expect(headers.length).toBe(14); // 13 units and db1.svcc/service.json
   });
 
   it("reads stdin with --name, and --env overrides the env section", () => {
@@ -160,7 +160,7 @@ describe("svcc validate and plan", () => {
   it("validate exits 0 on a good config and 2 with every problem on a bad one", () => {
     const ok = svcc(["validate", db1, ...nodes]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain("ok (db1: 10 units)");
+    expect(ok.stdout).toContain("ok (db1: 13 units)");
     const bad = join(work, "bad.json");
     writeFileSync(bad, JSON.stringify({ "container#0": { imgae: "x", rm: "maybe" } }));
     const r = svcc(["validate", bad]);
@@ -173,7 +173,7 @@ describe("svcc validate and plan", () => {
     expect(r.code).toBe(0);
     const [start, stop] = r.stdout.split(/stop order/);
     const rids = (text: string) => [...text.matchAll(/^\s+\d+\. (\S+)/gm)].map((m) => m[1]);
-    expect(rids(start)).toEqual(["precheck", "disk#0", "disk#1", "fs#1", "container#0", "ip#0", "container#1"]);
+    expect(rids(start)).toEqual(["lease", "precheck", "disk#0", "disk#1", "fs#1", "container#0", "ip#0", "container#1"]);
     expect(rids(stop)).toEqual([...rids(start)].reverse());
   });
 

@@ -2,6 +2,7 @@
 // test/fixtures/opensvc/) through the compiler and checks its inline expectations; every config
 // that compiles is also written to disk and checked by `systemd-analyze verify`.
 
+import { isServiceDesc } from "../../src/compiler/service-desc.js";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -115,6 +116,14 @@ describe.each(fixtureFiles)("fixture %s", (fileName) => {
         for (const line of file.content.split("\n").filter(Boolean)) expect(line, file.path).toMatch(/^(# .*|[A-Z_][A-Z0-9_]*="([^"\\$`]|\\.)*")$/);
         continue;
       }
+      if (file.path.endsWith("/service.json")) {
+        // The agent's contract: its description names exactly the units the compile wrote.
+        const desc = JSON.parse(file.content);
+        expect(isServiceDesc(desc), file.path).toBe(true);
+        const units = new Set(result.files.map((f) => f.path));
+        for (const u of [desc.target, desc.stopUnit, ...desc.members]) expect(units.has(u), `${file.path} names ${u}`).toBe(true);
+        continue;
+      }
       const parsed = parseUnitFile(file.content);
       expect(parsed.strayLines, `${file.path} has lines systemd would misread`).toEqual([]);
       for (const [key, value] of parsed.sections.get("Service") ?? []) {
@@ -166,8 +175,16 @@ describe.each(fixtureFiles)("fixture %s", (fileName) => {
           expect(result.files.find((f) => f.path === a)?.content ?? "", d.line).toContain(afterOne);
           break;
         case "assert-start-order":
-          expect(result.steps.map((s) => s.rid)).toEqual(d.args);
+          // The lease guard always heads the chain: fixtures list what follows it.
+          expect(result.steps[0].rid).toBe("lease");
+          expect(result.steps.slice(1).map((s) => s.rid)).toEqual(d.args);
           break;
+        case "assert-desc": {
+          // The agent's contract (<svc>.svcc/service.json): a field, lists joined by spaces.
+          const v = (result.description as unknown as Record<string, unknown>)[a];
+          expect(Array.isArray(v) ? v.join(" ") : String(v), d.line).toBe(afterOne);
+          break;
+        }
         case "assert-golden": {
           const goldenDir = join(fixtureDir, a);
           if (process.env.UPDATE_GOLDEN) {
