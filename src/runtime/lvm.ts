@@ -53,9 +53,13 @@ export async function readVgState(runner: CommandRunner, vg: string): Promise<Vg
   return { tags: parseVgTags(tags), autoactivation: auto.trim() === "enabled" };
 }
 
-/** The fencing token a holder left on the VG: tags svcc_token_<N>. */
+/** The fencing token of the VG's newest holder, and which node it was: tag svcc_token_<N>_<node>. */
 export const tokenTagPrefix = "svcc_token_";
-const tokenOf = (tag: string) => (tag.startsWith(tokenTagPrefix) && /^\d+$/.test(tag.slice(tokenTagPrefix.length)) ? Number(tag.slice(tokenTagPrefix.length)) : undefined);
+export function parseTokenTag(tag: string): { token: number; node: string } | undefined {
+  const m = /^svcc_token_(\d{1,15})_(.+)$/.exec(tag);
+  return m ? { token: Number(m[1]), node: m[2] } : undefined;
+}
+const tokenTag = (token: number, node: string) => `${tokenTagPrefix}${token}_${node}`;
 
 /** `lvmconfig` prints `key="one"` or `key=["a","b"]`; absent keys are not printed. */
 export function parseLvmConfig(stdout: string): Map<string, string[]> {
@@ -72,12 +76,13 @@ export function parseLvmConfig(stdout: string): Map<string, string[]> {
 
 /**
  * A VG tag fences only when this host's LVM refuses to activate the VG without its tag:
- * activation/volume_list must be set, must not name the VG itself, and "@*" needs
- * tags/hosttags = 1; boot-time autoactivation must be off for the VG. Each problem names the
- * setting to change.
+ * activation/volume_list must be set and must not name the VG itself; boot-time
+ * autoactivation must be off for the VG. Each problem names the setting to change. (Whether
+ * "@*" matches this host also needs tags { hosttags = 1 }, which lvmconfig does not report:
+ * without it activation fails with LVM's own message, which is not a safety problem.)
  */
 export async function vgFencingProblems(runner: CommandRunner, vg: string, node: string, state: VgState): Promise<string[]> {
-  const { stdout } = await lvm(runner, "lvmconfig", ["--typeconfig", "full", "activation/volume_list", "tags/hosttags"], "cannot read the LVM configuration");
+  const { stdout } = await lvm(runner, "lvmconfig", ["--typeconfig", "full", "activation/volume_list"], "cannot read the LVM configuration");
   const config = parseLvmConfig(stdout);
   const problems: string[] = [];
   const list = config.get("volume_list");
@@ -86,7 +91,6 @@ export async function vgFencingProblems(runner: CommandRunner, vg: string, node:
   else {
     const naming = list.filter((e) => e === vg || e.startsWith(`${vg}/`));
     if (naming.length) problems.push(`activation/volume_list names ${naming.join(", ")}: this host would activate VG ${vg} without its tag; remove it and ${fix}`);
-    if (list.includes("@*") && config.get("hosttags")?.[0] !== "1") problems.push(`activation/volume_list has "@*" but tags/hosttags is not 1, so "@*" matches no host tag; set tags { hosttags = 1 }`);
   }
   if (state.autoactivation) problems.push(`VG ${vg} has autoactivation enabled (a boot could activate it on two hosts): run vgchange --setautoactivation n ${vg}`);
   return problems;
@@ -104,13 +108,15 @@ export async function vgStart(ctx: RuntimeContext, { vg, node }: VgTarget, optio
   const problems = await vgFencingProblems(ctx.runner, vg, node, state);
   if (problems.length) throw new ActionError(`refusing to take VG ${vg}: its tag would not fence it: ${problems.join("; ")}`);
   const { tags } = state;
-  const tokens = tags.map(tokenOf).filter((t): t is number => t !== undefined);
-  const newest = Math.max(0, ...tokens);
-  if (options.token !== undefined && newest > options.token) {
-    throw new ActionError(`VG ${vg} carries fencing token ${newest} from a newer lease holder; this node's lease has token ${options.token}: refusing (a stale holder must not take the VG back)`);
+  const recorded = tags.map(parseTokenTag).filter((t) => t !== undefined).sort((a, b) => b.token - a.token)[0];
+  if (options.token !== undefined && recorded && (recorded.token > options.token || (recorded.token === options.token && recorded.node !== node))) {
+    throw new ActionError(`VG ${vg} was taken with fencing token ${recorded.token} by ${recorded.node}; this node's lease has token ${options.token}: refusing (a stale holder must not take the VG back)`);
   }
-  const drop = tags.filter((t) => (tokenOf(t) === undefined ? t !== node : options.token !== undefined && tokenOf(t)! < options.token));
-  const add = [...(tags.includes(node) ? [] : [node]), ...(options.token !== undefined && !tags.includes(`${tokenTagPrefix}${options.token}`) ? [`${tokenTagPrefix}${options.token}`] : [])];
+  const mine = options.token === undefined ? undefined : tokenTag(options.token, node);
+  // Other nodes' host tags go; older token tags go (ours replaces them); a token tag stays when
+  // the service runs without an agent (no token to replace it with).
+  const drop = tags.filter((t) => (parseTokenTag(t) ? mine !== undefined && t !== mine : t !== node));
+  const add = [...(tags.includes(node) ? [] : [node]), ...(mine && !tags.includes(mine) ? [mine] : [])];
   if (drop.length || add.length) {
     ctx.log.info(`${drop.length ? `dropping ${formatTags(drop)}` : ""}${drop.length && add.length ? ", " : ""}${add.length ? `adding ${formatTags(add)}` : ""}`);
     await lvm(ctx.runner, "vgchange", [...drop.flatMap((t) => ["--deltag", `@${t}`]), ...add.flatMap((t) => ["--addtag", `@${t}`]), vg], `cannot set the tags (drop ${formatTags(drop)}, add ${formatTags(add)})`);

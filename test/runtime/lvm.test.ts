@@ -1,63 +1,126 @@
 import { describe, expect, it } from "vitest";
-import { parseVgTags } from "../../src/runtime/lvm.js";
+import { parseLvmConfig, parseTokenTag, parseVgTags } from "../../src/runtime/lvm.js";
 import { FakeRunner, runAction } from "./fakes.js";
 
 const vgs = "vgs --noheadings -o vg_tags db1";
 const tags = (...t: string[]) => ({ stdout: `  ${t.join(",")}\n` });
 
+const state = "vgs --noheadings --separator | -o vg_tags,vg_autoactivation db1";
+const config = "lvmconfig --typeconfig full activation/volume_list";
+const vgState = (tagList: string[], autoactivation = false) => ({ stdout: `  ${tagList.join(",")}|${autoactivation ? "enabled" : ""}\n` });
+const fencing = { stdout: 'volume_list="@*"\nhosttags=1\n' };
+/** A host whose LVM refuses to activate a VG without its tag (what vg-start requires). */
+const fenced = (tagList: string[]) => new FakeRunner().on(state, vgState(tagList)).on(config, fencing);
+
+async function withToken<T>(token: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const old = process.env.SVCC_TOKEN;
+  if (token === undefined) delete process.env.SVCC_TOKEN;
+  else process.env.SVCC_TOKEN = token;
+  try {
+    return await fn();
+  } finally {
+    if (old === undefined) delete process.env.SVCC_TOKEN;
+    else process.env.SVCC_TOKEN = old;
+  }
+}
+const start = (runner: FakeRunner, token?: string, node = "node1") => withToken(token, () => runAction(["vg-start", "--vg", "db1", "--node", node], runner));
+
 describe("vg-start", () => {
-  it("drops every other node's tag in one vgchange, adds ours, activates", async () => {
-    const runner = new FakeRunner().on(vgs, tags("node2", "node3"));
-    const { code, stderr } = await runAction(["vg-start", "--vg", "db1", "--node", "node1"], runner);
+  it("swaps the tags in one vgchange (others' host tags out, ours in), then activates", async () => {
+    const runner = fenced(["node2", "node3"]);
+    const { code, stderr } = await start(runner);
     expect(code).toBe(0);
-    expect(runner.lines).toEqual([
-      vgs,
-      "vgchange --deltag @node2 --deltag @node3 db1",
-      "vgchange --addtag @node1 db1",
-      "vgchange -a y db1",
-    ]);
+    expect(runner.lines).toEqual([state, config, "vgchange --deltag @node2 --deltag @node3 --addtag @node1 db1", "vgchange -a y db1"]);
     expect(stderr).toMatch(/^svcc res vg-start db1: /m);
   });
 
   it("runs every LVM command with LVM_SUPPRESS_FD_WARNINGS=1", async () => {
-    const runner = new FakeRunner().on(vgs, tags("node2"));
-    await runAction(["vg-start", "--vg", "db1", "--node", "node1"], runner);
+    const runner = fenced(["node2"]);
+    await start(runner);
     for (const call of runner.calls) expect(call.opts?.env).toEqual({ LVM_SUPPRESS_FD_WARNINGS: "1" });
   });
 
   it("is idempotent: already tagged exactly @node, only activates", async () => {
-    const runner = new FakeRunner().on(vgs, tags("node1"));
-    const { code } = await runAction(["vg-start", "--vg", "db1", "--node", "node1"], runner);
-    expect(code).toBe(0);
-    expect(runner.lines).toEqual([vgs, "vgchange -a y db1"]);
-  });
-
-  it("keeps our tag and drops the others", async () => {
-    const runner = new FakeRunner().on(vgs, tags("node1", "node2"));
-    await runAction(["vg-start", "--vg", "db1", "--node", "node1"], runner);
-    expect(runner.lines).toEqual([vgs, "vgchange --deltag @node2 db1", "vgchange -a y db1"]);
+    const runner = fenced(["node1"]);
+    expect((await start(runner)).code).toBe(0);
+    expect(runner.lines).toEqual([state, config, "vgchange -a y db1"]);
   });
 
   it("tags an untagged VG", async () => {
-    const runner = new FakeRunner().on(vgs, { stdout: "  \n" });
-    await runAction(["vg-start", "--vg", "db1", "--node", "node-1-2.example.com"], runner);
-    expect(runner.lines).toEqual([vgs, "vgchange --addtag @node-1-2.example.com db1", "vgchange -a y db1"]);
+    const runner = fenced([]);
+    await start(runner, undefined, "node-1-2.example.com");
+    expect(runner.lines).toEqual([state, config, "vgchange --addtag @node-1-2.example.com db1", "vgchange -a y db1"]);
+  });
+
+  it("with the lease's token: replaces an older token tag with its own, naming this node", async () => {
+    const runner = fenced(["node2", "svcc_token_4_node2"]);
+    expect((await start(runner, "5")).code).toBe(0);
+    expect(runner.lines).toEqual([state, config, "vgchange --deltag @node2 --deltag @svcc_token_4_node2 --addtag @node1 --addtag @svcc_token_5_node1 db1", "vgchange -a y db1"]);
+  });
+
+  it("refuses a VG taken with a newer token, touching nothing (a stale holder)", async () => {
+    const runner = fenced(["node2", "svcc_token_6_node2"]);
+    const { code, stderr } = await start(runner, "5");
+    expect(code).toBe(1);
+    expect(runner.lines).toEqual([state, config]);
+    expect(stderr).toContain("VG db1 was taken with fencing token 6 by node2; this node's lease has token 5: refusing");
+  });
+
+  it("refuses the same token from another node, allows it again on the same node (a restart under the same lease)", async () => {
+    const other = fenced(["svcc_token_5_node2"]);
+    expect((await start(other, "5")).code).toBe(1);
+    const same = fenced(["node1", "svcc_token_5_node1"]);
+    expect((await start(same, "5")).code).toBe(0);
+    expect(same.lines).toEqual([state, config, "vgchange -a y db1"]);
+  });
+
+  it("refuses a malformed SVCC_TOKEN as a usage error, running nothing", async () => {
+    const runner = fenced([]);
+    const { code } = await start(runner, "5; rm -rf /");
+    expect(code).toBe(2);
+    expect(runner.lines).toEqual([]);
+  });
+
+  it.each([
+    [{ stdout: "hosttags=0\n" }, "activation/volume_list is not set"],
+    [{ stdout: 'volume_list=["db1","@*"]\nhosttags=1\n' }, "activation/volume_list names db1"],
+  ])("refuses when LVM would activate the VG untagged (%j), naming the setting", async (lvmconfig, message) => {
+    const runner = new FakeRunner().on(state, vgState(["node2"])).on(config, lvmconfig);
+    const { code, stderr } = await start(runner, "3");
+    expect(code).toBe(1);
+    expect(runner.lines).toEqual([state, config]);
+    expect(stderr).toContain("refusing to take VG db1: its tag would not fence it");
+    expect(stderr).toContain(message);
+  });
+
+  it("refuses a VG with boot-time autoactivation on, saying how to turn it off", async () => {
+    const runner = new FakeRunner().on(state, vgState([], true)).on(config, fencing);
+    const { code, stderr } = await start(runner);
+    expect(code).toBe(1);
+    expect(stderr).toContain("vgchange --setautoactivation n db1");
   });
 
   it("fails with the command, exit code and stderr when the VG cannot be read, touching nothing", async () => {
-    const runner = new FakeRunner().on(vgs, { exitCode: 5, stderr: '  Volume group "db1" not found\n  Cannot process volume group db1\n' });
-    const { code, stderr } = await runAction(["vg-start", "--vg", "db1", "--node", "node1"], runner);
+    const runner = new FakeRunner().on(state, { exitCode: 5, stderr: '  Volume group "db1" not found\n  Cannot process volume group db1\n' });
+    const { code, stderr } = await start(runner);
     expect(code).toBe(1);
-    expect(runner.lines).toEqual([vgs]);
-    expect(stderr).toContain("svcc res vg-start db1: cannot read the tags of volume group db1: `vgs --noheadings -o vg_tags db1` failed (exit 5): Volume group \"db1\" not found");
+    expect(runner.lines).toEqual([state]);
+    expect(stderr).toContain('Volume group "db1" not found');
   });
 
-  it("does not activate when the tag cannot be added", async () => {
-    const runner = new FakeRunner().on(vgs, tags()).on("vgchange --addtag @node1 db1", { exitCode: 5, stderr: "metadata locked" });
-    const { code, stderr } = await runAction(["vg-start", "--vg", "db1", "--node", "node1"], runner);
+  it("does not activate when the tags cannot be set", async () => {
+    const runner = fenced([]).on("vgchange --addtag @node1 db1", { exitCode: 5, stderr: "metadata locked" });
+    const { code, stderr } = await start(runner);
     expect(code).toBe(1);
     expect(runner.lines).not.toContain("vgchange -a y db1");
     expect(stderr).toContain("metadata locked");
+  });
+
+  it("parses lvmconfig's single value and list forms", () => {
+    expect(parseLvmConfig('volume_list="@*"\nhosttags=1\n')).toEqual(new Map([["volume_list", ["@*"]], ["hosttags", ["1"]]]));
+    expect(parseLvmConfig('volume_list=["vg0","@node1"]\n').get("volume_list")).toEqual(["vg0", "@node1"]);
+    expect(parseTokenTag("svcc_token_12_node-1.example")).toEqual({ token: 12, node: "node-1.example" });
+    expect(parseTokenTag("node1")).toBeUndefined();
   });
 });
 
