@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseAgentConfig } from "../../src/fence/config.js";
+import { parseAgentConfig, unsafeChoices } from "../../src/fence/config.js";
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), "../../bin/svcc");
 const dir = mkdtempSync(join(tmpdir(), "svcc-agent-config-"));
@@ -15,14 +15,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const good = { node: "n1", nodes: ["n1", "n2"], services: ["db1"], lease: { device: "/dev/loop-lease" } };
 
 describe("agent config", () => {
-  it("takes a minimal config with defaults", () => {
+  it("takes a minimal config with defaults: a real watchdog, reboot as the fence", () => {
     const c = parseAgentConfig(JSON.stringify(good), "agent.json");
-    expect(c).toMatchObject({ node: "n1", fence: "reboot", socket: "/run/svcc/agent.sock", lease: { device: "/dev/loop-lease", offset: 0 } });
-    expect(c.timings.leaseMs).toBe(4000);
+    expect(c).toMatchObject({ node: "n1", fence: "reboot", socket: "/run/svcc/agent.sock", lease: { device: "/dev/loop-lease", offset: 0 }, watchdog: { kind: "device", device: "/dev/watchdog" } });
+    expect(c.timings).toBeUndefined(); // the lease device's timings rule
+    expect(unsafeChoices(c)).toEqual([]);
+  });
+
+  it("takes the node name from the hostname (one image for every node), and refuses an unusable one", () => {
+    const { node: _n, ...noNode } = good;
+    expect(parseAgentConfig(JSON.stringify(noNode), "agent.json", () => "n2.example.com").node).toBe("n2");
+    expect(() => parseAgentConfig(JSON.stringify({ ...noNode, nodes: undefined }), "agent.json", () => "localhost")).toThrow(/node: "localhost" is not a usable node name/);
+  });
+
+  it('"none" for the watchdog or the fence is accepted only when written, and said everywhere', () => {
+    const c = parseAgentConfig(JSON.stringify({ ...good, watchdog: "none", fence: "none" }), "agent.json");
+    expect(unsafeChoices(c).join(" ")).toMatch(/watchdog "none".*fence "none"/);
+    expect(() => parseAgentConfig(JSON.stringify({ ...good, watchdog: "none", fence: "watchdog" }), "agent.json")).toThrow(/fence: fence "watchdog" needs a watchdog/);
   });
 
   it("names every bad key and why", () => {
-    const bad = { ...good, node: "n9", nodez: [], lease: { device: "loop" }, timings: { leaseMs: 1000 }, fence: "explode" };
+    const bad = { ...good, node: "n9", nodez: [], lease: { device: "loop" }, timings: { leaseMs: 1000 }, fence: "explode", watchdog: { device: "watchdog" } };
     let message = "";
     try {
       parseAgentConfig(JSON.stringify(bad), "agent.json");
@@ -32,8 +45,9 @@ describe("agent config", () => {
     expect(message).toContain("agent.json: nodez: unknown key");
     expect(message).toContain("agent.json: node: this node (n9) is not in nodes (n1, n2)");
     expect(message).toContain("agent.json: lease: expected");
-    expect(message).toContain("agent.json: timings: leaseMs must be at least 3 × renewMs");
-    expect(message).toContain("agent.json: fence: expected reboot, poweroff, crash or exit");
+    expect(message).toContain("agent.json: timings: leaseMs (1000) must be at least 2 × renewMs + ioTimeoutMs (3000)");
+    expect(message).toContain("agent.json: fence: expected one of reboot, poweroff, crash, watchdog, none");
+    expect(message).toContain("agent.json: watchdog: expected");
   });
 
   it("svcc agent refuses a bad config with exit 2 and starts nothing", () => {

@@ -1,24 +1,28 @@
-// The decision function, case by case: a fake observation in, the actions out.
+// The agent's decisions, case by case: an observation in, the actions (and escalation) out.
 
 import { describe, expect, it } from "vitest";
-import { decide, type Observation } from "../../src/fence/decide.js";
+import { admit, type AdmissionView, decide, escalation, firstUsableNode, type LocalView, type Observation, wantedNode } from "../../src/fence/decide.js";
+
+const down: LocalView = { target: "inactive", up: false, failed: false, runtimeFailure: false, provenDown: true, monitorFailed: false };
+const running: LocalView = { target: "active", up: true, failed: false, runtimeFailure: false, provenDown: false, monitorFailed: false };
 
 const base: Observation = {
   self: "n1",
   now: 10_000,
-  nodes: ["n1", "n2"],
+  nodes: ["n1", "n2", "n3"],
   orchestrate: "no",
-  renewFailing: false,
-  liveNodes: new Set(["n1", "n2"]),
-  frozen: false,
-  target: "inactive",
-  anyMemberUp: false,
-  monitorFailed: false,
-  holdDown: new Map(),
-  killWindowMs: 4000,
+  lease: { validUntil: -Infinity, lost: false },
+  intent: { frozen: false },
+  liveNodes: new Set(["n1", "n2", "n3"]),
+  heldDown: new Set(),
+  local: down,
+  startFailed: false,
+  timings: { leaseMs: 4000, killWindowMs: 2000, stopMarginMs: 2000 },
 };
-const held = { token: 3, localDeadline: 14_000 };
-const kinds = (o: Partial<Observation>) => decide({ ...base, ...o }).map((a) => a.kind);
+const held = { token: 3, validUntil: 14_000, lost: false };
+type Change = Omit<Partial<Observation>, "lease" | "intent" | "local"> & { lease?: Partial<Observation["lease"]>; intent?: Partial<Observation["intent"]>; local?: Partial<LocalView> };
+const obs = (o: Change): Observation => ({ ...base, ...o, lease: { ...base.lease, ...o.lease }, intent: { ...base.intent, ...o.intent }, local: { ...base.local, ...o.local } } as Observation);
+const kinds = (o: Change) => decide(obs(o)).map((a) => a.kind);
 
 describe("decide", () => {
   it("orchestrate=no does nothing without a request", () => {
@@ -26,68 +30,125 @@ describe("decide", () => {
   });
 
   it("a placement here acquires, then starts with the token", () => {
-    expect(kinds({ placement: "n1" })).toEqual(["acquire"]);
-    expect(decide({ ...base, placement: "n1", held })).toEqual([expect.objectContaining({ kind: "start", token: 3 })]);
+    expect(kinds({ intent: { placement: "n1" } })).toEqual(["acquire"]);
+    expect(decide(obs({ intent: { placement: "n1" }, lease: held }))).toEqual([expect.objectContaining({ kind: "start", token: 3 })]);
   });
 
-  it("never acquires while another node may still act", () => {
-    expect(kinds({ placement: "n1", liveHolder: "n2" })).toEqual([]);
+  it("never acquires while another node may still act, or while anything of it is up here", () => {
+    expect(kinds({ intent: { placement: "n1" }, lease: { liveHolder: "n2" } })).toEqual([]);
+    expect(kinds({ intent: { placement: "n1" }, local: { failed: true } })).toEqual([]);
+    expect(kinds({ intent: { placement: "n1" }, job: "stop" })).toEqual([]);
   });
 
   it("orchestrate=start/ha picks the first live node that is not held down", () => {
     expect(kinds({ orchestrate: "start" })).toEqual(["acquire"]);
     expect(kinds({ orchestrate: "ha", self: "n2" })).toEqual([]);
-    expect(kinds({ orchestrate: "ha", self: "n2", liveNodes: new Set(["n2"]) })).toEqual(["acquire"]);
-    expect(kinds({ orchestrate: "ha", self: "n2", holdDown: new Map([["n1", 20_000]]) })).toEqual(["acquire"]);
-    expect(kinds({ orchestrate: "ha", frozen: true })).toEqual([]);
+    expect(kinds({ orchestrate: "ha", self: "n2", liveNodes: new Set(["n2", "n3"]) })).toEqual(["acquire"]);
+    expect(kinds({ orchestrate: "ha", self: "n2", heldDown: new Set(["n1"]) })).toEqual(["acquire"]);
+    expect(kinds({ orchestrate: "ha", intent: { frozen: true } })).toEqual([]);
+    expect(firstUsableNode({ nodes: ["a", "b", "c"], liveNodes: new Set(["b", "c"]), heldDown: new Set(["b"]) })).toBe("c");
   });
 
-  it("a switch away stops here, and releases only once everything is down", () => {
-    expect(kinds({ held, placement: "n2", target: "active", anyMemberUp: true })).toEqual(["stop"]);
-    expect(kinds({ held, placement: "n2", target: "deactivating", anyMemberUp: true })).toEqual([]);
-    expect(kinds({ held, placement: "n2", target: "inactive", anyMemberUp: true })).toEqual(["stop"]);
-    expect(kinds({ held, placement: "n2" })).toEqual(["release"]);
+  it("a running service stays where it is: a node that comes back does not pull it over", () => {
+    // n2 holds it; n1 (first in the list) is live again.
+    expect(wantedNode(obs({ self: "n2", orchestrate: "ha", lease: held, local: running }))).toBe("n2");
+    expect(kinds({ self: "n2", orchestrate: "ha", lease: held, local: running })).toEqual([]);
+    expect(wantedNode(obs({ orchestrate: "ha", lease: { liveHolder: "n2" } }))).toBe("n2");
+    expect(kinds({ orchestrate: "ha", lease: { liveHolder: "n2" } })).toEqual([]);
   });
 
-  it("losing the lease store: stop at once, kill at the deadline, fence after the kill window", () => {
-    const running = { held, renewFailing: true, target: "active" as const, anyMemberUp: true };
-    expect(kinds({ ...running, now: 12_000 })).toEqual(["stop"]);
-    expect(kinds({ ...running, now: 14_000 })).toEqual(["kill"]);
-    expect(kinds({ ...running, now: 18_000 })).toEqual(["fence"]);
-    expect(kinds({ ...running, now: 18_000, target: "inactive", anyMemberUp: false })).toEqual([]);
-  });
-
-  it("anything running here without the lease is stopped", () => {
-    expect(kinds({ target: "active", anyMemberUp: true })).toEqual(["stop"]);
-    expect(kinds({ target: "active", anyMemberUp: true, unleasedSince: 5_000 })).toEqual(["kill"]);
-    expect(kinds({ target: "active", anyMemberUp: true, unleasedSince: 1_000 })).toEqual(["fence"]);
-    expect(kinds({ target: "inactive", anyMemberUp: true, held: { token: 1, localDeadline: 20_000 }, renewFailing: true })).toEqual(["stop"]);
-  });
-
-  it("a monitored failure with orchestrate=ha holds this node down and places the service on the next", () => {
-    const actions = decide({ ...base, held, orchestrate: "ha", monitorFailed: true, target: "failed", anyMemberUp: false });
-    expect(actions).toEqual([expect.objectContaining({ kind: "hold-down", node: "n1" }), expect.objectContaining({ kind: "set-placement", node: "n2" })]);
-  });
-
-  it("under orchestrate=ha a placement on a dead node gives way to failover; otherwise it waits", () => {
-    const deadPlacement = { self: "n2", placement: "n1", liveNodes: new Set(["n2"]) };
-    expect(decide({ ...base, ...deadPlacement, orchestrate: "ha" })).toEqual([expect.objectContaining({ kind: "acquire", failover: true })]);
-    expect(kinds({ ...deadPlacement, orchestrate: "no" })).toEqual([]);
-    expect(kinds({ ...deadPlacement, orchestrate: "ha", frozen: true })).toEqual([]);
-    expect(kinds({ self: "n2", placement: "n1", orchestrate: "ha" })).toEqual([]);
-  });
-
-  it("a monitored failure already acted on (placed elsewhere) hands over instead of repeating itself", () => {
-    expect(kinds({ held, orchestrate: "ha", monitorFailed: true, placement: "n2", target: "inactive" })).toEqual(["release"]);
-    expect(kinds({ held, orchestrate: "ha", monitorFailed: true, placement: "n2", target: "active", anyMemberUp: true })).toEqual(["stop"]);
-  });
-
-  it("a failed target is not restarted by the agent (systemd does local restarts)", () => {
-    expect(kinds({ held, target: "failed" })).toEqual([]);
+  it("a switch away stops here, and releases only once every resource is proven down", () => {
+    expect(kinds({ lease: held, intent: { placement: "n2" }, local: running })).toEqual(["stop"]);
+    expect(kinds({ lease: held, intent: { placement: "n2" }, local: { ...down, failed: true, provenDown: false } })).toEqual(["stop"]);
+    expect(kinds({ lease: held, intent: { placement: "n2" }, local: { ...down, provenDown: false } })).toEqual(["stop"]);
+    expect(kinds({ lease: held, intent: { placement: "n2" } })).toEqual(["release"]);
+    expect(kinds({ lease: held, intent: { placement: "n2" }, job: "stop" })).toEqual([]);
   });
 
   it("placement '' stops everywhere and releases", () => {
-    expect(kinds({ held, placement: "", target: "active", anyMemberUp: true })).toEqual(["stop"]);
-    expect(kinds({ held, placement: "" })).toEqual(["release"]);
+    expect(kinds({ lease: held, intent: { placement: "" }, local: running })).toEqual(["stop"]);
+    expect(kinds({ lease: held, intent: { placement: "" } })).toEqual(["release"]);
+  });
+
+  it("nothing starts on a lease in doubt (its renews failing, the deadline near)", () => {
+    expect(kinds({ lease: held, intent: { placement: "n1" }, now: 11_999 })).toEqual(["start"]);
+    expect(kinds({ lease: held, intent: { placement: "n1" }, now: 12_000 })).toEqual([]);
+  });
+
+  it("a failure while running is reported, not restarted; failed units left by our own jobs are redone", () => {
+    expect(kinds({ lease: held, intent: { placement: "n1" }, local: { ...down, failed: true, runtimeFailure: true, provenDown: false } })).toEqual([]);
+    expect(kinds({ lease: held, intent: { placement: "n1" }, local: { ...down, failed: true, provenDown: false } })).toEqual(["start"]);
+    // The target down with members left up (after a kill): the start completes it.
+    expect(kinds({ lease: held, intent: { placement: "n1" }, local: { ...down, up: true, provenDown: false } })).toEqual(["start"]);
+  });
+
+  it("a failed start rolls back, holds this node down, releases and places the service on the next usable node", () => {
+    expect(kinds({ lease: held, orchestrate: "ha", startFailed: true, local: { ...down, failed: true, provenDown: false } })).toEqual(["stop"]);
+    const handOver = decide(obs({ lease: held, orchestrate: "ha", startFailed: true, heldDown: new Set(["n2"]) }));
+    expect(handOver).toEqual([expect.objectContaining({ kind: "hold-down" }), expect.objectContaining({ kind: "release" }), expect.objectContaining({ kind: "set-placement", node: "n3", origin: "rollback" })]);
+    const nobody = decide(obs({ lease: held, startFailed: true, liveNodes: new Set(["n1"]) }));
+    expect(nobody.at(-1)).toEqual(expect.objectContaining({ kind: "set-placement", node: "" }));
+  });
+
+  it("a monitored failure under orchestrate=ha holds this node down and places the service on the next", () => {
+    const actions = decide(obs({ lease: held, orchestrate: "ha", local: { ...running, monitorFailed: true } }));
+    expect(actions).toEqual([expect.objectContaining({ kind: "hold-down" }), expect.objectContaining({ kind: "set-placement", node: "n2", origin: "monitor" })]);
+    // Once placed elsewhere, the failure has been acted on: hand over instead of repeating it.
+    expect(kinds({ lease: held, orchestrate: "ha", intent: { placement: "n2" }, local: { ...down, monitorFailed: true } })).toEqual(["release"]);
+  });
+
+  it("under orchestrate=ha a placement on a dead node gives way to failover; otherwise it waits", () => {
+    const dead = { self: "n2", intent: { placement: "n1" }, liveNodes: new Set(["n2", "n3"]) };
+    expect(decide(obs({ ...dead, orchestrate: "ha" }))).toEqual([expect.objectContaining({ kind: "acquire", failover: true })]);
+    expect(kinds({ ...dead, orchestrate: "no" })).toEqual([]);
+    expect(kinds({ ...dead, orchestrate: "ha", intent: { placement: "n1", frozen: true } })).toEqual([]);
+  });
+
+  it("an agent shutting down takes and starts nothing", () => {
+    expect(kinds({ leaving: true, intent: { placement: "n1" } })).toEqual([]);
+    expect(kinds({ leaving: true, intent: { placement: "n1" }, lease: held })).toEqual([]);
+  });
+});
+
+describe("escalation", () => {
+  it("none while the lease is valid and the deadline is not near", () => {
+    expect(escalation(obs({ lease: held, local: running }))).toBeUndefined();
+    expect(escalation(obs({ local: down }))).toBeUndefined();
+  });
+
+  it("renews failing: stop at deadline − margin, kill at the deadline, fence a kill window later", () => {
+    expect(escalation(obs({ lease: held, local: running, now: 12_500 }))).toEqual({ reason: "the lease could not be renewed", stopAt: 12_000, killAt: 14_000, fenceAt: 16_000 });
+    expect(escalation(obs({ lease: held, local: running, now: 14_500 }))?.reason).toBe("the lease ran out");
+  });
+
+  it("a lost lease (a newer ballot elsewhere): kill at once, no politeness", () => {
+    expect(escalation(obs({ lease: { ...held, lost: true }, local: running, unleasedSince: 9_000 }))).toEqual({ reason: "another node took the lease over (a newer ballot)", stopAt: 9_000, killAt: 9_000, fenceAt: 11_000 });
+  });
+
+  it("running without any lease (a start by hand): stop now, kill and fence a window later each", () => {
+    expect(escalation(obs({ local: running, unleasedSince: 9_000 }))).toEqual({ reason: "running without the lease", stopAt: 9_000, killAt: 11_000, fenceAt: 13_000 });
+  });
+
+  it("a failed unit counts as up: its resource may still be held", () => {
+    expect(escalation(obs({ local: { ...down, failed: true, provenDown: false }, unleasedSince: 9_000 }))).toBeDefined();
+  });
+
+  it("a fatal store problem (another host writes our records): kill at once", () => {
+    expect(escalation(obs({ lease: held, local: running, storeFatal: "two hosts share the node name n1", unleasedSince: 9_500 }))).toMatchObject({ killAt: 9_500, fenceAt: 11_500 });
+  });
+});
+
+describe("admit (operator requests)", () => {
+  const view: AdmissionView = { service: "db1", nodes: ["n1", "n2"], liveNodes: new Set(["n1", "n2"]), heldDown: new Set(), frozen: false };
+  it("a switch to a live node of the service is written as its placement", () => {
+    expect(admit(view, { cmd: "switch", node: "n2" })).toEqual({ ok: true, placement: "n2" });
+    expect(admit(view, { cmd: "stop" })).toEqual({ ok: true, placement: "" });
+    expect(admit(view, { cmd: "start" })).toEqual({ ok: true, placement: "n1" });
+  });
+  it("refuses with a reason: unknown node, dead node, frozen service, a request already in progress here", () => {
+    expect(admit(view, { cmd: "switch", node: "n9" })).toEqual({ ok: false, error: "n9 is not a node of db1 (n1, n2)" });
+    expect(admit({ ...view, liveNodes: new Set(["n1"]) }, { cmd: "switch", node: "n2" })).toMatchObject({ ok: false, error: expect.stringContaining("n2 is down") });
+    expect(admit({ ...view, frozen: true }, { cmd: "switch", node: "n2" })).toMatchObject({ ok: false, error: expect.stringContaining("frozen") });
+    expect(admit({ ...view, busyWith: "switch to n1" }, { cmd: "switch", node: "n2" })).toMatchObject({ ok: false, error: expect.stringContaining("in progress") });
   });
 });

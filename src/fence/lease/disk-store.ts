@@ -464,8 +464,12 @@ export class DiskLeaseStore implements LeaseStore {
       await this.writeBallot(service, { own: 2 });
       return;
     }
+    // Every node's block carries the newest intent and the highest token seen, so neither is
+    // lost with the record it was first written in.
     const newest = this.newestIntent(area);
-    if (newest && (!mine?.intent || newest.intent.v > mine.intent.v)) await this.writeBallot(service, { intent: newest.intent });
+    const newerIntent = newest && (!mine?.intent || newest.intent.v > mine.intent.v);
+    const higherToken = this.areaMaxToken(service) > (mine?.max ?? 0);
+    if (newerIntent || (higherToken && mine)) await this.writeBallot(service, newerIntent ? { intent: newest!.intent } : {});
   }
 
   async refresh(): Promise<void> {
