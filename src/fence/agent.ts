@@ -68,6 +68,7 @@ interface ServiceRuntime {
   distrust?: string;
   lastVerifyAt?: number;
   acquireLoggedAt?: number;
+  releaseLoggedAt?: number;
   /** What was last published to the lease file ("" = removed), to write it only on change. */
   leasePublished?: string;
   escalation?: ArmedEscalation;
@@ -658,9 +659,13 @@ export class Agent {
         try {
           await store.release(service);
         } catch (err) {
-          this.log(service, `cannot release the lease yet: ${(err as Error).message}`);
+          // Retried every renew; said once, then every 30 s.
+          const now = this.d.clock.now();
+          if (now - (s.releaseLoggedAt ?? -Infinity) > 30_000) this.log(service, `cannot release the lease yet (retrying): ${(err as Error).message}`);
+          s.releaseLoggedAt ??= now;
           return;
         }
+        s.releaseLoggedAt = undefined;
         const token = this.lastToken.get(service);
         s.distrust = undefined;
         this.publishLease(service, s, undefined);

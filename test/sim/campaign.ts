@@ -15,6 +15,7 @@ export interface CampaignOptions {
   stopAfterFailures?: number;
   /** Wall-clock budget: stop issuing seeds after this many ms. */
   budgetMs?: number;
+  profile?: "long" | "short";
 }
 
 export interface Failure {
@@ -36,16 +37,16 @@ export interface CampaignResult {
 
 type Summary = Pick<ScheduleResult, "seed" | "violations" | "liveness" | "unfinished" | "stats">;
 
-async function runOne(seed: number, backend: "v1" | "v2", exclude: ScheduleOptions["exclude"]): Promise<Summary> {
-  const r = await runSchedule({ seed, backend, exclude, makeStore: backend === "v1" ? v1Store : undefined, stopAtViolation: backend === "v1" });
+async function runOne(seed: number, backend: "v1" | "v2", exclude: ScheduleOptions["exclude"], profile: ScheduleOptions["profile"]): Promise<Summary> {
+  const r = await runSchedule({ seed, backend, exclude, profile, makeStore: backend === "v1" ? v1Store : undefined, stopAtViolation: backend === "v1" });
   return { seed: r.seed, violations: r.violations, liveness: r.liveness, unfinished: r.unfinished, stats: r.stats };
 }
 
 if (!isMainThread && workerData?.campaignWorker) {
-  const { backend, exclude } = workerData as { backend: "v1" | "v2"; exclude: ScheduleOptions["exclude"] };
+  const { backend, exclude, profile } = workerData as { backend: "v1" | "v2"; exclude: ScheduleOptions["exclude"]; profile: ScheduleOptions["profile"] };
   parentPort!.on("message", async (seed: number | null) => {
     if (seed === null) return process.exit(0);
-    parentPort!.postMessage(await runOne(seed, backend, exclude));
+    parentPort!.postMessage(await runOne(seed, backend, exclude, profile));
   });
 }
 
@@ -59,7 +60,7 @@ export async function runCampaign(bundle: string, o: CampaignOptions): Promise<C
   await Promise.all(
     Array.from({ length: workers }, () =>
       new Promise<void>((resolve, reject) => {
-        const w = new Worker(bundle, { workerData: { campaignWorker: true, backend: o.backend ?? "v2", exclude: o.exclude ?? [] } });
+        const w = new Worker(bundle, { workerData: { campaignWorker: true, backend: o.backend ?? "v2", exclude: o.exclude ?? [], profile: o.profile ?? "long" } });
         const feed = () => {
           if (next >= o.seeds.length || done()) {
             w.postMessage(null);

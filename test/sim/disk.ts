@@ -76,7 +76,7 @@ export class SimPath {
   /** Set while the agent's store runs a ballot (acquire): the operation index within it, for phase-aimed faults. */
   acquireOp?: number;
   /** Called when an operation completes during a ballot, before the agent sees it (phase-aimed faults). */
-  onAcquireOp?: (op: number, kind: "read" | "write") => { eio?: boolean; pauseMs?: number } | void;
+  onAcquireOp?: (op: number, kind: "read" | "write") => { eio?: boolean; pauseMs?: number; slowMs?: number } | void;
   /** Faults that hit a ballot, by phase (for the bench's coverage figures). */
   readonly ballotFaults = new Set<string>();
   pauseProcess?: (ms: number) => void;
@@ -117,7 +117,7 @@ export class SimPath {
           const op = this.ballotOp("read");
           const eio = this.faults.eio || op.eio;
           if (eio && this.acquireOp !== undefined) this.ballotFaults.add(`eio:${phaseName(this.acquireOp - 1, "read")}`);
-          const done = this.completion();
+          const done = this.completion() + (op.slowMs ?? 0);
           if (done === Infinity) return;
           const at = this.world.now + (done - this.world.now) * this.rng.next();
           let data: Buffer;
@@ -138,7 +138,7 @@ export class SimPath {
           const op = this.ballotOp("write");
           const eio = this.faults.eio || op.eio;
           if (eio && this.acquireOp !== undefined) this.ballotFaults.add(`eio:${phaseName(this.acquireOp - 1, "write")}`);
-          const done = this.completion();
+          const done = this.completion() + (op.slowMs ?? 0);
           const w: InFlightWrite = { offset: block, landed: false };
           const copy = Buffer.from(data);
           if (this.faults.tearNextWrite) {
@@ -181,7 +181,7 @@ export class SimPath {
     };
   }
 
-  private ballotOp(kind: "read" | "write"): { eio?: boolean; pauseMs?: number } {
+  private ballotOp(kind: "read" | "write"): { eio?: boolean; pauseMs?: number; slowMs?: number } {
     if (this.acquireOp === undefined) return {};
     const op = this.acquireOp++;
     return this.onAcquireOp?.(op, kind) ?? {};

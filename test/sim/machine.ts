@@ -577,7 +577,12 @@ export class SimMachine {
   /** The machine's host record and ballot blocks are lost (zeroed), as if its sectors were destroyed. */
   wipeRecords(disk: { sectors: Map<number, Buffer> }): void {
     const h = this.c.header?.();
-    if (!h) return;
+    if (!h) {
+      // svcc 0.1's layout: one 4 KiB slot per node, in node order.
+      const slot = this.descs[0].nodes.indexOf(this.node);
+      for (let i = 0; i < 8; i++) disk.sectors.delete(slot * 8 + i);
+      return;
+    }
     const index = h.nodes.indexOf(this.node);
     const S = h.sectorSize;
     const kill = (offset: number) => {

@@ -11,6 +11,7 @@ import { type Cluster, describeService, SimMachine } from "./machine.js";
 import { Rng } from "./rng.js";
 import { ProcessClock, World } from "./world.js";
 import type { LeaseStore } from "../../src/fence/lease/types.js";
+import type { AgentConfig } from "../../src/fence/config.js";
 
 export type Fault =
   | { kind: "pause"; machine: number; ms: number }
@@ -18,7 +19,7 @@ export type Fault =
   | { kind: "disk-eio"; machine: number; ms: number }
   | { kind: "disk-hang"; machine: number; ms: number }
   | { kind: "reset"; machine: number }
-  | { kind: "agent-crash"; machine: number }
+  | { kind: "agent-crash"; machine: number; restartAfterMs?: number }
   | { kind: "agent-stop"; machine: number; restartAfterMs: number }
   | { kind: "agent-restart"; machine: number }
   | { kind: "docker-hang"; machine: number; ms: number }
@@ -33,6 +34,8 @@ export type Fault =
   | { kind: "ballot-eio"; machine: number; op: number; ms: number }
   /** In the machine's next ballot, its process stalls for ms right after operation `op`. */
   | { kind: "ballot-pause"; machine: number; op: number; ms: number }
+  /** In the machine's next ballot, operation `op` takes ms longer. */
+  | { kind: "ballot-slow"; machine: number; op: number; ms: number }
   /** The machine's records on the lease disk are lost (zeroed): a slot destroyed. */
   | { kind: "wipe"; machine: number }
   /** An operator starts the service by hand with a stale lease file (token 1, still "valid"): the guard bypassed. */
@@ -60,13 +63,28 @@ export interface ScheduleOptions {
   exclude?: Fault["kind"][];
   /** Keep the whole timeline (for printing a failing seed). */
   trace?: boolean;
+  /**
+   * "long" (npm run sim): 8–25 s of faults, then a liveness check. "short" (the CI sweep): 4–14 s
+   * of fewer faults; liveness checked on every fifth seed (safety is checked on all of them).
+   */
+  profile?: "long" | "short";
   /** Stop at the first safety violation (the known-bad search). */
   stopAtViolation?: boolean;
   makeStore?: (machine: SimMachine, clock: ProcessClock, disk: SimDisk) => LeaseStore;
+  /** Agent config overrides per machine (by index): e.g. an explicitly unsafe "watchdog": "none". */
+  configFor?: (index: number) => Partial<AgentConfig>;
+  /** With orchestrate=no, an operator starts the service on the first machine at 2.5 s (default true). */
+  autoStart?: boolean;
+  /** Machines (by index) an operator leaves powered off when the faults heal. */
+  keepOff?: number[];
+  /** Called after every event with the world time (named cases record what they check). */
+  observe?: (now: number, machines: SimMachine[]) => void;
 }
 
 export interface ScheduleResult {
   seed: number;
+  /** Every timeline entry, structured (named cases check them). */
+  entries: Array<{ t: number; who: string; what: string }>;
   violations: string[];
   liveness: string[];
   /** Requests that never ended (with their issuing agent still alive). */
@@ -90,10 +108,12 @@ export interface ScheduleResult {
 }
 
 const SERVICE = "db1";
+/** How long an operator's request may take before it must end (done, or failed with a reason). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
-function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<string>, wait: number): PlannedFault[] {
+function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<string>, wait: number, most: number): PlannedFault[] {
   const plan: PlannedFault[] = [];
-  const n = rng.int(2, 8);
+  const n = rng.int(1, most);
   const m = () => rng.int(0, machines - 1);
   const kinds: Fault["kind"][] = ["pause", "pause", "disk-slow", "disk-eio", "disk-hang", "reset", "agent-crash", "agent-stop", "agent-restart", "docker-hang", "bus-drop", "start-failure", "vg-stop-failure", "request", "request", "request", "by-hand", "torn-write", "ballot-eio", "ballot-pause", "stale-start"];
   const allowed = kinds.filter((k) => !exclude.has(k));
@@ -148,18 +168,22 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const world = new World();
   const timings = o.timings ?? defaultTimings;
   const wait = takeoverWaitMs(timings);
-  const machinesN = o.names?.length ?? rng.pick([2, 2, 2, 3, 3, 4, 5]);
+  const machinesN = o.names?.length ?? (o.profile === "short" ? rng.pick([2, 2, 2, 3, 3, 4]) : rng.pick([2, 2, 2, 3, 3, 4, 5]));
   let names = o.names ?? Array.from({ length: machinesN }, (_, i) => `n${i + 1}`);
   // Sometimes two machines share a name (a cloned image, a typo): a third machine is named like the first.
   if (!o.names && !o.exclude?.includes("reset") && rng.chance(0.05)) names = [...names, names[0]];
   const unique = [...new Set(names)];
   const orchestrate = o.orchestrate ?? (rng.chance(0.8) ? "ha" : "no");
-  const faultsUntil = o.faultsUntil ?? rng.range(8_000, 25_000);
-  const livenessMs = o.livenessMs ?? wait * 2 + 12_000;
+  const short = o.profile === "short";
+  const faultsUntil = o.faultsUntil ?? (short ? rng.range(4_000, 12_000) : rng.range(8_000, 25_000));
+  const checkLiveness = !short || o.seed % 5 === 0;
+  const livenessMs = o.livenessMs ?? (checkLiveness ? wait * 2 + 12_000 : 1_000);
   const timeline: string[] = [];
   const violations: string[] = [];
+  const entries: ScheduleResult["entries"] = [];
   const result: ScheduleResult = {
     seed: o.seed,
+    entries,
     violations,
     liveness: [],
     unfinished: [],
@@ -169,6 +193,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const fmt = (t: number) => `${(t / 1000).toFixed(3).padStart(8)}s`;
   const log = (who: string, message: string) => {
     if (o.trace || timeline.length < 4000) timeline.push(`${fmt(world.now)} ${who.padEnd(6)} ${message}`);
+    if (o.trace || o.observe) entries.push({ t: world.now, who, what: message });
   };
   const disk = new SimDisk();
   const header = o.backend !== "v1" ? (await initLease(disk.direct(), new ProcessClock(world, 1, 0), { nodes: unique, services: [SERVICE], timings })).header : undefined;
@@ -193,10 +218,11 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     header: () => header,
   };
   const desc = describeService(SERVICE, unique, orchestrate);
-  const machines = names.map((name, i) => new SimMachine(cluster, name, i, new SimPath(world, disk, rng.fork(100 + i), `${name}#${i}`), [desc], timings.driftPercent / 100, {}));
+  const machines = names.map((name, i) => new SimMachine(cluster, name, i, new SimPath(world, disk, rng.fork(100 + i), `${name}#${i}`), [desc], timings.driftPercent / 100, o.configFor?.(i) ?? {}));
 
   let firstViolation: number | undefined;
   world.afterEach = () => {
+    o.observe?.(world.now, machines);
     const holders = machines.filter((m) => m.holds(SERVICE));
     if (holders.length > 1 && firstViolation === undefined) {
       firstViolation = world.now;
@@ -209,25 +235,29 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   // Boot: machines come up within a second of each other; with orchestrate=no an operator starts the service.
   for (const [i, m] of machines.entries()) world.at(rng.range(0, 1000) + (names.indexOf(m.node) !== i ? rng.range(0, 12_000) : 0), () => m.powerOn());
   const requests: Array<{ label: string; machine: SimMachine; boot: number; agent: unknown; done: boolean; at: number }> = [];
-  const issue = (m: SimMachine, request: Request) => {
+  const issue = (m: SimMachine, request: Request, tries = 50): void => {
     const p = m.process;
-    if (!p || !p.started) return;
+    if (!p || !p.started) {
+      // The operator waits for the agent to answer (it may still be joining), then types again.
+      if (tries > 0 && m.powered) world.after(200, () => issue(m, request, tries - 1));
+      return;
+    }
     const label = `${m.id}: ${request.cmd}${"node" in request && request.node ? ` ${request.node}` : ""}`;
     const entry = { label, machine: m, boot: m.boot, agent: p.agent, done: false, at: world.now };
     requests.push(entry);
     result.stats.requests += 1;
     log(m.id, `operator: svcc ${label.split(": ")[1]} ${SERVICE}`);
     p.clock.deliver(() => {
-      void p.agent.request(SERVICE, request, () => undefined, 60_000).then((r) => {
+      void p.agent.request(SERVICE, request, () => undefined, REQUEST_TIMEOUT_MS).then((r) => {
         entry.done = true;
         if (!r.ok) result.stats.requestsFailed += 1;
         log(m.id, `operator: ${label.split(": ")[1]} → ${r.ok ? "done" : `failed: ${r.error}`}`);
       });
     });
   };
-  if (orchestrate === "no") world.at(2500, () => issue(machines[0], { cmd: "start" }));
+  if (orchestrate === "no" && o.autoStart !== false) world.at(2500, () => issue(machines[0], { cmd: "start" }));
 
-  const plan = o.plan ?? randomPlan(rng.fork(2), machines.length, faultsUntil, new Set(o.exclude ?? []), wait);
+  const plan = o.plan ?? randomPlan(rng.fork(2), machines.length, faultsUntil, new Set(o.exclude ?? []), wait, short ? 4 : 8);
   const heal: Array<() => void> = [];
   for (const { at, fault } of plan) {
     world.at(at, () => {
@@ -263,7 +293,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
           if (!m.process) return;
           log(m.id, "FAULT: agent process killed (SIGKILL)");
           m.killAgent();
-          m.restartAgentLater(rng.range(300, 6000));
+          m.restartAgentLater(fault.restartAfterMs ?? rng.range(300, 6000));
           return;
         case "agent-stop":
           m.signalAgent("stop", fault.restartAfterMs);
@@ -297,7 +327,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
         case "torn-write":
           log(m.id, "FAULT: crash in the middle of the next lease write");
           m.path.faults = { ...m.path.faults, tearNextWrite: true };
-          m.path.onTear = () => m.reset("crashed mid-write", rng.range(500, 3000));
+          m.path.onTear = () => m.reset("crashed mid-write", o.keepOff?.includes(fault.machine) ? null : rng.range(500, 3000));
           result.stats.resets += 1;
           return;
         case "ballot-eio":
@@ -317,6 +347,14 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
             if (fault.ms > wait) result.stats.longPauses += 1;
             log(m.id, `FAULT: agent stalls ${Math.round(fault.ms)} ms after ballot operation ${op}`);
             return { pauseMs: fault.ms };
+          };
+          return;
+        case "ballot-slow":
+          m.path.onAcquireOp = (op) => {
+            if (op !== fault.op) return;
+            m.path.onAcquireOp = undefined;
+            log(m.id, `FAULT: ballot operation ${op} takes ${Math.round(fault.ms)} ms more`);
+            return { slowMs: fault.ms };
           };
           return;
         case "wipe":
@@ -339,7 +377,8 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   log("SIM", "all faults heal");
   for (const h of heal) h();
   const seen = new Set<string>();
-  for (const m of machines) {
+  for (const [i, m] of machines.entries()) {
+    if (o.keepOff?.includes(i)) continue;
     m.path.faults = {};
     m.path.onAcquireOp = undefined;
     m.busDownUntil = -Infinity;
@@ -377,12 +416,13 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const intent = view?.intent;
   const shouldRun = intent && intent.placement !== "" && !intent.frozen && (orchestrate !== "no" || (intent.placement !== undefined && intent.version > 0));
   const running = machines.filter((m) => m.powered && m.services.get(SERVICE)!.members.every((x) => x.state === "active"));
-  if (!o.stopAtViolation && shouldRun && running.length !== 1) {
+  if (!o.stopAtViolation && checkLiveness && shouldRun && running.length !== 1) {
     result.liveness.push(`${Math.round(livenessMs / 1000)} s after every fault healed, ${SERVICE} runs on ${running.length} machines (intent ${JSON.stringify(intent)}); ${machines.map((m) => `${m.id}: ${m.powered ? (m.process ? m.process.agent.statusOf(SERVICE).nodes[m.node]?.step ?? "-" : "no agent") : "off"}`).join("; ")}`);
   }
   for (const r of requests) {
     const alive = r.machine.boot === r.boot && r.machine.process?.agent === r.agent;
-    if (!r.done && alive) result.unfinished.push(`${r.label} issued at ${fmt(r.at)} never ended`);
+    const due = r.at + REQUEST_TIMEOUT_MS + 2000 < world.now;
+    if (!r.done && alive && due) result.unfinished.push(`${r.label} issued at ${fmt(r.at)} did not end within ${REQUEST_TIMEOUT_MS / 1000} s`);
   }
   result.stats.events = world.events;
   result.stats.watchdogFires = machines.reduce((n, m) => n + m.wd.fired, 0);

@@ -54,21 +54,21 @@ export class RecordTooLarge extends Error {
 const LINE = /^SVCCLEASE v(\d+) (header|host|ballot) ([0-9a-f]{32}) (.*)$/s;
 
 const ZERO = Buffer.alloc(HEADER_SIZE);
-/** Decoded records by their text: a device mostly returns what it returned last time, and checksums cost. */
-const decodedByText = new Map<string, Decoded<unknown>>();
+/** Decoded records by kind and text: a device mostly returns what it returned last time, and checksums cost. */
+const decodedByText = { header: new Map<string, Decoded<unknown>>(), host: new Map<string, Decoded<unknown>>(), ballot: new Map<string, Decoded<unknown>>() };
 
 export function decodeRecord<T>(block: Buffer, kind: RecordKind, check: (r: unknown) => r is T): Decoded<T> {
   if (block[0] === 0) return block.equals(ZERO.subarray(0, block.length)) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
   const end = block.indexOf(0x0a);
   if (end < 0) return { kind: "corrupt", raw: digest(block) };
   const text = block.toString("utf8", 0, end);
-  const key = `${kind} ${text}`;
-  const cached = decodedByText.get(key);
+  const cache = decodedByText[kind];
+  const cached = cache.get(text);
   if (cached) return cached as Decoded<T>;
   const decoded = decodeText(text, kind, check, block);
   if (decoded.kind === "record" || decoded.kind === "version") {
-    if (decodedByText.size > 4096) decodedByText.clear();
-    decodedByText.set(key, decoded);
+    if (cache.size > 2048) cache.clear();
+    cache.set(text, decoded);
   }
   return decoded;
 }

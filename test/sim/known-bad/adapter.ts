@@ -70,8 +70,8 @@ export class V1Store implements LeaseStore {
     for (const [n, st] of this.v1.statuses(service)) statuses.set(n, { st: st.state, tok: st.token, step: st.step, ...(st.step?.startsWith("held down") ? { hd: true } : {}) });
     if (!v) return { service, maxToken: 0, intent: { frozen: false, version: 0 }, statuses, problems: [] };
     const h = v.view.holder;
-    const [origin] = (v.intent.request ?? "").split(":");
-    const intent: ClusterIntent = { placement: v.intent.placement, frozen: v.intent.frozen, version: v.intent.version, request: v.intent.request, from: v.intent.from, origin: (["operator", "failover", "rollback", "monitor"].includes(origin) ? origin : "operator") as IntentOrigin };
+    const [origin, ...rest] = (v.intent.request ?? "").split(":");
+    const intent: ClusterIntent = { placement: v.intent.placement, frozen: v.intent.frozen, version: v.intent.version, request: rest.join(":") || undefined, from: v.intent.from, origin: (["operator", "failover", "rollback", "monitor"].includes(origin) ? origin : "operator") as IntentOrigin };
     return { service, holder: h ? { node: h.node, token: h.token === Number.MAX_SAFE_INTEGER ? 0 : h.token, state: h.state === "held" ? "held" : "claim", live: h.live } : undefined, maxToken: v.view.maxToken, intent, statuses, problems: [] };
   }
 
@@ -115,7 +115,7 @@ export class V1Store implements LeaseStore {
   async writeIntent(service: string, change: IntentChange, request: { id: string; origin: IntentOrigin }): Promise<ClusterIntent> {
     const i = await this.v1.writeIntent(service, { placement: change.placement, frozen: change.frozen }, `${request.origin}:${request.id}`);
     await this.refreshViews();
-    return { ...i, origin: request.origin };
+    return { ...i, request: request.id, origin: request.origin };
   }
 
   async declareDead(): Promise<void> {

@@ -1,0 +1,1 @@
+export function buildSim(outfile?: string): Promise<string>;

@@ -1,0 +1,259 @@
+// The schedules issue 8 reported, as named simulator cases. Each runs against today's agent and
+// store (it must hold every invariant) and, where the schedule is about the lease store,
+// against svcc 0.1's store too (where it must break one: the regression test fails before the
+// fix). Numbers are the issue's; 13 (the control socket) and 16 (systemctl stop) are tested
+// in test/fence/control.test.ts and the lab.
+
+import { defaultTimings, takeoverWaitMs } from "../../src/fence/lease/types.js";
+import { v1Store } from "./known-bad/wire.js";
+import { type PlannedFault, runSchedule, type ScheduleOptions, type ScheduleResult } from "./schedule.js";
+import type { SimMachine } from "./machine.js";
+
+const wait = takeoverWaitMs(defaultTimings);
+
+export interface NamedCase {
+  id: number;
+  name: string;
+  options: Omit<ScheduleOptions, "seed">;
+  /** What svcc 0.1's store does with the same schedule (undefined: the schedule is not about the store). */
+  v1?: "violation" | "liveness" | "check";
+  /** The same schedule for svcc 0.1's store where its ballot has other operations (its op indexes differ). */
+  v1Plan?: PlannedFault[];
+  /** Extra checks on today's run (beyond the invariants); returns problems. */
+  check?: (r: ScheduleResult, notes: Notes) => string[];
+  /** Set up recording for `check`. */
+  watch?: (notes: Notes) => ScheduleOptions["observe"];
+  /** The schedule runs an explicitly unsafe config: a safety violation is expected, the check is what is tested. */
+  unsafe?: boolean;
+}
+
+export type Notes = Record<string, number | undefined>;
+
+const at = (t: number, fault: PlannedFault["fault"]): PlannedFault => ({ at: t, fault });
+/** Places db1 on n1 first (whichever node booted first would otherwise take it). */
+const onN1 = at(2500, { kind: "request", machine: 0, request: { cmd: "switch", node: "n1" } });
+
+function firstEntry(r: ScheduleResult, who: string, pattern: RegExp): number | undefined {
+  return r.entries.find((e) => e.who.startsWith(who) && pattern.test(e.what))?.t;
+}
+
+export const namedCases: NamedCase[] = [
+  {
+    id: 1,
+    name: "acquire race: a node stalls right after reading the disk while the other claims",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "no",
+      autoStart: false,
+      faultsUntil: 12_000,
+      // n1 reads, stalls; n2 claims, re-reads and writes "held" slowly; n1 claims and re-reads
+      // while n2's "held" has not landed. (Today: the ballots decide one owner whatever the timing.)
+      plan: [at(3000, { kind: "ballot-pause", machine: 0, op: 0, ms: 150 }), at(3000, { kind: "ballot-slow", machine: 1, op: 6, ms: 600 }), at(3000, { kind: "request", machine: 0, request: { cmd: "switch", node: "n1" } }), at(3000, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } })],
+    },
+    // (svcc 0.1's store under this exact interleaving: test/fence/acquire-race.test.ts; the
+    // agents' concurrent requests here rarely let both nodes reach their ballots together.)
+  },
+  {
+    id: 2,
+    name: "duplicate host id: two machines named n1",
+    options: { names: ["n1", "n2", "n1"], orchestrate: "ha", faultsUntil: 15_000, plan: [] },
+    v1: "violation",
+  },
+  {
+    id: 3,
+    name: "the agent stops (cleanly, then by SIGKILL with no restart) while it holds the lease: services down or node reset before the peer starts",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 40_000,
+      plan: [onN1, at(5000, { kind: "agent-stop", machine: 0, restartAfterMs: 60_000 }), at(20_000, { kind: "agent-crash", machine: 1, restartAfterMs: 60_000 })],
+    },
+    check: (r) => {
+      const problems: string[] = [];
+      if (firstEntry(r, "n2#1", /^RESET: watchdog/) === undefined) problems.push("n2, whose agent was killed holding db1, was never reset by its watchdog");
+      return problems;
+    },
+  },
+  {
+    id: 4,
+    name: "a failed stop is not a release: a VG whose stop failed keeps the lease until the node is fenced",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "no",
+      faultsUntil: 30_000,
+      plan: [at(2500, { kind: "request", machine: 0, request: { cmd: "start", node: "n1" } }), at(6000, { kind: "vg-stop-failure", machine: 0 }), at(7000, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } })],
+    },
+    check: (r) => (firstEntry(r, "n1#0", /FENCING this node/) === undefined ? ["n1 was not fenced after its VG could not be stopped"] : []),
+  },
+  {
+    id: 5,
+    name: "escalation does not wait on blocking I/O: lease disk and dockerd both hang on the holder",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 30_000,
+      plan: [onN1, at(6000, { kind: "disk-hang", machine: 0, ms: 60_000 }), at(6000, { kind: "docker-hang", machine: 0, ms: 60_000 })],
+    },
+    check: (r) => {
+      const reset = firstEntry(r, "n1#0", /^RESET/);
+      if (reset === undefined) return ["n1 was never reset"];
+      // Its last good renew was before 6 s: by lease + kill window (+ a renew) it must be gone.
+      const bound = 6000 + defaultTimings.leaseMs + defaultTimings.killWindowMs + defaultTimings.renewMs + 500;
+      return reset > bound ? [`n1 was reset at ${reset} ms, after ${bound} ms`] : [];
+    },
+  },
+  {
+    id: 51,
+    name: "lease reads never return on the holder: it stops db1 by its deadline and keeps petting (nothing up, no reset); the peer takes over after the wait",
+    options: { names: ["n1", "n2"], orchestrate: "ha", faultsUntil: 25_000, plan: [onN1, at(6000, { kind: "disk-hang", machine: 0, ms: 1e9 })] },
+    check: (r) => {
+      const problems: string[] = [];
+      const stopped = firstEntry(r, "n1#0", /stopped; every resource checked gone/);
+      if (stopped === undefined || stopped > 6000 + defaultTimings.leaseMs) problems.push(`n1 did not stop db1 before its deadline (stopped at ${stopped})`);
+      if (firstEntry(r, "n1#0", /^RESET/) !== undefined) problems.push("n1 was reset although it had brought everything down (it should keep petting)");
+      if (r.entries.find((e) => e.who === "n2#1" && e.t > 6000 && /VG taken/.test(e.what)) === undefined) problems.push("n2 never took over");
+      return problems;
+    },
+  },
+  {
+    id: 6,
+    name: "watchdog margin: a frozen holder is reset by its watchdog before the peer may take over",
+    options: { names: ["n1", "n2"], orchestrate: "ha", faultsUntil: 30_000, plan: [onN1, at(6000, { kind: "pause", machine: 0, ms: 25_000 })] },
+    check: (r) => {
+      const reset = firstEntry(r, "n1#0", /^RESET: watchdog/);
+      const taken = r.entries.find((e) => e.who === "n2#1" && e.t > 6000 && /VG taken/.test(e.what))?.t;
+      if (reset === undefined) return ["the watchdog never reset n1"];
+      return taken !== undefined && taken < reset ? [`n2 took the VG at ${taken} ms, before n1's reset at ${reset} ms`] : [];
+    },
+  },
+  {
+    id: 7,
+    name: "a torn record (crash mid-write) is not a live holder forever",
+    // n1 crashes mid-write and stays off: its torn record must age out like a silent one.
+    options: { names: ["n1", "n2"], orchestrate: "ha", faultsUntil: 10_000, keepOff: [0], plan: [onN1, at(5000, { kind: "torn-write", machine: 0 })] },
+    v1: "liveness",
+  },
+  {
+    id: 8,
+    name: "a stale claim (EIO after the claim) is withdrawn: the service can still be placed",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "no",
+      autoStart: false,
+      faultsUntil: 14_000,
+      plan: [at(2000, { kind: "ballot-eio", machine: 0, op: 3, ms: 1500 }), at(2500, { kind: "request", machine: 0, request: { cmd: "switch", node: "n1" } }), at(8000, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } })],
+    },
+  },
+  {
+    id: 9,
+    name: "a stop that never finishes (dockerd hung) during a switch: killed, then fenced; the switch ends with a reason or done",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 45_000,
+      plan: [onN1, at(5000, { kind: "docker-hang", machine: 0, ms: 120_000 }), at(6000, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } })],
+    },
+    check: (r) => {
+      const fenced = firstEntry(r, "n1#0", /FENCING this node/);
+      const ended = firstEntry(r, "n2#1", /operator: switch n2 → /);
+      return [...(fenced === undefined ? ["n1 was never fenced"] : []), ...(ended === undefined ? ["the switch never ended"] : [])];
+    },
+  },
+  {
+    id: 10,
+    name: "an operator's stop survives the loss of the record it was written in",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 16_000,
+      plan: [onN1, at(4000, { kind: "request", machine: 1, request: { cmd: "stop" } }), at(9000, { kind: "wipe", machine: 1 }), at(9000, { kind: "reset", machine: 1 })],
+    },
+    v1: "check",
+    watch: (notes) => (now, machines: SimMachine[]) => {
+      if (notes.stoppedAt === undefined && now > 6000 && machines.every((m) => !m.holds("db1"))) notes.stoppedAt = now;
+      if (notes.stoppedAt !== undefined && notes.restartedAt === undefined && machines.some((m) => m.holds("db1"))) notes.restartedAt = now;
+    },
+    check: (_r, notes) => (notes.restartedAt !== undefined ? [`db1 started again at ${notes.restartedAt} ms after an operator stopped it`] : []),
+  },
+  {
+    id: 11,
+    name: "a woken holder that lost its lease kills at once (no watchdog configured: the unsafe choice, said everywhere)",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 30_000,
+      configFor: (i) => (i === 0 ? { watchdog: { kind: "none" }, fence: "none" } : {}),
+      plan: [onN1, at(5000, { kind: "pause", machine: 0, ms: wait + 6000 })],
+    },
+    unsafe: true,
+    watch: (notes) => (now, machines) => {
+      const n1 = machines[0];
+      if (now > 5000 + wait + 6000 && notes.wokeAt === undefined) notes.wokeAt = now;
+      if (notes.wokeAt !== undefined && notes.downAt === undefined && !n1.holds("db1")) notes.downAt = now;
+    },
+    check: (_r, notes) => {
+      if (notes.downAt === undefined || notes.wokeAt === undefined) return ["n1 never brought db1 down after waking"];
+      const ms = notes.downAt - notes.wokeAt;
+      return ms > 1500 ? [`n1 took ${ms} ms after waking to bring db1 down (should kill at once)`] : [];
+    },
+  },
+  {
+    id: 12,
+    name: "D-Bus drops during a start: the unknown outcome counts as up, no spurious handover",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "no",
+      faultsUntil: 12_000,
+      plan: [at(2500, { kind: "request", machine: 0, request: { cmd: "start", node: "n1" } }), at(2540, { kind: "bus-drop", machine: 0, ms: 3000 })],
+    },
+    check: (r) => {
+      const problems: string[] = [];
+      if (firstEntry(r, "n1#0", /start failed/) !== undefined) problems.push("the start was counted as failed");
+      if (firstEntry(r, "n1#0", /placement set to/) !== undefined) problems.push("n1 handed the service over");
+      return problems;
+    },
+  },
+  {
+    id: 14,
+    name: "tokens never go backwards when the holder's records are lost",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 20_000,
+      plan: [onN1, at(4000, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } }), at(7000, { kind: "request", machine: 0, request: { cmd: "switch", node: "n1" } }), at(10_000, { kind: "wipe", machine: 0 }), at(10_000, { kind: "reset", machine: 0 })],
+    },
+  },
+  {
+    id: 15,
+    name: "a stale holder is refused at the VG by its token",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 15_000,
+      plan: [onN1, at(5000, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } }), at(9000, { kind: "stale-start", machine: 0 })],
+    },
+    check: (r) => (firstEntry(r, "n1#0", /stale lease file/) === undefined ? ["the stale start did not happen (the case tests nothing)"] : []),
+  },
+];
+
+export interface NamedOutcome {
+  case: NamedCase;
+  v2: ScheduleResult;
+  problems: string[];
+  v1?: ScheduleResult;
+  v1Found?: boolean;
+}
+
+export async function runNamed(c: NamedCase, seed = 1000 + c.id): Promise<NamedOutcome> {
+  const notes: Notes = {};
+  const v2 = await runSchedule({ ...c.options, seed, trace: true, observe: c.watch?.(notes) });
+  const problems = [...(c.unsafe ? [] : v2.violations), ...v2.liveness, ...v2.unfinished, ...(c.check?.(v2, notes) ?? [])];
+  if (!c.v1) return { case: c, v2, problems };
+  const v1Notes: Notes = {};
+  const v1 = await runSchedule({ ...c.options, plan: c.v1Plan ?? c.options.plan, seed, backend: "v1", makeStore: v1Store, trace: true, observe: c.watch?.(v1Notes) });
+  const v1Found =
+    c.v1 === "violation" ? v1.violations.length > 0
+    : c.v1 === "check" ? (c.check?.(v1, v1Notes) ?? []).length > 0
+    : v1.liveness.length > 0 || v1.unfinished.length > 0 || v1.violations.length > 0;
+  return { case: c, v2, problems, v1, v1Found };
+}
