@@ -656,6 +656,8 @@ export class Agent {
         this.startStop(service, s, action.reason);
         return;
       case "release": {
+        // The units' lease file goes first: nothing here may start on a lease being given up.
+        this.publishLease(service, s, undefined);
         try {
           await store.release(service);
         } catch (err) {
@@ -903,6 +905,8 @@ export class Agent {
   leaseCheck(service: string): { ok: boolean; token?: number; reason?: string } {
     const token = this.heldToken(service);
     if (this.storeFatal) return { ok: false, reason: this.storeFatal };
+    const distrust = this.services.get(service)?.distrust;
+    if (distrust) return { ok: false, reason: distrust };
     if (token === undefined) return { ok: false, reason: `${this.node} does not hold ${service}'s lease` };
     if (this.d.clock.now() >= this.validUntil) return { ok: false, reason: "the lease could not be renewed in time" };
     return { ok: true, token };

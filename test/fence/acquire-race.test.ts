@@ -19,7 +19,7 @@ function gated(inner: BlockDevice) {
   const hold = (match: (kind: "read" | "write", offset: number) => boolean) => {
     let go!: () => void;
     let arrived!: () => void;
-    const h = { match, gate: new Promise<void>((r) => (go = r)), arrived: () => undefined, reached: new Promise<void>((r) => (arrived = r)) };
+    const h: { match: typeof match; gate: Promise<void>; arrived: () => void; reached: Promise<void> } = { match, gate: new Promise<void>((r) => (go = r)), arrived: () => undefined, reached: new Promise<void>((r) => (arrived = r)) };
     h.arrived = arrived;
     holds.push(h);
     return { release: go, reached: h.reached };

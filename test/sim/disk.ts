@@ -107,6 +107,13 @@ export class SimPath {
     return this.world.now + l;
   }
 
+  /** The instant inside an operation when it touches the disk: a hung one either did so at once (its answer then arrives stale) or does at the end. */
+  private touchAt(done: number): number {
+    const hung = done - this.world.now > 50;
+    if (hung) return this.rng.chance(0.5) ? this.world.now + this.rng.range(0, 1) : done - this.rng.range(0, 1);
+    return this.world.now + (done - this.world.now) * this.rng.next();
+  }
+
   device(clock: ProcessClock): BlockDevice {
     return {
       path: `/sim/lease@${this.node}`,
@@ -119,7 +126,7 @@ export class SimPath {
           if (eio && this.acquireOp !== undefined) this.ballotFaults.add(`eio:${phaseName(this.acquireOp - 1, "read")}`);
           const done = this.completion() + (op.slowMs ?? 0);
           if (done === Infinity) return;
-          const at = this.world.now + (done - this.world.now) * this.rng.next();
+          const at = this.touchAt(done);
           let data: Buffer;
           this.world.at(at, () => (data = this.disk.snapshot(block, count)), true);
           this.world.at(done, () => {
@@ -162,7 +169,7 @@ export class SimPath {
           }
           this.inFlight.add(w);
           if (done === Infinity) return; // stays in flight: a reset tears it
-          const at = this.world.now + (done - this.world.now) * this.rng.next();
+          const at = this.touchAt(done);
           this.world.at(
             at,
             () => {

@@ -59,13 +59,13 @@ export interface ScheduleOptions {
   /** How long after healing the service must be running somewhere (when its intent allows). */
   livenessMs?: number;
   timings?: LeaseTimings;
-  /** Fault families to leave out of random plans. */
-  exclude?: Fault["kind"][];
+  /** Fault families to leave out of random plans ("duplicate-name": no second machine with a taken name). */
+  exclude?: Array<Fault["kind"] | "duplicate-name">;
   /** Keep the whole timeline (for printing a failing seed). */
   trace?: boolean;
   /**
-   * "long" (npm run sim): 8–25 s of faults, then a liveness check. "short" (the CI sweep): 4–14 s
-   * of fewer faults; liveness checked on every fifth seed (safety is checked on all of them).
+   * "long" (npm run sim): 8–25 s of faults, then a liveness check. "short" (the CI sweep): 4–12 s
+   * of fewer faults; liveness checked on every tenth seed (safety is checked on all of them).
    */
   profile?: "long" | "short";
   /** Stop at the first safety violation (the known-bad search). */
@@ -171,12 +171,12 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const machinesN = o.names?.length ?? (o.profile === "short" ? rng.pick([2, 2, 2, 3, 3, 4]) : rng.pick([2, 2, 2, 3, 3, 4, 5]));
   let names = o.names ?? Array.from({ length: machinesN }, (_, i) => `n${i + 1}`);
   // Sometimes two machines share a name (a cloned image, a typo): a third machine is named like the first.
-  if (!o.names && !o.exclude?.includes("reset") && rng.chance(0.05)) names = [...names, names[0]];
+  if (!o.names && !o.exclude?.includes("duplicate-name") && rng.chance(0.05)) names = [...names, names[0]];
   const unique = [...new Set(names)];
   const orchestrate = o.orchestrate ?? (rng.chance(0.8) ? "ha" : "no");
   const short = o.profile === "short";
   const faultsUntil = o.faultsUntil ?? (short ? rng.range(4_000, 12_000) : rng.range(8_000, 25_000));
-  const checkLiveness = !short || o.seed % 5 === 0;
+  const checkLiveness = !short || o.seed % 10 === 0;
   const livenessMs = o.livenessMs ?? (checkLiveness ? wait * 2 + 12_000 : 1_000);
   const timeline: string[] = [];
   const violations: string[] = [];
@@ -221,8 +221,18 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const machines = names.map((name, i) => new SimMachine(cluster, name, i, new SimPath(world, disk, rng.fork(100 + i), `${name}#${i}`), [desc], timings.driftPercent / 100, o.configFor?.(i) ?? {}));
 
   let firstViolation: number | undefined;
+  let firstLeaseViolation: number | undefined;
   world.afterEach = () => {
     o.observe?.(world.now, machines);
+    // The lease itself: at no instant may two machines' agents hold a lease they may act on.
+    const leased = machines.filter((m) => m.powered && m.process?.started && m.process.clock.alive && m.process.agent.leaseCheck(SERVICE).ok);
+    if (leased.length > 1 && firstLeaseViolation === undefined) {
+      firstLeaseViolation = world.now;
+      firstViolation ??= world.now;
+      result.firstViolationAt ??= world.now;
+      violations.push(`${fmt(world.now)} two machines hold a valid lease on ${SERVICE}: ${leased.map((m) => `${m.id} (token ${m.process!.agent.leaseCheck(SERVICE).token})`).join(" and ")}`);
+      log("INVAR", `VIOLATION: ${violations.at(-1)}`);
+    }
     const holders = machines.filter((m) => m.holds(SERVICE));
     if (holders.length > 1 && firstViolation === undefined) {
       firstViolation = world.now;

@@ -126,6 +126,8 @@ export class DiskLeaseStore implements LeaseStore {
   /** Ballots this host must withdraw (an attempt failed before it could say so on disk). */
   private readonly withdrawPending = new Set<string>();
   private readonly acquiring = new Set<string>();
+  /** Leases given up whose release is not on disk yet (retried on renew). */
+  private readonly releasing = new Set<string>();
   private readonly pendingDead: DeadDeclaration[] = [];
   private watchStartedAt = 0;
   private validUntil = -Infinity;
@@ -188,6 +190,12 @@ export class DiskLeaseStore implements LeaseStore {
     });
   }
 
+  private anyDeclarations(): boolean {
+    if (this.own?.record.dead?.length || this.pendingDead.length) return true;
+    for (const peer of this.peers.values()) if (peer.record?.dead?.length) return true;
+    return false;
+  }
+
   /** Every declaration of death in any record, from this host's and live peers' records. */
   private declarations(): DeadDeclaration[] {
     const all = [...(this.own?.record.dead ?? []), ...this.pendingDead];
@@ -200,7 +208,7 @@ export class DiskLeaseStore implements LeaseStore {
     const peer = this.peers.get(h);
     if (!peer) return "unknown";
     const record = peer.record;
-    if (record && this.declarations().some((d) => d.node === record.node && d.generation === record.generation && d.seq === record.seq)) return "declared-dead";
+    if (record && this.anyDeclarations() && this.declarations().some((d) => d.node === record.node && d.generation === record.generation && d.seq === record.seq)) return "declared-dead";
     if (peer.state === "empty") return "dead";
     if (record?.leaving) return "leaving";
     return now - peer.lastChangeAt < takeoverWaitMs(this.header.timings) ? "live" : "dead";
@@ -455,9 +463,11 @@ export class DiskLeaseStore implements LeaseStore {
   private async tidyOwnBallot(service: string): Promise<void> {
     const mine = this.mine.get(service)?.record;
     const area = this.areas.get(service)!;
-    if (this.withdrawPending.has(service) && mine) {
+    if ((this.withdrawPending.has(service) || this.releasing.has(service)) && mine) {
       await this.writeBallot(service, { own: 2 });
       this.withdrawPending.delete(service);
+      this.releasing.delete(service);
+      this.lost.delete(service);
       return;
     }
     if (mine && mine.own === 0 && mine.mbal > 0 && !this.acquiring.has(service)) {
@@ -568,6 +578,7 @@ export class DiskLeaseStore implements LeaseStore {
   lostLeases(): Map<string, number> {
     const lost = new Map<string, number>();
     for (const service of this.lost) {
+      if (this.releasing.has(service)) continue;
       const mine = this.mine.get(service)?.record;
       if (mine) lost.set(service, mine.lver);
     }
@@ -577,7 +588,7 @@ export class DiskLeaseStore implements LeaseStore {
   held(): Map<string, number> {
     const held = new Map<string, number>();
     for (const [service, { record }] of this.mine) {
-      if (record.own === 1 && record.inp === this.index + 1 && record.gen === this.own?.record.generation && !this.lost.has(service)) held.set(service, record.lver);
+      if (record.own === 1 && record.inp === this.index + 1 && record.gen === this.own?.record.generation && !this.lost.has(service) && !this.releasing.has(service)) held.set(service, record.lver);
     }
     return held;
   }
@@ -692,12 +703,19 @@ export class DiskLeaseStore implements LeaseStore {
 
   // ---------- release, publish, intents ----------
 
+  /**
+   * Gives the lease up: from this call on it is not held here (never "held" while the release
+   * write is on its way: a peer may read it and take over before the write returns); if the
+   * write fails, renew retries it until it is on disk.
+   */
   async release(service: string): Promise<void> {
+    const mine = this.mine.get(service)?.record;
+    if (!mine || mine.own !== 1) return;
+    this.releasing.add(service);
     return this.lock.run(async () => {
-      const mine = this.mine.get(service)?.record;
-      if (!mine || mine.own !== 1) return;
       await this.readArea(service); // checks that our block is still ours
       await this.writeBallot(service, { own: 2 });
+      this.releasing.delete(service);
       this.lost.delete(service);
     });
   }
