@@ -57,6 +57,7 @@ try {
   for (let i = 0; i < 1000; i++) {
     const config = structuredClone(seed);
     config.env.ipaddr = `198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+    config.env.gateway = `198.51.${100 + Math.floor(i / 250)}.254`;
     writeFileSync(join(many, `svc${String(i).padStart(4, "0")}.json`), JSON.stringify(config));
   }
   const unitsPerService = 10;

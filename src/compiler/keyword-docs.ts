@@ -26,7 +26,8 @@ function statusCell(k: Keyword): string {
 function row(k: Keyword): string {
   const type = k.type === "enum" ? `one of ${(k.values ?? []).map((v) => `\`${v}\``).join(", ")}` : k.type;
   const notes = [
-    k.required ? "required" : "",
+    k.required ? "required, not empty" : k.notEmpty ? "not empty" : "",
+    k.positive ? "more than 0" : "",
     k.static ? "same on every node" : "",
     k.aliases?.length ? `also ${k.aliases.map((a) => `\`${a}\``).join(", ")}` : "",
     k.inherit === "resource-only" ? "not inherited from DEFAULT" : k.inherit === "default-first" ? "DEFAULT's value wins" : "",
@@ -64,7 +65,16 @@ export function renderKeywordDocs(): string {
     "Values are strings, converted by type: `bool` is true/false (also yes/no, on/off, 1/0, t/f; empty is false); `duration` is",
     "`500ms`, `5s`, `1m30s`, `1d`, `1w` or plain seconds; `size` is `1024`, `64k`, `512MiB` (powers of 1024) or `2GB` (powers of",
     "1000); `list` is words separated by spaces or commas; `words` is split like a POSIX shell splits it; `shell` is a command run",
-    "as OpenSVC runs it: through `/bin/sh -c` when it holds `|`, `&&` or `;`, else split into words and run directly.",
+    "as OpenSVC runs it: through `/bin/sh -c` when it holds `|`, `&&` or `;`, else split into words and run directly; `path` is",
+    "absolute, without `.`, `..`, a trailing space or backslash; `user` is a user or group name (letters, digits, `_`, `-`, at most",
+    "31) or a numeric id; `ifname` is a network interface name (at most 15 characters); `address` is an IP address or a host name,",
+    "`ip` an IP address, `netmask` a prefix length or a dotted IPv4 mask (it must fit the address), `mac` a MAC address. Durations",
+    "are at most 30 days, whole numbers at most 1,000,000.",
+    "",
+    "No value may hold NUL, CR, other control characters, U+0085, U+2028, U+2029 or an unpaired surrogate; only `shell`, `words`",
+    "and `list` values may hold a tab or a line break, and a value that differs between nodes may not. `${NAME}` is never a",
+    "reference: it reaches a command as written, for its shell. A value is at most 65,536 characters once its references are",
+    "expanded, references nest at most 20 deep, and a config is at most 1 MiB with at most 1,000 resources and 64 nodes.",
     "Any keyword may be scoped as `keyword@node`, `keyword@nodes`, `keyword@drpnodes` (or `keyword@encapnodes`, not used by svcc)",
     "unless it is marked \"same on every node\": those shape unit names or mount units. A value for a node the service is not on is",
     "not used (a warning). Resource keywords may also be set in DEFAULT for every resource that sets none (OpenSVC's inheritance).",

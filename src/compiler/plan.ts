@@ -109,9 +109,11 @@ export function planService(service: ResolvedService): ServicePlan {
   const mounts = new Map<string, string>();
   for (const r of service.resources.filter((x) => x.group === "fs" && x.values.mnt !== undefined)) {
     for (const key of ["dev", "mnt", "mnt_opt"]) {
-      // Mount units take these values literally (no quoting), and a backslash at the end of
-      // a line would continue it into the next one.
-      if (String(r.values[key] ?? "").includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
+      // Mount units take these values literally (no quoting): a backslash at the end of a line
+      // would continue it into the next one, and systemd strips surrounding whitespace.
+      const value = String(r.values[key] ?? "");
+      if (value.includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
+      if (/^\s|\s$/.test(value)) problems.add(r.rid, key, "a mount's device, path or options cannot start or end with a space");
     }
     const mnt = String(r.values.mnt);
     const other = mounts.get(mnt);

@@ -7,21 +7,25 @@
 // becomes a placeholder for systemd's %H, and a keyword whose value differs between nodes
 // becomes a placeholder for an environment variable whose per-node values go to env files.
 
+import { checkService } from "./check.js";
 import { ConversionError, convertValue, splitWords } from "./convert.js";
 import { commandArgv, scriptSwitch } from "./drivers/command.js";
 import type { DriverSpec, Resource } from "./drivers/types.js";
-import { didYouMean, ProblemList } from "./errors.js";
+import { type ConfigProblem, ConfigError, didYouMean, ProblemList } from "./errors.js";
+import { forbiddenCharacter, notOneLine } from "./input-text.js";
 import type { Keyword, KeywordStatus, Value } from "./keyword.js";
 import { canonicalType, defaultTypes, driverFor, inheritableKeywordMap, keywordsOf, serviceKeywordMap, subsetKeywordMap } from "./keywords.js";
 import {
   type ClusterFacts,
   envPlaceholder,
+  hasNodeVariable,
   hasPlaceholder,
   NODE_NAME,
   placeholderPattern,
   type ResolvedService,
   SHORT_NODE_NAME,
 } from "./model.js";
+import { limits } from "./limits.js";
 import type { RawConfig } from "./parse.js";
 import type { GenericValues } from "./resource-keywords.js";
 import type { ServiceValues } from "./service-keywords.js";
@@ -35,8 +39,9 @@ export interface ResolveOptions {
   envOverrides?: ReadonlyMap<string, string>;
 }
 
-const referencePattern = /\{([A-Za-z_#][A-Za-z0-9_.#@:\[\]-]*)\}/g;
-const nodeNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// `${...}` is a shell or systemd variable, never a reference: a command can say ${HOME} literally.
+const referencePattern = /(?<!\$)\{([A-Za-z_#][A-Za-z0-9_.#@:\[\]-]*)\}/g;
+const nodeNamePattern = new RegExp(`^(?=.{1,${limits.nodeNameChars}}$)[A-Za-z0-9][A-Za-z0-9_.-]*$`);
 const builtinReferences = [
   "svcname", "name", "short_name", "short_svcname", "namespace", "kind", "path", "svcpath", "id", "nodename", "short_nodename", "clusternodes", "clustername",
   "fqdn", "rid", "rindex", "rgroup", "var", "private_var", "etc", "initd",
@@ -67,8 +72,10 @@ interface SectionDriver {
 }
 
 class Resolver {
-  private readonly memo = new Map<string, string>();
-  private readonly resolving: string[] = [];
+  /** Resolved values, with how deep their references went (so a cached value still counts), or why they failed. */
+  private readonly memo = new Map<string, { text: string; depth: number } | ReferenceProblem>();
+  /** The values being resolved, each with the deepest reference found in it so far. */
+  private readonly resolving: Array<{ id: string; depth: number }> = [];
   readonly varying = new Map<string, string>(); // "section.key" → variable name
   /** Variables for single words that differ between nodes: variable → node → word. */
   readonly wordVariables = new Map<string, Map<string, string>>();
@@ -205,21 +212,44 @@ class Resolver {
     }
     const memoKey = `${section}\u0000${key}\u0000${node ?? ""}`;
     const cached = this.memo.get(memoKey);
-    if (cached !== undefined) return cached;
+    if (cached instanceof ReferenceProblem) throw cached;
+    if (cached !== undefined) return this.found(cached);
     const raw = this.rawFor(section, key, node);
     if (raw === undefined) return undefined;
     const id = `${section}.${key}`;
-    if (this.resolving.includes(id)) {
-      throw new ReferenceProblem(`reference cycle: ${[...this.resolving.slice(this.resolving.indexOf(id)), id].join(" → ")}`);
+    const cycleStart = this.resolving.findIndex((r) => r.id === id);
+    if (cycleStart >= 0) {
+      throw new ReferenceProblem(`reference cycle: ${[...this.resolving.slice(cycleStart).map((r) => r.id), id].join(" → ")}`);
     }
-    this.resolving.push(id);
+    if (this.resolving.length > limits.referenceDepth) {
+      throw new ReferenceProblem(`references nested more than ${limits.referenceDepth} deep (${this.resolving[0].id} → … → ${id})`);
+    }
+    const frame = { id, depth: 0 };
+    this.resolving.push(frame);
     try {
-      const expanded = this.expand(raw, section, node);
-      this.memo.set(memoKey, expanded);
-      return expanded;
-    } finally {
+      const resolved = { text: this.expand(raw, section, node), depth: frame.depth };
+      this.memo.set(memoKey, resolved);
       this.resolving.pop();
+      return this.found(resolved);
+    } catch (err) {
+      // Each value fails once: a long chain of failing references costs no more than a short one.
+      if (err instanceof ReferenceProblem) this.memo.set(memoKey, err);
+      throw err;
+    } finally {
+      if (this.resolving.at(-1) === frame) this.resolving.pop();
     }
+  }
+
+  /** A value the one being resolved refers to: it is one reference deeper than that value. */
+  private found(resolved: { text: string; depth: number }): string {
+    const parent = this.resolving.at(-1);
+    if (parent) {
+      parent.depth = Math.max(parent.depth, resolved.depth + 1);
+      if (parent.depth > limits.referenceDepth) {
+        throw new ReferenceProblem(`references nested more than ${limits.referenceDepth} deep (${parent.id} → … ${parent.depth} levels)`);
+      }
+    }
+    return resolved.text;
   }
 
   private variableFor(section: string, key: string): string {
@@ -270,7 +300,15 @@ class Resolver {
 
   expand(text: string, section: string, node: string | undefined): string {
     if (!text.includes("{")) return text;
-    return text.replace(referencePattern, (_match, inner: string) => this.reference(inner, section, node));
+    let length = text.length;
+    const expanded = text.replace(referencePattern, (match, inner: string) => {
+      const value = this.reference(inner, section, node);
+      // Bounded while it grows: a value that references a large one many times stops here.
+      length += value.length - match.length;
+      if (length > limits.valueChars) throw new ReferenceProblem(`expands to more than ${limits.valueChars} characters`);
+      return value;
+    });
+    return expanded;
   }
 
   private reference(inner: string, section: string, node: string | undefined): string {
@@ -385,8 +423,6 @@ function changeCase(how: string, value: string): string {
 /** DEFAULT's keywords: the service's own, then the resource keywords it may hold for inheritance. */
 const defaultSectionKeywords: ReadonlyMap<string, Keyword> = new Map([...inheritableKeywordMap, ...serviceKeywordMap]);
 
-const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f]/;
-
 /** Defaults are literals (no references), so each converts once per process. */
 const defaultCache = new Map<Keyword, Value>();
 function convertedDefault(keyword: Keyword): Value {
@@ -446,16 +482,30 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const resolver = new Resolver(raw, options);
 
   for (const [section, keys] of raw) {
+    const badSection = forbiddenCharacter(section);
+    if (badSection) problems.add(section, undefined, `the section name ${badSection}`);
     for (const [key, value] of keys) {
-      if (controlCharacters.test(value)) problems.add(section, key, "contains a control character, which must never reach a unit file");
+      const bad = forbiddenCharacter(key) ?? forbiddenCharacter(value);
+      if (bad) problems.add(section, key, bad);
       const at = key.indexOf("@");
       if (at >= 0 && !nodeNamePattern.test(key.slice(at + 1))) problems.add(section, key, `"${key.slice(at + 1)}" is not a valid node name`);
     }
   }
+  const outside: ConfigProblem[] = [];
   for (const [key, value] of options.envOverrides ?? []) {
-    if (controlCharacters.test(value) || value.includes("\n")) problems.add("env", key, "--env value contains a control character or line break");
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.add("env", key, "--env keys are letters, digits and _");
+    const bad = notOneLine(value);
+    if (bad) outside.push({ file: "--env", key, reason: bad });
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) outside.push({ file: "--env", key, reason: "keys are letters, digits and _" });
   }
+  const cluster = options.cluster;
+  if (cluster) {
+    const bad = cluster.clusterName === undefined ? undefined : notOneLine(cluster.clusterName);
+    if (bad) outside.push({ file: cluster.sources?.clusterName ?? "cluster facts", key: "clustername", reason: bad });
+    for (const node of cluster.nodes ?? []) {
+      if (!nodeNamePattern.test(node)) outside.push({ file: cluster.sources?.nodes ?? "cluster facts", key: "nodes", reason: `"${node}" is not a valid node name (letters, digits, ".", "_", "-"; at most ${limits.nodeNameChars})` });
+    }
+  }
+  if (outside.length > 0) throw new ConfigError([...outside, ...problems.items]);
   problems.throwIfAny();
 
   const guarded = <T>(section: string | undefined, key: string | undefined, fn: () => T): T | undefined => {
@@ -491,10 +541,17 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       if (keyword.static && hasPlaceholder(text)) {
         throw new ConversionError(`must be the same on every node (it shapes unit names or mount units), but it depends on the node`);
       }
-      // Each node's own value must convert too: a scoped value is checked like a plain one.
-      if (scoped) for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
-        const nodeText = resolver.value(section, keyword.name, node);
-        if (nodeText !== undefined) convertValue(keyword, nodeText);
+      // Each node's own value must convert too, whether the keyword is scoped or takes a scoped value by reference.
+      if (scoped || hasNodeVariable(text)) {
+        for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
+          const nodeText = resolver.value(section, keyword.name, node);
+          try {
+            if (nodeText !== undefined) convertValue(keyword, nodeText);
+          } catch (err) {
+            if (err instanceof ConversionError) throw new ConversionError(`on node ${node}: ${err.message}`);
+            throw err;
+          }
+        }
       }
       return convertValue(keyword, text);
     });
@@ -515,10 +572,11 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const drp = typed("DEFAULT", serviceKeywordMap.get("drpnodes")!);
   resolver.drpnodes = Array.isArray(drp) ? drp : [];
   for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
-    if (!nodeNamePattern.test(node)) problems.add("DEFAULT", "nodes", `"${node}" is not a valid node name (letters, digits, ".", "_", "-")`);
+    if (!nodeNamePattern.test(node)) problems.add("DEFAULT", "nodes", `"${node}" is not a valid node name (letters, digits, ".", "_", "-"; at most ${limits.nodeNameChars})`);
   }
   problems.throwIfAny();
   const allNodes = new Set([...resolver.nodes, ...resolver.drpnodes]);
+  if (allNodes.size > limits.nodes) problems.add("DEFAULT", "nodes", `${allNodes.size} nodes: at most ${limits.nodes}`);
   warnings.push(...otherNodeScopes(raw, allNodes));
 
   const defaults: Record<string, Value | undefined> = {};
@@ -532,6 +590,11 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     guarded("env", key, () => (allNodes.size ? [...allNodes].forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
   }
   if (defaults.disable === true) problems.add("DEFAULT", "disable", "the service is disabled: nothing to compile (remove disable=true to compile it)");
+  if (resolver.nodes.length === 0) problems.add("DEFAULT", "nodes", "the service has no nodes: set DEFAULT.nodes, or pass --nodes or a cluster file (--cluster)");
+  if (resolver.drivers.size > limits.resources) {
+    problems.add(undefined, undefined, `${resolver.drivers.size} resources: at most ${limits.resources} in one service`);
+    problems.throwIfAny();
+  }
 
   const resources: Resource[] = [];
   const disabledRids = new Set<string>();
@@ -583,12 +646,18 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       values.push([variable, onNode(resolver.value(id.slice(0, dot), id.slice(dot + 1), node) ?? "", node)]);
     }
     for (const [variable, perNode] of resolver.wordVariables) values.push([variable, onNode(perNode.get(node) ?? "", node)]);
+    // An env file holds one line per variable.
+    for (const [variable, v] of values) {
+      const bad = notOneLine(v);
+      if (bad) problems.add(undefined, undefined, `on node ${node}, ${variable} (a value that differs between nodes) ${bad}`);
+    }
     values.sort((a, b) => a[0].localeCompare(b[0]));
     if (values.length > 0) nodeEnvironment.set(node, new Map(values));
   }
+  problems.throwIfAny();
 
   const service = defaults as Record<string, Value | undefined> & ServiceValues;
-  return {
+  const resolved: ResolvedService = {
     name: options.serviceName,
     file: options.file,
     namespace: service.namespace,
@@ -613,6 +682,8 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     nodeEnvironment,
     warnings,
   };
+  checkService(resolved, (section, key) => resolver.written(section, key));
+  return resolved;
 }
 
 /** A command on one node, as OpenSVC would run it there. */

@@ -17,9 +17,9 @@ export const ipNetns = defineDriver({
   source: "om3 drivers/resipnetns/manifest.go; opensvc drivers/resource/ip/netns (type `docker`, keyword `container_rid`)",
   keywords: {
     ...ipKeywords,
-    dev: kw.string("Host interface (the bridge in bridge mode).", { required: true, aliases: ["ipdev"] }),
-    netmask: kw.string("Prefix length or dotted mask.", { required: true }),
-    gateway: kw.string("Default route inside the netns."),
+    dev: kw.ifname("Host interface (the bridge in bridge mode).", { required: true, aliases: ["ipdev"] }),
+    netmask: kw.netmask("Prefix length or dotted mask.", { required: true }),
+    gateway: kw.ip("Default route inside the netns; must lie in the address's subnet."),
     netns: kw.rid("The container resource whose netns receives the address (container#…).", { required: true, static: true, aliases: ["container_rid"] }),
     mode: kw.enum(["bridge", "dedicated", "macvlan", "ipvlan-l2", "ipvlan-l3", "ipvlan-l3s", "ovs"], "How the interface is made on dev.", {
       default: "bridge",
@@ -30,8 +30,8 @@ export const ipNetns = defineDriver({
         ovs: { kind: "refused", why: "mode=ovs (Open vSwitch) is not supported: use bridge, macvlan, ipvlan-l2 or ipvlan-l3" },
       },
     }),
-    nsdev: kw.string("Interface name inside the netns (default: the first free ethN)."),
-    macaddr: kw.string("MAC address of the interface."),
+    nsdev: kw.ifname("Interface name inside the netns (default: the first free ethN)."),
+    macaddr: kw.mac("MAC address of the interface."),
     del_net_route: kw.bool("Delete the subnet route inside the netns.", { default: "false" }),
     vlan_tag: kw.string("VLAN tag of an ovs port.", { status: ovsOnly }),
     vlan_mode: kw.string("VLAN mode of an ovs port.", { status: ovsOnly }),
