@@ -130,8 +130,10 @@ function checkNetmask(text: string): void {
 }
 
 export function convertValue(keyword: Keyword, text: string): Value {
-  if ((keyword.required || keyword.notEmpty) && text.trim() === "") throw new ConversionError("must not be empty");
+  if (keyword.notEmpty && text.trim() === "") throw new ConversionError("must not be empty");
   const dynamic = hasPlaceholder(text);
+  // The checked types below leave an empty value to resolve.ts (a required one is "empty"), as a string's would be.
+  const unchecked = dynamic || text === "";
   const needsStatic = (what: string) => {
     if (dynamic) throw new ConversionError(`${what} cannot depend on the node (it would differ between nodes)`);
   };
@@ -189,25 +191,25 @@ export function convertValue(keyword: Keyword, text: string): Value {
       return text;
     // The types below may take a per-node variable: each node's own value is checked (resolve.ts).
     case "user":
-      if (dynamic) return text;
+      if (unchecked) return text;
       // systemd's strict rule for User=/Group= (so it loads without a warning), or a numeric id.
       if (!/^(?:[A-Za-z_][A-Za-z0-9_-]{0,30}|\d{1,10})$/.test(text) || (/^\d+$/.test(text) && Number(text) >= 4294967295)) {
         throw new ConversionError(`expected a user or group name (letters, digits, "_", "-"; at most 31) or a numeric id, got "${text}"`);
       }
       return text;
     case "ifname":
-      return dynamic ? text : asRuntimeAccepts(() => interfaceName("dev", text), text, "a network interface name (at most 15 characters: letters, digits, _, . and -)");
+      return unchecked ? text : asRuntimeAccepts(() => interfaceName("dev", text), text, "a network interface name (at most 15 characters: letters, digits, _, . and -)");
     case "address":
       // A name whose last label is all digits ("198.51.100.300") is a mistyped address, not a host.
-      if (dynamic || isIP(text) !== 0 || (isHostName(text) && !/(^|\.)\d+\.?$/.test(text))) return text;
+      if (unchecked || isIP(text) !== 0 || (isHostName(text) && !/(^|\.)\d+\.?$/.test(text))) return text;
       throw new ConversionError(`expected an IP address or a host name, got "${text}"`);
     case "ip":
-      if (dynamic || isIP(text) !== 0) return text;
+      if (unchecked || isIP(text) !== 0) return text;
       throw new ConversionError(`expected an IP address, got "${text}"`);
     case "netmask":
-      if (!dynamic) checkNetmask(text);
+      if (!unchecked) checkNetmask(text);
       return text;
     case "mac":
-      return dynamic ? text : asRuntimeAccepts(() => macAddress("macaddr", text), text, "a MAC address such as 02:42:ac:11:00:02");
+      return unchecked ? text : asRuntimeAccepts(() => macAddress("macaddr", text), text, "a MAC address such as 02:42:ac:11:00:02");
   }
 }
