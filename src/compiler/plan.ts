@@ -122,19 +122,14 @@ export function planService(service: ResolvedService): ServicePlan {
   }
   problems.throwIfAny();
 
-  // Preference order, then a stable topological sort that honours the namespace links.
-  const anchor = (r: ResolvedResource) => (r.group === "ip" && r.type === "netns" ? byRid.get(String(r.values.netns))! : r);
-  const keys = new Map(service.resources.map((r) => [r.rid, sortKey(r)]));
-  const preference = [...service.resources].sort((a, b) => {
-    const [pa, pb] = [anchor(a), anchor(b)];
-    const rank = groupRank.get(pa.group)! - groupRank.get(pb.group)!;
-    if (rank !== 0) return rank;
-    const subset = compareStrings([String(pa.values.subset ?? "")], [String(pb.values.subset ?? "")]);
-    if (subset !== 0) return subset;
-    const byKey = compareStrings(keys.get(pa.rid)!, keys.get(pb.rid)!);
-    if (byKey !== 0) return byKey;
-    return (a === pa ? 0 : 1) - (b === pb ? 0 : 1) || compareStrings([a.rid], [b.rid]); // a container before the ips plumbed into it
-  });
+  // Preference order, then a stable topological sort that honours the namespace links. Each
+  // resource's sort key is computed once: an ip in a container's netns sorts as that container.
+  const keys = new Map(service.resources.map((r) => [r.rid, [String(groupRank.get(r.group)).padStart(3, "0"), String(r.values.subset ?? ""), ...sortKey(r)]]));
+  const anchorKey = (r: ResolvedResource) => keys.get(r.group === "ip" && r.type === "netns" ? String(r.values.netns) : r.rid)!;
+  const isAnchored = (r: ResolvedResource) => (r.group === "ip" && r.type === "netns" ? 1 : 0);
+  const preference = [...service.resources].sort(
+    (a, b) => compareStrings(anchorKey(a), anchorKey(b)) || isAnchored(a) - isAnchored(b) || (a.rid < b.rid ? -1 : a.rid > b.rid ? 1 : 0), // a container before the ips plumbed into it
+  );
 
   const placed = new Set<string>();
   const order: ResolvedResource[] = [];

@@ -434,15 +434,35 @@ function convertedDefault(keyword: Keyword): Value {
   return v;
 }
 
+let serviceDefaultValues: Readonly<Record<string, Value | undefined>> | undefined;
+/** DEFAULT's keywords at their defaults, converted once per process. */
+function serviceDefaults(): Readonly<Record<string, Value | undefined>> {
+  serviceDefaultValues ??= Object.fromEntries([...new Set(serviceKeywordMap.values())].map((k) => [k.name, k.default === undefined ? undefined : convertedDefault(k)]));
+  return serviceDefaultValues;
+}
+
 /** Per driver: its keywords that have a default, listed once. */
-const defaultedCache = new Map<ReadonlyMap<string, Keyword>, Keyword[]>();
-function defaulted(keywords: ReadonlyMap<string, Keyword>): Keyword[] {
-  let list = defaultedCache.get(keywords);
-  if (!list) {
-    list = [...new Set(keywords.values())].filter((k) => k.default !== undefined);
-    defaultedCache.set(keywords, list);
+interface DriverFacts {
+  /**
+   * Every keyword at its default (converted once; undefined when it has none): the prototype of
+   * each resource's values, which then only own what the config sets (copying ~80 defaults, or
+   * adding computed keys one by one, cost more than the rest of the compile).
+   */
+  defaults: Readonly<Record<string, Value | undefined>>;
+  required: readonly Keyword[];
+}
+const driverFactsCache = new Map<ReadonlyMap<string, Keyword>, DriverFacts>();
+function driverFacts(keywords: ReadonlyMap<string, Keyword>): DriverFacts {
+  let facts = driverFactsCache.get(keywords);
+  if (!facts) {
+    const all = [...new Set(keywords.values())];
+    facts = {
+      defaults: Object.fromEntries(all.map((k) => [k.name, k.default === undefined ? undefined : convertedDefault(k)])),
+      required: all.filter((k) => k.required),
+    };
+    driverFactsCache.set(keywords, facts);
   }
-  return list;
+  return facts;
 }
 
 /** The status of a keyword for the value it took. */
@@ -521,16 +541,17 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   };
 
   /** The typed value of a keyword the section sets or inherits (undefined when neither). */
-  const typed = (section: string, keyword: Keyword): Value | undefined =>
-    guarded(section, resolver.written(resolver.sourceOf(section, keyword) ?? section, keyword.name), () => {
-      const source = resolver.sourceOf(section, keyword);
-      if (source === undefined) return keyword.default === undefined ? undefined : convertedDefault(keyword);
-      const scoped = resolver.isScoped(resolver.candidates(source, keyword.name));
+  const typed = (section: string, keyword: Keyword): Value | undefined => {
+    const source = resolver.sourceOf(section, keyword);
+    if (source === undefined) return keyword.default === undefined ? undefined : convertedDefault(keyword);
+    return guarded(section, resolver.written(source, keyword.name), () => {
+      const candidates = resolver.candidates(source, keyword.name);
+      const scoped = resolver.isScoped(candidates);
       if (keyword.static && scoped) {
         throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
       }
       // Words and commands that differ between nodes split on each node, as the plain value does.
-      if ((keyword.type === "words" || keyword.type === "shell") && !keyword.static) {
+      if ((keyword.type === "words" || keyword.type === "shell") && !keyword.static && (scoped || candidates.plain?.includes("{"))) {
         if (resolver.differsPerNode(section, keyword.name)) {
           if (keyword.type === "words") return resolver.splitPerNode(section, keyword.name, splitWords, false);
           return joinCommand(resolver.splitPerNode(section, keyword.name, commandOnNode, true));
@@ -555,6 +576,7 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       }
       return convertValue(keyword, text);
     });
+  };
 
   /** Applies a keyword's status: refused → error, no meaning → warning. */
   const judge = (section: string, keyword: Keyword, value: Value | undefined, inheritedFrom?: string) => {
@@ -579,15 +601,21 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   if (allNodes.size > limits.nodes) problems.add("DEFAULT", "nodes", `${allNodes.size} nodes: at most ${limits.nodes}`);
   warnings.push(...otherNodeScopes(raw, allNodes));
 
-  const defaults: Record<string, Value | undefined> = {};
-  for (const keyword of new Set(serviceKeywordMap.values())) {
+  const defaults: Record<string, Value | undefined> = { ...serviceDefaults() };
+  for (const key of resolver.keysOf("DEFAULT")) {
+    const keyword = serviceKeywordMap.get(key);
+    if (!keyword) continue;
     const v = typed("DEFAULT", keyword);
     defaults[keyword.name] = v;
-    if (resolver.sets("DEFAULT", keyword.name)) judge("DEFAULT", keyword, v);
+    judge("DEFAULT", keyword, v);
   }
-  // Every env value must resolve on every node (evaluated per node: no variable for ones no unit uses).
-  for (const key of new Set([...(raw.get("env")?.keys() ?? [])].map((k) => k.split("@")[0]))) {
-    guarded("env", key, () => (allNodes.size ? [...allNodes].forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
+  // Every env value must resolve on every node (evaluated per node when it may differ: no
+  // variable for values no unit uses).
+  const envSection = raw.get("env");
+  for (const key of resolver.keysOf("env")) {
+    const plain = envSection?.get(key);
+    const mayDiffer = plain === undefined || plain.includes("{") || resolver.isScoped(resolver.candidates("env", key));
+    guarded("env", key, () => (mayDiffer && allNodes.size ? allNodes.forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
   }
   if (defaults.disable === true) problems.add("DEFAULT", "disable", "the service is disabled: nothing to compile (remove disable=true to compile it)");
   if (resolver.nodes.length === 0) problems.add("DEFAULT", "nodes", "the service has no nodes: set DEFAULT.nodes, or pass --nodes or a cluster file (--cluster)");
@@ -610,8 +638,8 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       disabledRids.add(section);
       continue;
     }
-    const values: Record<string, Value | undefined> = {};
-    for (const keyword of defaulted(keywords)) values[keyword.name] = convertedDefault(keyword);
+    const facts = driverFacts(keywords);
+    const values: Record<string, Value | undefined> = Object.create(facts.defaults);
     for (const keyword of keywordsToResolve(resolver, section, keywords)) {
       const source = resolver.sourceOf(section, keyword);
       const v = typed(section, keyword);
@@ -619,10 +647,10 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       if (source === "DEFAULT") inherited.add(keyword.name);
       judge(section, keyword, v, source === "DEFAULT" ? "DEFAULT" : undefined);
     }
-    for (const keyword of keywords.values()) {
+    for (const keyword of facts.required) {
       const value = values[keyword.name];
       const empty = value === undefined || (typeof value === "string" && value.trim() === "");
-      if (keyword.required && empty && !problems.items.some((p) => p.section === section && p.key === resolver.written(section, keyword.name))) {
+      if (empty && !problems.items.some((p) => p.section === section && p.key === resolver.written(section, keyword.name))) {
         problems.add(section, keyword.name, `${value === undefined ? "missing" : "empty"}: ${driver.group} type=${driver.type} needs ${keyword.name} (${keyword.doc})`);
       }
     }
@@ -702,13 +730,14 @@ function joinCommand(words: string[]): string {
 
 /** The keywords a resource sets itself or inherits from DEFAULT (each once, by canonical name). */
 function keywordsToResolve(resolver: Resolver, section: string, keywords: ReadonlyMap<string, Keyword>): Keyword[] {
-  const names = new Set<string>();
-  for (const key of resolver.keysOf(section)) names.add(key);
-  for (const key of resolver.keysOf("DEFAULT")) names.add(key);
   const list: Keyword[] = [];
-  for (const name of names) {
+  for (const name of resolver.keysOf(section)) {
     const keyword = keywords.get(name);
-    if (keyword && keyword.name === name && resolver.sourceOf(section, keyword) !== undefined) list.push(keyword);
+    if (keyword && keyword.name === name) list.push(keyword);
+  }
+  for (const name of resolver.keysOf("DEFAULT")) {
+    const keyword = keywords.get(name);
+    if (keyword && keyword.name === name && !resolver.sets(section, name) && resolver.sourceOf(section, keyword) !== undefined) list.push(keyword);
   }
   return list;
 }

@@ -55,7 +55,7 @@ export const containerKeywords = {
   stop_timeout: kw.duration("Grace period of the engine's stop before it kills the container.", { default: "10s", static: true, positive: true }),
   log_outputs: kw.bool("Log the container's outputs.", { default: "false", status: inert("the journal keeps every unit's outputs") }),
   osvc_root_path: kw.path("Path of OpenSVC inside an encapsulated container.", { status: encapOnly }),
-  guest_os: kw.string("Operating system of an encapsulated container.", { status: encapOnly }),
+  guest_os: kw.string("Operating system of an encapsulated container.", { status: encapOnly, aliases: ["guestos"] }),
   ...scsiReservationKeywords,
 } as const;
 
