@@ -79,6 +79,8 @@ export function renderKeywordDocs(): string {
     "unless it is marked \"same on every node\": those shape unit names or mount units. A value for a node the service is not on is",
     "not used (a warning). Resource keywords may also be set in DEFAULT for every resource that sets none (OpenSVC's inheritance).",
     "",
+    "Keys keep their case, as both OpenSVC agents read them (`optionxform = str` in the Python agent, go-ini in om3): `Image` is",
+    "an unknown keyword, not `image`.",
     "Resource ids are `<group>#<id>` with any id of letters, digits, `_`, `.` and `-` (`app#web`, `fs#flag`). Legacy section names:",
     ...Object.entries(legacySections).map(([legacy, { group, type }]) => `\`[${legacy}#…]\` is a ${group} of type ${type}.`),
     "Drivers svcc does not compile are refused, naming the resource and the driver (a disabled one is left out, with a warning):",

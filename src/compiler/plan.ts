@@ -89,7 +89,8 @@ export function planService(service: ResolvedService): ServicePlan {
     }
     if (typeof v.userns === "string" && !["", "host"].includes(v.userns)) problems.add(r.rid, "userns", `only userns=host is supported (docker cannot share another container's user namespace), got "${v.userns}"`);
     for (const key of ["volume_mounts", "devices"] as const) {
-      for (const spec of (v[key] as string[] | undefined) ?? []) {
+      const specs = v[key];
+      for (const spec of Array.isArray(specs) ? specs : []) {
         if (!spec.startsWith("/")) problems.add(r.rid, key, `"${spec}": a source that is not an absolute path names an OpenSVC volume object, which svcc does not have; mount a path of the service's filesystems instead`);
       }
     }
@@ -149,7 +150,7 @@ export function planService(service: ResolvedService): ServicePlan {
   const position = new Map(order.map((r, i) => [r.rid, i]));
   for (const r of order) {
     for (const [key, wanted, before] of [["start_requires", "up", true], ["stop_requires", "down", false]] as const) {
-      for (const { rid, states } of parseRequirements((r.values[key] as string[] | undefined) ?? [])) {
+      for (const { rid, states } of parseRequirements(r.values[key] ?? [])) {
         const where = position.get(rid);
         const reason =
           where === undefined
@@ -172,7 +173,7 @@ export function planService(service: ResolvedService): ServicePlan {
     startOrder: order.map((resource) => ({
       resource,
       requires: requires.get(resource.rid)!,
-      noAction: ((resource.values.tags as string[] | undefined) ?? []).includes("noaction"),
+      noAction: resource.values.tags.includes("noaction"),
     })),
   };
 }
