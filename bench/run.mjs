@@ -75,6 +75,19 @@ try {
   record("per_unit_dryrun_vs_quadlet", ((dryrun - nodeFloor) * 1000) / (1000 * unitsPerService) / 26, "ratio");
   record("per_unit_tmpfs_vs_quadlet", ((toTmpfs - nodeFloor) * 1000) / (1000 * unitsPerService) / 75, "ratio");
 
+  // One service with many resources (issue 9: compile was quadratic in them): 100 and 1,000
+  // apps, after the runtime's start. Linear is a ratio near 10.
+  const bigService = (n) => {
+    const file = join(scratch, `big${n}.json`);
+    const config = { DEFAULT: { nodes: "n1 n2" } };
+    for (let i = 0; i < n; i++) config[`app#${i}`] = { type: "simple", start: "sleep infinity" };
+    writeFileSync(file, JSON.stringify(config));
+    return median([process.execPath, bin, "compile", file, "--name", `big${n}`, "--dryrun"], manyRuns) - nodeFloor;
+  };
+  const [big100, big1000] = [bigService(100), bigService(1000)];
+  record("one_service_1000_resources_dryrun_after_runtime_start", big1000, "ms");
+  record("one_service_1000_vs_100_resources", big1000 / big100, "ratio");
+
   // The systemd generator as systemd runs it (bin/svcc-generator <normal> <early> <late>) on 1,
   // 100 and 1,000 configs in a services directory, writing into a fresh dir on tmpfs as
   // /run/systemd/generator is. Quadlet's generator cannot be run here (Debian 12's podman 4.3

@@ -1,13 +1,17 @@
 // Checks across keywords and resources of a resolved service, every problem at once: what no
 // single keyword's type can tell (an address's mask and gateway, two resources claiming one
-// address). Values that differ between nodes were checked on each node by resolve.ts.
+// address, container names, unit names systemd can load, mount points the OS owns). Values
+// that differ between nodes were checked on each node by resolve.ts.
 
 import { isIP } from "node:net";
 import { prefixLength, sameAddress, subnetOf } from "../runtime/address.js";
 import { containerName as runtimeContainerName } from "../runtime/args.js";
 import { UsageError } from "../runtime/errors.js";
-import { containerName } from "./drivers/types.js";
+import { escapePath } from "./drivers/escape-path.js";
+import { containerName, resourceUnitName } from "./drivers/types.js";
 import { ProblemList } from "./errors.js";
+import { limits } from "./limits.js";
+import { reservedMountPoint } from "./reserved.js";
 import { hasPlaceholder, type ResolvedResource, type ResolvedService } from "./model.js";
 
 function staticString(r: ResolvedResource, key: string): string | undefined {
@@ -49,8 +53,21 @@ function canonicalAddress(address: string): string {
   return isIP(address) === 6 ? new URL(`http://[${address}]`).hostname : address.toLowerCase().replace(/\.$/, "");
 }
 
+/** Unit names systemd can load (a long mount path or resource id would make one it refuses). */
+function checkUnitNames(service: ResolvedService, r: ResolvedResource, problems: ProblemList, written: WrittenKey): void {
+  const unit = resourceUnitName(service, r.rid);
+  if (unit.length > limits.unitNameChars) problems.add(r.rid, undefined, `its unit name ${unit.slice(0, 40)}… is longer than systemd's ${limits.unitNameChars} characters: use a shorter resource id`);
+  const mnt = staticString(r, "mnt");
+  if (r.group !== "fs" || mnt === undefined) return;
+  const reserved = reservedMountPoint(mnt);
+  if (reserved) problems.add(r.rid, written(r.rid, "mnt"), reserved);
+  const mount = `${escapePath(mnt)}.mount`;
+  if (mount.length > limits.unitNameChars) problems.add(r.rid, written(r.rid, "mnt"), `its mount unit's name (systemd-escape --path) is ${mount.length} characters, more than systemd's ${limits.unitNameChars}: use a shorter mount point`);
+}
+
 export function checkService(service: ResolvedService, written: WrittenKey): void {
   const problems = new ProblemList(service.file);
+  for (const r of service.resources) checkUnitNames(service, r, problems, written);
   for (const r of service.resources) {
     if (r.group !== "container") continue;
     // The name reaches docker, the runtime helper and SyslogIdentifier=: the runtime's own rule.

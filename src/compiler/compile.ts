@@ -8,6 +8,7 @@ import type { DriverContext, ResourceUnits } from "./drivers/types.js";
 import { ConfigError } from "./errors.js";
 import { notOneLine } from "./input-text.js";
 import { limits } from "./limits.js";
+import { reservedServiceName } from "./reserved.js";
 import type { ClusterFacts } from "./model.js";
 import { type ConfigFormat, parseConfig } from "./parse.js";
 import { planService, type ServicePlan } from "./plan.js";
@@ -77,6 +78,8 @@ export function checkServiceName(name: string, file: string): void {
   if (!serviceNamePattern.test(name) || name.length > 64) {
     throw new ConfigError([{ file, reason: `invalid service name "${name}": use letters, digits, "-", "_" and single dots (at most 64), nothing that could leave the output directory` }]);
   }
+  const reserved = reservedServiceName(name);
+  if (reserved) throw new ConfigError([{ file, reason: `the service name "${name}" is taken: ${reserved}` }]);
 }
 
 export function compileService(input: CompileInput): CompileResult {

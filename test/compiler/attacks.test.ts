@@ -94,6 +94,22 @@ describe("issue 9: the reproduced attacks", () => {
     expect(unit.user).toBe("postgres");
     expect(substituteVariables(unit.exec.ExecStart[0], {})).toEqual(["echo", "100%", "$HOME", "\\"]);
   });
+
+  it("row 5: names systemd treats specially are refused (default.target would start the service at boot)", () => {
+    for (const name of ["default", "multi-user", "shutdown", "sysinit", "emergency", "rescue", "network-online", "ctrl-alt-del", "graphical", "basic", "local-fs", "remote-fs", "halt", "poweroff", "reboot", "kexec", "systemd-foo"]) {
+      expectRefused(compile(app({}), { name }), `the service name "${name}" is taken`);
+    }
+    expect(compile(app({}), { name: "default-db" }).code).toBe(0);
+  });
+
+  it("row 6: mount points that shadow system mounts are refused (-.mount, tmp.mount, ...)", () => {
+    const fs = (mnt: string) => ({ "fs#0": { type: "xfs", dev: "/dev/sdb1", mnt } });
+    for (const mnt of ["/", "/tmp", "/usr", "/var", "/boot", "/proc", "/sys", "/dev", "/run", "/etc", "/home", "/var/lib", "/srv", "//tmp/"]) {
+      expectRefused(compile(fs(mnt)), "[fs#0] mnt: ", "is a system mount point");
+    }
+    for (const mnt of ["/proc/x", "/sys/fs/x", "/dev/shm", "/run/user/0", "/boot/efi/x"]) expectRefused(compile(fs(mnt)), "[fs#0] mnt: ", "inside");
+    expect(compile(fs("/var/lib/pgsql")).code).toBe(0);
+  });
 });
 
 describe("issue 9: also found", () => {
@@ -111,6 +127,30 @@ describe("issue 9: also found", () => {
       const env = parseEnvironmentFile(readFileSync(join(r.out, `svc.svcc/${node}.env`), "utf8"));
       expect(substituteVariables(precheck.exec.ExecStart[0], env)).toEqual(["/usr/local/bin/svcc", "res", "ip-check-free", "--dev", dev, "--addr", "198.51.100.7"]);
     }
+  });
+
+  it("a mount point with a dotted component is named as systemd-escape --path names it, and systemd loads it", () => {
+    const r = compile({ "fs#0": { type: "xfs", dev: "/dev/sdb1", mnt: "/srv/.hidden/x.y" } });
+    expect(r.code, r.stderr).toBe(0);
+    const name = spawnSync("systemd-escape", ["--path", "--suffix=mount", "/srv/.hidden/x.y"], { encoding: "utf8" }).stdout.trim();
+    expect(name).toBe("srv-.hidden-x.y.mount");
+    expect(readdirSync(r.out)).toContain(name);
+    const loaded = loadWithSystemd([r.out], ["svc.target"]);
+    expect(loaded.warnings.join("\n")).toBe("");
+    expect(loaded.units.get(name)?.where).toBe("/srv/.hidden/x.y");
+  });
+
+  it("names and paths past systemd's limits are clear exit-2 errors", () => {
+    expectRefused(compile({ [`app#${"a".repeat(300)}`]: { type: "simple", start: "x" } }), "longer than systemd's 255 characters: use a shorter resource id");
+    expectRefused(compile({ "fs#0": { type: "xfs", dev: "/dev/sdb1", mnt: `/srv/${"a".repeat(256)}` } }), "[fs#0] mnt: a path component of more than 255 bytes");
+    expectRefused(compile({ "fs#0": { type: "xfs", dev: "/dev/sdb1", mnt: `/srv/${"%".repeat(80)}` } }), "[fs#0] mnt: its mount unit's name (systemd-escape --path) is");
+    expectRefused(compile(app({ cwd: `/${"a/".repeat(2100)}` })), "[app#0] cwd: a path of 4200 characters: at most 4095");
+  });
+
+  it("100,000 sections, or 1,001 resources, are clear exit-2 errors (the bound; compiling is linear below it: npm run bench)", () => {
+    const sections = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`app#${i}`, { type: "simple", start: "x" }]));
+    expectRefused(compile(sections(100_000)), "a config is at most 1048576 bytes");
+    expectRefused(compile(sections(1_001)), "1001 resources: at most 1000 in one service");
   });
 
   it("a 10,000-deep reference chain and a 39-level doubling reference are clear exit-2 errors", () => {
