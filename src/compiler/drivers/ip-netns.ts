@@ -2,10 +2,10 @@
 // namespace only exists once the container runs, so the runtime helper finds it at start.
 
 import { ignored, kw } from "../keyword.js";
-import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
+import { oneshotStep } from "./service-spec.js";
 import { addressArguments } from "./ip-host.js";
 import { ipKeywords } from "./ip-keywords.js";
-import { containerName, defineDriver, resourceUnitName } from "./types.js";
+import { containerName, defineDriver, type ResourceUnits } from "./types.js";
 
 const ovsOnly = ignored("only used with mode=ovs, which svcc refuses");
 
@@ -38,7 +38,7 @@ export const ipNetns = defineDriver({
   },
   timeouts: { start: 15_000, stop: 15_000 },
   startRank: 0,
-  build(resource, { service, svccBin }) {
+  build(resource, { service, svccBin }): ResourceUnits {
     const v = resource.values;
     const target = service.resources.find((r) => r.rid === v.netns)!;
     const args = ["--engine", target.type, "--container", containerName(service, target), "--mode", v.mode, ...addressArguments(v)];
@@ -47,12 +47,11 @@ export const ipNetns = defineDriver({
     if (v.macaddr !== undefined) args.push("--macaddr", v.macaddr);
     if (v.del_net_route) args.push("--del-net-route");
     const what = `${v.name}/${v.netmask} in ${v.netns}'s netns (${v.mode} on ${v.dev})`;
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${what}`, service, resource, {
-      type: "oneshot",
-      start: [[svccBin, "res", "netns-ip-start", ...args]],
-      stop: [[svccBin, "res", "netns-ip-stop", ...args]],
-      timeouts: timeoutsFor(resource, ipNetns.timeouts),
+    return oneshotStep({ service }, resource, ipNetns.timeouts, {
+      description: `address ${what}`,
+      summary: `ip ${what}`,
+      start: [svccBin, "res", "netns-ip-start", ...args],
+      stop: [svccBin, "res", "netns-ip-stop", ...args],
     });
-    return single(unit, `ip ${what}`);
   },
 });
