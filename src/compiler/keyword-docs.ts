@@ -84,7 +84,9 @@ export function renderKeywordDocs(): string {
     "Resource ids are `<group>#<id>` with any id of letters, digits, `_`, `.` and `-` (`app#web`, `fs#flag`). Legacy section names:",
     ...Object.entries(legacySections).map(([legacy, { group, type }]) => `\`[${legacy}#…]\` is a ${group} of type ${type}.`),
     "Drivers svcc does not compile are refused, naming the resource and the driver (a disabled one is left out, with a warning):",
-    ...Object.entries(otherOpenSvcDrivers).map(([group, types]) => `${group} (${types.filter(Boolean).join(", ") || "all types"})`).join("; ").split("\n"),
+    `${Object.entries(otherOpenSvcDrivers)
+      .map(([group, types]) => `${group} (${types.filter(Boolean).join(", ") || "all types"})`)
+      .join("; ")}.`,
     "",
     "## DEFAULT",
     "",
