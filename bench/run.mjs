@@ -57,6 +57,7 @@ try {
   for (let i = 0; i < 1000; i++) {
     const config = structuredClone(seed);
     config.env.ipaddr = `198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+    config.env.gateway = `198.51.${100 + Math.floor(i / 250)}.254`;
     writeFileSync(join(many, `svc${String(i).padStart(4, "0")}.json`), JSON.stringify(config));
   }
   const unitsPerService = 10;
@@ -73,6 +74,19 @@ try {
   // in about 26 ms (-dryrun) and 75 ms (to tmpfs), one unit per file: 26 and 75 us per unit.
   record("per_unit_dryrun_vs_quadlet", ((dryrun - nodeFloor) * 1000) / (1000 * unitsPerService) / 26, "ratio");
   record("per_unit_tmpfs_vs_quadlet", ((toTmpfs - nodeFloor) * 1000) / (1000 * unitsPerService) / 75, "ratio");
+
+  // One service with many resources (issue 9: compile was quadratic in them): 100 and 1,000
+  // apps, after the runtime's start. Linear is a ratio near 10.
+  const bigService = (n) => {
+    const file = join(scratch, `big${n}.json`);
+    const config = { DEFAULT: { nodes: "n1 n2" } };
+    for (let i = 0; i < n; i++) config[`app#${i}`] = { type: "simple", start: "sleep infinity" };
+    writeFileSync(file, JSON.stringify(config));
+    return median([process.execPath, bin, "compile", file, "--name", `big${n}`, "--dryrun"], manyRuns) - nodeFloor;
+  };
+  const [big100, big1000] = [bigService(100), bigService(1000)];
+  record("one_service_1000_resources_dryrun_after_runtime_start", big1000, "ms");
+  record("one_service_1000_vs_100_resources", big1000 / big100, "ratio");
 
   // The systemd generator as systemd runs it (bin/svcc-generator <normal> <early> <late>) on 1,
   // 100 and 1,000 configs in a services directory, writing into a fresh dir on tmpfs as

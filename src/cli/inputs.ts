@@ -100,9 +100,10 @@ export function readClusterFacts(options: InputOptions, defaultFile: string | un
       clusterName: data.clustername as string | undefined,
       nodes: nodes === undefined ? undefined : typeof nodes === "string" ? nodeList(nodes) : (nodes as string[]),
       containerEngine: engine as ClusterFacts["containerEngine"],
+      sources: { clusterName: file, nodes: file },
     };
   }
-  if (options.nodes !== undefined) facts = { ...facts, nodes: nodeList(options.nodes) };
+  if (options.nodes !== undefined) facts = { ...facts, nodes: nodeList(options.nodes), sources: { ...facts?.sources, nodes: "--nodes" } };
   return facts;
 }
 

@@ -45,7 +45,9 @@ async function reportWarnings(serviceName: string, file: string, warnings: Reado
 function report(error: unknown): number {
   const err = error as Error & { exitCode?: number };
   if (err.name === "ConfigError" || err.name === "WriteError" || typeof err.exitCode === "number") {
-    process.stderr.write(`svcc: ${err.message}\n`);
+    // A ConfigError's lines are already made visible (errors.ts); a path in a WriteError may not be.
+    const message = err.name === "ConfigError" ? err.message : err.message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    process.stderr.write(`svcc: ${message}\n`);
     return err.exitCode ?? exitCodes.failure;
   }
   process.stderr.write(`svcc: ${err.stack ?? err.message}\n`);

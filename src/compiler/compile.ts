@@ -6,12 +6,15 @@ import { precheckUnit } from "./drivers/precheck.js";
 import { header, triggerCommands } from "./drivers/service-spec.js";
 import type { DriverContext, ResourceUnits } from "./drivers/types.js";
 import { ConfigError } from "./errors.js";
+import { notOneLine } from "./input-text.js";
+import { limits } from "./limits.js";
+import { reservedServiceName } from "./reserved.js";
 import type { ClusterFacts } from "./model.js";
 import { type ConfigFormat, parseConfig } from "./parse.js";
 import { planService, type ServicePlan } from "./plan.js";
 import { renderEnvironmentFile, renderUnit } from "./render.js";
 import { resolveService } from "./resolve.js";
-import { add, commandLine, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit } from "./unit.js";
+import { add, commandLine, describe, environmentAssignment, environmentFileLine, newUnit, section, type Unit, UnitValueError } from "./unit.js";
 import { expandTypeReferences, validateStructure } from "./validate.js";
 import { groupWarnings, type Warning } from "./warnings.js";
 import type { ResolvedService } from "./model.js";
@@ -69,10 +72,19 @@ export const leaseStateDir = "/run/svcc";
 const serviceNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 const safeAbsolutePath = /^(\/[A-Za-z0-9_.+-]+)+$/;
 
+/** The config's own name and size, before any of it is read. */
+function checkConfigText(text: string, file: string): void {
+  const badName = notOneLine(file);
+  if (badName) throw new ConfigError([{ file, reason: `the file name ${badName}: rename it` }]);
+  if (text.length > limits.configBytes) throw new ConfigError([{ file, reason: `${text.length} characters: a config is at most ${limits.configBytes} bytes` }]);
+}
+
 export function checkServiceName(name: string, file: string): void {
   if (!serviceNamePattern.test(name) || name.length > 64) {
     throw new ConfigError([{ file, reason: `invalid service name "${name}": use letters, digits, "-", "_" and single dots (at most 64), nothing that could leave the output directory` }]);
   }
+  const reserved = reservedServiceName(name);
+  if (reserved) throw new ConfigError([{ file, reason: `the service name "${name}" is taken: ${reserved}` }]);
 }
 
 export function compileService(input: CompileInput): CompileResult {
@@ -81,7 +93,17 @@ export function compileService(input: CompileInput): CompileResult {
   if (!safeAbsolutePath.test(svccBin)) throw new ConfigError([{ file: input.file, reason: `--svcc-bin must be an absolute path without spaces, got "${svccBin}"` }]);
   if (!safeAbsolutePath.test(unitDir)) throw new ConfigError([{ file: input.file, reason: `--unit-dir must be an absolute path without spaces, got "${unitDir}"` }]);
   checkServiceName(input.serviceName, input.file);
+  checkConfigText(input.text, input.file);
+  try {
+    return compileChecked(input, svccBin, unitDir);
+  } catch (err) {
+    // Every value was checked where it entered; this is the unit writer's last word on one.
+    if (err instanceof UnitValueError) throw new ConfigError([{ file: input.file, reason: err.message }]);
+    throw err;
+  }
+}
 
+function compileChecked(input: CompileInput, svccBin: string, unitDir: string): CompileResult {
   const structure = validateStructure(expandTypeReferences(parseConfig(input.text, input.file, input.format), input.envOverrides), input.file);
   const service = resolveService(structure.config, { file: input.file, serviceName: input.serviceName, cluster: input.cluster, envOverrides: input.envOverrides });
   const plan = planService(service);
@@ -106,6 +128,7 @@ export function compileService(input: CompileInput): CompileResult {
     optional: boolean;
   }
   const chain: Link[] = [];
+  let lastRequired: Link | undefined; // the nearest required step before (kept, not searched: many resources)
   const steps: StartStep[] = [];
   // Head of the chain: with an agent managing the service, nothing starts without this node's
   // valid lease (a `systemctl start` by hand on the wrong node fails here, having touched nothing).
@@ -113,10 +136,12 @@ export function compileService(input: CompileInput): CompileResult {
   chain.push({ rid: "lease", built: { units: [lease], first: lease, last: lease, main: lease, summary: "" }, optional: false });
   steps.push({ rid: "lease", units: [lease.name], summary: "this node holds the lease (when an svcc agent manages the service)", optional: false, noAction: false });
   const precheck = precheckUnit(service, plan.startOrder, svccBin);
+  if (precheck && environmentFile) add(precheck, "Service", "EnvironmentFile", environmentFile); // its addresses may differ per node
   if (precheck) {
     add(precheck, "Unit", "After", lease.name);
     add(precheck, "Unit", "BindsTo", lease.name);
     chain.push({ rid: "precheck", built: { units: [precheck], first: precheck, last: precheck, main: precheck, summary: "" }, optional: false });
+    lastRequired = chain.at(-1);
     steps.push({ rid: "precheck", units: [precheck.name], summary: "service addresses must not answer yet", optional: false, noAction: false });
   }
   const builtByRid = new Map<string, ResourceUnits>();
@@ -139,7 +164,7 @@ export function compileService(input: CompileInput): CompileResult {
     // Dependencies: after the step before; bound to the nearest required step before (so a
     // failure or stop below takes this down first); bound to the containers it lives in.
     const previous = chain.at(-1);
-    const required = [...chain].reverse().find((l) => !l.optional);
+    const required = lastRequired;
     const first = built.first;
     if (previous) add(first, "Unit", "After", previous.built.last.name);
     if (required) add(first, "Unit", "BindsTo", required.built.last.name);
@@ -150,6 +175,7 @@ export function compileService(input: CompileInput): CompileResult {
       if (depUnits.last.name !== previous?.built.last.name) add(first, "Unit", "After", depUnits.last.name);
     }
     chain.push({ rid: resource.rid, built, optional });
+    if (!optional) lastRequired = chain.at(-1);
     steps.push({ rid: resource.rid, units: built.units.map((u) => u.name), summary: built.summary, optional, noAction: false });
   }
 

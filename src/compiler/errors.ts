@@ -1,5 +1,7 @@
 // Errors a user can act on: every one names the file, the section, the key and the reason.
 
+import { visible } from "./input-text.js";
+
 export interface ConfigProblem {
   file: string;
   section?: string;
@@ -7,21 +9,26 @@ export interface ConfigProblem {
   reason: string;
 }
 
+const maxShownProblems = 100;
+
 /** A bad config or bad usage: the CLI exits 2 and writes nothing. */
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
   readonly exitCode = 2;
 
   constructor(problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join("\n"));
+    const shown = problems.slice(0, maxShownProblems).map(formatProblem);
+    if (problems.length > maxShownProblems) shown.push(`${problems[0].file}: … and ${problems.length - maxShownProblems} more problems`);
+    super(shown.join("\n"));
     this.name = "ConfigError";
     this.problems = problems;
   }
 }
 
+/** One line per problem, whatever the file name, section, key or quoted value holds. */
 export function formatProblem(p: ConfigProblem): string {
   const where = [p.section ? `[${p.section}]` : "", p.key ?? ""].filter(Boolean).join(" ");
-  return where ? `${p.file}: ${where}: ${p.reason}` : `${p.file}: ${p.reason}`;
+  return visible(where ? `${p.file}: ${where}: ${p.reason}` : `${p.file}: ${p.reason}`);
 }
 
 /** Collects problems so one run reports all of them, not just the first. */

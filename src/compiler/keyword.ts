@@ -25,7 +25,13 @@ export type KeywordType =
   | "path" // an absolute path
   | "rid" // a resource id such as container#0
   | "mode" // an octal file mode such as 0755
-  | "enum"; // one of `values`
+  | "enum" // one of `values`
+  | "user" // a user or group name, or a numeric id
+  | "ifname" // a network interface name
+  | "address" // an IP address or a host name
+  | "ip" // an IP address
+  | "netmask" // a prefix length, or a dotted IPv4 mask
+  | "mac"; // a MAC address
 
 /** Where DEFAULT's value of the same keyword applies to a resource (OpenSVC's "inheritance"). */
 export type Inherit =
@@ -49,6 +55,12 @@ interface ValueTypes {
   rid: string;
   mode: string;
   enum: string;
+  user: string;
+  ifname: string;
+  address: string;
+  ip: string;
+  netmask: string;
+  mac: string;
 }
 export type Value = ValueTypes[KeywordType];
 
@@ -64,6 +76,10 @@ export interface Keyword<T extends KeywordType = KeywordType> {
   required?: boolean;
   /** The value shapes unit names or mount units, so it must be the same on every node. */
   static?: boolean;
+  /** A duration that must be more than 0 (systemd reads a 0 timeout as none at all). */
+  positive?: boolean;
+  /** An explicit empty value is refused (it would reach a command as an empty argument). */
+  notEmpty?: boolean;
   /** Other names OpenSVC accepts for it (om3 Aliases, opensvc DEPRECATED_KEYWORDS). */
   aliases?: readonly string[];
   inherit?: Inherit;
@@ -95,6 +111,12 @@ export const kw = {
   path: declare("path"),
   rid: declare("rid"),
   mode: declare("mode"),
+  user: declare("user"),
+  ifname: declare("ifname"),
+  address: declare("address"),
+  ip: declare("ip"),
+  netmask: declare("netmask"),
+  mac: declare("mac"),
   enum: <V extends readonly string[], O extends KeywordOptions>(values: V, doc: string, options?: O): KeywordDecl<"enum"> & O => ({ type: "enum", values, doc, status: implemented, ...(options as O) }),
 };
 

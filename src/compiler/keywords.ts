@@ -35,7 +35,7 @@ export const legacySections: Readonly<Record<string, { group: string; type: stri
 export const otherOpenSvcDrivers: Readonly<Record<string, readonly string[]>> = {
   volume: [""],
   share: ["nfs"],
-  sync: ["rsync", "zfs", "zfssnap", "btrfs", "btrfssnap", "symsnapvx", "symsrdfs", "symclone", "dds", "docker", "evasnap", "hp3par", "hp3parsnap", "ibmdssnap", "necismsnap", "netapp", "nexenta", "radossnap", "radosclone", "s3", "zfs"],
+  sync: ["rsync", "zfs", "zfssnap", "btrfs", "btrfssnap", "symsnapvx", "symsrdfs", "symclone", "dds", "docker", "evasnap", "hp3par", "hp3parsnap", "ibmdssnap", "necismsnap", "netapp", "nexenta", "radossnap", "radosclone", "s3"],
   task: ["host", "docker", "podman", "oci"],
   disk: ["drbd", "loop", "md", "crypt", "raw", "disk", "zpool", "zvol", "rados", "hp3par", "xp8", "amazon", "gce", "gandi", "vxdg", "vxvol", "advfs", "ldom", "vdisk", "hpvm", "scsireserv"],
   fs: ["directory", "docker"],

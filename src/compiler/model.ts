@@ -17,12 +17,19 @@ export function hasPlaceholder(value: string): boolean {
   return value.includes("\u0001");
 }
 
+/** Whether the value holds a per-node variable (not only %H/%l). */
+export function hasNodeVariable(value: string): boolean {
+  return value.includes("\u0001E");
+}
+
 export type { Value } from "./keyword.js";
 
 export interface ClusterFacts {
   clusterName?: string;
   nodes?: string[];
   containerEngine?: "docker" | "podman";
+  /** Where each fact came from, for messages: a cluster file, or --nodes. */
+  sources?: { clusterName?: string; nodes?: string };
 }
 
 export type ResolvedResource = Resource;

@@ -22,7 +22,8 @@ export function parseConfig(text: string, fileName: string, format = detectForma
 function parseJson(text: string, file: string): RawConfig {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // A byte-order mark is allowed before JSON text (RFC 8259 lets a parser ignore it); JSON.parse chokes on it.
+    data = JSON.parse(text.startsWith("\ufeff") ? text.slice(1) : text);
   } catch (err) {
     throw new ConfigError([{ file, reason: `not valid JSON: ${(err as Error).message}` }]);
   }

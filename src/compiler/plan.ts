@@ -60,11 +60,72 @@ function parseRequirements(words: readonly string[]): Array<{ rid: string; state
   });
 }
 
+/**
+ * Each time, the most preferred resource whose requirements are placed (Kahn's algorithm with
+ * a heap of preference positions: n log n, where searching the list each time was quadratic).
+ * Resources caught in a cycle are left out; the caller reports them.
+ */
+function stableTopologicalOrder(preference: readonly ResolvedResource[], requires: ReadonlyMap<string, readonly string[]>): ResolvedResource[] {
+  const position = new Map(preference.map((r, i) => [r.rid, i]));
+  const waitingOn = preference.map((r) => new Set(requires.get(r.rid)!.filter((dep) => position.has(dep))).size);
+  const dependents = new Map<string, number[]>();
+  preference.forEach((r, i) => {
+    for (const dep of new Set(requires.get(r.rid))) {
+      if (!position.has(dep)) continue;
+      const list = dependents.get(dep) ?? [];
+      dependents.set(dep, list);
+      list.push(i);
+    }
+  });
+  const heap: number[] = [];
+  const push = (i: number) => {
+    heap.push(i);
+    for (let c = heap.length - 1; c > 0; ) {
+      const p = (c - 1) >> 1;
+      if (heap[p] <= heap[c]) break;
+      [heap[p], heap[c]] = [heap[c], heap[p]];
+      c = p;
+    }
+  };
+  const pop = (): number => {
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      for (let p = 0; ; ) {
+        const [l, r] = [2 * p + 1, 2 * p + 2];
+        let m = p;
+        if (l < heap.length && heap[l] < heap[m]) m = l;
+        if (r < heap.length && heap[r] < heap[m]) m = r;
+        if (m === p) break;
+        [heap[p], heap[m]] = [heap[m], heap[p]];
+        p = m;
+      }
+    }
+    return top;
+  };
+  waitingOn.forEach((n, i) => n === 0 && push(i));
+  const order: ResolvedResource[] = [];
+  while (heap.length > 0) {
+    const r = preference[pop()];
+    order.push(r);
+    for (const d of dependents.get(r.rid) ?? []) if (--waitingOn[d] === 0) push(d);
+  }
+  return order;
+}
+
 export function planService(service: ResolvedService): ServicePlan {
   const problems = new ProblemList(service.file);
   const byRid = new Map(service.resources.map((r) => [r.rid, r]));
   const requires = new Map<string, string[]>(service.resources.map((r) => [r.rid, []]));
   const containers = () => service.resources.filter((r) => r.group === "container").map((r) => r.rid);
+  const ipsPlumbedInto = new Map<string, string[]>(); // container rid → ip rids in its netns
+  for (const r of service.resources) {
+    if (r.group !== "ip" || r.type !== "netns") continue;
+    const list = ipsPlumbedInto.get(String(r.values.netns)) ?? [];
+    ipsPlumbedInto.set(String(r.values.netns), list);
+    list.push(r.rid);
+  }
 
   const linkTo = (from: ResolvedResource, key: string, target: string) => {
     if (target === from.rid) return problems.add(from.rid, key, `points at its own resource`);
@@ -89,7 +150,8 @@ export function planService(service: ResolvedService): ServicePlan {
     }
     if (typeof v.userns === "string" && !["", "host"].includes(v.userns)) problems.add(r.rid, "userns", `only userns=host is supported (docker cannot share another container's user namespace), got "${v.userns}"`);
     for (const key of ["volume_mounts", "devices"] as const) {
-      for (const spec of (v[key] as string[] | undefined) ?? []) {
+      const specs = v[key];
+      for (const spec of Array.isArray(specs) ? specs : []) {
         if (!spec.startsWith("/")) problems.add(r.rid, key, `"${spec}": a source that is not an absolute path names an OpenSVC volume object, which svcc does not have; mount a path of the service's filesystems instead`);
       }
     }
@@ -100,18 +162,18 @@ export function planService(service: ResolvedService): ServicePlan {
     const target = containerNetnsTarget(r);
     if (target) {
       linkTo(r, "netns", target);
-      for (const ip of service.resources) {
-        if (ip.group === "ip" && ip.type === "netns" && ip.values.netns === target) requires.get(r.rid)!.push(ip.rid);
-      }
+      requires.get(r.rid)!.push(...(ipsPlumbedInto.get(target) ?? []));
     }
   }
 
   const mounts = new Map<string, string>();
   for (const r of service.resources.filter((x) => x.group === "fs" && x.values.mnt !== undefined)) {
     for (const key of ["dev", "mnt", "mnt_opt"]) {
-      // Mount units take these values literally (no quoting), and a backslash at the end of
-      // a line would continue it into the next one.
-      if (String(r.values[key] ?? "").includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
+      // Mount units take these values literally (no quoting): a backslash at the end of a line
+      // would continue it into the next one, and systemd strips surrounding whitespace.
+      const value = String(r.values[key] ?? "");
+      if (value.includes("\\")) problems.add(r.rid, key, "a backslash is not allowed in a mount's device, path or options");
+      if (/^\s|\s$/.test(value)) problems.add(r.rid, key, "a mount's device, path or options cannot start or end with a space");
     }
     const mnt = String(r.values.mnt);
     const other = mounts.get(mnt);
@@ -120,31 +182,21 @@ export function planService(service: ResolvedService): ServicePlan {
   }
   problems.throwIfAny();
 
-  // Preference order, then a stable topological sort that honours the namespace links.
-  const anchor = (r: ResolvedResource) => (r.group === "ip" && r.type === "netns" ? byRid.get(String(r.values.netns))! : r);
-  const keys = new Map(service.resources.map((r) => [r.rid, sortKey(r)]));
-  const preference = [...service.resources].sort((a, b) => {
-    const [pa, pb] = [anchor(a), anchor(b)];
-    const rank = groupRank.get(pa.group)! - groupRank.get(pb.group)!;
-    if (rank !== 0) return rank;
-    const subset = compareStrings([String(pa.values.subset ?? "")], [String(pb.values.subset ?? "")]);
-    if (subset !== 0) return subset;
-    const byKey = compareStrings(keys.get(pa.rid)!, keys.get(pb.rid)!);
-    if (byKey !== 0) return byKey;
-    return (a === pa ? 0 : 1) - (b === pb ? 0 : 1) || compareStrings([a.rid], [b.rid]); // a container before the ips plumbed into it
-  });
+  // Preference order, then a stable topological sort that honours the namespace links. Each
+  // resource's sort key is computed once: an ip in a container's netns sorts as that container.
+  const keys = new Map(service.resources.map((r) => [r.rid, [String(groupRank.get(r.group)).padStart(3, "0"), String(r.values.subset ?? ""), ...sortKey(r)]]));
+  const anchorKey = (r: ResolvedResource) => keys.get(r.group === "ip" && r.type === "netns" ? String(r.values.netns) : r.rid)!;
+  const isAnchored = (r: ResolvedResource) => (r.group === "ip" && r.type === "netns" ? 1 : 0);
+  const preference = [...service.resources].sort(
+    (a, b) => compareStrings(anchorKey(a), anchorKey(b)) || isAnchored(a) - isAnchored(b) || (a.rid < b.rid ? -1 : a.rid > b.rid ? 1 : 0), // a container before the ips plumbed into it
+  );
 
-  const placed = new Set<string>();
-  const order: ResolvedResource[] = [];
-  while (order.length < preference.length) {
-    const next = preference.find((r) => !placed.has(r.rid) && requires.get(r.rid)!.every((dep) => placed.has(dep)));
-    if (!next) {
-      const stuck = preference.filter((r) => !placed.has(r.rid));
-      problems.add(stuck[0].rid, "netns", `ordering cycle between ${stuck.map((r) => `${r.rid} (needs ${requires.get(r.rid)!.join(", ")})`).join(", ")}`);
-      problems.throwIfAny();
-    }
-    placed.add(next!.rid);
-    order.push(next!);
+  const order = stableTopologicalOrder(preference, requires);
+  if (order.length < preference.length) {
+    const placed = new Set(order.map((r) => r.rid));
+    const stuck = preference.filter((r) => !placed.has(r.rid));
+    problems.add(stuck[0].rid, "netns", `ordering cycle between ${stuck.map((r) => `${r.rid} (needs ${requires.get(r.rid)!.join(", ")})`).join(", ")}`);
+    problems.throwIfAny();
   }
 
   // start_requires / stop_requires: svcc starts one resource at a time in this order, so a
@@ -152,7 +204,7 @@ export function planService(service: ResolvedService): ServicePlan {
   const position = new Map(order.map((r, i) => [r.rid, i]));
   for (const r of order) {
     for (const [key, wanted, before] of [["start_requires", "up", true], ["stop_requires", "down", false]] as const) {
-      for (const { rid, states } of parseRequirements((r.values[key] as string[] | undefined) ?? [])) {
+      for (const { rid, states } of parseRequirements(r.values[key] ?? [])) {
         const where = position.get(rid);
         const reason =
           where === undefined
@@ -175,7 +227,7 @@ export function planService(service: ResolvedService): ServicePlan {
     startOrder: order.map((resource) => ({
       resource,
       requires: requires.get(resource.rid)!,
-      noAction: ((resource.values.tags as string[] | undefined) ?? []).includes("noaction"),
+      noAction: resource.values.tags.includes("noaction"),
     })),
   };
 }

@@ -2,7 +2,7 @@
 
 import HandlebarsRuntime from "handlebars/runtime.js";
 import { templateSpecs } from "../generated/templates.js";
-import type { Unit } from "./unit.js";
+import { renderLine, type Unit } from "./unit.js";
 
 // The runtime build has the full library's template() but its typings do not say so.
 const Handlebars = HandlebarsRuntime as unknown as typeof import("handlebars");
@@ -19,12 +19,10 @@ function template(name: string): Template {
   return t;
 }
 
-
-
 export function renderUnit(unit: Unit): string {
   // Entries are joined here rather than iterated in the template: same text, a third of the
   // time when compiling thousands of units.
-  const sections = unit.sections.map((s) => ({ name: s.name, body: s.entries.map((e) => `${e.key}=${e.value}\n`).join("") }));
+  const sections = unit.sections.map((s) => ({ name: s.name, body: s.entries.map((e) => renderLine(unit.name, e.key, e.value)).join("") }));
   return template("unit")({ comments: unit.comments, sections });
 }
 

@@ -7,21 +7,25 @@
 // becomes a placeholder for systemd's %H, and a keyword whose value differs between nodes
 // becomes a placeholder for an environment variable whose per-node values go to env files.
 
+import { checkService } from "./check.js";
 import { ConversionError, convertValue, splitWords } from "./convert.js";
 import { commandArgv, scriptSwitch } from "./drivers/command.js";
 import type { DriverSpec, Resource } from "./drivers/types.js";
-import { didYouMean, ProblemList } from "./errors.js";
+import { type ConfigProblem, ConfigError, didYouMean, ProblemList } from "./errors.js";
+import { forbiddenCharacter, notOneLine } from "./input-text.js";
 import type { Keyword, KeywordStatus, Value } from "./keyword.js";
 import { canonicalType, defaultTypes, driverFor, inheritableKeywordMap, keywordsOf, serviceKeywordMap, subsetKeywordMap } from "./keywords.js";
 import {
   type ClusterFacts,
   envPlaceholder,
+  hasNodeVariable,
   hasPlaceholder,
   NODE_NAME,
   placeholderPattern,
   type ResolvedService,
   SHORT_NODE_NAME,
 } from "./model.js";
+import { limits } from "./limits.js";
 import type { RawConfig } from "./parse.js";
 import type { GenericValues } from "./resource-keywords.js";
 import type { ServiceValues } from "./service-keywords.js";
@@ -35,8 +39,9 @@ export interface ResolveOptions {
   envOverrides?: ReadonlyMap<string, string>;
 }
 
-const referencePattern = /\{([A-Za-z_#][A-Za-z0-9_.#@:\[\]-]*)\}/g;
-const nodeNamePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+// `${...}` is a shell or systemd variable, never a reference: a command can say ${HOME} literally.
+const referencePattern = /(?<!\$)\{([A-Za-z_#][A-Za-z0-9_.#@:\[\]-]*)\}/g;
+const nodeNamePattern = new RegExp(`^(?=.{1,${limits.nodeNameChars}}$)[A-Za-z0-9][A-Za-z0-9_.-]*$`);
 const builtinReferences = [
   "svcname", "name", "short_name", "short_svcname", "namespace", "kind", "path", "svcpath", "id", "nodename", "short_nodename", "clusternodes", "clustername",
   "fqdn", "rid", "rindex", "rgroup", "var", "private_var", "etc", "initd",
@@ -67,8 +72,10 @@ interface SectionDriver {
 }
 
 class Resolver {
-  private readonly memo = new Map<string, string>();
-  private readonly resolving: string[] = [];
+  /** Resolved values, with how deep their references went (so a cached value still counts), or why they failed. */
+  private readonly memo = new Map<string, { text: string; depth: number } | ReferenceProblem>();
+  /** The values being resolved, each with the deepest reference found in it so far. */
+  private readonly resolving: Array<{ id: string; depth: number }> = [];
   readonly varying = new Map<string, string>(); // "section.key" → variable name
   /** Variables for single words that differ between nodes: variable → node → word. */
   readonly wordVariables = new Map<string, Map<string, string>>();
@@ -205,21 +212,44 @@ class Resolver {
     }
     const memoKey = `${section}\u0000${key}\u0000${node ?? ""}`;
     const cached = this.memo.get(memoKey);
-    if (cached !== undefined) return cached;
+    if (cached instanceof ReferenceProblem) throw cached;
+    if (cached !== undefined) return this.found(cached);
     const raw = this.rawFor(section, key, node);
     if (raw === undefined) return undefined;
     const id = `${section}.${key}`;
-    if (this.resolving.includes(id)) {
-      throw new ReferenceProblem(`reference cycle: ${[...this.resolving.slice(this.resolving.indexOf(id)), id].join(" → ")}`);
+    const cycleStart = this.resolving.findIndex((r) => r.id === id);
+    if (cycleStart >= 0) {
+      throw new ReferenceProblem(`reference cycle: ${[...this.resolving.slice(cycleStart).map((r) => r.id), id].join(" → ")}`);
     }
-    this.resolving.push(id);
+    if (this.resolving.length > limits.referenceDepth) {
+      throw new ReferenceProblem(`references nested more than ${limits.referenceDepth} deep (${this.resolving[0].id} → … → ${id})`);
+    }
+    const frame = { id, depth: 0 };
+    this.resolving.push(frame);
     try {
-      const expanded = this.expand(raw, section, node);
-      this.memo.set(memoKey, expanded);
-      return expanded;
-    } finally {
+      const resolved = { text: this.expand(raw, section, node), depth: frame.depth };
+      this.memo.set(memoKey, resolved);
       this.resolving.pop();
+      return this.found(resolved);
+    } catch (err) {
+      // Each value fails once: a long chain of failing references costs no more than a short one.
+      if (err instanceof ReferenceProblem) this.memo.set(memoKey, err);
+      throw err;
+    } finally {
+      if (this.resolving.at(-1) === frame) this.resolving.pop();
     }
+  }
+
+  /** A value the one being resolved refers to: it is one reference deeper than that value. */
+  private found(resolved: { text: string; depth: number }): string {
+    const parent = this.resolving.at(-1);
+    if (parent) {
+      parent.depth = Math.max(parent.depth, resolved.depth + 1);
+      if (parent.depth > limits.referenceDepth) {
+        throw new ReferenceProblem(`references nested more than ${limits.referenceDepth} deep (${parent.id} → … ${parent.depth} levels)`);
+      }
+    }
+    return resolved.text;
   }
 
   private variableFor(section: string, key: string): string {
@@ -270,7 +300,15 @@ class Resolver {
 
   expand(text: string, section: string, node: string | undefined): string {
     if (!text.includes("{")) return text;
-    return text.replace(referencePattern, (_match, inner: string) => this.reference(inner, section, node));
+    let length = text.length;
+    const expanded = text.replace(referencePattern, (match, inner: string) => {
+      const value = this.reference(inner, section, node);
+      // Bounded while it grows: a value that references a large one many times stops here.
+      length += value.length - match.length;
+      if (length > limits.valueChars) throw new ReferenceProblem(`expands to more than ${limits.valueChars} characters`);
+      return value;
+    });
+    return expanded;
   }
 
   private reference(inner: string, section: string, node: string | undefined): string {
@@ -385,8 +423,6 @@ function changeCase(how: string, value: string): string {
 /** DEFAULT's keywords: the service's own, then the resource keywords it may hold for inheritance. */
 const defaultSectionKeywords: ReadonlyMap<string, Keyword> = new Map([...inheritableKeywordMap, ...serviceKeywordMap]);
 
-const controlCharacters = /[\u0000-\u0008\u000b-\u001f\u007f]/;
-
 /** Defaults are literals (no references), so each converts once per process. */
 const defaultCache = new Map<Keyword, Value>();
 function convertedDefault(keyword: Keyword): Value {
@@ -398,15 +434,35 @@ function convertedDefault(keyword: Keyword): Value {
   return v;
 }
 
+let serviceDefaultValues: Readonly<Record<string, Value | undefined>> | undefined;
+/** DEFAULT's keywords at their defaults, converted once per process. */
+function serviceDefaults(): Readonly<Record<string, Value | undefined>> {
+  serviceDefaultValues ??= Object.fromEntries([...new Set(serviceKeywordMap.values())].map((k) => [k.name, k.default === undefined ? undefined : convertedDefault(k)]));
+  return serviceDefaultValues;
+}
+
 /** Per driver: its keywords that have a default, listed once. */
-const defaultedCache = new Map<ReadonlyMap<string, Keyword>, Keyword[]>();
-function defaulted(keywords: ReadonlyMap<string, Keyword>): Keyword[] {
-  let list = defaultedCache.get(keywords);
-  if (!list) {
-    list = [...new Set(keywords.values())].filter((k) => k.default !== undefined);
-    defaultedCache.set(keywords, list);
+interface DriverFacts {
+  /**
+   * Every keyword at its default (converted once; undefined when it has none): the prototype of
+   * each resource's values, which then only own what the config sets (copying ~80 defaults, or
+   * adding computed keys one by one, cost more than the rest of the compile).
+   */
+  defaults: Readonly<Record<string, Value | undefined>>;
+  required: readonly Keyword[];
+}
+const driverFactsCache = new Map<ReadonlyMap<string, Keyword>, DriverFacts>();
+function driverFacts(keywords: ReadonlyMap<string, Keyword>): DriverFacts {
+  let facts = driverFactsCache.get(keywords);
+  if (!facts) {
+    const all = [...new Set(keywords.values())];
+    facts = {
+      defaults: Object.fromEntries(all.map((k) => [k.name, k.default === undefined ? undefined : convertedDefault(k)])),
+      required: all.filter((k) => k.required),
+    };
+    driverFactsCache.set(keywords, facts);
   }
-  return list;
+  return facts;
 }
 
 /** The status of a keyword for the value it took. */
@@ -446,16 +502,30 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const resolver = new Resolver(raw, options);
 
   for (const [section, keys] of raw) {
+    const badSection = forbiddenCharacter(section);
+    if (badSection) problems.add(section, undefined, `the section name ${badSection}`);
     for (const [key, value] of keys) {
-      if (controlCharacters.test(value)) problems.add(section, key, "contains a control character, which must never reach a unit file");
+      const bad = forbiddenCharacter(key) ?? forbiddenCharacter(value);
+      if (bad) problems.add(section, key, bad);
       const at = key.indexOf("@");
       if (at >= 0 && !nodeNamePattern.test(key.slice(at + 1))) problems.add(section, key, `"${key.slice(at + 1)}" is not a valid node name`);
     }
   }
+  const outside: ConfigProblem[] = [];
   for (const [key, value] of options.envOverrides ?? []) {
-    if (controlCharacters.test(value) || value.includes("\n")) problems.add("env", key, "--env value contains a control character or line break");
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.add("env", key, "--env keys are letters, digits and _");
+    const bad = notOneLine(value);
+    if (bad) outside.push({ file: "--env", key, reason: bad });
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) outside.push({ file: "--env", key, reason: "keys are letters, digits and _" });
   }
+  const cluster = options.cluster;
+  if (cluster) {
+    const bad = cluster.clusterName === undefined ? undefined : notOneLine(cluster.clusterName);
+    if (bad) outside.push({ file: cluster.sources?.clusterName ?? "cluster facts", key: "clustername", reason: bad });
+    for (const node of cluster.nodes ?? []) {
+      if (!nodeNamePattern.test(node)) outside.push({ file: cluster.sources?.nodes ?? "cluster facts", key: "nodes", reason: `"${node}" is not a valid node name (letters, digits, ".", "_", "-"; at most ${limits.nodeNameChars})` });
+    }
+  }
+  if (outside.length > 0) throw new ConfigError([...outside, ...problems.items]);
   problems.throwIfAny();
 
   const guarded = <T>(section: string | undefined, key: string | undefined, fn: () => T): T | undefined => {
@@ -471,16 +541,17 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   };
 
   /** The typed value of a keyword the section sets or inherits (undefined when neither). */
-  const typed = (section: string, keyword: Keyword): Value | undefined =>
-    guarded(section, resolver.written(resolver.sourceOf(section, keyword) ?? section, keyword.name), () => {
-      const source = resolver.sourceOf(section, keyword);
-      if (source === undefined) return keyword.default === undefined ? undefined : convertedDefault(keyword);
-      const scoped = resolver.isScoped(resolver.candidates(source, keyword.name));
+  const typed = (section: string, keyword: Keyword): Value | undefined => {
+    const source = resolver.sourceOf(section, keyword);
+    if (source === undefined) return keyword.default === undefined ? undefined : convertedDefault(keyword);
+    return guarded(section, resolver.written(source, keyword.name), () => {
+      const candidates = resolver.candidates(source, keyword.name);
+      const scoped = resolver.isScoped(candidates);
       if (keyword.static && scoped) {
         throw new ConversionError(`cannot be scoped with @ (it shapes unit names or mount units): use one value for every node`);
       }
       // Words and commands that differ between nodes split on each node, as the plain value does.
-      if ((keyword.type === "words" || keyword.type === "shell") && !keyword.static) {
+      if ((keyword.type === "words" || keyword.type === "shell") && !keyword.static && (scoped || candidates.plain?.includes("{"))) {
         if (resolver.differsPerNode(section, keyword.name)) {
           if (keyword.type === "words") return resolver.splitPerNode(section, keyword.name, splitWords, false);
           return joinCommand(resolver.splitPerNode(section, keyword.name, commandOnNode, true));
@@ -491,13 +562,21 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       if (keyword.static && hasPlaceholder(text)) {
         throw new ConversionError(`must be the same on every node (it shapes unit names or mount units), but it depends on the node`);
       }
-      // Each node's own value must convert too: a scoped value is checked like a plain one.
-      if (scoped) for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
-        const nodeText = resolver.value(section, keyword.name, node);
-        if (nodeText !== undefined) convertValue(keyword, nodeText);
+      // Each node's own value must convert too, whether the keyword is scoped or takes a scoped value by reference.
+      if (scoped || hasNodeVariable(text)) {
+        for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
+          const nodeText = resolver.value(section, keyword.name, node);
+          try {
+            if (nodeText !== undefined) convertValue(keyword, nodeText);
+          } catch (err) {
+            if (err instanceof ConversionError) throw new ConversionError(`on node ${node}: ${err.message}`);
+            throw err;
+          }
+        }
       }
       return convertValue(keyword, text);
     });
+  };
 
   /** Applies a keyword's status: refused → error, no meaning → warning. */
   const judge = (section: string, keyword: Keyword, value: Value | undefined, inheritedFrom?: string) => {
@@ -515,23 +594,35 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const drp = typed("DEFAULT", serviceKeywordMap.get("drpnodes")!);
   resolver.drpnodes = Array.isArray(drp) ? drp : [];
   for (const node of [...resolver.nodes, ...resolver.drpnodes]) {
-    if (!nodeNamePattern.test(node)) problems.add("DEFAULT", "nodes", `"${node}" is not a valid node name (letters, digits, ".", "_", "-")`);
+    if (!nodeNamePattern.test(node)) problems.add("DEFAULT", "nodes", `"${node}" is not a valid node name (letters, digits, ".", "_", "-"; at most ${limits.nodeNameChars})`);
   }
   problems.throwIfAny();
   const allNodes = new Set([...resolver.nodes, ...resolver.drpnodes]);
+  if (allNodes.size > limits.nodes) problems.add("DEFAULT", "nodes", `${allNodes.size} nodes: at most ${limits.nodes}`);
   warnings.push(...otherNodeScopes(raw, allNodes));
 
-  const defaults: Record<string, Value | undefined> = {};
-  for (const keyword of new Set(serviceKeywordMap.values())) {
+  const defaults: Record<string, Value | undefined> = { ...serviceDefaults() };
+  for (const key of resolver.keysOf("DEFAULT")) {
+    const keyword = serviceKeywordMap.get(key);
+    if (!keyword) continue;
     const v = typed("DEFAULT", keyword);
     defaults[keyword.name] = v;
-    if (resolver.sets("DEFAULT", keyword.name)) judge("DEFAULT", keyword, v);
+    judge("DEFAULT", keyword, v);
   }
-  // Every env value must resolve on every node (evaluated per node: no variable for ones no unit uses).
-  for (const key of new Set([...(raw.get("env")?.keys() ?? [])].map((k) => k.split("@")[0]))) {
-    guarded("env", key, () => (allNodes.size ? [...allNodes].forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
+  // Every env value must resolve on every node (evaluated per node when it may differ: no
+  // variable for values no unit uses).
+  const envSection = raw.get("env");
+  for (const key of resolver.keysOf("env")) {
+    const plain = envSection?.get(key);
+    const mayDiffer = plain === undefined || plain.includes("{") || resolver.isScoped(resolver.candidates("env", key));
+    guarded("env", key, () => (mayDiffer && allNodes.size ? allNodes.forEach((n) => resolver.value("env", key, n)) : resolver.value("env", key)));
   }
   if (defaults.disable === true) problems.add("DEFAULT", "disable", "the service is disabled: nothing to compile (remove disable=true to compile it)");
+  if (resolver.nodes.length === 0) problems.add("DEFAULT", "nodes", "the service has no nodes: set DEFAULT.nodes, or pass --nodes or a cluster file (--cluster)");
+  if (resolver.drivers.size > limits.resources) {
+    problems.add(undefined, undefined, `${resolver.drivers.size} resources: at most ${limits.resources} in one service`);
+    problems.throwIfAny();
+  }
 
   const resources: Resource[] = [];
   const disabledRids = new Set<string>();
@@ -547,8 +638,8 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       disabledRids.add(section);
       continue;
     }
-    const values: Record<string, Value | undefined> = {};
-    for (const keyword of defaulted(keywords)) values[keyword.name] = convertedDefault(keyword);
+    const facts = driverFacts(keywords);
+    const values: Record<string, Value | undefined> = Object.create(facts.defaults);
     for (const keyword of keywordsToResolve(resolver, section, keywords)) {
       const source = resolver.sourceOf(section, keyword);
       const v = typed(section, keyword);
@@ -556,10 +647,10 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       if (source === "DEFAULT") inherited.add(keyword.name);
       judge(section, keyword, v, source === "DEFAULT" ? "DEFAULT" : undefined);
     }
-    for (const keyword of keywords.values()) {
+    for (const keyword of facts.required) {
       const value = values[keyword.name];
       const empty = value === undefined || (typeof value === "string" && value.trim() === "");
-      if (keyword.required && empty && !problems.items.some((p) => p.section === section && p.key === resolver.written(section, keyword.name))) {
+      if (empty && !problems.items.some((p) => p.section === section && p.key === resolver.written(section, keyword.name))) {
         problems.add(section, keyword.name, `${value === undefined ? "missing" : "empty"}: ${driver.group} type=${driver.type} needs ${keyword.name} (${keyword.doc})`);
       }
     }
@@ -583,12 +674,18 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       values.push([variable, onNode(resolver.value(id.slice(0, dot), id.slice(dot + 1), node) ?? "", node)]);
     }
     for (const [variable, perNode] of resolver.wordVariables) values.push([variable, onNode(perNode.get(node) ?? "", node)]);
+    // An env file holds one line per variable.
+    for (const [variable, v] of values) {
+      const bad = notOneLine(v);
+      if (bad) problems.add(undefined, undefined, `on node ${node}, ${variable} (a value that differs between nodes) ${bad}`);
+    }
     values.sort((a, b) => a[0].localeCompare(b[0]));
     if (values.length > 0) nodeEnvironment.set(node, new Map(values));
   }
+  problems.throwIfAny();
 
   const service = defaults as Record<string, Value | undefined> & ServiceValues;
-  return {
+  const resolved: ResolvedService = {
     name: options.serviceName,
     file: options.file,
     namespace: service.namespace,
@@ -613,6 +710,8 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     nodeEnvironment,
     warnings,
   };
+  checkService(resolved, (section, key) => resolver.written(section, key));
+  return resolved;
 }
 
 /** A command on one node, as OpenSVC would run it there. */
@@ -631,13 +730,14 @@ function joinCommand(words: string[]): string {
 
 /** The keywords a resource sets itself or inherits from DEFAULT (each once, by canonical name). */
 function keywordsToResolve(resolver: Resolver, section: string, keywords: ReadonlyMap<string, Keyword>): Keyword[] {
-  const names = new Set<string>();
-  for (const key of resolver.keysOf(section)) names.add(key);
-  for (const key of resolver.keysOf("DEFAULT")) names.add(key);
   const list: Keyword[] = [];
-  for (const name of names) {
+  for (const name of resolver.keysOf(section)) {
     const keyword = keywords.get(name);
-    if (keyword && keyword.name === name && resolver.sourceOf(section, keyword) !== undefined) list.push(keyword);
+    if (keyword && keyword.name === name) list.push(keyword);
+  }
+  for (const name of resolver.keysOf("DEFAULT")) {
+    const keyword = keywords.get(name);
+    if (keyword && keyword.name === name && !resolver.sets(section, name) && resolver.sourceOf(section, keyword) !== undefined) list.push(keyword);
   }
   return list;
 }

@@ -57,9 +57,9 @@ export const genericKeywordDecls = {
   always_on: kw.list("Legacy (OpenSVC 1.x): nodes where the resource is kept up as standby.", {
     status: refused("always_on is OpenSVC 1.x's standby, which svcc does not support (standby resources run outside the service's lease)"),
   }),
-  start_timeout: kw.duration("Bound on the start step (TimeoutStartSec=). Default per driver; DEFAULT's value applies to resources that set none.", { static: true }),
-  stop_timeout: kw.duration("Bound on the stop step (TimeoutStopSec=). Default per driver; DEFAULT's value applies to resources that set none.", { static: true }),
-  timeout: kw.duration("Default for start_timeout and stop_timeout.", { static: true }),
+  start_timeout: kw.duration("Bound on the start step (TimeoutStartSec=). Default per driver; DEFAULT's value applies to resources that set none.", { static: true, positive: true }),
+  stop_timeout: kw.duration("Bound on the stop step (TimeoutStopSec=). Default per driver; DEFAULT's value applies to resources that set none.", { static: true, positive: true }),
+  timeout: kw.duration("Default for start_timeout and stop_timeout.", { static: true, positive: true }),
   status_timeout: kw.duration("Bound on a status evaluation.", { status: ignored("svcc has no status action: systemd tracks each unit's state") }),
   provision_timeout: kw.duration("Bound on provisioning.", { status: provisioningOnly }),
   unprovision_timeout: kw.duration("Bound on unprovisioning.", { status: provisioningOnly }),

@@ -134,7 +134,7 @@ export const serviceKeywordDecls = {
   post_provision: kw.shell("Command run after provisioning.", { status: provisioningOnly }),
   pre_unprovision: kw.shell("Command run before unprovisioning.", { status: provisioningOnly }),
   post_unprovision: kw.shell("Command run after unprovisioning.", { status: provisioningOnly }),
-  timeout: kw.duration("Bound on a whole service action; also the default of each resource's timeout.", { static: true }),
+  timeout: kw.duration("Bound on a whole service action; also the default of each resource's timeout.", { static: true, positive: true }),
   start_timeout: genericKeywordDecls.start_timeout,
   stop_timeout: genericKeywordDecls.stop_timeout,
 } as const satisfies KeywordDecls;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type CompiledFile, compileService } from "../compiler/compile.js";
 import type { ClusterFacts } from "../compiler/model.js";
 import { formatWarning } from "../compiler/warnings.js";
+import { type OpenDirectory, openOutputDirectory } from "../compiler/output-dir.js";
 import { writeServiceFiles } from "../compiler/write.js";
 import { configFilesIn, readClusterFacts, serviceNameOf } from "../cli/inputs.js";
 
@@ -73,42 +74,47 @@ export function generate(options: GeneratorOptions): GeneratorReport {
 
   // One listing per directory instead of a stat per unit: the directories that shadow the
   // output, and what is in the output before each service is written (other generators' files,
-  // the services written before it).
+  // the services written before it). The output is opened once, as `svcc compile dir/ -o` does.
   const shadowing = options.shadowDirs.map((dir) => ({ dir, names: namesIn(dir) }));
   const present = options.outputDir ? namesIn(options.outputDir) : new Set<string>();
+  const out = options.outputDir ? openOutputDirectory(options.outputDir) : undefined;
   const definedBy = new Map<string, string>();
-  for (const file of files) {
-    const name = serviceNameOf(file);
-    const earlier = definedBy.get(name);
-    if (earlier) {
-      error(`${file}: service ${name} is already defined by ${earlier}; skipped`);
-      continue;
+  try {
+    for (const file of files) {
+      const name = serviceNameOf(file);
+      const earlier = definedBy.get(name);
+      if (earlier) {
+        error(`${file}: service ${name} is already defined by ${earlier}; skipped`);
+        continue;
+      }
+      definedBy.set(name, file);
+      if (name === reportName) {
+        error(`${file}: the service name ${name} is the generator's own; rename the config`);
+        continue;
+      }
+      let service: GeneratedService;
+      try {
+        const text = readFileSync(file, "utf8");
+        const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
+        if (out) writeAllOrNothing(out, name, compiled.files, present);
+        service = { name, file, files: compiled.files };
+        for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
+      } catch (err) {
+        error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
+        continue;
+      }
+      report.services.push(service);
+      const units = service.files.map((f) => f.path).filter((p) => !p.includes("/"));
+      const shadowed = shadowing.flatMap(({ dir, names }) => units.filter((u) => names.has(u)).map((u) => join(dir, u)));
+      if (shadowed.length) {
+        report.problems.push({
+          level: "warning",
+          message: `${file}: ${shadowed.join(", ")} shadow${shadowed.length === 1 ? "s" : ""} what the generator made of this config (systemd reads those directories first); keep ${name} in one place: remove those units or this config`,
+        });
+      }
     }
-    definedBy.set(name, file);
-    if (name === reportName) {
-      error(`${file}: the service name ${name} is the generator's own; rename the config`);
-      continue;
-    }
-    let service: GeneratedService;
-    try {
-      const text = readFileSync(file, "utf8");
-      const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
-      if (options.outputDir) writeAllOrNothing(options.outputDir, name, compiled.files, present);
-      service = { name, file, files: compiled.files };
-      for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
-    } catch (err) {
-      error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
-      continue;
-    }
-    report.services.push(service);
-    const units = service.files.map((f) => f.path).filter((p) => !p.includes("/"));
-    const shadowed = shadowing.flatMap(({ dir, names }) => units.filter((u) => names.has(u)).map((u) => join(dir, u)));
-    if (shadowed.length) {
-      report.problems.push({
-        level: "warning",
-        message: `${file}: ${shadowed.join(", ")} shadow${shadowed.length === 1 ? "s" : ""} what the generator made of this config (systemd reads those directories first); keep ${name} in one place: remove those units or this config`,
-      });
-    }
+  } finally {
+    out?.close();
   }
   return report;
 }
@@ -136,17 +142,16 @@ function namesIn(dir: string): Set<string> {
  * holds exactly what svcc meant to write is removed (other generators write into the same
  * directory at the same time), and the service's own <name>.svcc directory.
  */
-function writeAllOrNothing(outputDir: string, name: string, files: CompiledFile[], present: Set<string>): void {
+function writeAllOrNothing(out: OpenDirectory, name: string, files: CompiledFile[], present: Set<string>): void {
   const serviceDir = `${name}.svcc`;
   try {
-    writeServiceFiles(outputDir, name, files);
+    writeServiceFiles(out, name, files);
   } catch (err) {
     for (const f of files) {
       if (f.path.includes("/") || present.has(f.path)) continue;
-      const path = join(outputDir, f.path);
-      if (contentOf(path) === f.content) rmSync(path, { force: true });
+      if (contentOf(out.at(f.path)) === f.content) rmSync(out.at(f.path), { force: true });
     }
-    if (!present.has(serviceDir)) rmSync(join(outputDir, serviceDir), { recursive: true, force: true });
+    if (!present.has(serviceDir)) rmSync(out.at(serviceDir), { recursive: true, force: true });
     throw err;
   }
   for (const f of files) present.add(f.path.split("/")[0]);

@@ -80,7 +80,7 @@ describe("svcc compile", () => {
   });
 
   it("reads stdin with --name, and --env overrides the env section", () => {
-    const r = svcc(["compile", "-", "--name", "db2", ...nodes, "--env", "ipaddr=198.51.100.50", "--dryrun"], readFileSync(db1, "utf8"));
+    const r = svcc(["compile", "-", "--name", "db2", ...nodes, "--env", "ipaddr=198.51.100.50", "--env", "gateway=198.51.100.1", "--dryrun"], readFileSync(db1, "utf8"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("---db2.target---");
     expect(r.stdout).toContain("--addr 198.51.100.50");

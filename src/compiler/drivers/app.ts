@@ -8,7 +8,7 @@
 
 import { ConversionError } from "../convert.js";
 import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf, whenOff } from "../keyword.js";
-import { environmentAssignment } from "../unit.js";
+import { environmentAssignment, jsonValue, unquotedValue, userValue } from "../unit.js";
 import { type ServiceSteps, serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { actionCommand } from "./command.js";
 import { defineDriver, resourceUnitName } from "./types.js";
@@ -31,8 +31,8 @@ const appKeywords = {
   retcodes: kw.string("Check exit code meanings.", { default: "0:up 1:down", status: ignored("svcc does not run the check command") }),
   desc: kw.string("Description of the app.", { status: inert("a label") }),
   cwd: kw.path("Working directory (WorkingDirectory=).", { static: true }),
-  user: kw.string("User to run the commands as (User=).", { static: true }),
-  group: kw.string("Group to run the commands as (Group=).", { static: true }),
+  user: kw.user("User to run the commands as (User=).", { static: true }),
+  group: kw.user("Group to run the commands as (Group=).", { static: true }),
   umask: kw.mode("Umask of the commands (UMask=).", { static: true }),
   environment: kw.words("KEY=VALUE words set in the commands' environment (Environment=)."),
   configs_environment: kw.words("Environment variables from OpenSVC cfg objects.", { status: datastores }),
@@ -63,9 +63,9 @@ const limitDirectives: ReadonlyArray<[keyof AppValues, string]> = [
 
 function settings(v: AppValues): Array<[string, string]> {
   const extra: Array<[string, string]> = [];
-  if (v.user !== undefined) extra.push(["User", v.user]);
-  if (v.group !== undefined) extra.push(["Group", v.group]);
-  if (v.cwd !== undefined) extra.push(["WorkingDirectory", v.cwd]);
+  if (v.user !== undefined) extra.push(["User", userValue(v.user)]);
+  if (v.group !== undefined) extra.push(["Group", userValue(v.group)]);
+  if (v.cwd !== undefined) extra.push(["WorkingDirectory", unquotedValue(v.cwd)]);
   if (v.umask !== undefined) extra.push(["UMask", v.umask]);
   for (const assignment of v.environment ?? []) {
     const eq = assignment.indexOf("=");
@@ -112,7 +112,7 @@ export const app = defineDriver({
     const stop = actionCommand(v.stop, script, "stop");
     const check = actionCommand(v.check, script, "status");
     const extra = settings(v);
-    if (check) extra.push(["X-Svcc-Check", JSON.stringify(check.join(" "))]); // read by the agent, never by systemd
+    if (check) extra.push(["X-Svcc-Check", jsonValue(check.join(" "))]); // read by the agent, never by systemd
     const simple = resource.type === "simple" && start !== undefined;
     const steps: ServiceSteps = {
       type: simple ? "exec" : "oneshot",

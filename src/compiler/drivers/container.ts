@@ -7,6 +7,7 @@
 import { ignored, inert, kw, refused, type ValuesOf, whenOff } from "../keyword.js";
 import { envPlaceholder } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
+import { unquotedValue } from "../unit.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { containerName, defineDriver, type DriverContext, type Resource, resourceUnitName } from "./types.js";
 
@@ -21,7 +22,7 @@ export const containerKeywords = {
   name: kw.string("Container name. Default: `<name>.container.<index>` (`<namespace>..` first outside the root namespace), as om3.", { static: true }),
   hostname: kw.string("Container hostname."),
   dns_search: kw.list("DNS search domains inside the container (--dns-search)."),
-  image: kw.string("Image reference.", { default: "ghcr.io/opensvc/pause", aliases: ["run_image"] }),
+  image: kw.string("Image reference.", { default: "ghcr.io/opensvc/pause", aliases: ["run_image"], notEmpty: true }),
   image_pull_policy: kw.enum(["once", "always"], "once: pull when missing; always: pull at every start (--pull=always)."),
   cwd: kw.string("Working directory inside the container (--workdir)."),
   command: kw.words("Command and arguments after the image.", { aliases: ["run_command"] }),
@@ -50,11 +51,11 @@ export const containerKeywords = {
     status: ignored("svcc has no secret store: the node's engine pulls with its own credentials (docker login / podman login on each node)"),
   }),
   pull_timeout: kw.duration("Bound on the image pull, added to the unit's start timeout when set (om3 defaults it to 2m; svcc adds nothing unless it is set, so the seed's units stay as they are)."),
-  start_timeout: kw.duration("Bound on the container reaching the running state.", { default: "5s", static: true }),
-  stop_timeout: kw.duration("Grace period of the engine's stop before it kills the container.", { default: "10s", static: true }),
+  start_timeout: kw.duration("Bound on the container reaching the running state.", { default: "5s", static: true, positive: true }),
+  stop_timeout: kw.duration("Grace period of the engine's stop before it kills the container.", { default: "10s", static: true, positive: true }),
   log_outputs: kw.bool("Log the container's outputs.", { default: "false", status: inert("the journal keeps every unit's outputs") }),
   osvc_root_path: kw.path("Path of OpenSVC inside an encapsulated container.", { status: encapOnly }),
-  guest_os: kw.string("Operating system of an encapsulated container.", { status: encapOnly }),
+  guest_os: kw.string("Operating system of an encapsulated container.", { status: encapOnly, aliases: ["guestos"] }),
   ...scsiReservationKeywords,
 } as const;
 
@@ -126,7 +127,7 @@ export const container = defineDriver({
       stopPost: v.rm ? [[engine, "rm", "-f", name]] : [],
       ignoreFailure: { startPre: true, stopPost: true },
       timeouts: { startMs: timeouts.startMs + (v.pull_timeout ?? 0) + preStepMarginMs, stopMs: timeouts.stopMs + stopMarginMs },
-      extra: [["KillMode", "mixed"], ["SyslogIdentifier", name]],
+      extra: [["KillMode", "mixed"], ["SyslogIdentifier", unquotedValue(name)]],
     });
     if (engine === "docker") {
       unit.sections[0].entries.push({ key: "Requires", value: "docker.service" }, { key: "After", value: "docker.service" });

@@ -1,10 +1,9 @@
 // disk type=lv: activate and deactivate one logical volume.
 
 import { kw, provisioningOnly } from "../keyword.js";
-import { scsiReservationKeywords } from "../resource-keywords.js";
-import { promoteRw } from "./disk-vg.js";
-import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
-import { defineDriver, resourceUnitName } from "./types.js";
+import { diskKeywords, lvmEnvironment } from "./disk-vg.js";
+import { oneshotStep } from "./service-spec.js";
+import { defineDriver, type ResourceUnits } from "./types.js";
 
 export const diskLv = defineDriver({
   group: "disk",
@@ -16,20 +15,18 @@ export const diskLv = defineDriver({
     vg: kw.string("Volume group name.", { required: true, static: true }),
     size: kw.string("Size at creation.", { status: provisioningOnly }),
     create_options: kw.words("lvcreate options.", { status: provisioningOnly }),
-    promote_rw: promoteRw,
-    ...scsiReservationKeywords,
+    ...diskKeywords,
   },
   timeouts: { start: 30_000, stop: 30_000 },
   startRank: 2,
-  build(resource, { service }) {
+  build(resource, context): ResourceUnits {
     const lv = `${resource.values.vg}/${resource.values.name}`;
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `logical volume ${lv}`, service, resource, {
-      type: "oneshot",
-      start: [["lvchange", "-a", "y", lv]],
-      stop: [["lvchange", "-a", "n", lv]],
-      timeouts: timeoutsFor(resource, diskLv.timeouts),
-      extra: [["Environment", "LVM_SUPPRESS_FD_WARNINGS=1"]],
+    return oneshotStep(context, resource, diskLv.timeouts, {
+      description: `logical volume ${lv}`,
+      summary: `lv ${lv}: lvchange -a y`,
+      start: ["lvchange", "-a", "y", lv],
+      stop: ["lvchange", "-a", "n", lv],
+      extra: lvmEnvironment,
     });
-    return single(unit, `lv ${lv}: lvchange -a y`);
   },
 });

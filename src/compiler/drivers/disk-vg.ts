@@ -5,14 +5,20 @@
 import { ignored, kw, provisioningOnly, whenOff } from "../keyword.js";
 import { NODE_NAME } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
-import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
-import { defineDriver, resourceUnitName } from "./types.js";
+import { oneshotStep } from "./service-spec.js";
+import { defineDriver, type ResourceUnits } from "./types.js";
 
 /** `promote_rw`, shared by the disk drivers (om3 drivers/resdisk KWPromoteRW). */
 export const promoteRw = kw.bool("Promote the resource's devices to read-write at start (replicated SAN LUNs).", {
   status: ignored("devices are not promoted to read-write: a read-only device makes the activation fail, visibly"),
   valueStatus: whenOff(),
 });
+
+/** What every disk driver takes (om3 drivers/resdisk BaseKeywords). */
+export const diskKeywords = { promote_rw: promoteRw, ...scsiReservationKeywords } as const;
+
+/** LVM commands run from a unit get file descriptors they did not open: say that is fine. */
+export const lvmEnvironment: Array<[string, string]> = [["Environment", "LVM_SUPPRESS_FD_WARNINGS=1"]];
 
 export const diskVg = defineDriver({
   group: "disk",
@@ -24,21 +30,19 @@ export const diskVg = defineDriver({
     name: kw.string("Volume group name.", { required: true, static: true, aliases: ["vgname"] }),
     pvs: kw.list("Physical volumes the VG is created on.", { status: provisioningOnly }),
     options: kw.words("vgcreate options.", { status: provisioningOnly }),
-    promote_rw: promoteRw,
-    ...scsiReservationKeywords,
+    ...diskKeywords,
   },
   timeouts: { start: 60_000, stop: 60_000 },
   startRank: 2,
-  build(resource, { service, svccBin }) {
+  build(resource, context): ResourceUnits {
     const vg = resource.values.name;
     const args = ["--vg", vg, "--node", NODE_NAME];
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `volume group ${vg}, tagged for this node`, service, resource, {
-      type: "oneshot",
-      start: [[svccBin, "res", "vg-start", ...args]],
-      stop: [[svccBin, "res", "vg-stop", ...args]],
-      timeouts: timeoutsFor(resource, diskVg.timeouts),
-      extra: [["Environment", "LVM_SUPPRESS_FD_WARNINGS=1"]],
+    return oneshotStep(context, resource, diskVg.timeouts, {
+      description: `volume group ${vg}, tagged for this node`,
+      summary: `vg ${vg}: tag @<node>, activate`,
+      start: [context.svccBin, "res", "vg-start", ...args],
+      stop: [context.svccBin, "res", "vg-stop", ...args],
+      extra: lvmEnvironment,
     });
-    return single(unit, `vg ${vg}: tag @<node>, activate`);
   },
 });

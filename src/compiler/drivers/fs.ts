@@ -6,7 +6,7 @@
 import { ignored, inert, kw, provisioningOnly, refused, whenOff } from "../keyword.js";
 import { hasPlaceholder } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
-import { add, describe, newUnit, specifierSafe } from "../unit.js";
+import { add, describe, newUnit, unquotedValue } from "../unit.js";
 import { escapePath } from "./escape-path.js";
 import { promoteRw } from "./disk-vg.js";
 import { header, seconds, serviceUnit, timeoutsFor } from "./service-spec.js";
@@ -38,8 +38,8 @@ export const fsHost = defineDriver({
     check_read: kw.bool("Read-check the mount during status evaluation.", { status: ignored("svcc has no status action: systemd tracks the mount"), valueStatus: whenOff() }),
     zone: kw.string("Solaris zone the filesystem is reparented into.", { status: refused("Solaris zones do not exist on Linux") }),
     promote_rw: promoteRw,
-    user: kw.string("Owner of the mounted filesystem's root."),
-    group: kw.string("Group of the mounted filesystem's root."),
+    user: kw.user("Owner of the mounted filesystem's root."),
+    group: kw.user("Group of the mounted filesystem's root."),
     perm: kw.mode("Mode of the mounted filesystem's root, e.g. 0750."),
     dirperm: kw.mode("Mode of directories OpenSVC installs in the filesystem.", { status: inert("only used with install/directories") }),
     directories: kw.list("Directories to create in the filesystem.", { status: refused("not supported yet: create them with a post_start trigger") }),
@@ -68,10 +68,10 @@ export const fsHost = defineDriver({
     for (const value of [dev, mnt, options]) {
       if (hasPlaceholder(value) || value.includes("\\")) throw new Error(`internal: unsafe mount value ${JSON.stringify(value)}`);
     }
-    add(mount, "Mount", "What", specifierSafe(dev));
-    add(mount, "Mount", "Where", specifierSafe(mnt));
+    add(mount, "Mount", "What", unquotedValue(dev));
+    add(mount, "Mount", "Where", unquotedValue(mnt));
     add(mount, "Mount", "Type", bind ? "none" : resource.type);
-    if (options) add(mount, "Mount", "Options", specifierSafe(options));
+    if (options) add(mount, "Mount", "Options", unquotedValue(options));
     add(mount, "Mount", "DirectoryMode", "0755");
     add(mount, "Mount", "TimeoutSec", seconds(Math.max(timeouts.startMs, timeouts.stopMs)));
 

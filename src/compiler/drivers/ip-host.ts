@@ -1,8 +1,8 @@
 // ip (host): a service address on a host interface, announced by gratuitous ARP.
 
-import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
+import { oneshotStep } from "./service-spec.js";
 import { ipKeywords } from "./ip-keywords.js";
-import { defineDriver, resourceUnitName } from "./types.js";
+import { defineDriver, type ResourceUnits } from "./types.js";
 
 /** The runtime helper's flags for an address: --dev, --addr and, when set, --netmask. */
 export function addressArguments(v: { dev: string; name: string; netmask?: string }): string[] {
@@ -17,16 +17,15 @@ export const ipHost = defineDriver({
   keywords: ipKeywords,
   timeouts: { start: 15_000, stop: 15_000 },
   startRank: 0,
-  build(resource, { service, svccBin }) {
+  build(resource, context): ResourceUnits {
     const v = resource.values;
     const args = addressArguments(v);
     const where = `${v.name}${v.netmask !== undefined ? `/${v.netmask}` : ""} on ${v.dev}`;
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${where}`, service, resource, {
-      type: "oneshot",
-      start: [[svccBin, "res", "ip-start", ...args, ...(v.check_carrier ? ["--check-carrier"] : [])]],
-      stop: [[svccBin, "res", "ip-stop", ...args]],
-      timeouts: timeoutsFor(resource, ipHost.timeouts),
+    return oneshotStep(context, resource, ipHost.timeouts, {
+      description: `address ${where}`,
+      summary: `ip ${where}`,
+      start: [context.svccBin, "res", "ip-start", ...args, ...(v.check_carrier ? ["--check-carrier"] : [])],
+      stop: [context.svccBin, "res", "ip-stop", ...args],
     });
-    return single(unit, `ip ${where}`);
   },
 });

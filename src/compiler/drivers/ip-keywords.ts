@@ -6,9 +6,9 @@ import { ignored, inert, kw, provisioningOnly, refused, whenOff } from "../keywo
 const clusterDns = ignored("svcc has no cluster DNS: name the address in your own DNS");
 
 export const ipKeywords = {
-  name: kw.string("The address, or a DNS name resolved at start (and by the precheck).", { required: true, aliases: ["ipname"] }),
-  dev: kw.string("Host interface.", { required: true, aliases: ["ipdev"] }),
-  netmask: kw.string("Prefix length or dotted mask. Default: the prefix of an address already on the interface in the same subnet (or its first one), as om3."),
+  name: kw.address("The address, or a DNS name resolved at start (and by the precheck).", { required: true, aliases: ["ipname"] }),
+  dev: kw.ifname("Host interface.", { required: true, aliases: ["ipdev"] }),
+  netmask: kw.netmask("Prefix length or dotted mask. Default: the prefix of an address already on the interface in the same subnet (or its first one), as om3."),
   network: kw.string("The address's network, for routes.", { status: provisioningOnly }),
   check_carrier: kw.bool("Refuse to start when the interface has no carrier.", { default: "true" }),
   alias: kw.bool("Stack the address on an interface alias (eth0:1).", {

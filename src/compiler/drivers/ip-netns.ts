@@ -2,10 +2,10 @@
 // namespace only exists once the container runs, so the runtime helper finds it at start.
 
 import { ignored, kw } from "../keyword.js";
-import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
+import { oneshotStep } from "./service-spec.js";
 import { addressArguments } from "./ip-host.js";
 import { ipKeywords } from "./ip-keywords.js";
-import { containerName, defineDriver, resourceUnitName } from "./types.js";
+import { containerName, defineDriver, type ResourceUnits } from "./types.js";
 
 const ovsOnly = ignored("only used with mode=ovs, which svcc refuses");
 
@@ -17,9 +17,9 @@ export const ipNetns = defineDriver({
   source: "om3 drivers/resipnetns/manifest.go; opensvc drivers/resource/ip/netns (type `docker`, keyword `container_rid`)",
   keywords: {
     ...ipKeywords,
-    dev: kw.string("Host interface (the bridge in bridge mode).", { required: true, aliases: ["ipdev"] }),
-    netmask: kw.string("Prefix length or dotted mask.", { required: true }),
-    gateway: kw.string("Default route inside the netns."),
+    dev: kw.ifname("Host interface (the bridge in bridge mode).", { required: true, aliases: ["ipdev"] }),
+    netmask: kw.netmask("Prefix length or dotted mask.", { required: true }),
+    gateway: kw.ip("Default route inside the netns; must lie in the address's subnet."),
     netns: kw.rid("The container resource whose netns receives the address (container#…).", { required: true, static: true, aliases: ["container_rid"] }),
     mode: kw.enum(["bridge", "dedicated", "macvlan", "ipvlan-l2", "ipvlan-l3", "ipvlan-l3s", "ovs"], "How the interface is made on dev.", {
       default: "bridge",
@@ -30,15 +30,15 @@ export const ipNetns = defineDriver({
         ovs: { kind: "refused", why: "mode=ovs (Open vSwitch) is not supported: use bridge, macvlan, ipvlan-l2 or ipvlan-l3" },
       },
     }),
-    nsdev: kw.string("Interface name inside the netns (default: the first free ethN)."),
-    macaddr: kw.string("MAC address of the interface."),
+    nsdev: kw.ifname("Interface name inside the netns (default: the first free ethN)."),
+    macaddr: kw.mac("MAC address of the interface."),
     del_net_route: kw.bool("Delete the subnet route inside the netns.", { default: "false" }),
     vlan_tag: kw.string("VLAN tag of an ovs port.", { status: ovsOnly }),
     vlan_mode: kw.string("VLAN mode of an ovs port.", { status: ovsOnly }),
   },
   timeouts: { start: 15_000, stop: 15_000 },
   startRank: 0,
-  build(resource, { service, svccBin }) {
+  build(resource, { service, svccBin }): ResourceUnits {
     const v = resource.values;
     const target = service.resources.find((r) => r.rid === v.netns)!;
     const args = ["--engine", target.type, "--container", containerName(service, target), "--mode", v.mode, ...addressArguments(v)];
@@ -47,12 +47,11 @@ export const ipNetns = defineDriver({
     if (v.macaddr !== undefined) args.push("--macaddr", v.macaddr);
     if (v.del_net_route) args.push("--del-net-route");
     const what = `${v.name}/${v.netmask} in ${v.netns}'s netns (${v.mode} on ${v.dev})`;
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `address ${what}`, service, resource, {
-      type: "oneshot",
-      start: [[svccBin, "res", "netns-ip-start", ...args]],
-      stop: [[svccBin, "res", "netns-ip-stop", ...args]],
-      timeouts: timeoutsFor(resource, ipNetns.timeouts),
+    return oneshotStep({ service }, resource, ipNetns.timeouts, {
+      description: `address ${what}`,
+      summary: `ip ${what}`,
+      start: [svccBin, "res", "netns-ip-start", ...args],
+      stop: [svccBin, "res", "netns-ip-stop", ...args],
     });
-    return single(unit, `ip ${what}`);
   },
 });

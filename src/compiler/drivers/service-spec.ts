@@ -4,7 +4,7 @@
 import type { ResolvedService } from "../model.js";
 import { add, commandLine, describe, newUnit, type Unit } from "../unit.js";
 import { commandArgv } from "./command.js";
-import type { Resource } from "./types.js";
+import { type Resource, type ResourceUnits, resourceUnitName } from "./types.js";
 
 export interface ServiceSteps {
   type: "oneshot" | "exec" | "forking";
@@ -84,4 +84,22 @@ export function serviceUnit(name: string, description: string, service: Resolved
 
 export function single(unit: Unit, summary: string) {
   return { units: [unit], first: unit, last: unit, main: unit, summary };
+}
+
+/** The common driver shape: one oneshot unit that stays active, one step to start, one to stop. */
+export function oneshotStep(
+  context: { service: ResolvedService },
+  resource: Resource<object>,
+  defaults: { start: number; stop: number },
+  step: { description: string; summary: string; start: string[]; stop?: string[]; extra?: Array<[string, string]> },
+): ResourceUnits {
+  const { service } = context;
+  const unit = serviceUnit(resourceUnitName(service, resource.rid), step.description, service, resource, {
+    type: "oneshot",
+    start: [step.start],
+    stop: step.stop ? [step.stop] : [],
+    timeouts: timeoutsFor(resource, defaults),
+    extra: step.extra,
+  });
+  return single(unit, step.summary);
 }
