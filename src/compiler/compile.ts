@@ -134,6 +134,7 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   // valid lease (a `systemctl start` by hand on the wrong node fails here, having touched nothing).
   const lease = leaseGuardUnit(service, svccBin);
   chain.push({ rid: "lease", built: { units: [lease], first: lease, last: lease, main: lease, summary: "" }, optional: false });
+  lastRequired = chain.at(-1);
   steps.push({ rid: "lease", units: [lease.name], summary: "this node holds the lease (when an svcc agent manages the service)", optional: false, noAction: false });
   const precheck = precheckUnit(service, plan.startOrder, svccBin);
   if (precheck && environmentFile) add(precheck, "Service", "EnvironmentFile", environmentFile); // its addresses may differ per node
