@@ -1,36 +1,55 @@
 // Shared by the agent's lab tests and the lab bench: the svcc agent as a real service in each
-// node, the CLI in a node, and a watchdog emulated outside the nodes (as hardware would be).
+// node, the lease device initialised with `svcc lease init`, the CLI in a node, and a watchdog
+// emulated outside the nodes (as hardware would be): it resets a node whose agent armed it
+// (the stamp file exists) and then stopped petting it for the watchdog timeout.
 
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { defaultTimings as timings, takeoverWaitMs as waitFor } from "../../src/fence/lease/types.js";
+import { defaultTimings, takeoverWaitMs as waitFor } from "../../src/fence/lease/types.js";
 import { compileLabUnits } from "./db1-units.js";
 import * as lab from "./lab.js";
 
-export { timings };
+export const timings = defaultTimings;
 export const SVCC = `${lab.REPO_IN_NODE}/bin/svcc`;
 export const takeoverWaitMs = waitFor(timings);
-/** The emulated hardware watchdog fires before any peer may take over. */
-export const watchdogTimeoutMs = timings.leaseMs + timings.killWindowMs;
+export const STAMP = "/run/svcc/watchdog";
 
-function agentConfig(node: lab.NodeName): string {
-  return JSON.stringify({ node, nodes: lab.NODES, services: ["db1"], lease: { device: lab.DEVICES.lease, offset: 0 }, timings, fence: "exit", watchdog: { stampFile: "/run/svcc/watchdog" }, holdDownMs: 30_000 }, null, 1);
+export interface AgentOverrides {
+  node?: string;
+  nodes?: string[];
+  [key: string]: unknown;
+}
+
+export function agentConfig(node: lab.NodeName, o: AgentOverrides = {}): string {
+  return JSON.stringify({ node, nodes: [...lab.NODES], services: ["db1"], lease: { device: lab.DEVICES.lease, offset: 0 }, fence: "watchdog", watchdog: { emulated: STAMP }, holdDownMs: 30_000, stopTimeoutMs: 15_000, ...o }, null, 1);
 }
 
 export async function svcc(node: lab.NodeName, args: string[], timeout = 60_000) {
   return lab.exec(node, [SVCC, ...args], { timeout });
 }
 
+export interface NodeStatus {
+  live: boolean;
+  host: string;
+  state: string;
+  token?: number;
+  step?: string;
+  units: Record<string, string>;
+}
+
 export interface Db1Status {
-  lease?: { holder: string; token: number };
-  nodes: Record<string, { state: string; live: boolean }>;
+  lease?: { holder: string; token: number; state: string; live: boolean };
+  nodes: Record<string, NodeStatus>;
+  placement?: string;
 }
 
 export async function status(node: lab.NodeName): Promise<Db1Status> {
-  const r = await svcc(node, ["status", "db1", "--json"]);
+  const r = await svcc(node, ["status", "db1", "--json"], 20_000);
   if (r.exitCode !== 0) throw new Error(`svcc status on ${node}: ${r.stderr}`);
-  return JSON.parse(r.stdout).services[0] as Db1Status;
+  const data = JSON.parse(r.stdout);
+  if (!data.services?.length) throw new Error(`svcc status on ${node}: the agent is not ready (${data.joining ?? "no services"})`);
+  return data.services[0] as Db1Status;
 }
 
 /** Waits (bounded) until db1 is up on node by the agents' account and postgres answers there. */
@@ -41,51 +60,80 @@ export async function upOn(node: lab.NodeName, timeoutMs = 60_000): Promise<Db1S
       return s?.lease?.holder === node && s.nodes[node]?.state === "up" && (await lab.clientPsql("select 1")).stdout.trim() === "1" ? s : undefined;
     }, { timeoutMs, intervalMs: 100 })
     .catch(async (err) => {
-      const logs = await lab.journal(node, undefined, { lines: 120 }).catch(() => "(no journal)");
-      throw new Error(`${(err as Error).message}\n--- ${node} journal ---\n${logs}`);
+      const logs = await lab.journal(node, "svcc-agent.service", { lines: 80 }).catch(() => "(no journal)");
+      throw new Error(`${(err as Error).message}\n--- ${node} agent journal ---\n${logs}`);
     });
 }
 
-/** Installs the agent's config and unit into a node and starts it. */
-export async function startAgent(node: lab.NodeName): Promise<void> {
-  const root = `/proc/${lab.nodePid(node)}/root`;
-  await lab.exec(node, ["mkdir", "-p", "/etc/svcc"], { check: true });
-  writeFileSync(join(root, "etc/svcc/agent.json"), agentConfig(node));
-  const unit = (await svcc(node, ["agent", "--print-unit", "--config", "/etc/svcc/agent.json"])).stdout.replace(/^ExecStart=.*$/m, `ExecStart=${SVCC} agent --config /etc/svcc/agent.json`);
-  writeFileSync(join(root, "etc/systemd/system/svcc-agent.service"), unit);
-  await lab.systemctl(node, "daemon-reload");
-  const r = await lab.systemctl(node, "enable", "--now", "svcc-agent.service");
-  if (r.exitCode !== 0) throw new Error(`svcc-agent on ${node}: ${r.stderr}`);
+function writeInNode(node: lab.NodeName, rel: string, content: string) {
+  writeFileSync(join(`/proc/${lab.nodePid(node)}/root`, rel), content);
 }
 
-/** Resets a node whose agent has not petted its stamp file within the timeout. Bounded: one hour. */
-export function startWatchdog() {
-  const resets: string[] = [];
+/** Writes the agent's config and unit into a node (not started). */
+export async function installAgent(node: lab.NodeName, o: AgentOverrides = {}, unitDropIn?: string): Promise<void> {
+  await lab.exec(node, ["mkdir", "-p", "/etc/svcc", "/etc/systemd/system/svcc-agent.service.d"], { check: true });
+  writeInNode(node, "etc/svcc/agent.json", agentConfig(node, o));
+  const unit = (await svcc(node, ["agent", "--print-unit", "--config", "/etc/svcc/agent.json"])).stdout.replace(/^ExecStart=.*$/m, `ExecStart=${SVCC} agent --config /etc/svcc/agent.json`);
+  writeInNode(node, "etc/systemd/system/svcc-agent.service", unit);
+  writeInNode(node, "etc/systemd/system/svcc-agent.service.d/lab.conf", unitDropIn ?? "");
+  await lab.systemctl(node, "daemon-reload");
+}
+
+/** `svcc lease init` once, on node1, from its agent config. */
+export async function initLease(): Promise<void> {
+  const r = await svcc("node1", ["lease", "init", "--config", "/etc/svcc/agent.json"]);
+  if (r.exitCode !== 0) throw new Error(`svcc lease init: ${r.stderr}`);
+}
+
+export async function startAgent(node: lab.NodeName): Promise<void> {
+  const r = await lab.systemctl(node, "start", "svcc-agent.service");
+  if (r.exitCode !== 0) throw new Error(`svcc-agent on ${node}: ${r.stderr}\n${await lab.journal(node, "svcc-agent.service", { lines: 40 })}`);
+}
+
+/** The agent's main PID in the node's PID namespace, and as the machine sees it. */
+export async function agentPid(node: lab.NodeName): Promise<number> {
+  const r = await lab.systemctl(node, "show", "-p", "MainPID", "--value", "svcc-agent.service");
+  return Number(r.stdout.trim());
+}
+
+/** The agent's PID as the machine sees it (its host PID), found through the node's cgroup files. */
+export function hostPidOf(node: lab.NodeName, nodePid: number): number | undefined {
+  const out = spawnSync("sh", ["-c", `for p in $(cat /sys/fs/cgroup/unified/lab/${node}/system.slice/svcc-agent.service/cgroup.procs 2>/dev/null); do grep -q "^NSpid:.*\\s${nodePid}$" /proc/$p/status && echo $p; done`], { encoding: "utf8" });
+  const pid = Number(out.stdout.trim().split("\n")[0]);
+  return Number.isFinite(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Resets (crashes) a node whose armed watchdog has not been petted for the watchdog timeout. Bounded: one hour. */
+export function startWatchdog(timeoutMs = timings.watchdogTimeoutMs) {
+  const resets: Array<{ node: lab.NodeName; at: number; quietMs: number }> = [];
   let running = true;
-  const last = new Map<lab.NodeName, { stamp: number; at: number }>();
+  const last = new Map<lab.NodeName, { stamp: string; at: number }>();
   const loop = (async () => {
-    for (let i = 0; running && i < 18_000; i++) {
+    for (let i = 0; running && i < 36_000; i++) {
       for (const node of lab.NODES) {
-        let stamp: number | undefined;
+        let stamp: string | undefined;
         try {
-          stamp = Number(spawnSync("cat", [`/proc/${lab.nodePid(node)}/root/run/svcc/watchdog`], { encoding: "utf8", timeout: 1000 }).stdout.trim()) || undefined;
+          const file = `/proc/${lab.nodePid(node)}/root${STAMP}`;
+          stamp = existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
         } catch {
-          last.delete(node); // node down: nothing to watch until it is back
+          stamp = undefined; // node down: nothing to watch until it is back
+        }
+        if (stamp === undefined) {
+          last.delete(node); // never armed, or disarmed by the magic close
           continue;
         }
-        if (stamp === undefined) continue;
         const seen = last.get(node);
         if (!seen || seen.stamp !== stamp) {
           last.set(node, { stamp, at: Date.now() });
           continue;
         }
-        if (Date.now() - seen.at > watchdogTimeoutMs) {
-          resets.push(`${node} at ${new Date().toISOString()} (no pet for ${Date.now() - seen.at} ms)`);
+        if (Date.now() - seen.at > timeoutMs) {
+          resets.push({ node, at: Date.now(), quietMs: Date.now() - seen.at });
           await lab.crash(node);
           last.delete(node);
         }
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
   })();
   return {
@@ -110,4 +158,10 @@ export function compileAgentUnits(orchestrate: "no" | "start" | "ha", change?: (
     c["container#1"].post_start =
       "docker exec {svcname}.container.1 psql -qAtX -U postgres -h 127.0.0.1 -c \"create table if not exists fence (token int, node text, at timestamptz default clock_timestamp()); insert into fence (token, node) values ($SVCC_TOKEN, '{nodename}')\"";
   });
+}
+
+/** Brings a crashed or reset node back with its agent. */
+export async function rebootWithAgent(node: lab.NodeName): Promise<void> {
+  await lab.reboot(node);
+  await startAgent(node);
 }

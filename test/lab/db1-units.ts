@@ -10,8 +10,8 @@ import * as lab from "./lab.js";
 
 export const SERVICE = "db1";
 export const UNITS = ["db1-precheck.service", "db1-disk0.service", "srv-db1-data.mount", "db1-fs1.service", "db1-container0.service", "db1-ip0.service", "db1-container1.service"];
-/** Units that are not resources: the target, the stop barrier, and the precheck (it only looks). */
-const notResources = new Set(["db1-stopped.target", "db1-precheck.service"]);
+/** Units that hold no resource: the lease guard, the precheck (it only looks), the up/down pair, the stop barrier. */
+const notResources = new Set(["db1-lease.service", "db1-precheck.service", "db1-up.service", "db1-down.service", "db1-stop.service"]);
 
 /** Compiles fixtures/lab/db1.json (optionally changed) with the lab's devices; returns the unit dir. */
 export function compileLabUnits(change?: (config: Record<string, Record<string, string>>) => void): string {
@@ -46,9 +46,19 @@ export async function startOn(node: lab.NodeName, timeout = 90_000): Promise<lab
   return lab.exec(node, ["systemctl", "start", `${SERVICE}.target`], { timeout });
 }
 
-/** Stops db1 and returns only when every member is down (starting the stop barrier). */
+/** Stops db1 and returns only when every member is down (the stop barrier: what rollback and the agent start). */
 export async function stopOn(node: lab.NodeName, timeout = 90_000): Promise<lab.ExecResult> {
-  return lab.exec(node, ["systemctl", "start", `${SERVICE}-stopped.target`], { timeout });
+  return lab.exec(node, ["systemctl", "start", `${SERVICE}-stop.service`], { timeout });
+}
+
+/** Every db1 unit that is not inactive on a node (a stopped node must list none). */
+export async function notInactive(node: lab.NodeName): Promise<string[]> {
+  const r = await lab.systemctl(node, "list-units", "--all", "--plain", "--no-legend", "--full", "db1*", "srv-db1*");
+  return r.stdout
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[0] && f[2] !== "inactive")
+    .map((f) => `${f[0]}=${f[2]}`);
 }
 
 export async function vgTags(node: lab.NodeName): Promise<string> {

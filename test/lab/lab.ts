@@ -43,6 +43,8 @@ export const STATE_FILE = path.join(STATE_DIR, "state.json");
 export const DATA_DIR = "/var/lib/svcc-lab";
 export const LOG_DIR = path.join(DATA_DIR, "logs");
 const DISK_DIR = path.join(DATA_DIR, "disks");
+/** The lease image's own filesystem (freezable). */
+const LEASE_FS = path.join(DISK_DIR, "leasefs");
 const MACHINES_DIR = "/var/lib/machines";
 const CG_ROOTS = ["/sys/fs/cgroup/unified/lab", "/sys/fs/cgroup/systemd/lab"];
 const CG_UNIFIED = CG_ROOTS[0];
@@ -587,8 +589,18 @@ async function setupNetwork(s: LabState) {
 }
 
 async function setupDisks(s: LabState) {
+  // The lease image lives on a small filesystem of its own, so a test can freeze it (fsfreeze):
+  // every lease I/O then blocks, as on a dead SAN path (LAB.md "Making lease I/O hang").
+  const fsImage = path.join(DISK_DIR, "leasefs.img");
+  fs.rmSync(fsImage, { force: true });
+  fs.mkdirSync(LEASE_FS, { recursive: true });
+  await sh("truncate", ["-s", "64M", fsImage]);
+  await sh("mkfs.ext4", ["-q", "-F", fsImage]);
+  s.mounts.push(LEASE_FS);
+  writeState(s);
+  await sh("mount", ["-o", "loop", fsImage, LEASE_FS]);
   for (const role of ["vg", "xfs", "lease"] as DiskRole[]) {
-    const file = path.join(DISK_DIR, `${role}.img`);
+    const file = path.join(role === "lease" ? LEASE_FS : DISK_DIR, `${role}.img`);
     fs.rmSync(file, { force: true });
     const fd = fs.openSync(file, "w");
     fs.ftruncateSync(fd, DISK_MB[role] * 1024 * 1024);
@@ -607,7 +619,7 @@ async function setupDisks(s: LabState) {
   const vgDev = s.loops.find((l) => l.role === "vg")!.dev!;
   const xfsDev = s.loops.find((l) => l.role === "xfs")!.dev!;
   await sh("pvcreate", ["-q", "-y", "-ff", "--config", HOST_LVM_CONFIG, vgDev]);
-  await sh("vgcreate", ["-q", "--config", HOST_LVM_CONFIG, VG_NAME, vgDev]);
+  await sh("vgcreate", ["-q", "--setautoactivation", "n", "--config", HOST_LVM_CONFIG, VG_NAME, vgDev]);
   await sh("mkfs.xfs", ["-q", "-f", "-L", "svcc-lab", xfsDev]);
 }
 
@@ -637,7 +649,8 @@ async function prepareNode(s: LabState, n: NodeName) {
   // Nodes have no udev: lvm must not wait for it.
   w(
     "etc/lvm/lvmlocal.conf",
-    "devices {\n  obtain_device_list_from_udev = 0\n}\nactivation {\n  udev_sync = 0\n  udev_rules = 0\n  monitoring = 0\n}\nglobal {\n  use_lvmpolld = 0\n}\nlocal {\n}\n",
+    // volume_list + hosttags: a node activates only a VG tagged with its own name (the VG tag fences).
+    "devices {\n  obtain_device_list_from_udev = 0\n}\nactivation {\n  udev_sync = 0\n  udev_rules = 0\n  monitoring = 0\n  volume_list = [ \"@*\" ]\n}\nglobal {\n  use_lvmpolld = 0\n}\ntags {\n  hosttags = 1\n}\nlocal {\n}\n",
   );
   w("etc/environment", "LVM_SUPPRESS_FD_WARNINGS=1\n");
   w("etc/systemd/system.conf.d/svcc-lab.conf", "[Manager]\nDefaultEnvironment=LVM_SUPPRESS_FD_WARNINGS=1\n");
@@ -805,6 +818,14 @@ export async function leaseRestore(node: NodeName): Promise<void> {
   await sh("blockdev", ["--setrw", l.dev]);
 }
 
+/** Every lease I/O of every node blocks (uninterruptibly) until leaseThaw(): the lease disk hangs. */
+export async function leaseFreeze(): Promise<void> {
+  await sh("fsfreeze", ["-f", LEASE_FS]);
+}
+export async function leaseThaw(): Promise<void> {
+  await run("fsfreeze", ["-u", LEASE_FS], { timeout: 10_000 });
+}
+
 /** Kills everything in the node at once (cgroup.kill) and takes its link down: its address stops answering. */
 export async function crash(node: NodeName): Promise<void> {
   const s = state();
@@ -867,6 +888,7 @@ export function leftovers(): string[] {
   for (const l of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
     const m = l.split(" ")[1];
     if (m && m.startsWith(`${MACHINES_DIR}/`) && NODES.some((n) => m === `${MACHINES_DIR}/${n}` || m.startsWith(`${MACHINES_DIR}/${n}/`))) out.push(`mount ${m}`);
+    if (m === LEASE_FS) out.push(`mount ${m}`);
   }
   for (const d of labLoops()) out.push(`loop ${d.dev}`);
   for (const c of CG_ROOTS) if (fs.existsSync(c)) out.push(`cgroup ${c}`);
@@ -974,8 +996,16 @@ export async function tearDown(opts: { log?: (msg: string) => void; graceful?: b
     });
   }
 
-  // 3. Loop devices (only those backed by the lab's disk images).
-  for (const l of labLoops()) {
+  // 3. Loop devices (only those backed by the lab's disk images); the lease image's filesystem is
+  // thawed first (a frozen one hangs every step after), unmounted once its loops are gone.
+  if (mounted(LEASE_FS)) await step("fsfreeze -u", () => run("fsfreeze", ["-u", LEASE_FS], { timeout: 10_000 }));
+  const leaseFirst = [...labLoops()].sort((a, b) => Number(b.file.startsWith(`${LEASE_FS}/`)) - Number(a.file.startsWith(`${LEASE_FS}/`)));
+  let unmountedLeaseFs = false;
+  for (const l of leaseFirst) {
+    if (!unmountedLeaseFs && !l.file.startsWith(`${LEASE_FS}/`) && mounted(LEASE_FS)) {
+      unmountedLeaseFs = true;
+      await step(`umount ${LEASE_FS}`, () => sh("umount", [LEASE_FS], { timeout: 15_000 }));
+    }
     await step(`losetup -d ${l.dev}`, async () => {
       await waitFor(`${l.dev} to detach`, async () => {
         const r = await run("losetup", ["-d", l.dev], { timeout: 10_000 });
@@ -983,6 +1013,8 @@ export async function tearDown(opts: { log?: (msg: string) => void; graceful?: b
       }, { timeoutMs: 10_000, intervalMs: 200 });
     });
   }
+
+  if (mounted(LEASE_FS)) await step(`umount ${LEASE_FS}`, () => sh("umount", [LEASE_FS], { timeout: 15_000 }));
 
   // 4. Namespaces.
   for (const n of LAB_NETNS_NAMES) {
