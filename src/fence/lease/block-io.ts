@@ -51,22 +51,32 @@ export class DirectBlockDevice implements BlockDevice {
   static async open(path: string, baseByteOffset = 0): Promise<DirectBlockDevice> {
     if (baseByteOffset % 4096 !== 0) throw new Error(`lease area offset ${baseByteOffset} is not a multiple of 4096`);
     const fd = await open(path, constants.O_RDWR | constants.O_DIRECT | constants.O_DSYNC);
+    const fail = async (message: string) => {
+      await close(fd).catch(() => undefined);
+      return new Error(message);
+    };
     const buffer = Buffer.allocUnsafeSlow(MAX_IO_BYTES + 4096);
-    for (const sector of [512, 4096]) {
-      for (let offset = 0; offset < 4096; offset += 16) {
-        try {
-          await readAt(fd, buffer, offset, sector, baseByteOffset);
-          return new DirectBlockDevice(path, fd, baseByteOffset, buffer, offset, sector);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "EINVAL") {
-            await close(fd).catch(() => undefined);
-            throw err;
-          }
-        }
+    // The probe reads more than a page: a small read can pass misaligned (the kernel bounces it)
+    // while a larger one with the same buffer is refused.
+    let window: number | undefined;
+    for (let offset = 0; offset < 4096 && window === undefined; offset += 16) {
+      try {
+        await readAt(fd, buffer, offset, 8192, baseByteOffset);
+        window = offset;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw await fail(`${path}: ${(err as Error).message}`);
       }
     }
-    await close(fd).catch(() => undefined);
-    throw new Error(`${path}: no aligned buffer window for O_DIRECT I/O (logical sector size above 4096?)`);
+    if (window === undefined) throw await fail(`${path}: no aligned buffer window for O_DIRECT I/O (logical sector size above 4096?)`);
+    // 512-byte sectors, or a 4Kn disk that refuses I/O off a 4 KiB boundary.
+    let sector = 4096;
+    try {
+      await readAt(fd, buffer, window, 512, baseByteOffset + 512);
+      sector = 512;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw await fail(`${path}: ${(err as Error).message}`);
+    }
+    return new DirectBlockDevice(path, fd, baseByteOffset, buffer, window, sector);
   }
 
   private check(offset: number, length: number): void {
