@@ -221,7 +221,9 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   const targetUnit = newUnit(target, header(service));
   add(targetUnit, "Unit", "Description", describe(`${name} failover service (svcc)`));
   add(targetUnit, "Unit", "DefaultDependencies", "no");
-  for (const link of chain) for (const u of link.built.units) add(targetUnit, "Unit", link.optional ? "Wants" : "Requires", u.name);
+  // Members are wanted, not required: a member restarting by itself (Restart=) must not take the
+  // target down with it; a start that fails still fails the target through <svc>-up.
+  for (const link of chain) for (const u of link.built.units) add(targetUnit, "Unit", "Wants", u.name);
   add(targetUnit, "Unit", "Requires", upUnit.name);
   add(targetUnit, "Unit", "After", upUnit.name);
   add(targetUnit, "Unit", "Wants", downUnit.name);
