@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
+import { visible } from "../compiler/input-text.js";
 
 const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
 /** package.json's version, put in by the build (scripts/build.ts); "dev" when run from source. */
@@ -46,8 +47,7 @@ function report(error: unknown): number {
   const err = error as Error & { exitCode?: number };
   if (err.name === "ConfigError" || err.name === "WriteError" || typeof err.exitCode === "number") {
     // A ConfigError's lines are already made visible (errors.ts); a path in a WriteError may not be.
-    const message = err.name === "ConfigError" ? err.message : err.message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-    process.stderr.write(`svcc: ${message}\n`);
+    process.stderr.write(`svcc: ${err.name === "ConfigError" ? err.message : visible(err.message)}\n`);
     return err.exitCode ?? exitCodes.failure;
   }
   process.stderr.write(`svcc: ${err.stack ?? err.message}\n`);

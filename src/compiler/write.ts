@@ -11,7 +11,7 @@
 // writes at a time (service-lock.ts).
 
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import type { CompiledFile } from "./compile.js";
 import { fsFailure, OpenDirectory, openOutputDirectory, symlinkTarget, WriteError } from "./output-dir.js";
 import { lockFileName, lockService } from "./service-lock.js";
@@ -54,6 +54,10 @@ type Existing = { kind: "none" } | { kind: "file"; content: Buffer } | { kind: "
 
 /** What is at `name` in `dir`, read without following a symlink (at most `limit` bytes). */
 function inspect(dir: OpenDirectory, name: string, limit = Infinity): Existing {
+  // lstat first: most targets do not exist yet, and a failed open costs an exception.
+  const stat = lstatSync(dir.at(name), { throwIfNoEntry: false });
+  if (stat === undefined) return { kind: "none" };
+  if (stat.isSymbolicLink()) return { kind: "other", what: "a symlink" };
   let fd: number;
   try {
     fd = openSync(dir.at(name), O_RDONLY | O_NOFOLLOW);
@@ -79,8 +83,13 @@ function inspect(dir: OpenDirectory, name: string, limit = Infinity): Existing {
   }
 }
 
+/** Temp names: random per process (so nobody can plant one in advance), then counted. */
+let tempPrefix: string | undefined;
+let tempCount = 0;
+
 function atomicWrite(dir: OpenDirectory, name: string, content: string): void {
-  const temp = `.svcc-tmp-${randomBytes(8).toString("hex")}`;
+  tempPrefix ??= `.svcc-tmp-${randomBytes(8).toString("hex")}`;
+  const temp = `${tempPrefix}-${tempCount++}`;
   let fd: number;
   try {
     fd = openSync(dir.at(temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);

@@ -54,19 +54,21 @@ describe("writer: symlinks it did not make", () => {
     const v = victim();
     // The old scheme's predictable names, and a spray of guesses at the new one's prefix.
     for (const f of compile()) if (!f.path.includes("/")) symlinkSync(v.file, join(out, `.${f.path}.svcc-tmp-${process.pid}`));
-    for (let i = 0; i < 50; i++) symlinkSync(v.file, join(out, `.svcc-tmp-${i.toString(16).padStart(16, "0")}`));
+    for (let i = 0; i < 50; i++) symlinkSync(v.file, join(out, `.svcc-tmp-${i.toString(16).padStart(16, "0")}-${i}`));
     writeServiceFiles(out, "db1", compile());
     v.check();
     expect(readdirSync(out).filter((f) => f.startsWith(".svcc-tmp-") && !lstatSync(join(out, f)).isSymbolicLink())).toEqual([]);
   });
 
-  it("even a guessed temp name is never written through: the open fails instead (O_EXCL|O_NOFOLLOW)", () => {
+  it("even a guessed temp name is never written through: the open fails instead (O_EXCL|O_NOFOLLOW)", async () => {
     const out = fresh("out");
     const v = victim();
     guessed.bytes = Buffer.alloc(8, 0xab);
     try {
-      symlinkSync(v.file, join(out, `.svcc-tmp-${"ab".repeat(8)}`));
-      expect(() => writeServiceFiles(out, "db1", compile())).toThrow(/cannot write .*: EEXIST/);
+      vi.resetModules(); // a fresh writer: its per-process random prefix is drawn again, from the guess
+      const fresher = await import("../../src/compiler/write.js");
+      symlinkSync(v.file, join(out, `.svcc-tmp-${"ab".repeat(8)}-0`));
+      expect(() => fresher.writeServiceFiles(out, "db1", compile())).toThrow(/cannot write .*: EEXIST/);
     } finally {
       guessed.bytes = undefined;
     }
