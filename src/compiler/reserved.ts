@@ -4,8 +4,8 @@
 
 /**
  * The special units of systemd.special(7) (systemd 252, plus names later versions added) that
- * svcc could write: `<svc>.target` and `<svc>-stopped.target`. Services are not compared
- * against them, since svcc writes no `<svc>.service`.
+ * svcc could write: `<svc>.target` (its other units are `<svc>-<something>.service`, and
+ * names starting with "systemd" are refused below).
  */
 const specialTargets = new Set([
   "basic", "blockdev", "bluetooth", "boot-complete", "cryptsetup-pre", "cryptsetup", "ctrl-alt-del", "default", "emergency",
@@ -23,8 +23,7 @@ const specialTargets = new Set([
 
 /** Why a service name cannot be used, or undefined. */
 export function reservedServiceName(name: string): string | undefined {
-  const targets = [name, `${name}-stopped`].filter((t) => specialTargets.has(t));
-  if (targets.length > 0) return `${targets[0]}.target is one of systemd's special units (systemd.special(7)): svcc would write over it`;
+  if (specialTargets.has(name)) return `${name}.target is one of systemd's special units (systemd.special(7)): svcc would write over it`;
   if (name === "systemd" || name.startsWith("systemd-")) return `names starting with "systemd" belong to systemd's own units`;
   return undefined;
 }
