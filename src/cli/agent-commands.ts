@@ -105,6 +105,9 @@ export async function runAgent(configFile: string): Promise<number> {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // Ready once it answers on its socket: joining may wait the takeover wait (or longer, while
+  // another host uses this node's name), and `svcc status` says so meanwhile.
+  notifier.send("READY=1");
   try {
     await agent.start((why) => log("-", why));
   } catch (err) {

@@ -153,6 +153,7 @@ export class Agent {
     const previousDeadline = this.d.effects.loadDeadline();
     const joined = await this.d.store.join((why) => {
       this.joining = why;
+      this.d.notify?.(`STATUS=joining the lease store: ${why.slice(0, 300)}`);
       onWait?.(why);
     });
     this.validUntil = joined.validUntil;
@@ -177,7 +178,6 @@ export class Agent {
     await this.tick();
     this.armRenew();
     this.armPets();
-    this.d.notify?.("READY=1");
   }
 
   /**
