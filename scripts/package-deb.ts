@@ -140,7 +140,7 @@ try {
   }
   write(join(doc, "examples/db1.json"), readFileSync(join(repo, "fixtures/db1.json")));
   write(join(doc, "examples/cluster.json"), `${JSON.stringify({ clustername: "prod", nodes: ["node-1-1", "node-1-2"], container_engine: "docker" }, null, 1)}\n`);
-  write(join(doc, "examples/agent.json"), `${JSON.stringify({ nodes: ["node-1-1", "node-1-2"], services: ["db1"], lease: { device: "/dev/disk/by-id/CHANGE-ME" }, unitDir: "/run/systemd/generator" }, null, 1)}\n`);
+  write(join(doc, "examples/agent.json"), `${JSON.stringify({ nodes: ["node-1-1", "node-1-2"], services: ["db1"], lease: { device: "/dev/disk/by-id/CHANGE-ME" }, watchdog: { device: "/dev/watchdog" }, fence: "reboot" }, null, 1)}\n`);
   write(join(doc, "copyright"), copyright(vendoredLicenses));
   write(join(doc, "THIRD-PARTY-LICENSES.txt.gz"), gzip(readFileSync(join(work, "THIRD-PARTY-LICENSES.txt"))));
   const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? (sh("git", ["log", "-1", "--format=%ct"]).trim() || Math.floor(Date.now() / 1000)));

@@ -3,8 +3,10 @@
 // side with the seed's OpenSVC switch (stop ≈ 3.4 s, start ≈ 7.7 s, total ≈ 11.6 s).
 // Prints {"name","value","unit"} JSON lines on stdout (npm run bench collects them).
 
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as lab from "./lab.js";
-import { compileAgentUnits, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
+import { agentPid, compileAgentUnits, hostPidOf, initLease, installAgent, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
 import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
 
 const runs = Number(process.env.BENCH_LAB_RUNS ?? 5);
@@ -66,7 +68,7 @@ async function main() {
       figures.push({ name: `lab_start_${unit}`, value: median(samples.map((s) => s.perUnitStart[unit])), unit: "ms" });
     }
     figures.push(...(await agentFigures()));
-    for (const f of figures) f.value = f.unit === "ratio" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
+    for (const f of figures) f.value = f.unit === "ratio" || f.unit === "s" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } finally {
     await lab.tearDown({ log });
@@ -77,8 +79,10 @@ async function main() {
 async function agentFigures(): Promise<Array<{ name: string; value: number; unit: string }>> {
   for (const node of lab.NODES) await stopOn(node);
   await installEverywhere(compileAgentUnits("ha"));
-  for (const node of lab.NODES) await startAgent(node);
+  for (const node of lab.NODES) await installAgent(node);
+  await initLease();
   const watchdog = startWatchdog();
+  for (const node of lab.NODES) await startAgent(node);
   try {
     await upOn("node1");
     const samples: Array<{ totalMs: number; actionsMs: number }> = [];
@@ -97,6 +101,7 @@ async function agentFigures(): Promise<Array<{ name: string; value: number; unit
       log(`switch ${from} → ${to}: ${totalMs.toFixed(0)} ms, resource actions ${(stopMs + startMs).toFixed(0)} ms, coordination ${(totalMs - stopMs - startMs).toFixed(0)} ms`);
       from = to;
     }
+    const idle = await idleAgentCost(from);
     const t0 = performance.now();
     const survivor: lab.NodeName = from === "node1" ? "node2" : "node1";
     await lab.crash(from);
@@ -121,12 +126,43 @@ async function agentFigures(): Promise<Array<{ name: string; value: number; unit
       { name: "switch_cli_startup_in_node", value: cliStart, unit: "ms" },
       { name: "switch_coordination_overhead_agents", value: median(samples.map((s) => s.totalMs - s.actionsMs)) - cliStart, unit: "ms" },
       { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
+      ...idle,
       { name: "crash_takeover", value: takeoverMs, unit: "ms" },
       { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },
     ];
   } finally {
     await watchdog.stop();
   }
+}
+
+/** What an idle agent costs over a minute: PSS and CPU seconds, on the holder and on the standby. */
+async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
+  const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+  const pids = new Map<lab.NodeName, number>();
+  for (const node of lab.NODES) {
+    const pid = hostPidOf(node, await agentPid(node));
+    if (!pid) throw new Error(`no agent PID on ${node}`);
+    pids.set(node, pid);
+  }
+  const cpu = (pid: number) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / ticks; // utime + stime, fields 14 and 15
+  };
+  const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024;
+  await new Promise((r) => setTimeout(r, 5_000)); // let the switch's work settle
+  const before = new Map([...pids].map(([n, p]) => [n, cpu(p)]));
+  const windowMs = 60_000;
+  await new Promise((r) => setTimeout(r, windowMs));
+  const out: Array<{ name: string; value: number; unit: string }> = [];
+  for (const [node, pid] of pids) {
+    const role = node === holderNode ? "holder" : "standby";
+    const cpuPerMin = ((cpu(pid) - before.get(node)!) * 60_000) / windowMs;
+    out.push({ name: `idle_agent_${role}_pss_mib`, value: pss(pid), unit: "MiB" }, { name: `idle_agent_${role}_cpu_s_per_min`, value: cpuPerMin, unit: "s" });
+    log(`idle agent on ${node} (${role}): ${pss(pid).toFixed(1)} MiB PSS, ${cpuPerMin.toFixed(3)} CPU-s/min`);
+  }
+  const worst = (suffix: string) => Math.max(...out.filter((f) => f.name.endsWith(suffix)).map((f) => f.value));
+  out.push({ name: "idle_agent_pss_mib", value: worst("_pss_mib"), unit: "MiB" }, { name: "idle_agent_cpu_s_per_min", value: worst("_cpu_s_per_min"), unit: "s" });
+  return out;
 }
 
 main().catch((err) => {

@@ -3,6 +3,7 @@
 // throwaway chroot (an overlay of this machine's /) with Debian 12's own nodejs 18: install as
 // an image build would, run there, remove, purge, and nothing of svcc left.
 
+import { parseAgentConfig, unsafeChoices } from "../../src/fence/config.js";
 import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -108,7 +109,12 @@ describe("the .deb's contents", () => {
     const unit = readFileSync(join(dir, "usr/lib/systemd/system/svcc-agent.service"), "utf8");
     expect(unit).toContain("ExecStart=/usr/bin/svcc agent --config /etc/svcc/agent.json");
     expect(existsSync(join(dir, "etc/systemd"))).toBe(false);
-    expect(JSON.parse(readFileSync(join(dir, "usr/share/doc/svcc/examples/agent.json"), "utf8")).node).toBeUndefined();
+    const example = readFileSync(join(dir, "usr/share/doc/svcc/examples/agent.json"), "utf8");
+    expect(JSON.parse(example).node).toBeUndefined();
+    // The example is a config the agent accepts, taking the node from the hostname.
+    const config = parseAgentConfig(example, "examples/agent.json", () => "node-1-1");
+    expect(config.node).toBe("node-1-1");
+    expect(unsafeChoices(config)).toEqual([]);
   });
 });
 

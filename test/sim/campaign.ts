@@ -31,7 +31,9 @@ export interface CampaignResult {
   longPauses: number;
   tornWrites: number;
   eio: number;
-  /** Schedules with each fault injected during a ballot (acquire) on some machine. */
+  /** Schedules with each fault injected during a ballot (acquire) on some machine, by phase
+   *  ("eio:read area", "torn:write ballot", ...). */
+  ballotFaults: Record<string, number>;
   firstFailureMs?: number;
 }
 
@@ -54,7 +56,7 @@ if (!isMainThread && workerData?.campaignWorker) {
 export async function runCampaign(bundle: string, o: CampaignOptions): Promise<CampaignResult> {
   const started = performance.now();
   const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), o.seeds.length));
-  const result: CampaignResult = { schedules: 0, failures: [], ms: 0, events: 0, longPauses: 0, tornWrites: 0, eio: 0 };
+  const result: CampaignResult = { schedules: 0, failures: [], ms: 0, events: 0, longPauses: 0, tornWrites: 0, eio: 0, ballotFaults: {} };
   let next = 0;
   const done = () => (o.stopAfterFailures !== undefined && result.failures.length >= o.stopAfterFailures) || (o.budgetMs !== undefined && performance.now() - started > o.budgetMs);
   await Promise.all(
@@ -74,6 +76,7 @@ export async function runCampaign(bundle: string, o: CampaignOptions): Promise<C
           result.longPauses += s.stats.longPauses > 0 ? 1 : 0;
           result.tornWrites += s.stats.tornWrites > 0 ? 1 : 0;
           result.eio += s.stats.eio > 0 ? 1 : 0;
+          for (const f of s.stats.ballotFaults) result.ballotFaults[f] = (result.ballotFaults[f] ?? 0) + 1;
           const problems = [...s.violations, ...s.liveness, ...s.unfinished];
           if (problems.length) {
             result.failures.push({ seed: s.seed, problems });

@@ -1,4 +1,4 @@
-// npm run sim -- [--seeds N] [--from S] [--backend v1|v2] [--exclude kind,kind] [--workers W] [--short]
+// npm run sim -- [--seeds N] [--from S] [--backend v1|v2] [--exclude kind,kind] [--workers W] [--short] [--json]
 //                [--seed S]   (replay one schedule and print its whole timeline)
 // Runs schedules over worker threads and prints every one that breaks an invariant, with its
 // seed: `npm run sim -- --seed S` replays it exactly.
@@ -32,6 +32,7 @@ if (!isMainThread) {
   const seeds = Number(flag("seeds") ?? 1000);
   const from = Number(flag("from") ?? 1);
   const r = await runCampaign(fileURLToPath(import.meta.url), { seeds: Array.from({ length: seeds }, (_, i) => from + i), backend, exclude, profile, workers: flag("workers") ? Number(flag("workers")) : undefined });
+  if (args.includes("--json")) console.log(JSON.stringify({ ...r, failures: r.failures.map((f) => f.seed) }));
   for (const f of r.failures) console.log(`seed ${f.seed}: ${f.problems.join("\n  ")}`);
   console.log(`${r.schedules} schedules (${backend}), ${r.failures.length} failing, ${r.events} events, ${(r.ms / 1000).toFixed(1)} s, ${((r.schedules / r.ms) * 1000).toFixed(0)} schedules/s; with a pause longer than the takeover wait: ${r.longPauses}, a torn write: ${r.tornWrites}, an EIO: ${r.eio}`);
   if (r.failures.length) console.log(`replay one with: npm run sim -- --seed ${r.failures[0].seed}${backend === "v1" ? " --backend v1" : ""}${profile === "short" ? " --short" : ""}`);
