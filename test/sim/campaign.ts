@@ -6,6 +6,8 @@ import { availableParallelism } from "node:os";
 import { runSchedule, type ScheduleOptions, type ScheduleResult } from "./schedule.js";
 import { v1Store } from "./known-bad/wire.js";
 
+const YOUNG_MB = Number(process.env.SIM_YOUNG_MB ?? 48);
+
 export interface CampaignOptions {
   seeds: number[];
   backend?: "v1" | "v2";
@@ -40,7 +42,7 @@ export interface CampaignResult {
 type Summary = Pick<ScheduleResult, "seed" | "violations" | "liveness" | "unfinished" | "stats">;
 
 async function runOne(seed: number, backend: "v1" | "v2", exclude: ScheduleOptions["exclude"], profile: ScheduleOptions["profile"]): Promise<Summary> {
-  const r = await runSchedule({ seed, backend, exclude, profile, makeStore: backend === "v1" ? v1Store : undefined, stopAtViolation: backend === "v1" });
+  const r = await runSchedule({ seed, backend, exclude, profile, noTimeline: true, makeStore: backend === "v1" ? v1Store : undefined, stopAtViolation: backend === "v1" });
   return { seed: r.seed, violations: r.violations, liveness: r.liveness, unfinished: r.unfinished, stats: r.stats };
 }
 
@@ -62,7 +64,7 @@ export async function runCampaign(bundle: string, o: CampaignOptions): Promise<C
   await Promise.all(
     Array.from({ length: workers }, () =>
       new Promise<void>((resolve, reject) => {
-        const w = new Worker(bundle, { workerData: { campaignWorker: true, backend: o.backend ?? "v2", exclude: o.exclude ?? [], profile: o.profile ?? "long" } });
+        const w = new Worker(bundle, { workerData: { campaignWorker: true, backend: o.backend ?? "v2", exclude: o.exclude ?? [], profile: o.profile ?? "long" }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_MB } });
         const feed = () => {
           if (next >= o.seeds.length || done()) {
             w.postMessage(null);
@@ -76,6 +78,7 @@ export async function runCampaign(bundle: string, o: CampaignOptions): Promise<C
           result.longPauses += s.stats.longPauses > 0 ? 1 : 0;
           result.tornWrites += s.stats.tornWrites > 0 ? 1 : 0;
           result.eio += s.stats.eio > 0 ? 1 : 0;
+          for (const f of s.stats.ballotFaults) result.ballotFaults[f] = (result.ballotFaults[f] ?? 0) + 1;
           for (const f of s.stats.ballotFaults) result.ballotFaults[f] = (result.ballotFaults[f] ?? 0) + 1;
           const problems = [...s.violations, ...s.liveness, ...s.unfinished];
           if (problems.length) {

@@ -63,6 +63,8 @@ export interface ScheduleOptions {
   exclude?: Array<Fault["kind"] | "duplicate-name">;
   /** Keep the whole timeline (for printing a failing seed). */
   trace?: boolean;
+  /** Keep no timeline at all (campaigns: a failing seed is replayed with its timeline). */
+  noTimeline?: boolean;
   /**
    * "long" (npm run sim): 8–25 s of faults, then a liveness check. "short" (the CI sweep): 4–12 s
    * of fewer faults; liveness checked on every tenth seed (safety is checked on all of them).
@@ -192,7 +194,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   };
   const fmt = (t: number) => `${(t / 1000).toFixed(3).padStart(8)}s`;
   const log = (who: string, message: string) => {
-    if (o.trace || timeline.length < 4000) timeline.push(`${fmt(world.now)} ${who.padEnd(6)} ${message}`);
+    if (o.trace || (!o.noTimeline && timeline.length < 4000)) timeline.push(`${fmt(world.now)} ${who.padEnd(6)} ${message}`);
     if (o.trace || o.observe) entries.push({ t: world.now, who, what: message });
   };
   const disk = new SimDisk();
