@@ -93,6 +93,9 @@ export interface RequestEvent {
 
 export type RequestResult = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
 
+/** How long a request waits for a just-started agent to join the lease store. */
+const JOIN_WAIT_MS = 60_000;
+
 const upStates = new Set(["active", "activating", "deactivating", "reloading", "refreshing"]);
 
 function letter(state: string | undefined): string {
@@ -822,7 +825,14 @@ export class Agent {
    * report each change; the result says why it failed when it did.
    */
   async request(service: string, request: Request, emit: (e: RequestEvent) => void, timeoutMs: number): Promise<RequestResult> {
-    if (!this.running) return { ok: false, error: `the agent on ${this.node} is still joining the lease store (${this.joining ?? "starting"})` };
+    if (!this.running) {
+      // Just started (`systemctl enable --now svcc-agent && svcc start db1`): wait for the join,
+      // bounded, rather than refuse; joining takes up to a takeover wait after a crash.
+      emit({ at: this.d.clock.wallNow(), event: "node", node: this.node, state: "joining", step: this.joining ?? "starting" });
+      const until = this.d.clock.now() + Math.min(timeoutMs, JOIN_WAIT_MS);
+      while (!this.running && this.d.clock.now() < until) await this.d.clock.sleep(200);
+      if (!this.running) return { ok: false, error: `the agent on ${this.node} is still joining the lease store (${this.joining ?? "starting"}); try again later` };
+    }
     const s = this.services.get(service);
     if (!s) return { ok: false, error: `unknown service ${service} (this agent manages ${this.serviceNames().join(", ") || "none"})` };
     if (this.storeFatal) return { ok: false, error: `this agent cannot use the lease store: ${this.storeFatal}` };

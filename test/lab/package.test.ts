@@ -3,13 +3,14 @@
 // fixtures/lab/db1.json goes into /etc/svcc/services, and the node is rebooted: the generator
 // made db1's units at boot, they pass systemd-analyze verify, db1 starts by hand, an upgrade of
 // the package bounces nothing, a broken config beside it neither stops the boot nor db1 and is
-// named in the journal, and dpkg -r / -P leave nothing of svcc. Runs as root; fails loudly.
+// named in the journal, the packaged agent runs db1, and dpkg -r / -P leave nothing of svcc. Runs as root; fails loudly.
 
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDeb } from "../helpers/deb.js";
+import { agentConfig, STAMP, startWatchdog } from "./agent-setup.js";
 import { activeResources, SERVICE, startOn, stopOn, UNITS } from "./db1-units.js";
 import * as lab from "./lab.js";
 import { bringUpForTests, tearDownForTests } from "./lifecycle.js";
@@ -69,10 +70,10 @@ describe("svcc installed from the .deb on a lab node", () => {
 
     expect((await lab.systemctl(node, "show", "-p", "FragmentPath", "--value", `${SERVICE}.target`)).stdout.trim()).toBe(`${generated}/${SERVICE}.target`);
     const listed = (await lab.exec(node, ["ls", generated])).stdout.split("\n");
-    for (const unit of [`${SERVICE}.target`, `${SERVICE}-stopped.target`, ...UNITS]) expect(listed, unit).toContain(unit);
+    for (const unit of [`${SERVICE}.target`, `${SERVICE}-stop.service`, `${SERVICE}-lease.service`, ...UNITS]) expect(listed, unit).toContain(unit);
     expect(readFileSync(inNode(`${generated}/db1-disk0.service`), "utf8")).toContain("ExecStart=/usr/bin/svcc res vg-start --vg db1 --node %H");
 
-    const verify = await sh(`cd ${generated} && systemd-analyze verify db1.target db1-stopped.target db1-*.service srv-db1-data.mount`);
+    const verify = await sh(`cd ${generated} && systemd-analyze verify db1.target db1-*.service srv-db1-data.mount`);
     expect(`${verify.stdout}${verify.stderr}`.trim()).toBe("");
     expect(verify.exitCode).toBe(0);
 
@@ -118,9 +119,43 @@ describe("svcc installed from the .deb on a lab node", () => {
     await lab.waitFor("the generator's message in the journal", async () => ((await count()) > seen ? true : undefined), { timeoutMs: 10_000, intervalMs: 200 });
 
     // A unit of the same name in /etc/systemd/system shadows the generated one: said too.
-    await sh(`cp ${generated}/db1-stopped.target /etc/systemd/system/ && systemctl daemon-reload`);
-    await lab.waitFor("the shadowing warning", async () => ((await lab.exec(node, ["journalctl", "-b", "--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=svcc-generator"])).stdout.includes("/etc/systemd/system/db1-stopped.target shadows") ? true : undefined), { timeoutMs: 10_000, intervalMs: 200 });
-    await sh("rm /etc/systemd/system/db1-stopped.target /etc/svcc/services/broken.json && systemctl daemon-reload && systemctl reset-failed");
+    await sh(`cp ${generated}/db1-stop.service /etc/systemd/system/ && systemctl daemon-reload`);
+    await lab.waitFor("the shadowing warning", async () => ((await lab.exec(node, ["journalctl", "-b", "--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=svcc-generator"])).stdout.includes("/etc/systemd/system/db1-stop.service shadows") ? true : undefined), { timeoutMs: 10_000, intervalMs: 200 });
+    await sh("rm /etc/systemd/system/db1-stop.service /etc/svcc/services/broken.json && systemctl daemon-reload && systemctl reset-failed");
+  });
+
+  it("db1 runs through the packaged svcc-agent.service, with units from the generator and the node named by the hostname", { timeout: 180_000 }, async () => {
+    // The agent config an operator writes from the package's example: no "node" (the hostname
+    // names it), units found in /run/systemd/generator by default. node2 runs no agent: its
+    // empty host record lets node1 take db1 without waiting.
+    const config = JSON.parse(agentConfig(node)) as Record<string, unknown>;
+    delete config.node;
+    writeFileSync(inNode("etc/svcc/agent.json"), JSON.stringify(config));
+    const init = await lab.exec(node, ["svcc", "lease", "init"], { timeout: 60_000 });
+    expect(init.exitCode, init.stderr).toBe(0);
+    const watchdog = startWatchdog();
+    try {
+      const enable = await lab.systemctl(node, "enable", "--now", "svcc-agent.service");
+      expect(enable.exitCode, enable.stderr).toBe(0);
+      expect((await lab.systemctl(node, "show", "-p", "ExecStart", "--value", "svcc-agent.service")).stdout).toContain("path=/usr/bin/svcc");
+      const start = await lab.exec(node, ["svcc", "start", "db1"], { timeout: 90_000 });
+      expect(start.exitCode, start.stdout + start.stderr).toBe(0);
+      await lab.waitFor("postgres through the packaged agent", async () => ((await lab.clientPsql("select 1")).stdout.trim() === "1" ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
+      const status = JSON.parse((await lab.exec(node, ["svcc", "status", "db1", "--json"], { check: true })).stdout);
+      expect(status.services[0].lease.holder).toBe("node1");
+      expect(status.services[0].nodes.node1.state).toBe("up");
+      expect(watchdog.resets).toEqual([]);
+
+      const stop = await lab.exec(node, ["svcc", "stop", "db1"], { timeout: 90_000 });
+      expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+      await lab.waitFor("db1 down", async () => ((await activeResources(node)).length === 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
+      const disable = await lab.systemctl(node, "disable", "--now", "svcc-agent.service");
+      expect(disable.exitCode, disable.stderr).toBe(0);
+      expect(existsSync(inNode(STAMP))).toBe(false); // a clean stop disarms the watchdog
+    } finally {
+      await lab.systemctl(node, "disable", "--now", "svcc-agent.service"); // or dpkg -r below would (rightly) refuse
+      await watchdog.stop();
+    }
   });
 
   it("dpkg -r then dpkg -P: nothing of svcc is left", async () => {
@@ -139,9 +174,4 @@ describe("svcc installed from the .deb on a lab node", () => {
     expect((await lab.exec(node, ["dpkg-query", "-W", "svcc"])).exitCode).not.toBe(0);
   });
 
-  // Starting db1 through the agent from the packaged svcc-agent.service belongs with issue 8 (the
-  // agent is being rebuilt there): enable the packaged unit in both nodes with an agent.json
-  // without "node" (the hostname names the node) and "unitDir": "/run/systemd/generator", then
-  // `svcc start db1` and check postgres answers from labclient, as test/lab/agent.test.ts does.
-  it.todo("db1 starts through the packaged svcc-agent.service, with units from the generator (issue 8, the lead)");
 });

@@ -234,6 +234,25 @@ export const namedCases: NamedCase[] = [
     },
     check: (r) => (firstEntry(r, "n1#0", /stale lease file/) === undefined ? ["the stale start did not happen (the case tests nothing)"] : []),
   },
+  {
+    id: 52,
+    name: "a request to an agent that is still joining waits for the join, then is done",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 30_000,
+      // n2 crashes and reboots; the operator types the switch on it at once, and again every
+      // 200 ms until its new agent answers: it answers while it joins (its host id was in use
+      // until the crash, so the join waits out the takeover wait).
+      plan: [onN1, at(6000, { kind: "reset", machine: 1 }), at(6100, { kind: "request", machine: 1, request: { cmd: "switch", node: "n2" } })],
+    },
+    check: (r) => {
+      const sent = firstEntry(r, "n2#1", /operator: svcc switch n2/);
+      const done = firstEntry(r, "n2#1", /operator: switch n2 → done/);
+      if (sent === undefined || done === undefined) return ["the switch sent to the joining agent did not end done"];
+      return done - sent < 2000 ? [`the switch was done ${Math.round(done - sent)} ms after it was sent: the agent was not joining (the case tests nothing)`] : [];
+    },
+  },
 ];
 
 export interface NamedOutcome {

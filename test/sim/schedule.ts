@@ -249,9 +249,10 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
   const requests: Array<{ label: string; machine: SimMachine; boot: number; agent: unknown; done: boolean; at: number }> = [];
   const issue = (m: SimMachine, request: Request, tries = 50): void => {
     const p = m.process;
-    if (!p || !p.started) {
-      // The operator waits for the agent to answer (it may still be joining), then types again.
-      if (tries > 0 && m.powered) world.after(200, () => issue(m, request, tries - 1));
+    // The control socket answers as soon as the agent runs, also while it joins (the request
+    // then waits for the join); with no agent at all the operator waits and types again.
+    if (!p) {
+      if (tries > 0) world.after(200, () => issue(m, request, tries - 1));
       return;
     }
     const label = `${m.id}: ${request.cmd}${"node" in request && request.node ? ` ${request.node}` : ""}`;
