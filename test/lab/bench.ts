@@ -93,9 +93,10 @@ async function agentFigures(): Promise<Array<{ name: string; value: number; unit
       const r = await svcc(from, ["switch", "db1", to]);
       const totalMs = performance.now() - t0;
       if (r.exitCode !== 0) throw new Error(`svcc switch db1 ${to}: ${r.stderr}`);
-      const stopped = await unitTimes(from);
+      const resources = UNITS.filter((u) => u !== "db1-precheck.service"); // a oneshot: never "stopped"
+      const stopped = await unitTimes(from, resources);
       const up = await unitTimes(to);
-      const stopMs = (Math.max(...stopped.map((t) => t.stopEnd)) - Math.min(...stopped.filter((t) => t.stopBegin > 0).map((t) => t.stopBegin))) / 1000;
+      const stopMs = (Math.max(...stopped.map((t) => t.stopEnd)) - Math.min(...stopped.map((t) => t.stopBegin))) / 1000;
       const startMs = (Math.max(...up.map((t) => t.startEnd)) - Math.min(...up.map((t) => t.startBegin))) / 1000;
       samples.push({ totalMs, actionsMs: stopMs + startMs });
       log(`switch ${from} → ${to}: ${totalMs.toFixed(0)} ms, resource actions ${(stopMs + startMs).toFixed(0)} ms, coordination ${(totalMs - stopMs - startMs).toFixed(0)} ms`);

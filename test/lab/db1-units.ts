@@ -79,10 +79,34 @@ export async function unitTimes(node: lab.NodeName, units = UNITS): Promise<Unit
   const props = ["InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic", "ActiveExitTimestampMonotonic", "InactiveEnterTimestampMonotonic"];
   const r = await lab.exec(node, ["systemctl", "show", ...props.map((p) => `-p${p}`), ...units], { check: true });
   const blocks = r.stdout.split("\n\n");
+  const stops = await stopTimesFromJournal(node, units);
   return units.map((unit, i) => {
     const kv = Object.fromEntries(blocks[i].split("\n").map((l) => l.split("=")).map(([k, v]) => [k, Number(v)]));
-    return { unit, startBegin: kv.InactiveExitTimestampMonotonic, startEnd: kv.ActiveEnterTimestampMonotonic, stopBegin: kv.ActiveExitTimestampMonotonic, stopEnd: kv.InactiveEnterTimestampMonotonic };
+    // A stopped unit nothing references is unloaded at once, and its timestamps with it:
+    // the stop's come from PID 1's "Stopping"/"Stopped" journal entries then.
+    const stop = kv.InactiveEnterTimestampMonotonic ? { begin: kv.ActiveExitTimestampMonotonic, end: kv.InactiveEnterTimestampMonotonic } : (stops.get(unit) ?? { begin: 0, end: 0 });
+    return { unit, startBegin: kv.InactiveExitTimestampMonotonic, startEnd: kv.ActiveEnterTimestampMonotonic, stopBegin: stop.begin, stopEnd: stop.end };
   });
+}
+
+/** systemd's catalog ids of "Stopping X..." and "Stopped X." (sd-messages.h). */
+const UNIT_STOPPING = "de5b426a63be47a7b6ac3eaac82e2f6f";
+const UNIT_STOPPED = "9d1aaa27d60140bd96365438aad20286";
+
+/** Each unit's last stop (monotonic µs, comparable across the lab's nodes: one kernel) from PID 1's journal entries. */
+async function stopTimesFromJournal(node: lab.NodeName, units: readonly string[]): Promise<Map<string, { begin: number; end: number }>> {
+  const r = await lab.exec(node, ["journalctl", "-b", "-o", "json", "--no-pager", "-n", "2000", "_PID=1", `MESSAGE_ID=${UNIT_STOPPING}`, `MESSAGE_ID=${UNIT_STOPPED}`]);
+  const out = new Map<string, { begin: number; end: number }>();
+  for (const line of r.stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const e = JSON.parse(line) as { UNIT?: string; MESSAGE_ID?: string; __MONOTONIC_TIMESTAMP?: string };
+    if (!e.UNIT || !units.includes(e.UNIT)) continue;
+    const at = Number(e.__MONOTONIC_TIMESTAMP);
+    const seen = out.get(e.UNIT);
+    if (e.MESSAGE_ID === UNIT_STOPPING) out.set(e.UNIT, { begin: at, end: 0 });
+    else if (e.MESSAGE_ID === UNIT_STOPPED) out.set(e.UNIT, { begin: seen?.begin ?? at, end: at });
+  }
+  return out;
 }
 
 /** Samples both nodes until stopped; any moment with db1 resources on both is a violation. */
