@@ -205,7 +205,9 @@ export const agentUnit = (svccBin: string, config: string) => `# svcc agent: hol
 # Not enabled by default: enable it once /etc/svcc/agent.json and the lease device are ready.
 [Unit]
 Description=svcc lease and fencing agent
-After=network-online.target docker.service
+# Stopped before D-Bus and the container engine at shutdown (it needs them to prove the
+# services down), and after the services' units (their lease guard is ordered after it).
+After=network-online.target dbus.service docker.service podman.service
 Wants=network-online.target
 StartLimitIntervalSec=0
 

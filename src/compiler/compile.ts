@@ -260,6 +260,12 @@ function leaseGuardUnit(service: ResolvedService, svccBin: string): Unit {
   const unit = newUnit(`${service.name}-lease.service`, header(service));
   add(unit, "Unit", "Description", describe(`${service.name} lease: with an svcc agent managing ${service.name}, only the node holding its lease may start it`));
   add(unit, "Unit", "DefaultDependencies", "no");
+  // At poweroff or reboot, systemd stops the service's units (every member is ordered after
+  // this one) before the agent, which then finds them down and releases the lease: the peer
+  // takes over at once, without waiting out the lease.
+  add(unit, "Unit", "After", "svcc-agent.service");
+  add(unit, "Unit", "Conflicts", "shutdown.target");
+  add(unit, "Unit", "Before", "shutdown.target");
   add(unit, "Service", "Type", "oneshot");
   add(unit, "Service", "RemainAfterExit", "yes");
   add(unit, "Service", "ExecStart", commandLine([svccBin, "res", "lease-guard", "--service", service.name]));

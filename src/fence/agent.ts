@@ -49,6 +49,8 @@ interface ArmedEscalation {
 
 interface ServiceRuntime {
   desc: ServiceDesc;
+  /** "not starting: the system is shutting down" was said. */
+  shutdownLogged?: boolean;
   /** ActiveState per unit at the last successful look (target and members). */
   units: Map<string, string>;
   /** The last look at systemd succeeded (otherwise the states are the last known ones). */
@@ -694,6 +696,13 @@ export class Agent {
   /** Starts the target in the background; the loop goes on (escalation never waits on it). */
   private startJob(service: string, s: ServiceRuntime, token: number, reason: string): void {
     if (s.job) return;
+    if (this.d.systemd.shuttingDown()) {
+      // systemd is stopping the service's units for a poweroff or reboot; the agent's own stop
+      // follows them (its unit is ordered before the services' at shutdown) and releases.
+      if (!s.shutdownLogged) this.log(service, `not starting ${s.desc.target}: the system is shutting down`);
+      s.shutdownLogged = true;
+      return;
+    }
     const job: Job = { kind: "start", startedAt: this.d.clock.now(), reason };
     s.job = job;
     s.runtimeFailure = false;

@@ -37,6 +37,8 @@ function loadDbus(): DbusNext {
   return createRequire(import.meta.url)("dbus-next");
 }
 
+const SHUTDOWN_TARGETS = new Set(["shutdown.target", "reboot.target", "poweroff.target", "halt.target", "kexec.target", "soft-reboot.target"]);
+
 export class SystemdBus implements Systemd {
   private bus?: MessageBus;
   private connecting?: Promise<MessageBus>;
@@ -65,7 +67,9 @@ export class SystemdBus implements Systemd {
       bus.on("error", () => this.drop());
       bus.on("message", (msg: DbusMessage) => this.onMessage(msg));
       try {
-        await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='JobRemoved'`] })), "AddMatch");
+        for (const member of ["JobRemoved", "JobNew"]) {
+          await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'`] })), "AddMatch");
+        }
         await this.bounded(bus.call(this.message({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member: "Subscribe" })), "Subscribe");
       } catch (err) {
         try {
@@ -85,8 +89,22 @@ export class SystemdBus implements Systemd {
     }
   }
 
+  private shutdownSeen = false;
+
+  shuttingDown(): boolean {
+    return this.shutdownSeen;
+  }
+
   private onMessage(msg: DbusMessage): void {
-    if (msg.type !== SIGNAL || msg.member !== "JobRemoved" || msg.interface !== MANAGER) return;
+    if (msg.type !== SIGNAL || msg.interface !== MANAGER) return;
+    if (msg.member === "JobNew") {
+      // A poweroff, reboot or halt queues a start job for shutdown.target (and its kin); the
+      // services' units are then stopped by systemd itself, and must not be started again.
+      const [, , unit] = msg.body as [number, string, string];
+      if (SHUTDOWN_TARGETS.has(unit)) this.shutdownSeen = true;
+      return;
+    }
+    if (msg.member !== "JobRemoved") return;
     const [, jobPath, , result] = msg.body as [number, string, string, JobOutcome];
     const waiter = this.waiters.get(jobPath);
     if (waiter) {

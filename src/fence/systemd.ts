@@ -18,6 +18,8 @@ export interface Systemd {
   killUnit(unit: string, signal: number): Promise<void>;
   /** The type of the job systemd is running on the agent's own unit ("restart", "stop", …), if any. */
   ownJobType(): Promise<string | undefined>;
+  /** The system is shutting down (a job for shutdown.target was queued): start nothing. */
+  shuttingDown(): boolean;
   /** Called whenever a job ends (a unit changed state), so the agent looks again at once. */
   onChange(listener: () => void): void;
   close(): void;

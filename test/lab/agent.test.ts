@@ -156,6 +156,19 @@ describe("svcc agent in the lab", () => {
     await startAgent(h);
   });
 
+  it("the holder powered off (systemctl poweroff): systemd stops db1 first, the agent then releases, the peer starts db1 without waiting out the lease; no fence", { timeout: 120_000 }, async () => {
+    const h = await holder();
+    const resets = watchdog.resets.length;
+    const t0 = Date.now();
+    await lab.exec(h, ["systemctl", "poweroff", "--no-block"], { timeout: 10_000 });
+    await upOn(other(h), 60_000);
+    const ms = Date.now() - t0;
+    say(`${h} powered off: db1 up on ${other(h)} after ${ms} ms (no takeover wait: the lease was released)`);
+    expect(ms).toBeLessThan(takeoverWaitMs);
+    expect(watchdog.resets.slice(resets)).toEqual([]); // the agent stopped cleanly: nothing fenced
+    await rebootWithAgent(h);
+  });
+
   it("the agent killed and not restarted while holding: the watchdog resets the node before the peer starts db1", { timeout: 120_000 }, async () => {
     const h = await holder();
     const resets = watchdog.resets.length;

@@ -308,6 +308,7 @@ export class SimMachine {
       if (this.busDown()) throw new Error(`systemd did not answer ${what} (D-Bus down)`);
     };
     return {
+      shuttingDown: () => false,
       startUnit: (unit, waitMs) => {
         if (this.busDown()) return this.later(clock, this.latency(), () => "unknown" as JobOutcome);
         const s = [...this.services.values()].find((x) => x.desc.target === unit || x.desc.stopUnit === unit);
