@@ -94,6 +94,9 @@ export async function runAgent(configFile: string): Promise<number> {
   const server = await serveControl(agent, config.socket);
   log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${config.lease.device}; timings ${JSON.stringify(timings)}; watchdog ${watchdog.description}; fence ${config.fence}`);
   let stopping: Promise<unknown> | undefined;
+  let markStopped!: () => void;
+  // Resolved once a signal's shutdown finished; nothing polls for it (an idle agent wakes only for its timers).
+  const stopped = new Promise<void>((resolve) => (markStopped = resolve));
   const stop = () => {
     stopping ??= agent.shutdown().then((how) => {
       log("-", `agent ${how === "restart" ? "restarting: services keep running" : how === "stopped" ? "stopped: services down, leases released, watchdog disarmed" : "stopped with something not proven down: the watchdog stays armed"}`);
@@ -101,7 +104,7 @@ export async function runAgent(configFile: string): Promise<number> {
       systemd.close();
       notifier.close();
       void store.close();
-    });
+    }).finally(() => markStopped());
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
@@ -116,14 +119,7 @@ export async function runAgent(configFile: string): Promise<number> {
     notifier.close();
     return fail((err as Error).message);
   }
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (stopping) {
-        clearInterval(check);
-        void stopping.then(() => resolve());
-      }
-    }, 200);
-  });
+  await stopped;
   return 0;
 }
 

@@ -72,7 +72,8 @@ interface ServiceRuntime {
   acquireLoggedAt?: number;
   releaseLoggedAt?: number;
   /** What was last published to the lease file ("" = removed), to write it only on change. */
-  leasePublished?: string;
+  /** What /run/svcc/<svc>.lease says now: nothing yet (the first publish removes a stale one), none, or a token and deadline. */
+  leasePublished?: { token: number; until: number } | "none";
   escalation?: ArmedEscalation;
   /** Why the service must go down here (a request, an escalation, the agent stopping); undefined once nobody wants that. */
   stopWanted?: string;
@@ -511,9 +512,13 @@ export class Agent {
   }
 
   private publishLease(service: string, s: ServiceRuntime, token: number | undefined): void {
-    const key = token === undefined ? "" : `${token}@${this.validUntil}`;
-    if (s.leasePublished === key) return;
-    s.leasePublished = key;
+    // The file's deadline is never later than the lease's (it only lags). Units read it when
+    // they start: at every renew while a start runs, else it is rewritten once it lags by
+    // half a lease (an idle node writes half as often; a unit restarted in place still finds
+    // a deadline at least a renew ahead).
+    const published = s.leasePublished;
+    if (token === undefined ? published === "none" : typeof published === "object" && published.token === token && (s.job?.kind !== "start" || published.until === this.validUntil) && this.validUntil - published.until < this.timings.leaseMs / 2) return;
+    s.leasePublished = token === undefined ? "none" : { token, until: this.validUntil };
     this.d.effects.publishLease(service, token === undefined ? undefined : { service, node: this.node, token, validUntilMs: this.validUntil });
   }
 
@@ -530,13 +535,18 @@ export class Agent {
     return { st, u: s.desc.members.map((u) => letter(s.units.get(u))).join(""), tok: token, step: s.step.slice(0, 120), ...(hd ? { hd: true } : {}) };
   }
 
+  private statusLine?: string;
+
   private publishStatusLine(): void {
     if (!this.d.notify) return;
     const parts = [...this.services.keys()].map((service) => {
       const t = this.heldToken(service);
       return `${service}: ${t !== undefined ? `held (token ${t})` : "not held"}`;
     });
-    this.d.notify(`STATUS=${[...parts, ...(this.storeFatal ? [`UNUSABLE: ${this.storeFatal}`] : []), ...this.warnings.map((w) => `WARNING: ${w}`)].join("; ").slice(0, 400)}`);
+    const line = `STATUS=${[...parts, ...(this.storeFatal ? [`UNUSABLE: ${this.storeFatal}`] : []), ...this.warnings.map((w) => `WARNING: ${w}`)].join("; ").slice(0, 400)}`;
+    if (line === this.statusLine) return; // said once per change, not at every tick
+    this.statusLine = line;
+    this.d.notify(line);
   }
 
   // ---------- escalation: stop, kill, fence, each on its own timer ----------

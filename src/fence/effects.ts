@@ -2,7 +2,7 @@
 // tests replace it): kill containers, fence the node, publish the lease to the node's units,
 // and check that a service's resources are really gone before its lease is released.
 
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { ServiceDesc } from "../compiler/service-desc.js";
@@ -67,10 +67,18 @@ export class HostEffects implements NodeEffects {
     return join(this.runDir, "agent-deadline");
   }
 
+  private deadlineFd?: number;
+
   saveDeadline(validUntil: number): void {
-    const tmp = `${this.deadlineFile}.tmp`;
-    writeFileSync(tmp, `${this.boot} ${Math.floor(validUntil)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.deadlineFile);
+    // Written at every renew: the file stays open and is overwritten in place at a fixed
+    // width (one small pwrite; only the next agent reads it, after this one is gone).
+    if (this.deadlineFd === undefined) {
+      const tmp = `${this.deadlineFile}.tmp`;
+      writeFileSync(tmp, "", { mode: 0o600 });
+      renameSync(tmp, this.deadlineFile);
+      this.deadlineFd = openSync(this.deadlineFile, "r+");
+    }
+    writeSync(this.deadlineFd, `${this.boot} ${String(Math.floor(validUntil)).padStart(16, "0")}\n`, 0);
   }
 
   loadDeadline(): number | undefined {
