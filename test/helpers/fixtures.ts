@@ -50,7 +50,7 @@ export function loadFixture(path: string): Fixture {
   const directives = lines
     .map((l) => l.trim())
     // Only lines that start with a directive count; other lines are the case's description.
-    .filter((l) => /^(assert-[a-z-]+|args)(\s|$)/.test(l))
+    .filter((l) => /^(assert-[a-z-]+|args|corpus)(\s|$)/.test(l))
     .map((line) => {
       const [[name], rest] = leadingWords(line, 1);
       return { name, args: splitDirective(rest), rest, line };
