@@ -21,8 +21,13 @@ export const serviceKeywordDecls = {
   encapnodes: kw.list("Nodes inside the service's encapsulated containers.", {
     status: ignored("svcc runs no encapsulated resources (encap=true is refused), so values scoped @encapnodes are not used"),
   }),
-  autostart_node: kw.list("OpenSVC 1.8: the node(s) where the service starts at boot.", {
-    status: refused("autostart_node is OpenSVC 1.8's start placement, unused since 1.9: put that node first in nodes and set orchestrate=start, as OpenSVC's migration guide says"),
+  // OpenSVC 1.9 dropped it (docs agent.migration.rst "Remove DEFAULT.autostart_node"); OpenSVC 2
+  // still loads such a config and its validate says "ignored option DEFAULT.autostart_node"
+  // (core/extconfig.py). Ignoring it can only start a service less, never somewhere else.
+  autostart_node: kw.list("OpenSVC 1.8: the node(s) where the service started at boot.", {
+    status: ignored(
+      "OpenSVC 1.8's start placement, ignored since OpenSVC 1.9 (OpenSVC 2 warns \"ignored option\" too): to start the service on that node, put it first in nodes and set orchestrate=start, as OpenSVC's migration guide says",
+    ),
   }),
   orchestrate: kw.enum(["no", "start", "ha"], "no: explicit commands only; start: start on the first available node; ha: also fail over.", { default: "no", static: true }),
   topology: kw.enum(["failover", "flex"], "failover: up on one node at a time.", {

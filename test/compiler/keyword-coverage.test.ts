@@ -86,9 +86,12 @@ describe("every keyword OpenSVC defines has a status in svcc's table", () => {
     expect(vg.get("scsireserv")!.valueStatus?.true?.kind).toBe("refused");
     expect(docker.get("standby")!.valueStatus?.true?.kind).toBe("refused");
     expect(docker.get("encap")!.valueStatus?.true?.kind).toBe("refused");
-    for (const name of ["hard_affinity", "constraints", "parents", "pre_monitor_action", "container_data_dir", "autostart_node"]) {
+    for (const name of ["hard_affinity", "constraints", "parents", "pre_monitor_action"]) {
       expect(serviceKeywordMap.get(name)!.status.kind, name).toBe("refused");
     }
+    // OpenSVC 1.8's boot placement, ignored by OpenSVC since 1.9: without it a service starts
+    // less (orchestrate decides), never on another node; a warning, an error with --strict.
+    expect(serviceKeywordMap.get("autostart_node")!.status.kind).toBe("ignored");
     expect(serviceKeywordMap.get("stonith")!.valueStatus?.true?.kind).toBe("refused");
     expect(serviceKeywordMap.get("placement")!.valueStatus?.spread?.kind).toBe("refused");
     expect(serviceKeywordMap.get("topology")!.valueStatus?.flex?.kind).toBe("refused");
