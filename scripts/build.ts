@@ -2,7 +2,9 @@
 // are compiled here into plain JS, docs/keywords.md is regenerated from the keyword table,
 // and esbuild bundles the CLI (code-split, so each command loads only what it needs).
 
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import AjvModule from "ajv";
@@ -73,6 +75,9 @@ const common = {
   define: { "import.meta.url": "__svccModuleUrl", SVCC_VERSION: JSON.stringify((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version) },
   banner: { js: 'const __svccModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
   legalComments: "none" as const,
+  // import() of another bundle becomes require(): a real import() starts Node's ESM loader,
+  // which cost `svcc res` (the CLI bundle, then the runtime's) more than Node's own start.
+  supported: { "dynamic-import": false },
   absWorkingDir: root,
   logLevel: "warning" as const,
 };
@@ -110,5 +115,30 @@ bundles.push(await build({ ...common, entryPoints: [join(root, "src/runtime/inde
 bundles.push(await build({ ...common, entryPoints: [join(root, "src/cli/agent-commands.ts")], outfile: join(root, "dist/svcc-agent.cjs") }));
 bundles.push(await build({ ...common, entryPoints: [join(root, "src/generator/main.ts")], outfile: join(root, "dist/svcc-generator.cjs") }));
 
-// 5. The bundles carry third-party code (legal comments stripped): its licenses ship beside it.
+// 5. V8 code caches (bin/load-bundle.cjs): each bundle run once on a typical job by a plain
+// `node` child (V8 checks its flags against those of the run that uses the cache, so no tsx, no
+// NODE_OPTIONS), then its cache written with every function that job compiled.
+{
+  const scratch = mkdtempSync(join(tmpdir(), "svcc-build-"));
+  try {
+    writeFileSync(join(scratch, "db1.json"), readFileSync(join(root, "fixtures/db1.json")));
+    writeFileSync(join(scratch, "cluster.json"), JSON.stringify({ nodes: ["node1", "node2"] }));
+    const jobs: Array<[string, string, string[]]> = [
+      ["svcc.cjs", "bin/svcc", ["compile", join(scratch, "db1.json"), "--nodes", "node1,node2", "--dryrun"]],
+      ["svcc-runtime.cjs", "bin/svcc", ["res", "--help-actions"]],
+      ["svcc-agent.cjs", "bin/svcc", ["agent", "--print-unit"]],
+      ["svcc-generator.cjs", "bin/svcc-generator", ["--dryrun", "--services-dir", scratch, "--cluster", join(scratch, "cluster.json")]],
+    ];
+    const { NODE_OPTIONS: _drop, ...env } = process.env;
+    for (const [bundle, bin, args] of jobs) {
+      const script = `const l = require(${JSON.stringify(join(root, "bin/load-bundle.cjs"))}); process.argv.splice(1, Infinity, ${JSON.stringify(join(root, bin))}, ...${JSON.stringify(args)}); process.on("exit", () => l.writeCodeCache(${JSON.stringify(bundle)})); require(process.argv[1]);`;
+      const r = spawnSync(process.execPath, ["-e", script], { env, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`code cache for ${bundle}: \`${bin} ${args.join(" ")}\` failed (${r.status}): ${r.stderr}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+// 6. The bundles carry third-party code (legal comments stripped): its licenses ship beside it.
 writeFileSync(join(root, "dist/THIRD-PARTY-LICENSES.txt"), thirdPartyLicenses(bundles.flatMap((b) => Object.keys(b.metafile!.inputs))));
