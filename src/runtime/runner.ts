@@ -12,6 +12,12 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Ends the command early (killSignal) when aborted. */
   signal?: AbortSignal;
+  /**
+   * Start the command and return once it runs (exit code 0), or 127 when it cannot be started;
+   * it is not waited for and ends by itself (its own arguments must bound it). Its stderr goes
+   * to the helper's (the unit's journal), its stdout nowhere. For what must not hold up a step.
+   */
+  detach?: boolean;
 }
 
 export interface CommandResult {
@@ -77,6 +83,7 @@ const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3
 export function execaRunner(): CommandRunner {
   return {
     async run(cmd, args, opts = {}) {
+      if (opts.detach) return startDetached(cmd, args, opts.env);
       const { execa } = await import("execa");
       const result = await execa(cmd, args, {
         reject: false,
@@ -103,4 +110,17 @@ export function execaRunner(): CommandRunner {
       return { exitCode, stdout, stderr, timedOut: result.timedOut || undefined };
     },
   };
+}
+
+/** The detach option of the real runner: a child the helper does not wait for (nor keeps it alive). */
+async function startDetached(cmd: string, args: string[], env?: Record<string, string>): Promise<CommandResult> {
+  const { spawn } = await import("node:child_process");
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { detached: true, stdio: ["ignore", "ignore", "inherit"], env: env ? { ...process.env, ...env } : undefined });
+    child.once("error", (err) => resolve({ exitCode: 127, stdout: "", stderr: `cannot run ${cmd}: ${err.message}` }));
+    child.once("spawn", () => {
+      child.unref();
+      resolve({ exitCode: 0, stdout: "", stderr: "" });
+    });
+  });
 }
