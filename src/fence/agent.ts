@@ -49,6 +49,8 @@ interface ArmedEscalation {
 
 interface ServiceRuntime {
   desc: ServiceDesc;
+  /** The token held here at the last look (a change of it makes the next tick look again). */
+  tokenAtLook?: number;
   /** "not starting: the system is shutting down" was said. */
   shutdownLogged?: boolean;
   /** ActiveState per unit at the last successful look (target and members). */
@@ -71,7 +73,6 @@ interface ServiceRuntime {
   lastVerifyAt?: number;
   acquireLoggedAt?: number;
   releaseLoggedAt?: number;
-  /** What was last published to the lease file ("" = removed), to write it only on change. */
   /** What /run/svcc/<svc>.lease says now: nothing yet (the first publish removes a stale one), none, or a token and deadline. */
   leasePublished?: { token: number; until: number } | "none";
   escalation?: ArmedEscalation;
@@ -95,6 +96,9 @@ export interface RequestEvent {
 }
 
 export type RequestResult = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
+
+/** Steady and idle, the units' states are read from systemd at least this often (and on every signalled change). */
+const LOOK_REFRESH_MS = 10_000;
 
 /** How long a request waits for a just-started agent to join the lease store. */
 const JOIN_WAIT_MS = 60_000;
@@ -175,7 +179,11 @@ export class Agent {
         this.log(service, `not resuming token ${token}: ${s.distrust}; stopping what runs here, then releasing it`);
       }
     }
-    this.d.systemd.onChange(() => this.schedule());
+    this.d.systemd.watchUnits([...this.services.values()].flatMap((s) => [s.desc.target, ...s.desc.members]));
+    this.d.systemd.onChange(() => {
+      this.lookDirty = true;
+      this.schedule();
+    });
     this.running = true;
     await this.look();
     // The watchdog is armed before this agent may take or start anything: a process that
@@ -359,10 +367,37 @@ export class Agent {
 
   // ---------- observing ----------
 
+  /**
+   * Whether this tick reads the units' states from systemd again. Always, unless everything is
+   * steady: each service's states known, no job, escalation, stop or request under way, and
+   * either held under a valid lease or not held here (its units cannot start without this
+   * node's lease file: the guard refuses). Steady, the agent reads them when systemd signals a
+   * change of one of them (PropertiesChanged, JobRemoved, a reconnect) and every
+   * LOOK_REFRESH_MS: an idle node makes no D-Bus call per renew.
+   */
+  private needsLook(): boolean {
+    const now = this.d.clock.now();
+    if (this.lookDirty || now - this.lastLookAt >= LOOK_REFRESH_MS || this.storeFatal || this.leaving || this.fenced) return true;
+    for (const [service, s] of this.services) {
+      if (!s.statesKnown || s.job || s.escalation || s.stopWanted || s.distrust || s.startUnknown || this.busy.has(service)) return true;
+      const token = this.heldToken(service);
+      if (token !== s.tokenAtLook) return true;
+      if (token !== undefined && now >= this.validUntil - this.timings.leaseMs / 2) return true; // renews lagging: in doubt soon
+    }
+    return false;
+  }
+
+  private lookDirty = true;
+  private lastLookAt = -Infinity;
+
   private async look(): Promise<void> {
     const all = [...this.services.values()].flatMap((s) => [s.desc.target, ...s.desc.members]);
+    this.lookDirty = false; // a change signalled while the call runs sets it again
+    const at = this.d.clock.now();
+    for (const [service, s] of this.services) s.tokenAtLook = this.heldToken(service);
     try {
       const states = await this.d.systemd.states(all);
+      this.lastLookAt = at;
       for (const s of this.services.values()) {
         for (const u of [s.desc.target, ...s.desc.members]) s.units.set(u, states.get(u) ?? "inactive");
         s.statesKnown = true;
@@ -379,6 +414,7 @@ export class Agent {
       if (this.systemdError) this.log("-", "systemd answers again");
       this.systemdError = undefined;
     } catch (err) {
+      this.lookDirty = true;
       for (const s of this.services.values()) s.statesKnown = false;
       if (!this.systemdError) this.log("-", `cannot read unit states from systemd: ${(err as Error).message}`);
       this.systemdError = (err as Error).message;
@@ -459,7 +495,7 @@ export class Agent {
     try {
       do {
         this.tickAgain = false;
-        await this.look();
+        if (this.needsLook()) await this.look();
         const live = this.d.store.liveNodes();
         for (const [service, s] of this.services) await this.tickService(service, s, live);
         this.publishStatusLine();

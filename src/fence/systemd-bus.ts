@@ -39,6 +39,16 @@ function loadDbus(): DbusNext {
 
 const SHUTDOWN_TARGETS = new Set(["shutdown.target", "reboot.target", "poweroff.target", "halt.target", "kexec.target", "soft-reboot.target"]);
 
+/** systemd's object path for a unit: every byte outside [A-Za-z0-9] (and a leading digit) as _xx. */
+export function unitObjectPath(unit: string): string {
+  let label = "";
+  for (const [i, byte] of [...Buffer.from(unit, "utf8")].entries()) {
+    const c = String.fromCharCode(byte);
+    label += /[A-Za-z]/.test(c) || (/[0-9]/.test(c) && i > 0) ? c : `_${byte.toString(16).padStart(2, "0")}`;
+  }
+  return `/org/freedesktop/systemd1/unit/${label || "_"}`;
+}
+
 export class SystemdBus implements Systemd {
   private bus?: MessageBus;
   private connecting?: Promise<MessageBus>;
@@ -67,9 +77,12 @@ export class SystemdBus implements Systemd {
       bus.on("error", () => this.drop());
       bus.on("message", (msg: DbusMessage) => this.onMessage(msg));
       try {
-        for (const member of ["JobRemoved", "JobNew"]) {
-          await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [`type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'`] })), "AddMatch");
-        }
+        const rules = [
+          ...["JobRemoved", "JobNew"].map((member) => `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'`),
+          // Each watched unit's own state changes (a process that exits with no job of anyone's).
+          ...[...this.watched].map((path) => `type='signal',sender='${SYSTEMD}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='${path}'`),
+        ];
+        for (const rule of rules) await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] })), "AddMatch");
         await this.bounded(bus.call(this.message({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member: "Subscribe" })), "Subscribe");
       } catch (err) {
         try {
@@ -80,6 +93,10 @@ export class SystemdBus implements Systemd {
         throw err;
       }
       this.bus = bus;
+      // Signals sent while there was no connection are lost: listeners look again.
+      queueMicrotask(() => {
+        for (const listener of this.listeners) listener();
+      });
       return bus;
     })();
     try {
@@ -95,8 +112,20 @@ export class SystemdBus implements Systemd {
     return this.shutdownSeen;
   }
 
+  private readonly watched = new Set<string>();
+
+  watchUnits(units: readonly string[]): void {
+    for (const u of units) this.watched.add(unitObjectPath(u));
+    if (this.bus) this.drop(); // the next call connects again with the new match rules
+  }
+
   private onMessage(msg: DbusMessage): void {
-    if (msg.type !== SIGNAL || msg.interface !== MANAGER) return;
+    if (msg.type !== SIGNAL) return;
+    if (msg.member === "PropertiesChanged" && msg.path !== undefined && this.watched.has(msg.path)) {
+      for (const listener of this.listeners) listener();
+      return;
+    }
+    if (msg.interface !== MANAGER) return;
     if (msg.member === "JobNew") {
       // A poweroff, reboot or halt queues a start job for shutdown.target (and its kin); the
       // services' units are then stopped by systemd itself, and must not be started again.

@@ -20,7 +20,9 @@ export interface Systemd {
   ownJobType(): Promise<string | undefined>;
   /** The system is shutting down (a job for shutdown.target was queued): start nothing. */
   shuttingDown(): boolean;
-  /** Called whenever a job ends (a unit changed state), so the agent looks again at once. */
+  /** The units whose state changes must reach onChange listeners (beyond job ends). */
+  watchUnits(units: readonly string[]): void;
+  /** Called whenever a job ends, a watched unit changes, or the connection to systemd is new, so the agent looks again at once. */
   onChange(listener: () => void): void;
   close(): void;
 }

@@ -299,7 +299,21 @@ export class SimMachine {
     );
   }
 
+  private signalLost = false;
+
+  /** A unit changed: systemd's signal reaches the agent, unless D-Bus is down (then it is lost, and the reconnect is what the agent hears, when the bus is back). */
   private changed(): void {
+    if (this.busDown()) {
+      if (!this.signalLost) {
+        this.signalLost = true;
+        this.world.at(this.busDownUntil, () => {
+          this.signalLost = false;
+          if (!this.busDown()) for (const l of this.listeners) l();
+          else this.changed();
+        });
+      }
+      return;
+    }
     for (const l of this.listeners) l();
   }
 
@@ -309,6 +323,7 @@ export class SimMachine {
     };
     return {
       shuttingDown: () => false,
+      watchUnits: () => undefined, // every unit change below calls the listeners
       startUnit: (unit, waitMs) => {
         if (this.busDown()) return this.later(clock, this.latency(), () => "unknown" as JobOutcome);
         const s = [...this.services.values()].find((x) => x.desc.target === unit || x.desc.stopUnit === unit);
