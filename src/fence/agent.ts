@@ -917,6 +917,11 @@ export class Agent {
       } catch (err) {
         return { ok: false, error: `cannot write the request to the lease store: ${(err as Error).message}` };
       }
+      // "Done" is said only from a read of every node's block that began after this intent was
+      // written: a request written meanwhile on another node (two opposite switches at once) is
+      // then seen, and exactly one of them wins, even when db1 already runs where this one asks.
+      const writtenAt = this.d.clock.now();
+      void this.d.store.refresh().then(() => this.schedule());
       this.schedule();
       let last = "";
       return await new Promise<RequestResult>((resolve) => {
@@ -939,6 +944,7 @@ export class Agent {
             const why = destination ? v.statuses.get(destination)?.step : undefined;
             return finish({ ok: false, error: `${destination ?? service} could not ${request.cmd === "stop" ? "stop" : "start"} ${service}${why ? ` (${why})` : ""}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: this.statusOf(service) });
           }
+          if (v.readAt !== undefined && v.readAt <= writtenAt) return; // not read since the write yet
           if (destination) {
             if (v.holder?.node === destination && v.holder.state === "held" && v.statuses.get(destination)?.st === "up") return finish({ ok: true, data: { ...this.statusOf(service), ms: Math.round(this.d.clock.now() - started) } });
           } else {

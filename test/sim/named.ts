@@ -253,6 +253,22 @@ export const namedCases: NamedCase[] = [
       return done - sent < 2000 ? [`the switch was done ${Math.round(done - sent)} ms after it was sent: the agent was not joining (the case tests nothing)`] : [];
     },
   },
+  {
+    id: 53,
+    name: "a switch and a stop at once, from two nodes: exactly one is done, the other is told another request won",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 20_000,
+      plan: [onN1, at(6000, { kind: "request", machine: 0, request: { cmd: "switch", node: "n2" } }), at(6030, { kind: "request", machine: 1, request: { cmd: "stop" } })],
+    },
+    check: (r) => {
+      const ended = r.entries.filter((e) => e.t >= 6000 && /operator: (switch n2|stop) → /.test(e.what));
+      const done = ended.filter((e) => / → done/.test(e.what));
+      if (ended.length !== 2 || done.length !== 1) return [`expected both requests to end, exactly one done; saw: ${ended.map((e) => `${e.who} ${e.what}`).join(" | ") || "none"}`];
+      return ended.some((e) => /another request on db1 won/.test(e.what)) ? [] : [`the loser was not told another request won: ${ended.map((e) => e.what).join(" | ")}`];
+    },
+  },
 ];
 
 export interface NamedOutcome {

@@ -524,7 +524,7 @@ export class DiskLeaseStore implements LeaseStore {
     const instance = this.instance(service, blocks, area.unreadable, now);
     const problems = area.unreadable.map((u) => u.why);
     if (this.fatal) problems.unshift(this.fatal);
-    return { service, holder: instance.holder, maxToken: instance.maxToken, intent, statuses, problems };
+    return { service, holder: instance.holder, maxToken: instance.maxToken, intent, statuses, problems, readAt: area.readAt };
   }
 
   private blocksWithMine(service: string, area: AreaRead): Map<number, BallotRecord> {

@@ -90,6 +90,8 @@ export interface ServiceView {
   statuses: Map<string, StatusRecord>;
   /** What keeps the view from being trusted (unreadable blocks, foreign records). */
   problems: string[];
+  /** When (store clock) the read of every node's block this view comes from began. */
+  readAt?: number;
 }
 
 export type HostState = "live" | "silent" | "dead" | "leaving" | "declared-dead" | "unknown";
