@@ -474,6 +474,7 @@ export class Agent {
         runtimeFailure: s.runtimeFailure,
         provenDown: s.provenDown && !this.anyUnitUp(s) && !this.anyFailed(s),
         monitorFailed: s.desc.monitorAction === "switch" && s.desc.monitored.some((u) => s.units.get(u) === "failed"),
+        guardPending: s.statesKnown && !s.job && s.units.get(s.desc.leaseUnit) === "activating" && s.desc.members.every((u) => u === s.desc.leaseUnit || s.units.get(u) === "inactive"),
       },
       job: s.job?.kind,
       startFailed: s.startFailed,

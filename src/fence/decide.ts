@@ -22,6 +22,12 @@ export interface LocalView {
   provenDown: boolean;
   /** A monitored member failed here (after its own restarts). */
   monitorFailed: boolean;
+  /**
+   * The lease guard (first unit of the chain) is running and every other member is inactive:
+   * a start by hand that the guard is about to refuse or admit. Nothing else can start before
+   * it finishes (every member is ordered after it).
+   */
+  guardPending?: boolean;
 }
 
 export interface LeaseView {
@@ -133,9 +139,13 @@ export function escalation(o: Observation): Escalation | undefined {
     if (o.now < d - stopMarginMs) return undefined;
     return { reason: o.now < d ? "the lease could not be renewed" : "the lease ran out", stopAt: d - stopMarginMs, killAt: d, fenceAt: d + killWindowMs };
   }
-  // Up without any lease here (a start by hand, or left from before): it must not run.
+  // Up without any lease here (a start by hand, or left from before): it must not run. A
+  // start by hand that only reached the guard is the guard's to refuse, with its message to
+  // the operator: the stop waits for it a little (nothing of the service can start before the
+  // guard finishes), the kill and fence times stay where they were.
   const since = o.unleasedSince ?? o.now;
-  return { reason: "running without the lease", stopAt: since, killAt: since + killWindowMs, fenceAt: since + 2 * killWindowMs };
+  const stopAt = o.local.guardPending ? since + Math.floor(killWindowMs / 2) : since;
+  return { reason: "running without the lease", stopAt, killAt: since + killWindowMs, fenceAt: since + 2 * killWindowMs };
 }
 
 export function decide(o: Observation): Action[] {

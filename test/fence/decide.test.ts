@@ -129,6 +129,12 @@ describe("escalation", () => {
     expect(escalation(obs({ local: running, unleasedSince: 9_000 }))).toEqual({ reason: "running without the lease", stopAt: 9_000, killAt: 11_000, fenceAt: 13_000 });
   });
 
+  it("a start by hand that only reached the lease guard: the guard answers first (the stop waits half a kill window), kill and fence stay put", () => {
+    expect(escalation(obs({ local: { ...running, guardPending: true }, unleasedSince: 9_000 }))).toEqual({ reason: "running without the lease", stopAt: 10_000, killAt: 11_000, fenceAt: 13_000 });
+    // With a lease held, lost or failing, the guard changes nothing.
+    expect(escalation(obs({ lease: { ...held, lost: true }, local: { ...running, guardPending: true }, unleasedSince: 9_000 }))?.stopAt).toBe(9_000);
+  });
+
   it("a failed unit counts as up: its resource may still be held", () => {
     expect(escalation(obs({ local: { ...down, failed: true, provenDown: false }, unleasedSince: 9_000 }))).toBeDefined();
   });
