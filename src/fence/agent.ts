@@ -7,7 +7,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { ServiceDesc } from "../compiler/service-desc.js";
-import type { Clock, Timer } from "./clock.js";
+import { type Clock, TIMED_OUT, type Timer, withTimeout } from "./clock.js";
 import type { AgentConfig } from "./config.js";
 import { unsafeChoices } from "./config.js";
 import { type Action, admit, decide, type Escalation, escalation, type LocalState, type Observation, type Request } from "./decide.js";
@@ -655,20 +655,10 @@ export class Agent {
     }
   }
 
-  private bounded<T>(p: Promise<T>, ms: number): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const t = this.d.clock.timer(ms, () => reject(new Error(`no answer within ${ms} ms`)));
-      p.then(
-        (v) => {
-          t.cancel();
-          resolve(v);
-        },
-        (e) => {
-          t.cancel();
-          reject(e);
-        },
-      );
-    });
+  private async bounded<T>(p: Promise<T>, ms: number): Promise<T> {
+    const r = await withTimeout(this.d.clock, ms, p);
+    if (r === TIMED_OUT) throw new Error(`no answer within ${ms} ms`);
+    return r;
   }
 
   // ---------- actions ----------

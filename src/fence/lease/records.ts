@@ -10,6 +10,7 @@
 // another svcc release on the same device is refused by name, not silently misread.
 
 import { createHash } from "node:crypto";
+import type { LeaseTimings } from "./types.js";
 
 export const FORMAT_VERSION = 2;
 /** The header's size (one copy). */
@@ -123,15 +124,8 @@ export function nodesHash(nodes: readonly string[]): string {
 
 // ---- the records ----
 
-export interface LeaseTimingsOnDisk {
-  renewMs: number;
-  ioTimeoutMs: number;
-  leaseMs: number;
-  watchdogTimeoutMs: number;
-  watchdogResetMs: number;
-  killWindowMs: number;
-  driftPercent: number;
-}
+/** The timings every host reads from the device header (the same fields the agent uses). */
+export type LeaseTimingsOnDisk = LeaseTimings;
 
 /** Written only by `svcc lease init` (and add/replace): the cluster's one source of truth. */
 export interface HeaderRecord extends Versioned {
