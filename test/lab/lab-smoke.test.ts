@@ -214,4 +214,26 @@ describe("lab smoke", () => {
     expect((await lab.exec("node2", ["docker", "images", "-q", "local/postgres"])).stdout).not.toBe("");
     expect((await lab.clientExec(["ping", "-c1", "-W2", lab.NODE_ADDR.node2])).exitCode).toBe(0);
   }, 150_000);
+
+  // Last: it tears the lab down itself (afterAll's tear-down then finds nothing to do).
+  it("tears down even when another mount namespace holds a copy of the lab's mounts (a process started by `unshare -m` while the lab was up)", async () => {
+    const holder = execa("unshare", ["-m", "--propagation", "private", "sleep", "120"], { reject: false, stdio: "ignore" });
+    try {
+      const copy = await lab.waitFor("the copy's mount namespace", () => {
+        try {
+          return fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8").includes("/var/lib/svcc-lab/disks/leasefs") && fs.readlinkSync(`/proc/${holder.pid}/ns/mnt`) !== fs.readlinkSync("/proc/self/ns/mnt") ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      }, { timeoutMs: 5_000, intervalMs: 50 });
+      expect(copy).toBe(true);
+      await lab.tearDown({ log });
+      expect(lab.leftovers()).toEqual([]);
+      expect(fs.readFileSync(`/proc/${holder.pid}/mountinfo`, "utf8")).not.toContain("/var/lib/svcc-lab/");
+      expect(holder.exitCode).toBeNull(); // the holder is not ours to end: it still runs
+    } finally {
+      if (holder.pid) process.kill(holder.pid, "SIGKILL");
+      await holder;
+    }
+  }, 120_000);
 });

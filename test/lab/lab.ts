@@ -897,6 +897,38 @@ export function leftovers(): string[] {
 }
 
 /** Loop devices whose backing file is one of the lab's disk images. */
+/** Mounts of the lab (disks, node roots) seen in a mount namespace other than this process's, one process per namespace. */
+function labMountsElsewhere(): Array<{ pid: number; mountpoint: string }> {
+  let own: string;
+  try {
+    own = fs.readlinkSync("/proc/self/ns/mnt");
+  } catch {
+    return [];
+  }
+  const seen = new Set<string>([own]);
+  const found: Array<{ pid: number; mountpoint: string }> = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let ns: string;
+    let info: string;
+    try {
+      ns = fs.readlinkSync(`/proc/${entry}/ns/mnt`);
+      if (seen.has(ns)) continue;
+      info = fs.readFileSync(`/proc/${entry}/mountinfo`, "utf8");
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    seen.add(ns);
+    const mps = info
+      .split("\n")
+      .map((l) => l.split(" ")[4])
+      .filter((m): m is string => !!m && (m === DISK_DIR || m.startsWith(`${DISK_DIR}/`) || NODES.some((n) => m === `${MACHINES_DIR}/${n}` || m.startsWith(`${MACHINES_DIR}/${n}/`))));
+    // Deepest first, so that a parent is not busy with its children.
+    for (const mountpoint of [...new Set(mps)].sort().reverse()) found.push({ pid: Number(entry), mountpoint });
+  }
+  return found;
+}
+
 function labLoops(): { dev: string; file: string }[] {
   const out: { dev: string; file: string }[] = [];
   let entries: string[] = [];
@@ -993,6 +1025,17 @@ export async function tearDown(opts: { log?: (msg: string) => void; graceful?: b
     await step(`umount ${m}`, async () => {
       const r = await run("umount", [m], { timeout: 15_000 });
       if (r.exitCode !== 0 && mounted(m)) await sh("umount", ["-l", m], { timeout: 15_000 });
+    });
+  }
+
+  // 2b. Copies of the lab's mounts in other mount namespaces: a process started with `ip netns
+  // exec` or `unshare -m` while the lab was up (an etcd of another test, say) holds a copy of
+  // the lease filesystem and the overlays, and its loop device cannot go. Those copies are
+  // unmounted there (lazily); the process itself is not ours to end.
+  for (const { pid, mountpoint } of labMountsElsewhere()) {
+    await step(`umount ${mountpoint} in the mount namespace of pid ${pid}`, async () => {
+      opts.log?.(`the lab's ${mountpoint} was also mounted in the mount namespace of pid ${pid} (${comm(pid) ?? "?"}): unmounting it there`);
+      await sh("nsenter", ["-t", String(pid), "-m", "umount", "-l", mountpoint], { timeout: 10_000 });
     });
   }
 
