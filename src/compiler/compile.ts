@@ -20,6 +20,7 @@ import { groupWarnings, type Warning } from "./warnings.js";
 import type { ResolvedService } from "./model.js";
 import { type ResourceCheck, SERVICE_DESC_FORMAT, type ServiceDesc } from "./service-desc.js";
 import { containerName } from "./drivers/types.js";
+import { privateDockerCheck, privateDockerPaths, privateDockerUnit } from "./drivers/private-docker.js";
 
 export interface CompileInput {
   text: string;
@@ -119,6 +120,7 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     service,
     svccBin,
     plumbedContainers: new Set(service.resources.filter((r) => r.group === "ip" && r.type === "netns").map((r) => String(r.values.netns))),
+    privateDocker: service.privateDocker ? privateDockerPaths(name) : undefined,
   };
   const environmentFile = service.nodeEnvironment.size > 0 ? `${unitDir}/${name}.svcc/%H.env` : undefined;
 
@@ -146,12 +148,24 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     steps.push({ rid: "precheck", units: [precheck.name], summary: "service addresses must not answer yet", optional: false, noAction: false });
   }
   const builtByRid = new Map<string, ResourceUnits>();
+  let dockerd = service.privateDocker ? privateDockerUnit(service, service.privateDocker) : undefined;
   for (const planned of plan.startOrder) {
     const { resource } = planned;
     const optional = resource.values.optional === true;
     if (planned.noAction) {
       steps.push({ rid: resource.rid, units: [], summary: "tags=noaction: no unit", optional, noAction: true });
       continue;
+    }
+    // OpenSVC starts the private docker daemon when the first docker container starts (after
+    // the filesystems that hold its data root), and stops it after the last one stops.
+    if (dockerd && resource.group === "container" && resource.type === "docker") {
+      const previous = chain.at(-1)!;
+      add(dockerd, "Unit", "After", previous.built.last.name);
+      add(dockerd, "Unit", "BindsTo", lastRequired!.built.last.name);
+      chain.push({ rid: "dockerd", built: { units: [dockerd], first: dockerd, last: dockerd, main: dockerd, summary: "" }, optional: false });
+      lastRequired = chain.at(-1);
+      steps.push({ rid: "dockerd", units: [dockerd.name], summary: `private docker daemon, data root ${service.privateDocker!.dataDir}`, optional: false, noAction: false });
+      dockerd = undefined;
     }
     const built = buildUnits(resource, context);
     builtByRid.set(resource.rid, built);
@@ -294,9 +308,10 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
       resources.push({ rid, kind: "ip", addr: String(v.name), container: containerName(service, owner), engine: owner.type as "docker" | "podman" });
     } else if (resource.group === "ip") resources.push({ rid, kind: "ip", addr: String(v.name), dev: String(v.dev) });
     else if (resource.group === "container") {
-      const c = { unit: b.main.name, name: containerName(service, resource), engine: resource.type as "docker" | "podman" };
+      const onPrivate = resource.type === "docker" && service.privateDocker ? privateDockerCheck(service.name, service.privateDocker) : {};
+      const c = { unit: b.main.name, name: containerName(service, resource), engine: resource.type as "docker" | "podman", ...onPrivate };
       containers.push(c);
-      resources.push({ rid, kind: "container", name: c.name, engine: c.engine });
+      resources.push({ rid, kind: "container", name: c.name, engine: c.engine, ...onPrivate });
     } else resources.push({ rid, kind: "app" });
   }
   return {

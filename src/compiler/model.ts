@@ -36,6 +36,15 @@ export type ResolvedResource = Resource;
 
 export type TriggerKey = `${"" | "blocking_"}${"pre" | "post"}_${"start" | "stop"}`;
 
+export interface PrivateDocker {
+  /** dockerd --data-root. */
+  dataDir: string;
+  /** docker_daemon_args. */
+  args: string[];
+  /** dockerd_exe, else "dockerd". */
+  dockerd: string;
+}
+
 export interface ResolvedService {
   name: string;
   file: string;
@@ -49,6 +58,8 @@ export interface ResolvedService {
   /** DEFAULT's triggers: run once before and after the whole start or stop. */
   triggers: Partial<Record<TriggerKey, string>>;
   resources: ResolvedResource[];
+  /** OpenSVC 2's private docker daemon for the service's docker containers (container_data_dir). */
+  privateDocker?: PrivateDocker;
   disabledRids: ReadonlySet<string>;
   /** Per node: environment variables for values that differ between nodes. */
   nodeEnvironment: ReadonlyMap<string, ReadonlyMap<string, string>>;

@@ -22,6 +22,7 @@ import {
   hasPlaceholder,
   NODE_NAME,
   placeholderPattern,
+  type PrivateDocker,
   type ResolvedService,
   SHORT_NODE_NAME,
 } from "./model.js";
@@ -706,12 +707,32 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       blocking_post_stop: service.blocking_post_stop,
     },
     resources,
+    privateDocker: privateDocker(service, resources, (key, reason) => problems.add("DEFAULT", resolver.written("DEFAULT", key), reason)),
     disabledRids,
     nodeEnvironment,
     warnings,
   };
+  problems.throwIfAny();
   checkService(resolved, (section, key) => resolver.written(section, key));
   return resolved;
+}
+
+/**
+ * OpenSVC 2's private docker daemon (opensvc utilities/subsystems/docker.py): private when
+ * docker_daemon_private says so, else when container_data_dir is set; started only for docker
+ * containers (podman has no daemon). A private daemon without a data dir is never started by
+ * OpenSVC, so its containers would fail at every start: refused here instead.
+ */
+function privateDocker(service: ServiceValues, resources: readonly Resource[], problem: (key: string, reason: string) => void): PrivateDocker | undefined {
+  const dataDir = service.container_data_dir;
+  const isPrivate = service.docker_daemon_private ?? dataDir !== undefined;
+  if (!isPrivate) return undefined;
+  if (dataDir === undefined || dataDir === "") {
+    problem("docker_daemon_private", "a private docker daemon needs container_data_dir (its data root): OpenSVC starts none without it, so the docker containers would have no engine");
+    return undefined;
+  }
+  if (!resources.some((r) => r.group === "container" && r.type === "docker")) return undefined;
+  return { dataDir, args: service.docker_daemon_args ?? [], dockerd: service.dockerd_exe ?? "dockerd" };
 }
 
 /** A command on one node, as OpenSVC would run it there. */

@@ -5,12 +5,22 @@
 
 export const SERVICE_DESC_FORMAT = 1;
 
+/**
+ * A docker container on the service's private daemon (container_data_dir): `host` is the
+ * daemon's socket (docker -H), `cgroup` the cgroup its containers live under, where svcc chose
+ * it: with the daemon down, an empty (or absent) cgroup proves them gone.
+ */
+export interface PrivateDaemon {
+  host?: string;
+  cgroup?: string;
+}
+
 export type ResourceCheck =
   | { rid: string; kind: "vg"; vg: string }
   | { rid: string; kind: "lv"; vg: string; lv: string }
   | { rid: string; kind: "fs"; mnt: string }
   | { rid: string; kind: "ip"; addr: string; dev?: string; container?: string; engine?: "docker" | "podman" }
-  | { rid: string; kind: "container"; name: string; engine: "docker" | "podman" }
+  | ({ rid: string; kind: "container"; name: string; engine: "docker" | "podman" } & PrivateDaemon)
   | { rid: string; kind: "app" };
 
 export interface ServiceDesc {
@@ -23,7 +33,7 @@ export interface ServiceDesc {
   leaseUnit: string;
   /** Every member unit, in start order. */
   members: string[];
-  containers: Array<{ unit: string; name: string; engine: "docker" | "podman" }>;
+  containers: Array<{ unit: string; name: string; engine: "docker" | "podman" } & PrivateDaemon>;
   monitored: string[];
   nodes: string[];
   orchestrate: "no" | "start" | "ha";

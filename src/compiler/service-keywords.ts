@@ -97,19 +97,19 @@ export const serviceKeywordDecls = {
   lock_timeout: kw.duration("Bound on waiting for the service's action lock.", { status: ignored("systemd serializes jobs on the service's units itself") }),
   mode: kw.string("Legacy (OpenSVC 1.x) hosting mode.", { status: ignored("a deprecated OpenSVC 1.x keyword without effect in OpenSVC 2 either") }),
   show_disabled: kw.bool("Show disabled resources in status.", { status: inert("a display option") }),
-  container_data_dir: kw.path("A service-private container data store (a private docker daemon with its data root here), so container state moves with the service.", {
+  // OpenSVC 2 (opensvc utilities/subsystems/docker.py DockerLib): with container_data_dir set,
+  // docker containers run on a private dockerd whose data root lives there, started before the
+  // first container and stopped after the last. om3 dropped the keyword; the configs written
+  // for OpenSVC 2 rely on it (images and container state move with the service), so svcc runs
+  // that daemon as a member unit rather than ignore it.
+  container_data_dir: kw.path("The data root of the service's private docker daemon (`dockerd --data-root`), usually on one of the service's filesystems so that images and container state move with it. svcc runs that daemon as `<name>-dockerd.service`, after the filesystems and before the first docker container, and runs the service's docker containers on it (opensvc utilities/subsystems/docker.py).", {
     aliases: ["docker_data_dir"],
-    status: refused(
-      "private per-service docker daemons are not supported: svcc runs containers on the node's own engine, so container state would not move with the service. Keep that state in volume mounts on the service's filesystems (om3 dropped this keyword too), or set docker_daemon_private=false if the data store is not needed",
-    ),
-  }),
-  docker_daemon_private: kw.bool("Run a private docker daemon for the service (default: when container_data_dir is set).", {
-    valueStatus: { true: refused("private per-service docker daemons are not supported: svcc runs containers on the node's own engine") },
     static: true,
   }),
-  docker_daemon_args: kw.words("Arguments of the service's private docker daemon.", { status: ignored("there is no private docker daemon to pass them to: svcc runs containers on the node's own engine") }),
+  docker_daemon_private: kw.bool("Run the service's docker containers on a private docker daemon (default: true when container_data_dir is set, as OpenSVC 2).", { static: true }),
+  docker_daemon_args: kw.words("More arguments of the private docker daemon, after svcc's own. OpenSVC 2 adds `--exec-opt native.cgroupdriver=cgroupfs` unless these hold an `--exec-opt`; svcc does too, with `--cgroup-parent /svcc-docker-<id>` so that its agent can prove the containers gone once the daemon is down (not when these choose the cgroup driver or parent: then a daemon that does not answer proves nothing).", { static: true }),
   docker_exe: kw.path("Path of the docker client.", { status: ignored("units run the engine found on systemd's PATH (docker or podman)") }),
-  dockerd_exe: kw.path("Path of the docker daemon for a private daemon.", { status: ignored("there is no private docker daemon: svcc runs containers on the node's own engine") }),
+  dockerd_exe: kw.path("Path of the private docker daemon's executable. Default: `dockerd`, found on systemd's PATH.", { static: true }),
   registry_creds: kw.string("A secret holding registry credentials for image pulls.", {
     status: ignored("svcc has no secret store: the node's engine pulls with its own credentials (docker login / podman login on each node), as om3 does when this is not set"),
   }),

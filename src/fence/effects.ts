@@ -41,7 +41,7 @@ export class HostEffects implements NodeEffects {
   async killContainers(containers: ServiceDesc["containers"], timeoutMs: number): Promise<string[]> {
     const results = await Promise.all(
       containers.map(async (c) => {
-        const r = await execa(c.engine, ["kill", c.name], { reject: false, timeout: timeoutMs, forceKillAfterDelay: 500 });
+        const r = await execa(c.engine, [...(c.host ? ["-H", c.host] : []), "kill", c.name], { reject: false, timeout: timeoutMs, forceKillAfterDelay: 500 });
         return r.exitCode === 0 || /no such container|is not running/i.test(r.stderr) ? undefined : `${c.engine} kill ${c.name}: ${r.timedOut ? `no answer within ${timeoutMs} ms` : r.stderr.trim() || `exit ${r.exitCode}`}`;
       }),
     );

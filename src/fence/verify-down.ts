@@ -4,7 +4,8 @@
 // point, no service address on its device, no running container. Each check is bounded;
 // one that cannot answer (a hung dockerd, LVM stuck on a dead path) counts as "still up".
 
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { execa } from "execa";
 import type { ResourceCheck, ServiceDesc } from "../compiler/service-desc.js";
 import type { DownCheck } from "./effects.js";
@@ -44,14 +45,41 @@ export async function checkOne(r: ResourceCheck, node: string, mountinfo: () => 
       return out.stdout.split("\n").some((l) => l.includes(` ${r.addr}/`)) ? `${r.rid}: ${r.addr} is still on ${r.dev ?? "an interface"}` : undefined;
     }
     case "container": {
-      const out = await run(r.engine, ["inspect", "-f", "{{.State.Running}}", r.name]);
+      const client = r.host ? ["-H", r.host] : [];
+      const out = await run(r.engine, [...client, "inspect", "-f", "{{.State.Running}}", r.name]);
       if (out.exitCode === 0) return out.stdout.trim() === "true" ? `${r.rid}: container ${r.name} is running` : undefined;
       if (/no such (object|container)/i.test(out.stderr)) return undefined;
+      // The service's private dockerd is down (its unit stopped with the service): what it ran
+      // is gone when no process is left in the cgroup its containers were put under.
+      if (r.cgroup && !out.timedOut && /cannot connect to the docker daemon/i.test(out.stderr)) {
+        const left = await processesUnder(r.cgroup);
+        return left === 0 ? undefined : `${r.rid}: the private docker daemon is down but ${left} process(es) remain under ${r.cgroup}`;
+      }
       return `${r.rid}: cannot ask ${r.engine} about ${r.name} (${out.timedOut ? `no answer within ${timeout} ms` : out.stderr.trim().split("\n").pop()})`;
     }
     case "app":
       return undefined; // an app's only state is its unit, checked by the agent
   }
+}
+
+/** How many processes live in a cgroup (v2) and its descendants; an absent cgroup holds none. */
+export async function processesUnder(cgroup: string, depth = 0): Promise<number> {
+  let entries;
+  try {
+    entries = await readdir(cgroup, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+  let count = 0;
+  if (entries.some((e) => e.name === "cgroup.procs" && e.isFile())) {
+    count += (await readFile(join(cgroup, "cgroup.procs"), "utf8")).split("\n").filter((l) => l.trim() !== "").length;
+  }
+  for (const e of entries.filter((x) => x.isDirectory())) {
+    if (depth >= 8) throw new Error(`${cgroup}: cgroups nested deeper than docker makes them`);
+    count += await processesUnder(join(cgroup, e.name), depth + 1);
+  }
+  return count;
 }
 
 export async function verifyDown(desc: ServiceDesc, node: string): Promise<DownCheck> {

@@ -2,11 +2,11 @@
 // compiler writes), how they are checked, which resource the journal lines name, and the
 // module function that does the work.
 
-import { accountName, containerName, fileMode, integerFlag, interfaceName, macAddress, mountPath, nodeName, oneOf, processId, serviceName, vgName, type FlagSpec, type Flags } from "./args.js";
+import { accountName, containerName, dockerHost, fileMode, integerFlag, interfaceName, macAddress, mountPath, nodeName, oneOf, processId, serviceName, vgName, type FlagSpec, type Flags } from "./args.js";
 import { addressFlag, ipLiteralFlag, prefixLength, resolveAddress } from "./address.js";
 import { checkAddressFree, defaultProbeSettings } from "./arp.js";
 import type { RuntimeContext } from "./context.js";
-import { containerWait, engines } from "./container.js";
+import { containerWait, type EngineClient, engines } from "./container.js";
 import { exitCodes, UsageError } from "./errors.js";
 import { defaultFsRelease, fsPrepare, fsRelease } from "./fs.js";
 import { ipStart, ipStop, type HostAddress } from "./ip.js";
@@ -41,7 +41,7 @@ async function hostAddress(f: Flags, ctx: RuntimeContext): Promise<HostAddress> 
 }
 
 const netnsFlags: FlagSpec = {
-  engine: str, container: str, pid: str, mode: str, dev: str, addr: str, netmask: str,
+  engine: str, host: str, container: str, pid: str, mode: str, dev: str, addr: str, netmask: str,
   gateway: str, nsdev: str, macaddr: str, "del-net-route": bool,
 };
 
@@ -49,11 +49,18 @@ function netnsOwner(f: Flags): NetnsOwner {
   const pid = f.optional("pid");
   const container = f.optional("container");
   if (pid !== undefined) {
-    if (container !== undefined || f.optional("engine") !== undefined) throw new UsageError("--pid excludes --engine and --container");
+    if (container !== undefined || f.optional("engine") !== undefined || f.optional("host") !== undefined) throw new UsageError("--pid excludes --engine, --host and --container");
     return { pid: processId("pid", pid) };
   }
   if (container === undefined) throw new UsageError("--container (with --engine) or --pid is required");
-  return { engine: oneOf("engine", f.required("engine"), engines), container: containerName("container", container) };
+  return { ...engineClient(f), container: containerName("container", container) };
+}
+
+/** --engine, and --host for a docker container on a service's private daemon. */
+function engineClient(f: Flags): EngineClient {
+  const engine = oneOf("engine", f.required("engine"), engines);
+  const host = f.optional("host");
+  return host === undefined ? { engine } : { engine, host: dockerHost("host", host, engine) };
 }
 
 /** Stop needs only the owner and the address; the other flags are still checked when given. */
@@ -78,7 +85,7 @@ async function netnsAddress(f: Flags, ctx: RuntimeContext, forStart: boolean): P
   return { ...spec, address, prefix: prefixLength("netmask", netmask, address.family) };
 }
 
-const netnsSynopsis = "(--engine docker|podman --container NAME | --pid PID) --mode bridge|macvlan|ipvlan-l2|ipvlan-l3 --dev DEV --addr A --netmask N [--gateway G] [--nsdev IFNAME] [--macaddr MAC] [--del-net-route]";
+const netnsSynopsis = "(--engine docker|podman [--host unix://SOCKET] --container NAME | --pid PID) --mode bridge|macvlan|ipvlan-l2|ipvlan-l3 --dev DEV --addr A --netmask N [--gateway G] [--nsdev IFNAME] [--macaddr MAC] [--del-net-route]";
 
 /** SVCC_TOKEN from the lease file the units read; a malformed one is an error, never "no token". */
 function tokenFromEnvironment(): number | undefined {
@@ -214,13 +221,13 @@ export const actions: Record<string, Action> = {
       }),
   },
   "container-wait": {
-    synopsis: "--engine docker|podman --name NAME [--timeout-ms MS] [--run-pid PID]",
+    synopsis: "--engine docker|podman [--host unix://SOCKET] --name NAME [--timeout-ms MS] [--run-pid PID]",
     summary: "wait (bounded) until the container runs; exit 1 with its state when it exited, its run command (--run-pid) is gone, or the time is up",
-    flags: { engine: str, name: str, "timeout-ms": str, "run-pid": str },
+    flags: { engine: str, host: str, name: str, "timeout-ms": str, "run-pid": str },
     resource: (f) => f.optional("name") ?? "",
     run: (f, ctx) =>
       containerWait(ctx, {
-        engine: oneOf("engine", f.required("engine"), engines),
+        ...engineClient(f),
         name: containerName("name", f.required("name")),
         timeoutMs: integerFlag(f, "timeout-ms", 5_000, 1, 3_600_000),
         runPid: integerFlag(f, "run-pid", 0, 0, 4_194_304) || undefined,

@@ -83,6 +83,12 @@ export function containerName(name: string, value: string): string {
   return check(name, value, /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value), "a container name");
 }
 
+/** A docker daemon's unix socket as the client's -H takes it (only docker: podman has no daemon to name). */
+export function dockerHost(name: string, value: string, engine: string): string {
+  if (engine !== "docker") throw new UsageError(`--${name} is only for --engine docker (a service's private docker daemon)`);
+  return check(name, value, /^unix:\/\/(\/[A-Za-z0-9_.-]+)+$/.test(value) && !value.split("/").some((c) => c === "." || c === ".."), "unix:///path/to/docker.sock");
+}
+
 export function oneOf<T extends string>(name: string, value: string, choices: readonly T[]): T {
   return check(name, value, (choices as readonly string[]).includes(value), choices.join(" | ")) as T;
 }

@@ -9,6 +9,17 @@ import { CommandError, type CommandRunner } from "./runner.js";
 export type Engine = "docker" | "podman";
 export const engines: readonly Engine[] = ["docker", "podman"];
 
+/** An engine, and for docker the daemon's socket when it is not the node's (a service's private dockerd). */
+export interface EngineClient {
+  engine: Engine;
+  host?: string;
+}
+
+/** The engine's arguments that name the daemon: `-H <socket>`, or none. */
+export function clientArgs(client: EngineClient): string[] {
+  return client.host ? ["-H", client.host] : [];
+}
+
 export type ContainerState =
   | { exists: false }
   | { exists: true; running: boolean; pid: number; status: string; exitCode: number; error: string };
@@ -21,8 +32,9 @@ interface StateJson {
   Error?: string;
 }
 
-export async function inspectContainer(runner: CommandRunner, engine: Engine, name: string, timeoutMs = 15_000): Promise<ContainerState> {
-  const args = ["container", "inspect", "-f", "{{json .State}}", name];
+export async function inspectContainer(runner: CommandRunner, client: EngineClient, name: string, timeoutMs = 15_000): Promise<ContainerState> {
+  const { engine } = client;
+  const args = [...clientArgs(client), "container", "inspect", "-f", "{{json .State}}", name];
   const result = await runner.run(engine, args, { timeoutMs });
   if (result.exitCode !== 0 && /no such (container|object)/i.test(result.stderr)) return { exists: false };
   if (result.exitCode !== 0 || result.timedOut) throw new CommandError(engine, args, result, `cannot inspect container ${name}`);
@@ -49,15 +61,14 @@ export function describeState(state: ContainerState): string {
 }
 
 /** The PID whose network namespace is the container's, or why there is none. */
-export async function runningContainerPid(runner: CommandRunner, engine: Engine, name: string): Promise<{ pid: number } | { gone: string }> {
-  const state = await inspectContainer(runner, engine, name);
+export async function runningContainerPid(runner: CommandRunner, client: EngineClient, name: string): Promise<{ pid: number } | { gone: string }> {
+  const state = await inspectContainer(runner, client, name);
   if (!state.exists) return { gone: `container ${name} does not exist` };
   if (!state.running || state.pid <= 0) return { gone: `container ${name} is not running (${describeState(state)})` };
   return { pid: state.pid };
 }
 
-export interface ContainerWait {
-  engine: Engine;
+export interface ContainerWait extends EngineClient {
   name: string;
   timeoutMs: number;
   /** The unit's `run` command ($MAINPID): once it is gone, the container will not come up. */
@@ -73,7 +84,7 @@ const finalStates = new Set(["exited", "dead", "stopped", "removing"]);
  * whatever is ordered after it. Polls fast at first (a container usually starts within a
  * fraction of a second) and backs off, within timeoutMs.
  */
-export async function containerWait(ctx: RuntimeContext, { engine, name, timeoutMs, runPid }: ContainerWait): Promise<number> {
+export async function containerWait(ctx: RuntimeContext, { engine, host, name, timeoutMs, runPid }: ContainerWait): Promise<number> {
   const start = ctx.clock.now();
   const deadline = start + timeoutMs;
   let delay = 50;
@@ -81,7 +92,7 @@ export async function containerWait(ctx: RuntimeContext, { engine, name, timeout
   let last: ContainerState = { exists: false };
   for (;;) {
     const remaining = deadline - ctx.clock.now();
-    last = await inspectContainer(ctx.runner, engine, name, Math.min(Math.max(remaining, 1_000), 15_000));
+    last = await inspectContainer(ctx.runner, { engine, host }, name, Math.min(Math.max(remaining, 1_000), 15_000));
     if (last.exists) {
       seen = true;
       if (last.running && last.pid > 0) {

@@ -8,7 +8,7 @@
 import { announceAddress } from "./arp.js";
 import { subnetOf, type ServiceAddress } from "./address.js";
 import type { RuntimeContext } from "./context.js";
-import { runningContainerPid, type Engine } from "./container.js";
+import { type EngineClient, runningContainerPid } from "./container.js";
 import { ActionError, exitCodes } from "./errors.js";
 import { findAddress, here, inPlace, ipIn, listAddresses, type InterfaceAddresses, type Place } from "./iproute.js";
 
@@ -16,7 +16,7 @@ export type NetnsMode = "bridge" | "macvlan" | "ipvlan-l2" | "ipvlan-l3";
 export const netnsModes: readonly NetnsMode[] = ["bridge", "macvlan", "ipvlan-l2", "ipvlan-l3"];
 
 /** Whose network namespace: a container's, or (for tests and ad-hoc use) any process's. */
-export type NetnsOwner = { engine: Engine; container: string } | { pid: number };
+export type NetnsOwner = (EngineClient & { container: string }) | { pid: number };
 
 export interface NetnsAddress {
   owner: NetnsOwner;
@@ -57,7 +57,7 @@ async function locate(ctx: RuntimeContext, owner: NetnsOwner): Promise<{ pid: nu
   if ("pid" in owner) {
     return (await ctx.host.netnsOf(owner.pid)) === undefined ? { gone: `process ${owner.pid} does not exist` } : { pid: owner.pid };
   }
-  return runningContainerPid(ctx.runner, owner.engine, owner.container);
+  return runningContainerPid(ctx.runner, owner, owner.container);
 }
 
 /** A container run with --net=host shares our namespace: plumbing "into" it would change the host's own interfaces. */

@@ -6,6 +6,7 @@
 // Environment, User, WorkingDirectory and What/Where/Options must equal what was meant.
 
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -68,10 +69,14 @@ const caseArbitrary = fc.record({
   address: fc.oneof(fc.integer({ min: 1, max: 254 }).map((n) => `198.51.100.${n}`), fc.constantFrom("2001:db8::7", "db.example.org")),
   ipdevN1: ifName,
   ipdevN2: ifName,
+  // Half the services run their docker container on a private daemon (container_data_dir).
+  privateDaemon: fc.boolean(),
+  dataDir: absolute(pathChars),
+  daemonArgs: words,
   // A minority: one value carries a character no unit may hold.
   poison: fc.oneof(
     { arbitrary: fc.constant(null), weight: 7 },
-    { arbitrary: fc.record({ key: fc.constantFrom("start", "cwd", "image", "hostname", "dev", "mntOpt", "containerUser"), char: fc.constantFrom(...refused), at: fc.nat() }), weight: 1 },
+    { arbitrary: fc.record({ key: fc.constantFrom("start", "cwd", "image", "hostname", "dev", "mntOpt", "containerUser", "dataDir"), char: fc.constantFrom(...refused), at: fc.nat() }), weight: 1 },
   ),
 });
 type Case = typeof caseArbitrary extends fc.Arbitrary<infer T> ? T : never;
@@ -85,8 +90,9 @@ function configOf(c: Case, i: number) {
     const at = c.poison.at % (s.length + 1);
     v[c.poison.key] = `${s.slice(0, at)}${c.poison.char}${s.slice(at)}`;
   }
+  const daemon = c.privateDaemon || c.poison?.key === "dataDir" ? { container_data_dir: v.dataDir, docker_daemon_args: c.daemonArgs.map(shellQuote).join(" ") } : {};
   return {
-    DEFAULT: { nodes: "n1 n2" },
+    DEFAULT: { nodes: "n1 n2", ...daemon },
     "app#0": { type: "simple", start: v.start, pre_start: v.preStart, stop: v.stop, user: v.user, cwd: `${v.cwd}/` },
     "container#0": {
       image: v.image,
@@ -118,7 +124,21 @@ function meant(c: Case, i: number, mountUnit: string): Record<string, Meant> {
   const mnt = mountOf(c, i);
   const sh = commandArgv; // what OpenSVC would run: the meaning under test is that it arrives exactly
   const env = (rid: string) => [`SVCC_SERVICE=${name}`, `SVCC_RID=${rid}`];
+  const id = createHash("sha256").update(name).digest("hex").slice(0, 16);
+  const host = `unix:///run/svcc-docker/${id}/docker.sock`;
+  const docker = c.privateDaemon ? ["docker", "-H", host] : ["docker"];
+  const daemon: Record<string, Meant> = c.privateDaemon
+    ? {
+        [`${name}-dockerd.service`]: {
+          exec: {
+            ExecStart: [["dockerd", "-H", host, "--data-root", c.dataDir, "-p", `/run/svcc-docker/${id}/docker.pid`, "--exec-root", `/run/svcc-docker/${id}/x`, "--exec-opt", "native.cgroupdriver=cgroupfs", "--cgroup-parent", `/svcc-docker-${id}`, ...c.daemonArgs]],
+          },
+          environment: [],
+        },
+      }
+    : {};
   return {
+    ...daemon,
     [`${name}-app0.service`]: {
       exec: { ExecStartPre: [sh(c.preStart)], ExecStart: [sh(c.start)], ExecStop: [sh(c.stop)] },
       environment: env("app#0"),
@@ -127,10 +147,10 @@ function meant(c: Case, i: number, mountUnit: string): Record<string, Meant> {
     },
     [`${name}-container0.service`]: {
       exec: {
-        ExecStartPre: [["docker", "rm", "-f", container]],
-        ExecStart: [["docker", "run", "--name", container, "--hostname", c.hostname, "--user", c.containerUser, ...c.environment.flatMap((e) => ["-e", e]), ...c.runArgs, c.image, ...c.command]],
-        ExecStartPost: [[svcc, "res", "container-wait", "--engine", "docker", "--name", container, "--timeout-ms", "5000", "--run-pid", "4242"]],
-        ExecStop: [["docker", "stop", "-t", "10", container]],
+        ExecStartPre: [[...docker, "rm", "-f", container]],
+        ExecStart: [[...docker, "run", "--name", container, "--hostname", c.hostname, "--user", c.containerUser, ...c.environment.flatMap((e) => ["-e", e]), ...c.runArgs, c.image, ...c.command]],
+        ExecStartPost: [[svcc, "res", "container-wait", "--engine", "docker", ...(c.privateDaemon ? ["--host", host] : []), "--name", container, "--timeout-ms", "5000", "--run-pid", "4242"]],
+        ExecStop: [[...docker, "stop", "-t", "10", container]],
       },
       environment: env("container#0"),
     },
@@ -176,7 +196,7 @@ describe("escaping, judged by systemd's own loader", () => {
       } catch (err) {
         expect(err, where).toBeInstanceOf(ConfigError);
         expect(c.poison, `a valid config was refused: ${(err as Error).message}\n${where}`).not.toBeNull();
-        const section = { start: "app#0", cwd: "app#0", image: "container#0", hostname: "container#0", containerUser: "container#0", dev: "fs#0", mntOpt: "fs#0" }[c.poison!.key];
+        const section = { start: "app#0", cwd: "app#0", image: "container#0", hostname: "container#0", containerUser: "container#0", dev: "fs#0", mntOpt: "fs#0", dataDir: "DEFAULT" }[c.poison!.key];
         expect((err as Error).message, where).toContain(`p${i}.json: [${section}]`);
         continue;
       }

@@ -81,7 +81,26 @@ describe("container-wait", () => {
     expect(stderr).toContain("cannot connect to Podman socket");
   });
 
-  it.each([[["container-wait", "--engine", "lxc", "--name", "x"]], [["container-wait", "--engine", "docker"]], [["container-wait", "--engine", "docker", "--name", "x", "--timeout-ms", "soon"]]])(
+  it("asks the service's private docker daemon when --host names its socket", async () => {
+    const sock = "unix:///run/svcc-docker/0123456789abcdef/docker.sock";
+    const onPrivate = `docker -H ${sock} container inspect -f {{json .State}} db1.container.1`;
+    const runner = new FakeRunner().on(onPrivate, running);
+    const { code } = await runAction(wait("--host", sock, "--timeout-ms", "5000"), runner);
+    expect(code).toBe(0);
+    expect(runner.lines).toEqual([onPrivate]);
+  });
+
+  it.each([
+    [["container-wait", "--engine", "lxc", "--name", "x"]],
+    [["container-wait", "--engine", "docker"]],
+    [["container-wait", "--engine", "docker", "--name", "x", "--timeout-ms", "soon"]],
+    // --host is a docker daemon's unix socket, nothing else (no option, no other scheme, no ..)
+    [["container-wait", "--engine", "podman", "--host", "unix:///run/x.sock", "--name", "x"]],
+    [["container-wait", "--engine", "docker", "--host", "tcp://198.51.100.9:2375", "--name", "x"]],
+    [["container-wait", "--engine", "docker", "--host", "--tlsverify", "--name", "x"]],
+    [["container-wait", "--engine", "docker", "--host", "unix:///run/../etc/x.sock", "--name", "x"]],
+    [["container-wait", "--engine", "docker", "--host", "unix:///run/a b.sock", "--name", "x"]],
+  ])(
     "%j is a usage error",
     async (argv) => {
       const { code, runner } = await runAction(argv);

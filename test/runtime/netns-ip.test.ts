@@ -204,7 +204,18 @@ describe("netns-ip-start", () => {
     expect(gone.stderr).toContain(`process ${PID} does not exist`);
   });
 
+  it("finds a container of the service's private docker daemon through its socket (--host)", async () => {
+    const sock = "unix:///run/svcc-docker/0123456789abcdef/docker.sock";
+    const onPrivate = `docker -H ${sock} container inspect -f {{json .State}} db1.container.0`;
+    const runner = plumbing().on(onPrivate, running);
+    const argv = ["--engine", "docker", "--host", sock, "--container", "db1.container.0", "--mode", "ipvlan-l2", "--dev", "br-prd", "--addr", ADDR, "--netmask", "24"];
+    expect((await runAction(["netns-ip-start", ...argv], runner)).code).toBe(0);
+    expect(runner.lines[0]).toBe(onPrivate);
+    expect(runner.lines).not.toContain(inspect());
+  });
+
   it.each([
+    [["--pid", "12", "--host", "unix:///run/x.sock", "--mode", "bridge", "--dev", "br0", "--addr", ADDR, "--netmask", "24"]],
     [["--mode", "bridge", "--dev", "br0", "--addr", ADDR, "--netmask", "24"]],
     [["--pid", "12", "--engine", "docker", "--container", "c", "--mode", "bridge", "--dev", "br0", "--addr", ADDR, "--netmask", "24"]],
     [["--engine", "lxc", "--container", "c", "--mode", "bridge", "--dev", "br0", "--addr", ADDR, "--netmask", "24"]],

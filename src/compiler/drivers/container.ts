@@ -9,7 +9,7 @@ import { envPlaceholder } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
 import { unquotedValue } from "../unit.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
-import { containerName, defineDriver, type DriverContext, type Resource, resourceUnitName } from "./types.js";
+import { containerName, defineDriver, type DriverContext, engineCommand, type Resource, resourceUnitName } from "./types.js";
 
 /** Margin over start_timeout for removing a stale container before the run. */
 const preStepMarginMs = 15_000;
@@ -117,20 +117,26 @@ export const container = defineDriver({
     const name = containerName(service, resource);
     const timeouts = timeoutsFor(resource, container.timeouts);
     const longRunning = v.detach;
+    // On the service's private docker daemon (container_data_dir), every engine command names its socket.
+    const cli = engineCommand(engine, context);
+    const host = engine === "docker" && context.privateDocker ? ["--host", context.privateDocker.host] : [];
     const unit = serviceUnit(resourceUnitName(service, resource.rid), `${engine} container ${name} (${v.image})`, service, resource, {
       type: longRunning ? "exec" : "oneshot",
-      startPre: [[engine, "rm", "-f", name]],
-      start: [[engine, ...runArguments(resource, context)]],
+      startPre: [[...cli, "rm", "-f", name]],
+      start: [[...cli, ...runArguments(resource, context)]],
       // $MAINPID is the `run` command: when it exits early, the wait ends at once, not at the timeout.
-      startPost: longRunning ? [[svccBin, "res", "container-wait", "--engine", engine, "--name", name, "--timeout-ms", String(timeouts.startMs + (v.pull_timeout ?? 0)), "--run-pid", envPlaceholder("MAINPID")]] : [],
-      stop: longRunning ? [[engine, "stop", "-t", String(Math.ceil(timeouts.stopMs / 1000)), name]] : [],
-      stopPost: v.rm ? [[engine, "rm", "-f", name]] : [],
+      startPost: longRunning ? [[svccBin, "res", "container-wait", "--engine", engine, ...host, "--name", name, "--timeout-ms", String(timeouts.startMs + (v.pull_timeout ?? 0)), "--run-pid", envPlaceholder("MAINPID")]] : [],
+      stop: longRunning ? [[...cli, "stop", "-t", String(Math.ceil(timeouts.stopMs / 1000)), name]] : [],
+      stopPost: v.rm ? [[...cli, "rm", "-f", name]] : [],
       ignoreFailure: { startPre: true, stopPost: true },
       timeouts: { startMs: timeouts.startMs + (v.pull_timeout ?? 0) + preStepMarginMs, stopMs: timeouts.stopMs + stopMarginMs },
       extra: [["KillMode", "mixed"], ["SyslogIdentifier", unquotedValue(name)]],
     });
+    // The engine's daemon: the node's docker.service, or the service's private one, a member
+    // unit this container is bound to (it goes down with it, as the chain's steps do).
     if (engine === "docker") {
-      unit.sections[0].entries.push({ key: "Requires", value: "docker.service" }, { key: "After", value: "docker.service" });
+      const [dependency, daemon] = context.privateDocker ? ["BindsTo", context.privateDocker.unit] : ["Requires", "docker.service"];
+      unit.sections[0].entries.push({ key: dependency, value: daemon }, { key: "After", value: daemon });
     }
     return single(unit, `container ${name} (${engine} ${v.image})`);
   },

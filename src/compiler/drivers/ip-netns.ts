@@ -38,10 +38,11 @@ export const ipNetns = defineDriver({
   },
   timeouts: { start: 15_000, stop: 15_000 },
   startRank: 0,
-  build(resource, { service, svccBin }): ResourceUnits {
+  build(resource, { service, svccBin, privateDocker }): ResourceUnits {
     const v = resource.values;
     const target = service.resources.find((r) => r.rid === v.netns)!;
-    const args = ["--engine", target.type, "--container", containerName(service, target), "--mode", v.mode, ...addressArguments(v)];
+    const host = target.type === "docker" && privateDocker ? ["--host", privateDocker.host] : [];
+    const args = ["--engine", target.type, ...host, "--container", containerName(service, target), "--mode", v.mode, ...addressArguments(v)];
     if (v.gateway !== undefined) args.push("--gateway", v.gateway);
     if (v.nsdev !== undefined) args.push("--nsdev", v.nsdev);
     if (v.macaddr !== undefined) args.push("--macaddr", v.macaddr);

@@ -25,6 +25,13 @@ export interface DriverContext {
   svccBin: string;
   /** Containers that an ip resource plumbs an address into (they default to --net=none). */
   plumbedContainers: ReadonlySet<string>;
+  /** The service's private docker daemon (container_data_dir): its unit, and the client's -H value. */
+  privateDocker?: { unit: string; host: string };
+}
+
+/** The engine's command words for a container: `docker -H <socket>` on a private daemon. */
+export function engineCommand(engine: string, context: Pick<DriverContext, "privateDocker">): string[] {
+  return engine === "docker" && context.privateDocker ? ["docker", "-H", context.privateDocker.host] : [engine];
 }
 
 export interface ResourceUnits {
