@@ -189,7 +189,7 @@ export function buildProgram(): Command {
 
   program
     .command("res")
-    .description("Runtime steps the generated units call (vg tags, addresses, netns plumbing, mount release, container wait). Run `svcc res --help-actions` for the list.")
+    .description("Runtime steps the generated units call (vg tags, addresses, netns plumbing, mount release, container wait, cfg/sec values from the store). Run `svcc res --help-actions` for the list.")
     .argument("<action>", "the step")
     .argument("[args...]", "its flags")
     .allowUnknownOption()

@@ -5,7 +5,7 @@
 
 import { isIP } from "node:net";
 import { prefixLength, sameAddress, subnetOf } from "../runtime/address.js";
-import { containerName as runtimeContainerName } from "../runtime/args.js";
+import { containerName as runtimeContainerName, serviceName as runtimeServiceName } from "../runtime/args.js";
 import { UsageError } from "../runtime/errors.js";
 import { escapePath } from "./drivers/escape-path.js";
 import { containerName, resourceUnitName } from "./drivers/types.js";
@@ -78,6 +78,16 @@ export function checkService(service: ResolvedService, written: WrittenKey): voi
       if (!(err instanceof UsageError)) throw err;
       const set = typeof (r.values as Readonly<Record<string, unknown>>).name === "string";
       problems.add(set ? r.rid : "DEFAULT", set ? written(r.rid, "name") : "namespace", `the container name "${name}" is not one docker and podman accept (letters, digits, "_", ".", "-")`);
+    }
+  }
+  // configs_environment / secrets_environment read <store>/<kind>/<namespace>/…: a path component.
+  const readsStore = service.resources.some((r) => ["configs_environment", "secrets_environment"].some((k) => ((r.values as Readonly<Record<string, unknown>>)[k] as string[] | undefined)?.length));
+  if (readsStore) {
+    try {
+      runtimeServiceName("namespace", service.namespace);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      problems.add("DEFAULT", "namespace", `"${service.namespace}" cannot name a directory of svcc's store, which configs_environment and secrets_environment read (letters, digits, "_", "-", single dots)`);
     }
   }
   const addresses = new Map<string, string>(); // canonical address → rid

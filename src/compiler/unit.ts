@@ -95,6 +95,8 @@ export function escapeArgument(arg: string): string {
 export interface CommandOptions {
   /** systemd's "-" prefix: the step's failure is logged and ignored. */
   ignoreFailure?: boolean;
+  /** systemd's "+" prefix: runs with full privileges, whatever User= the unit sets. */
+  privileged?: boolean;
 }
 
 export function commandLine(argv: readonly string[], options: CommandOptions = {}): string {
@@ -103,7 +105,7 @@ export function commandLine(argv: readonly string[], options: CommandOptions = {
   if (!/^[A-Za-z0-9_./+-]+$/.test(executable) || executable.startsWith("-")) {
     throw new UnitValueError(`unsafe executable name: ${JSON.stringify(executable)}`);
   }
-  return `${options.ignoreFailure ? "-" : ""}${[executable, ...args.map(escapeArgument)].join(" ")}`;
+  return `${options.ignoreFailure ? "-" : ""}${options.privileged ? "+" : ""}${[executable, ...args.map(escapeArgument)].join(" ")}`;
 }
 
 const unsafeUnquoted = /[\u0000\u0003-\u001f\u007f\u0085\u2028\u2029]|^\s|\s$|\\$/;

@@ -12,6 +12,7 @@ import { defaultFsRelease, fsPrepare, fsRelease } from "./fs.js";
 import { ipStart, ipStop, type HostAddress } from "./ip.js";
 import { defaultAgentConfigPath, leaseGuard } from "./lease-guard.js";
 import { vgStart, vgStatus, vgStop, type VgTarget } from "./lvm.js";
+import { defaultStore, storeEnv } from "./store-env.js";
 import { netnsIpStart, netnsIpStop, netnsModes, type NetnsAddress, type NetnsOwner } from "./netns-ip.js";
 
 export interface Action {
@@ -218,6 +219,19 @@ export const actions: Record<string, Action> = {
         mnt: mountPath("mnt", f.required("mnt")),
         rounds: integerFlag(f, "rounds", defaultFsRelease.rounds, 1, 20),
         waitMs: integerFlag(f, "wait-ms", defaultFsRelease.waitMs, 0, 60_000),
+      }),
+  },
+  "store-env": {
+    synopsis: "--namespace NS [--cfg ITEM ...] [--sec ITEM ...] --out DIR [--store DIR]",
+    summary: "read configs_environment (--cfg) and secrets_environment (--sec) items from svcc's store (DIR/cfg|sec/NS/<object>/<key>, default /etc/svcc) into DIR/env and DIR/names",
+    flags: { namespace: str, cfg: many, sec: many, out: str, store: str },
+    resource: (f) => f.optional("out") ?? "",
+    run: (f, ctx) =>
+      storeEnv(ctx, {
+        store: mountPath("store", f.optional("store") ?? defaultStore),
+        namespace: serviceName("namespace", f.required("namespace")),
+        items: [...f.all("cfg").map((item) => ({ kind: "cfg" as const, item })), ...f.all("sec").map((item) => ({ kind: "sec" as const, item }))],
+        outDir: mountPath("out", f.required("out")),
       }),
   },
   "container-wait": {

@@ -35,6 +35,7 @@ export function values(unit: ParsedUnit, section: string, key: string): string[]
 
 export interface ExecLine {
   ignoreFailure: boolean;
+  privileged: boolean;
   argv: string[];
   /** Specifiers systemd would expand (other than %%), e.g. "%H". */
   specifiers: string[];
@@ -56,11 +57,11 @@ export function parseExecLine(value: string): ExecLine {
     specifiers.push(`%${c}`);
     return `\u0000SPEC${c}\u0000`;
   });
-  let ignoreFailure = false;
-  if (line.startsWith("-")) {
-    ignoreFailure = true;
-    line = line.slice(1);
-  }
+  // systemd's prefixes, in any order: "-" ignores the failure, "+" runs with full privileges.
+  const prefix = /^[-+]*/.exec(line)![0];
+  const ignoreFailure = prefix.includes("-");
+  const privileged = prefix.includes("+");
+  line = line.slice(prefix.length);
   const words: string[] = [];
   let i = 0;
   while (i < line.length) {
@@ -99,7 +100,7 @@ export function parseExecLine(value: string): ExecLine {
       return `\u0000VAR${braced ?? bare}\u0000`;
     }),
   );
-  return { ignoreFailure, argv, specifiers, variables };
+  return { ignoreFailure, privileged, argv, specifiers, variables };
 }
 
 function escapeLength(line: string, i: number): number {

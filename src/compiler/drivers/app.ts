@@ -11,9 +11,9 @@ import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf, whenOff
 import { environmentAssignment, jsonValue, unquotedValue, userValue } from "../unit.js";
 import { type ServiceSteps, serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { actionCommand } from "./command.js";
+import { storeEnvironment, storeEnvironmentKeywords, storeItemRules } from "./store-env.js";
 import { defineDriver, resourceUnitName } from "./types.js";
 
-const datastores = refused("OpenSVC's cfg and sec object stores do not exist under svcc: pass values with `environment`");
 const limit = (what: string, directive: string) => kw.size(`Limit on ${what} (${directive}=).`);
 
 const appKeywords = {
@@ -35,8 +35,7 @@ const appKeywords = {
   group: kw.user("Group to run the commands as (Group=).", { static: true }),
   umask: kw.mode("Umask of the commands (UMask=).", { static: true }),
   environment: kw.words("KEY=VALUE words set in the commands' environment (Environment=)."),
-  configs_environment: kw.words("Environment variables from OpenSVC cfg objects.", { status: datastores }),
-  secrets_environment: kw.words("Environment variables from OpenSVC sec objects.", { status: datastores }),
+  ...storeEnvironmentKeywords,
   netns: kw.rid("Run the commands in this container's network namespace.", { status: refused("not supported yet: run the command in the container (a container resource) instead") }),
   kill: kw.enum(["parent", "tree"], "What OpenSVC kills on stop when no stop command is set.", {
     status: ignored("systemd stops every process of the unit (KillMode=control-group), children included"),
@@ -103,9 +102,10 @@ export const app = defineDriver({
     for (const assignment of v.environment ?? []) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(assignment)) problems.push({ key: "environment", status: refused(`expected KEY=VALUE words, got "${assignment}"`) });
     }
+    problems.push(...storeItemRules(v));
     return problems;
   },
-  build(resource, { service }) {
+  build(resource, { service, svccBin }) {
     const v = resource.values;
     const script = v.script;
     const start = actionCommand(v.start, script, "start");
@@ -114,14 +114,18 @@ export const app = defineDriver({
     const extra = settings(v);
     if (check) extra.push(["X-Svcc-Check", jsonValue(check.join(" "))]); // read by the agent, never by systemd
     const simple = resource.type === "simple" && start !== undefined;
+    const unitName = resourceUnitName(service, resource.rid);
+    const store = storeEnvironment(svccBin, service.namespace, unitName, v);
+    if (store) extra.push(...store.settings);
     const steps: ServiceSteps = {
       type: simple ? "exec" : "oneshot",
+      prepare: store ? [store.prepare] : [],
       start: start ? [start] : [],
       stop: stop ? [stop] : [],
       timeouts: timeoutsFor(resource, app.timeouts),
       extra,
     };
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `${resource.type} application`, service, resource, steps);
+    const unit = serviceUnit(unitName, `${resource.type} application`, service, resource, steps);
     return single(unit, `app (${resource.type})${start ? "" : ": no start command"}`);
   },
 });

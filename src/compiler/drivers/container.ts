@@ -9,13 +9,13 @@ import { envPlaceholder } from "../model.js";
 import { scsiReservationKeywords } from "../resource-keywords.js";
 import { unquotedValue } from "../unit.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
+import { storeEnvironment, storeEnvironmentKeywords, storeItemRules } from "./store-env.js";
 import { containerName, defineDriver, type DriverContext, engineCommand, type Resource, resourceUnitName } from "./types.js";
 
 /** Margin over start_timeout for removing a stale container before the run. */
 const preStepMarginMs = 15_000;
 const stopMarginMs = 10_000;
 
-const datastores = refused("OpenSVC's cfg and sec object stores do not exist under svcc: pass values with `environment`, or files with volume_mounts");
 const encapOnly = inert("only used by encapsulated containers, which svcc refuses");
 
 export const containerKeywords = {
@@ -38,8 +38,7 @@ export const containerKeywords = {
   volume_mounts: kw.words("`<host dir>:<container path>[:<options>]` specs passed with -v. A source that is not an absolute path names an OpenSVC volume object, which svcc refuses."),
   sysctl: kw.words("`key=value` kernel parameters of the container (--sysctl)."),
   environment: kw.words("KEY=VALUE words passed with -e."),
-  configs_environment: kw.words("Environment variables from OpenSVC cfg objects.", { status: datastores }),
-  secrets_environment: kw.words("Environment variables from OpenSVC sec objects.", { status: datastores }),
+  ...storeEnvironmentKeywords,
   devices: kw.words("`<host device>:<container device>` specs passed with --device. A source that is not an absolute path names an OpenSVC volume object, which svcc refuses."),
   netns: kw.string("`none`, `host`, or `container#…` to share that container's netns. Default: none when an ip resource plumbs this container, else the engine's default.", { static: true, aliases: ["net"] }),
   user: kw.string("User (uid[:gid]) inside the container."),
@@ -75,7 +74,7 @@ function namespaceFlag(flag: string, value: string | undefined, context: DriverC
 
 type ContainerValues = ValuesOf<typeof containerKeywords>;
 
-function runArguments(resource: Resource<ContainerValues>, context: DriverContext): string[] {
+function runArguments(resource: Resource<ContainerValues>, context: DriverContext, envFile: string | undefined): string[] {
   const v = resource.values;
   const args = ["run", "--name", containerName(context.service, resource)];
   if (v.netns !== undefined && v.netns !== "") args.push(...namespaceFlag("--net", v.netns, context));
@@ -91,6 +90,8 @@ function runArguments(resource: Resource<ContainerValues>, context: DriverContex
   if (v.init) args.push("--init");
   if (v.user !== undefined) args.push("--user", v.user);
   for (const assignment of v.environment ?? []) args.push("-e", assignment);
+  // configs_environment / secrets_environment: names only; the engine takes the values from its environment.
+  if (envFile !== undefined) args.push("--env-file", envFile);
   for (const volume of v.volume_mounts ?? []) args.push("-v", volume);
   for (const device of v.devices ?? []) args.push("--device", device);
   for (const parameter of v.sysctl ?? []) args.push("--sysctl", parameter);
@@ -110,6 +111,7 @@ export const container = defineDriver({
   keywords: containerKeywords,
   timeouts: { start: 5_000, stop: 10_000 },
   startRank: 5,
+  rules: (v) => storeItemRules(v),
   build(resource, context) {
     const { service, svccBin } = context;
     const v = resource.values;
@@ -120,17 +122,20 @@ export const container = defineDriver({
     // On the service's private docker daemon (container_data_dir), every engine command names its socket.
     const cli = engineCommand(engine, context);
     const host = engine === "docker" && context.privateDocker ? ["--host", context.privateDocker.host] : [];
-    const unit = serviceUnit(resourceUnitName(service, resource.rid), `${engine} container ${name} (${v.image})`, service, resource, {
+    const unitName = resourceUnitName(service, resource.rid);
+    const store = storeEnvironment(svccBin, service.namespace, unitName, v);
+    const unit = serviceUnit(unitName, `${engine} container ${name} (${v.image})`, service, resource, {
       type: longRunning ? "exec" : "oneshot",
+      prepare: store ? [store.prepare] : [],
       startPre: [[...cli, "rm", "-f", name]],
-      start: [[...cli, ...runArguments(resource, context)]],
+      start: [[...cli, ...runArguments(resource, context, store?.namesFile)]],
       // $MAINPID is the `run` command: when it exits early, the wait ends at once, not at the timeout.
       startPost: longRunning ? [[svccBin, "res", "container-wait", "--engine", engine, ...host, "--name", name, "--timeout-ms", String(timeouts.startMs + (v.pull_timeout ?? 0)), "--run-pid", envPlaceholder("MAINPID")]] : [],
       stop: longRunning ? [[...cli, "stop", "-t", String(Math.ceil(timeouts.stopMs / 1000)), name]] : [],
       stopPost: v.rm ? [[...cli, "rm", "-f", name]] : [],
       ignoreFailure: { startPre: true, stopPost: true },
       timeouts: { startMs: timeouts.startMs + (v.pull_timeout ?? 0) + preStepMarginMs, stopMs: timeouts.stopMs + stopMarginMs },
-      extra: [["KillMode", "mixed"], ["SyslogIdentifier", unquotedValue(name)]],
+      extra: [["KillMode", "mixed"], ["SyslogIdentifier", unquotedValue(name)], ...(store?.settings ?? [])],
     });
     // The engine's daemon: the node's docker.service, or the service's private one, a member
     // unit this container is bound to (it goes down with it, as the chain's steps do).

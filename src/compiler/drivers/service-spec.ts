@@ -8,6 +8,8 @@ import { type Resource, type ResourceUnits, resourceUnitName } from "./types.js"
 
 export interface ServiceSteps {
   type: "oneshot" | "exec" | "forking";
+  /** Run first, with full privileges ("+"), whatever User= says: reading svcc's store. */
+  prepare?: string[][];
   startPre?: string[][];
   start: string[][];
   startPost?: string[][];
@@ -53,6 +55,7 @@ export function serviceUnit(name: string, description: string, service: Resolved
   s("Type", steps.type);
   if (steps.type === "oneshot") s("RemainAfterExit", "yes");
   const lines = (key: string, argvs: string[][], ignoreFailure: boolean) => argvs.forEach((argv) => s(key, commandLine(argv, { ignoreFailure })));
+  for (const argv of steps.prepare ?? []) s("ExecStartPre", commandLine(argv, { privileged: true }));
   lines("ExecStartPre", trigger("blocking_pre_start"), false);
   lines("ExecStartPre", trigger("pre_start"), true);
   lines("ExecStartPre", steps.startPre ?? [], steps.ignoreFailure?.startPre ?? false);
