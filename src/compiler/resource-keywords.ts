@@ -19,12 +19,12 @@ export const scsiReservationKeywords = {
   scsireserv: kw.bool("SCSI-3 persistent reservations on the resource's disks (OpenSVC registers a key and reserves the devices at start).", {
     default: "false",
     valueStatus: {
-      true: refused("SCSI-3 persistent reservations are not implemented: svcc fences disks with LVM host tags and its lease. A config that relies on them is refused rather than run without that fence"),
+      true: refused("SCSI-3 persistent reservations are implemented on disk type=vg only (its physical volumes' paths): set scsireserv on the VG's disk resource. A config that relies on them here is refused rather than run without that fence"),
     },
     static: true,
   }),
-  prkey: kw.string("The persistent reservation key (default: the node's).", { status: inert("only used with scsireserv=true, which svcc refuses") }),
-  no_preempt_abort: kw.bool("Preempt without abort when taking the reservation.", { status: inert("only used with scsireserv=true, which svcc refuses") }),
+  prkey: kw.string("The persistent reservation key (default: the node's).", { status: inert("only used with scsireserv=true, which svcc refuses outside disk type=vg") }),
+  no_preempt_abort: kw.bool("Preempt without abort when taking the reservation.", { status: inert("only used with scsireserv=true, which svcc refuses outside disk type=vg") }),
 } as const satisfies KeywordDecls;
 
 export const genericKeywordDecls = {

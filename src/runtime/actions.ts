@@ -13,6 +13,7 @@ import { ipStart, ipStop, type HostAddress } from "./ip.js";
 import { defaultAgentConfigPath, leaseGuard } from "./lease-guard.js";
 import { vgStart, vgStatus, vgStop, type VgTarget } from "./lvm.js";
 import { defaultStore, storeEnv } from "./store-env.js";
+import { type ScsiTarget, scsiReserveStart, scsiReserveStop } from "./scsi-pr.js";
 import { netnsIpStart, netnsIpStop, netnsModes, type NetnsAddress, type NetnsOwner } from "./netns-ip.js";
 
 export interface Action {
@@ -30,6 +31,13 @@ const bool = { type: "boolean" } as const;
 
 const vgFlags: FlagSpec = { vg: str, node: str };
 const vgTarget = (f: Flags): VgTarget => ({ vg: vgName("vg", f.required("vg")), node: nodeName("node", f.required("node")) });
+
+/** --key: a persistent reservation key, 1 to 16 hex digits (om3 validatePRKey); else derived from --node. */
+function scsiTarget(f: Flags): ScsiTarget {
+  const key = f.optional("key");
+  if (key !== undefined && !/^(0x)?[0-9a-fA-F]{1,16}$/.test(key)) throw new UsageError(`--key ${JSON.stringify(key)}: expected 1 to 16 hex digits, optionally after 0x`);
+  return { ...vgTarget(f), ...(key === undefined ? {} : { key }) };
+}
 
 const hostIpFlags: FlagSpec = { dev: str, addr: str, netmask: str, alias: bool, "check-carrier": bool };
 async function hostAddress(f: Flags, ctx: RuntimeContext): Promise<HostAddress> {
@@ -220,6 +228,20 @@ export const actions: Record<string, Action> = {
         rounds: integerFlag(f, "rounds", defaultFsRelease.rounds, 1, 20),
         waitMs: integerFlag(f, "wait-ms", defaultFsRelease.waitMs, 0, 60_000),
       }),
+  },
+  "scsi-reserve-start": {
+    synopsis: "--vg NAME --node NODE [--key 0xHEX] [--no-preempt-abort]",
+    summary: "SCSI-3 persistent reservation of the VG's disks: register the key on every path, reserve (type 5); a foreign reservation is preempted only under the agent's lease (SVCC_TOKEN)",
+    flags: { ...vgFlags, key: str, "no-preempt-abort": bool },
+    resource: (f) => f.optional("vg") ?? "",
+    run: (f, ctx) => scsiReserveStart(ctx, { ...scsiTarget(f), noPreemptAbort: f.boolean("no-preempt-abort"), token: tokenFromEnvironment() }),
+  },
+  "scsi-reserve-stop": {
+    synopsis: "--vg NAME --node NODE [--key 0xHEX]",
+    summary: "release the VG's disks' reservation and unregister the key from every path",
+    flags: { ...vgFlags, key: str },
+    resource: (f) => f.optional("vg") ?? "",
+    run: (f, ctx) => scsiReserveStop(ctx, scsiTarget(f)),
   },
   "store-env": {
     synopsis: "--namespace NS [--cfg ITEM ...] [--sec ITEM ...] --out DIR [--store DIR]",

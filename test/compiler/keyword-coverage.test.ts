@@ -83,7 +83,12 @@ describe("every keyword OpenSVC defines has a status in svcc's table", () => {
   it("a keyword that protects data or decides where a resource runs is never merely a warning", () => {
     const docker = keywordsOf(driverFor("container", "docker")!);
     const vg = keywordsOf(driverFor("disk", "vg")!);
-    expect(vg.get("scsireserv")!.valueStatus?.true?.kind).toBe("refused");
+    // scsireserv is implemented on disk vg (its disks are the VG's PVs), refused where svcc cannot know the disks
+    expect(vg.get("scsireserv")!.status.kind).toBe("implemented");
+    expect(vg.get("scsireserv")!.valueStatus).toBeUndefined();
+    for (const [group, type] of [["fs", "xfs"], ["disk", "lv"], ["container", "docker"]]) {
+      expect(keywordsOf(driverFor(group, type)!).get("scsireserv")!.valueStatus?.true?.kind, `${group} ${type}`).toBe("refused");
+    }
     expect(docker.get("standby")!.valueStatus?.true?.kind).toBe("refused");
     expect(docker.get("encap")!.valueStatus?.true?.kind).toBe("refused");
     for (const name of ["hard_affinity", "constraints", "parents", "pre_monitor_action"]) {
