@@ -73,6 +73,8 @@ const caseArbitrary = fc.record({
   privateDaemon: fc.boolean(),
   dataDir: absolute(pathChars),
   daemonArgs: words,
+  // A secrets_environment key name (one path component of svcc's store; "=" would split the item).
+  secretKey: segment(pathChars.filter((c) => c !== "=")),
   // A minority: one value carries a character no unit may hold.
   poison: fc.oneof(
     { arbitrary: fc.constant(null), weight: 7 },
@@ -101,6 +103,7 @@ function configOf(c: Case, i: number) {
       command: c.command.map(shellQuote).join(" "),
       run_args: c.runArgs.map(shellQuote).join(" "),
       environment: c.environment.map(shellQuote).join(" "),
+      secrets_environment: shellQuote(`SECRET=obj/${c.secretKey}`),
     },
     "fs#0": { type: "xfs", dev: `/dev${v.dev}`, mnt: `/srv/p${i}/${String(v.mnt).slice(1)}`, ...(v.mntOpt ? { mnt_opt: v.mntOpt } : {}), user: v.fsUser },
     "ip#0": { ipname: c.address, "ipdev@n1": c.ipdevN1, "ipdev@n2": c.ipdevN2, netmask: "24" },
@@ -147,8 +150,8 @@ function meant(c: Case, i: number, mountUnit: string): Record<string, Meant> {
     },
     [`${name}-container0.service`]: {
       exec: {
-        ExecStartPre: [[...docker, "rm", "-f", container]],
-        ExecStart: [[...docker, "run", "--name", container, "--hostname", c.hostname, "--user", c.containerUser, ...c.environment.flatMap((e) => ["-e", e]), ...c.runArgs, c.image, ...c.command]],
+        ExecStartPre: [[svcc, "res", "store-env", "--namespace", "root", "--sec", `SECRET=obj/${c.secretKey}`, "--out", `/run/svcc-env/${name}-container0`], [...docker, "rm", "-f", container]],
+        ExecStart: [[...docker, "run", "--name", container, "--hostname", c.hostname, "--user", c.containerUser, ...c.environment.flatMap((e) => ["-e", e]), "--env-file", `/run/svcc-env/${name}-container0/names`, ...c.runArgs, c.image, ...c.command]],
         ExecStartPost: [[svcc, "res", "container-wait", "--engine", "docker", ...(c.privateDaemon ? ["--host", host] : []), "--name", container, "--timeout-ms", "5000", "--run-pid", "4242"]],
         ExecStop: [[...docker, "stop", "-t", "10", container]],
       },
