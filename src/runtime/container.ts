@@ -4,7 +4,7 @@
 
 import type { RuntimeContext } from "./context.js";
 import { ActionError, exitCodes } from "./errors.js";
-import { CommandError, type CommandRunner } from "./runner.js";
+import { CommandError } from "./runner.js";
 
 export type Engine = "docker" | "podman";
 export const engines: readonly Engine[] = ["docker", "podman"];
@@ -24,7 +24,7 @@ export type ContainerState =
   | { exists: false }
   | { exists: true; running: boolean; pid: number; status: string; exitCode: number; error: string };
 
-interface StateJson {
+export interface ContainerStateJson {
   Running?: boolean;
   Pid?: number;
   Status?: string;
@@ -32,17 +32,30 @@ interface StateJson {
   Error?: string;
 }
 
-export async function inspectContainer(runner: CommandRunner, client: EngineClient, name: string, timeoutMs = 15_000): Promise<ContainerState> {
+/**
+ * The container's state: from the engine's API socket where the CLI would talk to it
+ * (engine-api.ts: one HTTP request instead of a CLI start), else `<engine> container inspect`.
+ */
+export async function inspectContainer(ctx: Pick<RuntimeContext, "runner" | "engineApi">, client: EngineClient, name: string, timeoutMs = 15_000): Promise<ContainerState> {
   const { engine } = client;
-  const args = [...clientArgs(client), "container", "inspect", "-f", "{{json .State}}", name];
-  const result = await runner.run(engine, args, { timeoutMs });
-  if (result.exitCode !== 0 && /no such (container|object)/i.test(result.stderr)) return { exists: false };
-  if (result.exitCode !== 0 || result.timedOut) throw new CommandError(engine, args, result, `cannot inspect container ${name}`);
-  let state: StateJson;
-  try {
-    state = JSON.parse(result.stdout.trim()) as StateJson;
-  } catch {
-    throw new ActionError(`\`${engine} container inspect\` gave an unreadable state for ${name}: ${result.stdout.trim().slice(0, 200)}`);
+  const viaApi = ctx.engineApi
+    ? await ctx.engineApi.inspect(client, name, timeoutMs).catch((err: Error) => {
+        throw new ActionError(`cannot inspect container ${name}: ${err.message}`);
+      })
+    : undefined;
+  if (viaApi && "missing" in viaApi) return { exists: false };
+  let state: ContainerStateJson;
+  if (viaApi && "state" in viaApi) state = viaApi.state;
+  else {
+    const args = [...clientArgs(client), "container", "inspect", "-f", "{{json .State}}", name];
+    const result = await ctx.runner.run(engine, args, { timeoutMs });
+    if (result.exitCode !== 0 && /no such (container|object)/i.test(result.stderr)) return { exists: false };
+    if (result.exitCode !== 0 || result.timedOut) throw new CommandError(engine, args, result, `cannot inspect container ${name}`);
+    try {
+      state = JSON.parse(result.stdout.trim()) as ContainerStateJson;
+    } catch {
+      throw new ActionError(`\`${engine} container inspect\` gave an unreadable state for ${name}: ${result.stdout.trim().slice(0, 200)}`);
+    }
   }
   return {
     exists: true,
@@ -61,8 +74,8 @@ export function describeState(state: ContainerState): string {
 }
 
 /** The PID whose network namespace is the container's, or why there is none. */
-export async function runningContainerPid(runner: CommandRunner, client: EngineClient, name: string): Promise<{ pid: number } | { gone: string }> {
-  const state = await inspectContainer(runner, client, name);
+export async function runningContainerPid(ctx: Pick<RuntimeContext, "runner" | "engineApi">, client: EngineClient, name: string): Promise<{ pid: number } | { gone: string }> {
+  const state = await inspectContainer(ctx, client, name);
   if (!state.exists) return { gone: `container ${name} does not exist` };
   if (!state.running || state.pid <= 0) return { gone: `container ${name} is not running (${describeState(state)})` };
   return { pid: state.pid };
@@ -92,7 +105,7 @@ export async function containerWait(ctx: RuntimeContext, { engine, host, name, t
   let last: ContainerState = { exists: false };
   for (;;) {
     const remaining = deadline - ctx.clock.now();
-    last = await inspectContainer(ctx.runner, { engine, host }, name, Math.min(Math.max(remaining, 1_000), 15_000));
+    last = await inspectContainer(ctx, { engine, host }, name, Math.min(Math.max(remaining, 1_000), 15_000));
     if (last.exists) {
       seen = true;
       if (last.running && last.pid > 0) {

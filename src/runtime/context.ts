@@ -1,6 +1,7 @@
 // What every action gets besides its flags: a command runner, a clock, the few direct reads
 // of the host that are not commands, and a logger. Tests replace each of them.
 
+import type { EngineApi } from "./engine-api.js";
 import type { CommandRunner } from "./runner.js";
 
 export interface Clock {
@@ -67,6 +68,8 @@ export class Logger {
 
 export interface RuntimeContext {
   runner: CommandRunner;
+  /** The container engine's API socket, asked before the CLI (absent in tests with a fake runner: the CLI's lines are what they check). */
+  engineApi?: EngineApi;
   clock: Clock;
   host: Host;
   log: Logger;

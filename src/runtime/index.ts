@@ -6,6 +6,7 @@ import { actions } from "./actions.js";
 import { parseFlags, type Flags } from "./args.js";
 import { Logger, realClock, realHost, type Clock, type Host, type RuntimeContext } from "./context.js";
 import { ActionError, exitCodes, UsageError } from "./errors.js";
+import { realEngineApi, type EngineApi } from "./engine-api.js";
 import { CommandError, execaRunner, type CommandRunner } from "./runner.js";
 
 export { exitCodes } from "./errors.js";
@@ -13,6 +14,7 @@ export type { CommandResult, CommandRunner, RunOptions } from "./runner.js";
 
 export interface RuntimeDeps {
   runner: CommandRunner;
+  engineApi: EngineApi;
   clock: Clock;
   host: Host;
   stderr: (text: string) => void;
@@ -53,7 +55,9 @@ export async function runResAction(argv: string[], deps: Partial<RuntimeDeps> = 
     if (!(err instanceof UsageError)) throw err;
   }
   const log = new Logger(`svcc res ${name}${resource ? ` ${resource}` : ""}`, stderr);
-  const ctx: RuntimeContext = { runner: deps.runner ?? execaRunner(), clock: deps.clock ?? realClock, host: deps.host ?? realHost, log, stdout };
+  // A fake runner (tests) comes without the engine's socket unless one is given too.
+  const engineApi = deps.engineApi ?? (deps.runner ? undefined : realEngineApi());
+  const ctx: RuntimeContext = { runner: deps.runner ?? execaRunner(), engineApi, clock: deps.clock ?? realClock, host: deps.host ?? realHost, log, stdout };
   try {
     return await action.run(flags ?? parseFlags(rest, action.flags), ctx);
   } catch (err) {

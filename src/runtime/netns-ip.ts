@@ -57,7 +57,7 @@ async function locate(ctx: RuntimeContext, owner: NetnsOwner): Promise<{ pid: nu
   if ("pid" in owner) {
     return (await ctx.host.netnsOf(owner.pid)) === undefined ? { gone: `process ${owner.pid} does not exist` } : { pid: owner.pid };
   }
-  return runningContainerPid(ctx.runner, owner, owner.container);
+  return runningContainerPid(ctx, owner, owner.container);
 }
 
 /** A container run with --net=host shares our namespace: plumbing "into" it would change the host's own interfaces. */
