@@ -82,8 +82,15 @@ export function parseLvmConfig(stdout: string): Map<string, string[]> {
  * without it activation fails with LVM's own message, which is not a safety problem.)
  */
 export async function vgFencingProblems(runner: CommandRunner, vg: string, node: string, state: VgState): Promise<string[]> {
+  return fencingProblems(vg, node, state, await readActivationConfig(runner));
+}
+
+async function readActivationConfig(runner: CommandRunner): Promise<Map<string, string[]>> {
   const { stdout } = await lvm(runner, "lvmconfig", ["--typeconfig", "full", "activation/volume_list"], "cannot read the LVM configuration");
-  const config = parseLvmConfig(stdout);
+  return parseLvmConfig(stdout);
+}
+
+function fencingProblems(vg: string, node: string, state: VgState, config: Map<string, string[]>): string[] {
   const problems: string[] = [];
   const list = config.get("volume_list");
   const fix = `set activation { volume_list = [ "@*" ] } and tags { hosttags = 1 } (or volume_list = [ "@${node}" ]) in /etc/lvm/lvm.conf or lvmlocal.conf on every node`;
@@ -104,8 +111,9 @@ export interface VgStartOptions {
 }
 
 export async function vgStart(ctx: RuntimeContext, { vg, node }: VgTarget, options: VgStartOptions = {}): Promise<number> {
-  const state = await readVgState(ctx.runner, vg);
-  const problems = await vgFencingProblems(ctx.runner, vg, node, state);
+  // Both reads change nothing: run together (each LVM command costs tens of ms).
+  const [state, config] = await Promise.all([readVgState(ctx.runner, vg), readActivationConfig(ctx.runner)]);
+  const problems = fencingProblems(vg, node, state, config);
   if (problems.length) throw new ActionError(`refusing to take VG ${vg}: its tag would not fence it: ${problems.join("; ")}`);
   const { tags } = state;
   const recorded = tags.map(parseTokenTag).filter((t) => t !== undefined).sort((a, b) => b.token - a.token)[0];
@@ -127,7 +135,12 @@ export async function vgStart(ctx: RuntimeContext, { vg, node }: VgTarget, optio
 }
 
 export async function vgStop(ctx: RuntimeContext, { vg, node }: VgTarget, settings: VgStopSettings = defaultVgStopSettings): Promise<number> {
-  const tags = await readVgTags(ctx.runner, vg);
+  // The tags are read beside the first deactivation (deactivating changes no tag): one LVM
+  // command less on the stop's path. A failed read still keeps the tag (thrown below).
+  const tagsRead = readVgTags(ctx.runner, vg).then(
+    (tags) => ({ tags }),
+    (err: Error) => ({ err }),
+  );
   let lastError: string | undefined;
   for (let attempt = 1; attempt <= settings.attempts; attempt++) {
     const result = await ctx.runner.run("vgchange", ["-a", "n", vg], lvmOptions);
@@ -139,9 +152,12 @@ export async function vgStop(ctx: RuntimeContext, { vg, node }: VgTarget, settin
     ctx.log.info(`deactivation attempt ${attempt}/${settings.attempts} failed: ${lastError}`);
     if (attempt < settings.attempts) await ctx.clock.sleep(settings.retryDelayMs);
   }
+  const read = await tagsRead;
   if (lastError !== undefined) {
     throw new ActionError(`cannot deactivate after ${settings.attempts} attempts (${lastError}); keeping tag @${node}: dropping it while logical volumes are active would let another node activate them`);
   }
+  if ("err" in read) throw read.err;
+  const { tags } = read;
   if (tags.includes(node)) {
     await lvm(ctx.runner, "vgchange", ["--deltag", `@${node}`, vg], `deactivated, but cannot drop the tag @${node}`);
     ctx.log.info(`deactivated, tag @${node} dropped`);

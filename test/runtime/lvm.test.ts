@@ -101,10 +101,10 @@ describe("vg-start", () => {
   });
 
   it("fails with the command, exit code and stderr when the VG cannot be read, touching nothing", async () => {
-    const runner = new FakeRunner().on(state, { exitCode: 5, stderr: '  Volume group "db1" not found\n  Cannot process volume group db1\n' });
+    const runner = new FakeRunner().on(state, { exitCode: 5, stderr: '  Volume group "db1" not found\n  Cannot process volume group db1\n' }).on(config, fencing);
     const { code, stderr } = await start(runner);
     expect(code).toBe(1);
-    expect(runner.lines).toEqual([state]);
+    expect(runner.lines).toEqual([state, config]); // both reads run together; nothing is changed
     expect(stderr).toContain('Volume group "db1" not found');
   });
 
@@ -155,6 +155,14 @@ describe("vg-stop", () => {
     expect(runner.lines).toEqual([vgs, "vgchange -a n db1", "vgchange -a n db1", "vgchange -a n db1"]);
     expect(runner.lines.some((l) => l.includes("--deltag"))).toBe(false);
     expect(stderr).toMatch(/svcc res vg-stop db1: cannot deactivate after 3 attempts \(Logical volume db1\/data in use\.\); keeping tag @node1/);
+  });
+
+  it("a tag read that fails (read beside the deactivation) still deactivates, and keeps the tag", async () => {
+    const runner = new FakeRunner().on(vgs, { exitCode: 5, stderr: "  Cannot process volume group db1\n" });
+    const { code, stderr } = await runAction(["vg-stop", "--vg", "db1", "--node", "node1"], runner);
+    expect(code).toBe(1);
+    expect(runner.lines).toEqual([vgs, "vgchange -a n db1"]);
+    expect(stderr).toContain("cannot read the tags of volume group db1");
   });
 
   it("treats a deactivation that timed out as failed", async () => {
