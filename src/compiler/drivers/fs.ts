@@ -75,6 +75,8 @@ export const fsHost = defineDriver({
     add(mount, "Mount", "DirectoryMode", "0755");
     add(mount, "Mount", "TimeoutSec", seconds(Math.max(timeouts.startMs, timeouts.stopMs)));
 
+    // The owner and mode step only when one is asked for: a helper start (a Node process)
+    // that does nothing costs the service's start as much as one that does.
     const prepare = [svccBin, "res", "fs-prepare", "--mnt", mnt];
     for (const key of ["user", "group", "perm"] as const) {
       const value = v[key];
@@ -82,7 +84,7 @@ export const fsHost = defineDriver({
     }
     const companion = serviceUnit(resourceUnitName(service, resource.rid), `users and ownership of ${mnt}`, service, resource, {
       type: "oneshot",
-      start: [prepare],
+      start: prepare.length > 5 ? [prepare] : [],
       stop: [[svccBin, "res", "fs-release", "--mnt", mnt, "--rounds", String(v.kill_rounds)]],
       timeouts,
     });
