@@ -46,7 +46,7 @@ export function dockerSocket(env: NodeJS.ProcessEnv, readConfig: (path: string) 
 async function getOverSocket(socketPath: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: "GET", headers: { Host: "docker" }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+    const req = request({ socketPath, path, method: "GET", headers: { Host: "docker" }, signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (chunk: Buffer) => {
