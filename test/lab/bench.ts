@@ -49,6 +49,9 @@ async function main() {
       log(`${from} → ${to}: stop ${samples.at(-1)!.stopMs.toFixed(0)} ms, start ${samples.at(-1)!.startMs.toFixed(0)} ms, total ${samples.at(-1)!.totalMs.toFixed(0)} ms (wall ${wallMs.toFixed(0)} ms)`);
       from = to;
     }
+    figures.push(...(await engineFigures(from)));
+    if ((await stopOn(from)).exitCode !== 0) throw new Error(`stop on ${from} failed`);
+    const floor = await byHandFigures();
     const seed = { stop: 3387, start: 7744, total: 11620 };
     const stop = median(samples.map((s) => s.stopMs));
     const start = median(samples.map((s) => s.startMs));
@@ -61,13 +64,19 @@ async function main() {
       { name: "lab_relocation_total_vs_seed", value: total / seed.total, unit: "ratio" },
       { name: "lab_relocation_stop_vs_seed", value: stop / seed.stop, unit: "ratio" },
       { name: "lab_relocation_start_vs_seed", value: start / seed.start, unit: "ratio" },
+      ...floor.figures,
+      // The same steps by hand with the same tools, in this run: the floor svcc is held against.
+      { name: "lab_relocation_total_vs_by_hand", value: total / floor.total, unit: "ratio" },
+      { name: "lab_relocation_stop_vs_by_hand", value: stop / floor.stop, unit: "ratio" },
+      { name: "lab_relocation_start_vs_by_hand", value: start / floor.start, unit: "ratio" },
     );
     for (const unit of UNITS) {
       const stops = samples.map((s) => s.perUnitStop[unit]).filter((x) => x !== undefined);
       if (stops.length) figures.push({ name: `lab_stop_${unit}`, value: median(stops), unit: "ms" });
       figures.push({ name: `lab_start_${unit}`, value: median(samples.map((s) => s.perUnitStart[unit])), unit: "ms" });
     }
-    figures.push(...(await agentFigures()));
+    // BENCH_LAB_AGENT=0: the relocation figures only (a short run that holds the lab lock less).
+    if (process.env.BENCH_LAB_AGENT !== "0") figures.push(...(await agentFigures(floor.total)));
     for (const f of figures) f.value = f.unit === "ratio" || f.unit === "s" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } finally {
@@ -75,8 +84,134 @@ async function main() {
   }
 }
 
+/**
+ * The helper asks the container engine for a container's state many times per start: the
+ * docker CLI (`docker container inspect`) against the Engine API on its socket (what the
+ * helper uses, src/runtime/engine-api.ts), timed inside the node, median of 9 each.
+ */
+async function engineFigures(node: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
+  const script = `
+const { spawnSync } = require("node:child_process");
+const http = require("node:http");
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const api = () => new Promise((resolve, reject) => {
+  http.get({ socketPath: "/var/run/docker.sock", path: "/containers/db1.container.0/json" }, (r) => { r.resume(); r.on("end", () => (r.statusCode === 200 ? resolve() : reject(new Error("status " + r.statusCode)))); }).on("error", reject);
+});
+(async () => {
+  const cli = [], sock = [];
+  for (let i = 0; i < 9; i++) {
+    let t = performance.now();
+    const r = spawnSync("docker", ["container", "inspect", "-f", "{{json .State}}", "db1.container.0"]);
+    if (r.status !== 0) throw new Error("docker container inspect failed: " + r.stderr);
+    cli.push(performance.now() - t);
+    t = performance.now();
+    await api();
+    sock.push(performance.now() - t);
+  }
+  console.log(JSON.stringify({ cli: median(cli), api: median(sock) }));
+})().catch((e) => { console.error(e); process.exit(1); });`;
+  const r = await lab.exec(node, ["node", "-e", script], { timeout: 60_000, check: true });
+  const { cli, api } = JSON.parse(r.stdout) as { cli: number; api: number };
+  log(`container state on ${node}: docker CLI ${cli.toFixed(1)} ms, Engine API ${api.toFixed(1)} ms`);
+  return [
+    { name: "docker_cli_inspect", value: cli, unit: "ms" },
+    { name: "engine_api_inspect", value: api, unit: "ms" },
+    { name: "engine_api_inspect_vs_docker_cli", value: api / cli, unit: "ratio" },
+  ];
+}
+
+/**
+ * db1 relocated by hand with the same tools, timed inside the nodes: the floor svcc's
+ * relocation is compared with in the same run. Stop: postgres, then the pause container (its
+ * address goes with its netns), umount, deactivate, drop the tag. Start: tag, activate, mount,
+ * the data directory, pause container, macvlan address into its netns (gratuitous ARP in the
+ * background), postgres, and the same readiness check as the lab's db1 (pg_isready). Mounted
+ * on /srv/byhand: systemd would unmount /srv/db1/data at once (its mount unit is bound to the
+ * VG's unit, inactive here).
+ */
+const byHandStart = (node: lab.NodeName) => `set -e
+export LVM_SUPPRESS_FD_WARNINGS=1
+t0=$(date +%s%N)
+vgchange --addtag @${node} db1 >/dev/null
+vgchange -a y db1 >/dev/null
+mkdir -p /srv/byhand
+mount -t xfs ${lab.DEVICES.xfs} /srv/byhand
+install -d -o 999 -g 999 -m 0700 /srv/byhand/postgresql
+docker run -d --name db1.container.0 --net=none local/pause >/dev/null
+pid=$(docker container inspect -f '{{.State.Pid}}' db1.container.0)
+ip link add link ${lab.NODE_IFACE} name hv0 type macvlan mode bridge
+ip link set hv0 netns $pid
+nsenter -t $pid -n ip link set hv0 name eth0
+nsenter -t $pid -n ip addr add ${lab.SERVICE_ADDR}/${lab.PREFIX} dev eth0
+nsenter -t $pid -n ip link set eth0 up
+nsenter -t $pid -n ip route replace default via ${lab.GATEWAY} dev eth0
+(nsenter -t $pid -n arping -U -c 1 -w 1 -I eth0 ${lab.SERVICE_ADDR} >/dev/null 2>&1 &)
+docker run -d --name db1.container.1 --net=container:db1.container.0 -v /srv/byhand/postgresql:/var/lib/postgresql:rw --user=999:999 local/postgres >/dev/null
+ready=no
+for i in $(seq 1 150); do if docker exec db1.container.1 pg_isready -q -h 127.0.0.1; then ready=yes; break; fi; sleep 0.1; done
+[ $ready = yes ] || { echo "postgres did not answer" >&2; exit 1; }
+echo $(( ($(date +%s%N) - t0) / 1000 ))`;
+
+const byHandStop = (node: lab.NodeName) => `set -e
+export LVM_SUPPRESS_FD_WARNINGS=1
+t0=$(date +%s%N)
+docker stop -t 10 db1.container.1 >/dev/null
+docker rm db1.container.1 >/dev/null
+docker stop -t 10 db1.container.0 >/dev/null
+docker rm db1.container.0 >/dev/null
+umount /srv/byhand
+vgchange -a n db1 >/dev/null
+vgchange --deltag @${node} db1 >/dev/null
+echo $(( ($(date +%s%N) - t0) / 1000 ))`;
+
+/** Whatever a by-hand run that failed half-way left behind. */
+const byHandCleanup = (node: lab.NodeName) => `export LVM_SUPPRESS_FD_WARNINGS=1
+docker rm -f db1.container.1 db1.container.0 >/dev/null 2>&1
+umount /srv/byhand 2>/dev/null
+vgchange -a n db1 >/dev/null 2>&1
+vgchange --deltag @${node} db1 >/dev/null 2>&1
+true`;
+
+async function byHandFigures(): Promise<{ stop: number; start: number; total: number; figures: Array<{ name: string; value: number; unit: string }> }> {
+  const step = async (node: lab.NodeName, script: string, what: string) => {
+    const r = await lab.shell(node, script, { timeout: 60_000 });
+    if (r.exitCode !== 0) throw new Error(`by hand: ${what} on ${node} failed: ${r.stderr}`);
+    return Number(r.stdout.trim().split("\n").pop()) / 1000;
+  };
+  let at: lab.NodeName = "node1";
+  try {
+    await step(at, byHandStart(at), "start");
+    const samples: Array<{ stop: number; start: number }> = [];
+    for (let i = 0; i < runs; i++) {
+      const to: lab.NodeName = at === "node1" ? "node2" : "node1";
+      const stop = await step(at, byHandStop(at), "stop");
+      at = to;
+      const start = await step(at, byHandStart(at), "start");
+      samples.push({ stop, start });
+      log(`by hand → ${to}: stop ${stop.toFixed(0)} ms, start ${start.toFixed(0)} ms, total ${(stop + start).toFixed(0)} ms`);
+    }
+    await step(at, byHandStop(at), "stop");
+    const stop = median(samples.map((s) => s.stop));
+    const start = median(samples.map((s) => s.start));
+    const total = median(samples.map((s) => s.stop + s.start));
+    return {
+      stop,
+      start,
+      total,
+      figures: [
+        { name: "lab_by_hand_stop", value: stop, unit: "ms" },
+        { name: "lab_by_hand_start", value: start, unit: "ms" },
+        { name: "lab_by_hand_total", value: total, unit: "ms" },
+      ],
+    };
+  } catch (err) {
+    for (const node of lab.NODES) await lab.shell(node, byHandCleanup(node), { timeout: 60_000 });
+    throw err;
+  }
+}
+
 /** `svcc switch` end to end through the agents, its resource actions, and a crash takeover. */
-async function agentFigures(): Promise<Array<{ name: string; value: number; unit: string }>> {
+async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; value: number; unit: string }>> {
   for (const node of lab.NODES) await stopOn(node);
   await installEverywhere(compileAgentUnits("ha"));
   for (const node of lab.NODES) await installAgent(node);
@@ -127,6 +262,7 @@ async function agentFigures(): Promise<Array<{ name: string; value: number; unit
       { name: "switch_cli_startup_in_node", value: cliStart, unit: "ms" },
       { name: "switch_coordination_overhead_agents", value: median(samples.map((s) => s.totalMs - s.actionsMs)) - cliStart, unit: "ms" },
       { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
+      { name: "switch_total_vs_by_hand", value: total / byHandTotal, unit: "ratio" },
       ...idle,
       { name: "crash_takeover", value: takeoverMs, unit: "ms" },
       { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },
