@@ -8,9 +8,11 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { ResourceCheck, ServiceDesc } from "../compiler/service-desc.js";
+import { realEngineApi } from "../runtime/engine-api.js";
 import type { DownCheck } from "./effects.js";
 
 const timeout = 5000;
+const engineApi = realEngineApi();
 const lvmEnv = { LVM_SUPPRESS_FD_WARNINGS: "1" };
 
 async function run(cmd: string, args: string[]) {
@@ -21,10 +23,11 @@ async function run(cmd: string, args: string[]) {
 export async function checkOne(r: ResourceCheck, node: string, mountinfo: () => Promise<string>): Promise<string | undefined> {
   switch (r.kind) {
     case "vg": {
-      const tags = await run("vgs", ["--noheadings", "-o", "vg_tags", r.vg]);
+      // Both reads at once (each LVM command costs tens of ms on the switch's path); the VG
+      // is down only when both answer and both say so, as when they ran one after the other.
+      const [tags, lvs] = await Promise.all([run("vgs", ["--noheadings", "-o", "vg_tags", r.vg]), run("lvs", ["--noheadings", "-o", "lv_name,lv_active", r.vg])]);
       if (tags.exitCode !== 0) return `${r.rid}: cannot read VG ${r.vg}'s tags (${tags.timedOut ? "timed out" : tags.stderr.trim().split("\n").pop()})`;
       if (tags.stdout.split(",").map((t) => t.trim()).includes(node)) return `${r.rid}: VG ${r.vg} still carries @${node}`;
-      const lvs = await run("lvs", ["--noheadings", "-o", "lv_name,lv_active", r.vg]);
       if (lvs.exitCode !== 0) return `${r.rid}: cannot read VG ${r.vg}'s logical volumes (${lvs.timedOut ? "timed out" : lvs.stderr.trim().split("\n").pop()})`;
       const active = lvs.stdout.split("\n").filter((l) => /\bactive\b/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
       return active.length ? `${r.rid}: VG ${r.vg} has active LVs ${active.join(", ")}` : undefined;
@@ -45,6 +48,14 @@ export async function checkOne(r: ResourceCheck, node: string, mountinfo: () => 
       return out.stdout.split("\n").some((l) => l.includes(` ${r.addr}/`)) ? `${r.rid}: ${r.addr} is still on ${r.dev ?? "an interface"}` : undefined;
     }
     case "container": {
+      // The engine's API socket where the CLI would use it (one request, no CLI start on the
+      // switch's path); the CLI otherwise (and for a private daemon that is down: its socket is
+      // gone, and the CLI's answer leads to the cgroup check below). Either way: running, or
+      // gone, or "cannot tell".
+      const api = await engineApi.inspect({ engine: r.engine, host: r.host }, r.name, timeout).catch((err: Error) => ({ error: err.message }));
+      if ("state" in api) return api.state.Running === true ? `${r.rid}: container ${r.name} is running` : undefined;
+      if ("missing" in api) return undefined;
+      if ("error" in api) return `${r.rid}: cannot ask ${r.engine} about ${r.name} (${api.error})`;
       const client = r.host ? ["-H", r.host] : [];
       const out = await run(r.engine, [...client, "inspect", "-f", "{{.State.Running}}", r.name]);
       if (out.exitCode === 0) return out.stdout.trim() === "true" ? `${r.rid}: container ${r.name} is running` : undefined;

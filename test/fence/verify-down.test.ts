@@ -3,7 +3,8 @@
 // cgroup of its containers is the proof, and a process left there is not. A fake `docker` on
 // PATH plays the client (what it was asked is recorded); the cgroups are plain directories.
 
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -87,4 +88,30 @@ describe("a container on the service's private docker daemon", () => {
     fakeDocker("hung");
     expect(await checkOne(onPrivate(cgroup("hung", { "": "" })), "n1", noMounts)).toContain("no answer within");
   }, 15_000);
+});
+
+describe("a container asked through the engine's API socket (a stand-in daemon)", () => {
+  it("answers from the socket without a CLI start: running is up, not running or gone is down, an error proves nothing", async () => {
+    const socket = join(dir, "api.sock");
+    const server = createServer((req, res) => {
+      const states: Record<string, object> = { "/containers/up/json": { Running: true, Pid: 9 }, "/containers/exited/json": { Running: false, Status: "exited" } };
+      if (req.url === "/containers/broken/json") return void res.writeHead(500).end('{"message":"boom"}');
+      const state = states[req.url ?? ""];
+      if (state) res.writeHead(200).end(JSON.stringify({ State: state }));
+      else res.writeHead(404).end('{"message":"No such container"}');
+    });
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    try {
+      rmSync(calls, { force: true });
+      const at = (name: string): ResourceCheck => ({ rid: "container#0", kind: "container", name, engine: "docker", host: `unix://${socket}` });
+      expect(await checkOne(at("up"), "n1", noMounts)).toBe("container#0: container up is running");
+      expect(await checkOne(at("exited"), "n1", noMounts)).toBeUndefined();
+      expect(await checkOne(at("gone"), "n1", noMounts)).toBeUndefined();
+      expect(await checkOne(at("broken"), "n1", noMounts)).toBe(`container#0: cannot ask docker about broken (the engine's API (${socket}) answered 500: {"message":"boom"})`);
+      expect(existsSync(calls)).toBe(false); // the docker CLI was never run
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
