@@ -113,7 +113,7 @@ export function parseAgentConfig(text: string, file: string, host: () => string 
     watchdog,
     holdDownMs: ms("holdDownMs", 60_000),
     stopTimeoutMs: ms("stopTimeoutMs", 60_000, 1000),
-    pollMs: ms("pollMs", 100, 20),
+    pollMs: ms("pollMs", 50, 20),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
