@@ -117,7 +117,9 @@ export function buildProgram(): Command {
     // Said after the output, where it is seen, and only when there is output.
     const warnAboutSvccBin = () => svccBin.warning && process.stderr.write(`svcc: warning: ${svccBin.warning}\n`);
     if (options.dryrun) {
-      process.stdout.write(results.flatMap((r) => r.files.map((f) => `---${f.path}---\n${f.content}`)).join(""));
+      // One write per service: no single string of every service's files (megabytes for a
+      // thousand services, copied as it grows).
+      for (const r of results) process.stdout.write(r.files.map((f) => `---${f.path}---\n${f.content}`).join(""));
       warnAboutSvccBin();
       return;
     }
