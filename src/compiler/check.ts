@@ -90,6 +90,8 @@ export function checkService(service: ResolvedService, written: WrittenKey): voi
       problems.add("DEFAULT", "namespace", `"${service.namespace}" cannot name a directory of svcc's store, which configs_environment and secrets_environment read (letters, digits, "_", "-", single dots)`);
     }
   }
+  // The helper takes 3 probes 10 ms to 2 s apart (svcc res ip-check-free --interval-ms).
+  if (service.precheckWaitMs < 30 || service.precheckWaitMs > 6_000) problems.add("DEFAULT", "precheck_wait", `${service.precheckWaitMs} ms is outside 30ms-6s (3 ARP probes, 10 ms to 2 s apart)`);
   const addresses = new Map<string, string>(); // canonical address → rid
   for (const r of service.resources) {
     if (r.group !== "ip") continue;

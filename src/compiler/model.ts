@@ -55,6 +55,8 @@ export interface ResolvedService {
   monitorAction: string;
   rollback: boolean;
   priority: number;
+  /** How long the precheck listens for answers to its ARP probes (precheck_wait). */
+  precheckWaitMs: number;
   /** DEFAULT's triggers: run once before and after the whole start or stop. */
   triggers: Partial<Record<TriggerKey, string>>;
   resources: ResolvedResource[];

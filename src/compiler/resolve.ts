@@ -696,6 +696,7 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     monitorAction: service.monitor_action,
     rollback: service.rollback,
     priority: service.priority,
+    precheckWaitMs: service.precheck_wait,
     triggers: {
       pre_start: service.pre_start,
       blocking_pre_start: service.blocking_pre_start,

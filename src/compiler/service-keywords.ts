@@ -51,6 +51,14 @@ export const serviceKeywordDecls = {
     status: refused("svcc's agent runs no command before its monitor action; a hook that prepares a failover must not be skipped silently"),
   }),
   rollback: kw.bool("A failed start stops everything the start brought up.", { default: "true", static: true }),
+  // OpenSVC waits 5 s for an answer before every start; a holder on the LAN answers a DAD probe
+  // within a millisecond or two, so svcc waits much less by default (src/runtime/arp.ts).
+  precheck_wait: kw.duration("How long the precheck listens for an answer to its ARP probes (3 probes, a third of this apart) before it calls the service addresses free; from 30ms to 6s. A node or host that answers stops the start.", {
+    default: "150ms",
+    static: true,
+    svccOnly: true,
+    positive: true,
+  }),
   disable: kw.bool("Compile nothing for a disabled service (an error, so nothing is silently dropped).", { default: "false", static: true }),
   id: kw.string("OpenSVC object id.", { status: inert("an identifier for OpenSVC's collector") }),
   comment: kw.string("Free text.", { status: inert("a comment") }),

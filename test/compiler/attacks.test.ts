@@ -125,7 +125,7 @@ describe("issue 9: also found", () => {
     expect(precheck.environmentFiles).toEqual([`/etc/systemd/system/svc.svcc/${hostName()}.env`]);
     for (const [node, dev] of [["n1", "eth1"], ["n2", "br-0"]]) {
       const env = parseEnvironmentFile(readFileSync(join(r.out, `svc.svcc/${node}.env`), "utf8"));
-      expect(substituteVariables(precheck.exec.ExecStart[0], env)).toEqual(["/usr/local/bin/svcc", "res", "ip-check-free", "--dev", dev, "--addr", "198.51.100.7"]);
+      expect(substituteVariables(precheck.exec.ExecStart[0], env)).toEqual(["/usr/local/bin/svcc", "res", "ip-check-free", "--dev", dev, "--addr", "198.51.100.7", "--probes", "3", "--interval-ms", "50"]);
     }
   });
 

@@ -172,7 +172,7 @@ function perNode(c: Case, node: "n1" | "n2", i: number) {
   const ip = ["--dev", dev, "--addr", c.address, "--netmask", "24"];
   return {
     [`${name}-ip0.service`]: { ExecStart: [[svcc, "res", "ip-start", ...ip, "--check-carrier"]], ExecStop: [[svcc, "res", "ip-stop", ...ip]] },
-    [`${name}-precheck.service`]: { ExecStart: [[svcc, "res", "ip-check-free", "--dev", dev, "--addr", c.address]] },
+    [`${name}-precheck.service`]: { ExecStart: [[svcc, "res", "ip-check-free", "--dev", dev, "--addr", c.address, "--probes", "3", "--interval-ms", "50"]] },
   };
 }
 

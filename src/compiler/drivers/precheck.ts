@@ -8,6 +8,8 @@ import { add, commandLine, describe, newUnit, type Unit } from "../unit.js";
 import { header, seconds } from "./service-spec.js";
 
 const precheckTimeouts = { start: 15_000, stop: 5_000 };
+/** precheck_wait is split between this many probes (see src/runtime/arp.ts for why several). */
+const precheckProbes = 3;
 
 export function precheckUnit(service: ResolvedService, order: PlannedResource[], svccBin: string): Unit | undefined {
   const byDevice = new Map<string, string[]>();
@@ -23,7 +25,8 @@ export function precheckUnit(service: ResolvedService, order: PlannedResource[],
   add(unit, "Service", "Type", "oneshot");
   add(unit, "Service", "RemainAfterExit", "yes");
   for (const [dev, addrs] of byDevice) {
-    add(unit, "Service", "ExecStart", commandLine([svccBin, "res", "ip-check-free", "--dev", dev, ...addrs.flatMap((a) => ["--addr", a])]));
+    const probes = ["--probes", String(precheckProbes), "--interval-ms", String(Math.round(service.precheckWaitMs / precheckProbes))];
+    add(unit, "Service", "ExecStart", commandLine([svccBin, "res", "ip-check-free", "--dev", dev, ...addrs.flatMap((a) => ["--addr", a]), ...probes]));
   }
   add(unit, "Service", "TimeoutStartSec", seconds(precheckTimeouts.start));
   add(unit, "Service", "TimeoutStopSec", seconds(precheckTimeouts.stop));
