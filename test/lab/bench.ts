@@ -79,6 +79,10 @@ async function main() {
     if (process.env.BENCH_LAB_AGENT !== "0") figures.push(...(await agentFigures(floor.total)));
     for (const f of figures) f.value = f.unit === "ratio" || f.unit === "s" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
+  } catch (err) {
+    // Said before the tear-down, whose own failure would otherwise hide it.
+    log(`failed: ${(err as Error).stack ?? err}`);
+    throw err;
   } finally {
     await lab.tearDown({ log });
   }
