@@ -132,6 +132,9 @@ export function buildProgram(): Command {
           const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
           for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
           process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
+          // The one unit meant to start at boot on every node (standby=true resources).
+          const standbyTarget = `${serviceName}-standby.target`;
+          if (files.some((f) => f.path === standbyTarget)) process.stderr.write(`svcc: ${serviceName}: run \`systemctl enable ${standbyTarget}\` on every node${root ? " (or in the image)" : ""}: its standby resources run on every node from boot\n`);
           const alsoForGenerator = generatorConfigOf(root, options.output, serviceName);
           if (alsoForGenerator) process.stderr.write(`svcc: warning: ${alsoForGenerator} is also there for the generator; the units in ${out.shown} win over what it generates: keep ${serviceName} in one place\n`);
         } catch (err) {

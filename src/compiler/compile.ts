@@ -148,6 +148,11 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     steps.push({ rid: "precheck", units: [precheck.name], summary: "service addresses must not answer yet", optional: false, noAction: false });
   }
   const builtByRid = new Map<string, ResourceUnits>();
+  // standby=true: up on every node, outside the lease and the service's exclusive set (om3
+  // StartStandby; its stop skips them). They form <svc>-standby.target, which every node starts
+  // at boot; the service's own members are ordered after the standby units that precede them.
+  const standby: ResourceUnits[] = [];
+  const standbyRids = new Set<string>();
   let dockerd = service.privateDocker ? privateDockerUnit(service, service.privateDocker) : undefined;
   for (const planned of plan.startOrder) {
     const { resource } = planned;
@@ -158,7 +163,11 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     }
     // OpenSVC starts the private docker daemon when the first docker container starts (after
     // the filesystems that hold its data root), and stops it after the last one stops.
-    if (dockerd && resource.group === "container" && resource.type === "docker") {
+    const isStandby = resource.values.standby === true;
+    if (isStandby && resource.group === "container" && resource.type === "docker" && service.privateDocker) {
+      throw new ConfigError([{ file: service.file, section: resource.rid, key: "standby", reason: "a standby container cannot run on the service's private docker daemon, which runs only where the service does" }]);
+    }
+    if (dockerd && !isStandby && resource.group === "container" && resource.type === "docker") {
       const previous = chain.at(-1)!;
       add(dockerd, "Unit", "After", previous.built.last.name);
       add(dockerd, "Unit", "BindsTo", lastRequired!.built.last.name);
@@ -172,6 +181,20 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     const env = section(built.main, "Service").entries;
     env.unshift({ key: "Environment", value: environmentAssignment("SVCC_SERVICE", name) }, { key: "Environment", value: environmentAssignment("SVCC_RID", resource.rid) });
     if (environmentFile) env.unshift({ key: "EnvironmentFile", value: environmentFile });
+    if (isStandby) {
+      const before = standby.at(-1);
+      if (before) add(built.first, "Unit", "After", before.last.name);
+      for (const dep of planned.requires) {
+        if (!standbyRids.has(dep)) throw new ConfigError([{ file: service.file, section: resource.rid, key: "standby", reason: `a standby resource runs on every node, but it needs ${dep}, which runs only where the service does: make ${dep} standby too, or this one not` }]);
+        add(built.first, "Unit", "BindsTo", builtByRid.get(dep)!.last.name);
+        add(built.first, "Unit", "After", builtByRid.get(dep)!.last.name);
+      }
+      for (const u of built.units) add(u, "Unit", "PartOf", `${name}-standby.target`);
+      standby.push(built);
+      standbyRids.add(resource.rid);
+      steps.push({ rid: resource.rid, units: built.units.map((u) => u.name), summary: `standby (every node, outside the lease): ${built.summary}`, optional, noAction: false });
+      continue;
+    }
     // The agent writes SVCC_TOKEN (the lease's fencing token) here while it holds the lease.
     env.unshift({ key: "EnvironmentFile", value: `-${leaseStateDir}/${name}.lease` });
     if (resource.values.monitor === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
@@ -183,6 +206,10 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     const first = built.first;
     if (previous) add(first, "Unit", "After", previous.built.last.name);
     if (required) add(first, "Unit", "BindsTo", required.built.last.name);
+    for (const s of standby) {
+      add(first, "Unit", "Wants", s.last.name);
+      add(first, "Unit", "After", s.last.name);
+    }
     for (const dep of planned.requires) {
       const depUnits = builtByRid.get(dep);
       if (!depUnits) throw new ConfigError([{ file: service.file, section: resource.rid, key: "netns", reason: `needs ${dep}, which has tags=noaction and so no unit` }]);
@@ -255,8 +282,19 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   add(stop, "Service", "Type", "oneshot");
   add(stop, "Service", "ExecStart", commandLine(["true"]));
 
-  const description = serviceDescription(service, plan, builtByRid, { target, stopUnit, leaseUnit: lease.name, members: members.map((u) => u.name) });
-  const units = [targetUnit, stop, upUnit, downUnit, ...members];
+  const standbyUnits = standby.flatMap((b) => b.units);
+  let standbyTarget: Unit | undefined;
+  if (standbyUnits.length > 0) {
+    standbyTarget = newUnit(`${name}-standby.target`, header(service));
+    add(standbyTarget, "Unit", "Description", describe(`${name} standby resources (up on every node, outside ${name}'s lease)`));
+    for (const u of standbyUnits) add(standbyTarget, "Unit", "Wants", u.name);
+    // The one unit svcc makes that starts at boot: standby resources run on every node (the
+    // generator links it into multi-user.target.wants; units compiled with -o are enabled by hand).
+    add(standbyTarget, "Install", "WantedBy", "multi-user.target");
+    add(targetUnit, "Unit", "Wants", standbyTarget.name);
+  }
+  const description = serviceDescription(service, plan, builtByRid, { target, stopUnit, leaseUnit: lease.name, members: members.map((u) => u.name) }, standbyRids);
+  const units = [targetUnit, stop, upUnit, downUnit, ...members, ...(standbyTarget ? [standbyTarget, ...standbyUnits] : [])];
   const files: CompiledFile[] = units.map((u) => ({ path: u.name, content: renderUnit(u) }));
   files.push({ path: `${name}.svcc/service.json`, content: `${JSON.stringify(description, null, 1)}\n` });
   for (const [node, env] of [...service.nodeEnvironment].sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -288,14 +326,15 @@ function leaseGuardUnit(service: ResolvedService, svccBin: string): Unit {
 }
 
 /** The agent's typed view of the service (written as <svc>.svcc/service.json). */
-function serviceDescription(service: ResolvedService, plan: ServicePlan, built: Map<string, ResourceUnits>, units: Pick<ServiceDesc, "target" | "stopUnit" | "leaseUnit" | "members">): ServiceDesc {
+function serviceDescription(service: ResolvedService, plan: ServicePlan, built: Map<string, ResourceUnits>, units: Pick<ServiceDesc, "target" | "stopUnit" | "leaseUnit" | "members">, standby: ReadonlySet<string>): ServiceDesc {
   const resources: ResourceCheck[] = [];
   const containers: ServiceDesc["containers"] = [];
   const monitored: string[] = [];
   const byRid = (rid: string) => service.resources.find((r) => r.rid === rid)!;
   for (const { resource } of plan.startOrder) {
     const b = built.get(resource.rid);
-    if (!b) continue;
+    // A standby resource stays up where the service stops: not the agent's to prove down.
+    if (!b || standby.has(resource.rid)) continue;
     const v = resource.values;
     if (v.monitor === true) monitored.push(b.main.name);
     const rid = resource.rid;

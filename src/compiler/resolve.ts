@@ -28,7 +28,7 @@ import {
 } from "./model.js";
 import { limits } from "./limits.js";
 import type { RawConfig } from "./parse.js";
-import type { GenericValues } from "./resource-keywords.js";
+import { type GenericValues, genericRules } from "./resource-keywords.js";
 import type { ServiceValues } from "./service-keywords.js";
 import { sectionGroup } from "./validate.js";
 import type { Warning } from "./warnings.js";
@@ -656,7 +656,7 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
       }
     }
     const resourceValues = values as Record<string, Value | undefined> & GenericValues;
-    for (const rule of spec.rules?.(resourceValues as never) ?? []) judge(section, { ...keywords.get(rule.key)!, status: rule.status, valueStatus: undefined }, undefined);
+    for (const rule of [...(spec.rules?.(resourceValues as never) ?? []), ...genericRules(resourceValues)]) judge(section, { ...keywords.get(rule.key)!, status: rule.status, valueStatus: undefined }, undefined);
     resources.push({ rid: section, group: driver.group, index: section.slice(section.indexOf("#") + 1), type: driver.type, values: resourceValues });
   }
   for (const key of resolver.keysOf("DEFAULT")) {

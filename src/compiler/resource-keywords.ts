@@ -3,12 +3,16 @@
 // SCSIPersistentReservationKeywords), om3 core/object/core_keywords.go (the keywords without a
 // section: timeouts, pg_*), and opensvc core/objects/svcdict.py (the same, plus legacy ones).
 
-import { ignored, inert, kw, type KeywordDecls, named, provisioningOnly, refused, type ValuesOf } from "./keyword.js";
+import { ignored, inert, kw, type KeywordDecls, type KeywordStatus, named, provisioningOnly, refused, type ValuesOf } from "./keyword.js";
 
 // Resource triggers are the resource's own: DEFAULT's are the service's (opensvc reads them with
 // use_default=False), run once around the whole action.
 const trigger = (when: string, blocking: boolean) =>
   kw.shell(`Command run ${when}. ${blocking ? "Its failure aborts the action." : "Its failure is logged and ignored."} Run as OpenSVC runs commands (see \`app\`).`, { inherit: "resource-only" });
+
+// OpenSVC runs these only in its startstandby action, on standby resources (checked in
+// genericRules); on other resources nothing runs them.
+const startStandbyTrigger = inert("only run by OpenSVC's startstandby action, on standby resources");
 
 const notRun = (what: string) => ignored(`svcc compiles start and stop only; it never runs the ${what} action`);
 
@@ -47,13 +51,10 @@ export const genericKeywordDecls = {
     valueStatus: { true: refused("encapsulated services are not supported: svcc runs resources on the service's nodes only") },
     static: true,
   }),
-  standby: kw.bool("Keep the resource up on every node, also where the service is stopped.", {
-    default: "false",
-    valueStatus: {
-      true: refused("standby resources are not supported yet: they run on every node outside the service's lease, and svcc's agent only starts resources on the lease holder"),
-    },
-    static: true,
-  }),
+  standby: kw.bool(
+    "Keep the resource up on every node, also where the service is stopped (om3 StartStandby; its stop skips standby resources). svcc puts it in `<name>-standby.target`, outside the lease, started at boot on every node (the generator links it into multi-user.target; enable it by hand for units compiled with -o) and wanted by the service; the service's stop leaves it up. Refused on disk and ip resources, whose whole point is to be on one node.",
+    { default: "false", static: true },
+  ),
   always_on: kw.list("Legacy (OpenSVC 1.x): nodes where the resource is kept up as standby.", {
     status: refused("always_on is OpenSVC 1.x's standby, which svcc does not support (standby resources run outside the service's lease)"),
   }),
@@ -82,10 +83,10 @@ export const genericKeywordDecls = {
   post_unprovision: kw.shell("Command run after unprovision.", { status: provisioningOnly }),
   blocking_pre_unprovision: kw.shell("Command run before unprovision.", { status: provisioningOnly }),
   blocking_post_unprovision: kw.shell("Command run after unprovision.", { status: provisioningOnly }),
-  pre_startstandby: kw.shell("Command run before a standby start.", { status: inert("only used by standby resources, which svcc refuses") }),
-  post_startstandby: kw.shell("Command run after a standby start.", { status: inert("only used by standby resources, which svcc refuses") }),
-  blocking_pre_startstandby: kw.shell("Command run before a standby start.", { status: inert("only used by standby resources, which svcc refuses") }),
-  blocking_post_startstandby: kw.shell("Command run after a standby start.", { status: inert("only used by standby resources, which svcc refuses") }),
+  pre_startstandby: kw.shell("Command run before a standby start.", { status: startStandbyTrigger }),
+  post_startstandby: kw.shell("Command run after a standby start.", { status: startStandbyTrigger }),
+  blocking_pre_startstandby: kw.shell("Command run before a standby start.", { status: startStandbyTrigger }),
+  blocking_post_startstandby: kw.shell("Command run after a standby start.", { status: startStandbyTrigger }),
   start_requires: kw.list("Resources that must be in a state before this one starts, e.g. `ip#0 fs#0(up)`. Accepted when each comes earlier in the start order and the states allow `up`: svcc starts one resource at a time, so they are up by then.", { static: true }),
   stop_requires: kw.list("Resources that must be in a state before this one stops, e.g. `app#1(down)`. Accepted when each comes earlier in the stop order and the states allow `down`.", { static: true }),
   provision_requires: kw.list("Resource states required before provisioning.", { status: provisioningOnly }),
@@ -104,6 +105,20 @@ export const genericKeywordDecls = {
 } as const satisfies KeywordDecls;
 
 export type GenericValues = ValuesOf<typeof genericKeywordDecls>;
+
+/** Checks between generic keywords, for every driver (drivers add their own `rules`). */
+export function genericRules(v: GenericValues): Array<{ key: keyof GenericValues & string; status: KeywordStatus }> {
+  const problems: Array<{ key: keyof GenericValues & string; status: KeywordStatus }> = [];
+  if (!v.standby) return problems;
+  if (v.monitor) problems.push({ key: "monitor", status: refused("svcc's agent monitors the service's members, and a standby resource is outside them: drop monitor or standby") });
+  for (const key of ["pre_startstandby", "post_startstandby", "blocking_pre_startstandby", "blocking_post_startstandby"] as const) {
+    if (v[key] !== undefined) problems.push({ key, status: refused("svcc starts a standby resource the same way on every node, with its start triggers: a separate startstandby trigger would not run") });
+  }
+  return problems;
+}
+
+/** What a driver whose resources must stay on one node says of standby=true. */
+export const standbyRefused = (why: string): { key: "standby"; status: KeywordStatus } => ({ key: "standby", status: refused(`standby=true is refused on ${why}`) });
 export const genericKeywords = named(genericKeywordDecls);
 
 /** Keywords of `[subset#<group>:<name>]` sections (om3 core_keywords.go `parallel`, the pg_* ones). */

@@ -4,7 +4,7 @@
 // reason) and skipped, because a generator runs at boot and every service waits on it.
 // Everything is written through the compiler's writer into the output directory, nowhere else.
 
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { type CompiledFile, compileService } from "../compiler/compile.js";
 import type { ClusterFacts } from "../compiler/model.js";
@@ -96,7 +96,10 @@ export function generate(options: GeneratorOptions): GeneratorReport {
       try {
         const text = readFileSync(file, "utf8");
         const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
-        if (out) writeAllOrNothing(out, name, compiled.files, present);
+        if (out) {
+          writeAllOrNothing(out, name, compiled.files, present);
+          linkStandbyTarget(out, name, compiled.files);
+        }
         service = { name, file, files: compiled.files };
         for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
       } catch (err) {
@@ -142,6 +145,22 @@ function namesIn(dir: string): Set<string> {
  * holds exactly what svcc meant to write is removed (other generators write into the same
  * directory at the same time), and the service's own <name>.svcc directory.
  */
+/**
+ * Standby resources run on every node from boot (standby=true): the generator enables their
+ * target the way generators do, with a link in multi-user.target.wants (systemd recreates the
+ * generator's directory on every run, so no link outlives its service).
+ */
+function linkStandbyTarget(out: OpenDirectory, name: string, files: CompiledFile[]): void {
+  const target = `${name}-standby.target`;
+  if (!files.some((f) => f.path === target)) return;
+  mkdirSync(out.at("multi-user.target.wants"), { recursive: true });
+  try {
+    symlinkSync(`../${target}`, out.at(`multi-user.target.wants/${target}`));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+}
+
 function writeAllOrNothing(out: OpenDirectory, name: string, files: CompiledFile[], present: Set<string>): void {
   const serviceDir = `${name}.svcc`;
   try {

@@ -35,6 +35,16 @@ describe("svcc compile", () => {
     expect(readdirSync(out).filter((f) => f.includes("svcc-tmp"))).toEqual([]);
   });
 
+  it("says to enable the standby target of a service with standby resources, and only then", () => {
+    const config = join(work, "sb.conf");
+    writeFileSync(config, "[DEFAULT]\nnodes = n1\n[app#1]\nstart = /bin/true\nstandby = true\n");
+    const r = svcc(["compile", config, "-o", join(work, "out-sb")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("svcc: sb: run `systemctl enable sb-standby.target` on every node");
+    expect(readFileSync(join(work, "out-sb/sb-standby.target"), "utf8")).toContain("[Install]\nWantedBy=multi-user.target\n");
+    expect(svcc(["compile", db1, ...nodes, "-o", join(work, "out-nosb")]).stderr).not.toContain("systemctl enable");
+  });
+
   it("removes units it generated earlier that no longer exist, and never touches other files", () => {
     const out = join(work, "out2");
     mkdirSync(out, { recursive: true });

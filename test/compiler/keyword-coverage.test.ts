@@ -89,7 +89,12 @@ describe("every keyword OpenSVC defines has a status in svcc's table", () => {
     for (const [group, type] of [["fs", "xfs"], ["disk", "lv"], ["container", "docker"]]) {
       expect(keywordsOf(driverFor(group, type)!).get("scsireserv")!.valueStatus?.true?.kind, `${group} ${type}`).toBe("refused");
     }
-    expect(docker.get("standby")!.valueStatus?.true?.kind).toBe("refused");
+    // standby runs a resource on every node: implemented outside the lease, refused on disks and addresses (their rules)
+    expect(docker.get("standby")!.status.kind).toBe("implemented");
+    expect(docker.get("standby")!.valueStatus).toBeUndefined();
+    for (const [group, type] of [["disk", "vg"], ["disk", "lv"], ["ip", "host"], ["ip", "netns"]]) {
+      expect(driverFor(group, type)!.rules!({ standby: true } as never).map((r) => `${r.key} ${r.status.kind}`), `${group} ${type}`).toContain("standby refused");
+    }
     expect(docker.get("encap")!.valueStatus?.true?.kind).toBe("refused");
     for (const name of ["hard_affinity", "constraints", "parents", "pre_monitor_action"]) {
       expect(serviceKeywordMap.get(name)!.status.kind, name).toBe("refused");

@@ -52,6 +52,15 @@ function tree(dir: string): Record<string, string> {
 const otherMount = JSON.stringify({ "fs#1": { type: "xfs", dev: "/dev/vg/other", mnt: "/srv/db1/data" }, DEFAULT: { nodes: "{clusternodes}" } });
 
 describe("generate()", () => {
+  it("enables a service's standby target at boot (a link in multi-user.target.wants), and only a standby target", () => {
+    const withStandby = JSON.stringify({ DEFAULT: { nodes: "{clusternodes}" }, "app#1": { start: "/bin/true", standby: "true" }, "app#2": { start: "/bin/true" } });
+    const { out, options } = setup({ "sb.json": withStandby, "db1.json": db1 });
+    expect(generate(options).services.map((s) => s.name).sort()).toEqual(["db1", "sb"]);
+    expect(readlinkSync(join(out, "multi-user.target.wants/sb-standby.target"))).toBe("../sb-standby.target");
+    expect(readdirSync(join(out, "multi-user.target.wants"))).toEqual(["sb-standby.target"]);
+    expect(existsSync(join(out, "sb-standby.target"))).toBe(true);
+  });
+
   it("writes every good config's units, exactly as compiled; a bad config is named with its reason and skipped", () => {
     const { out, options } = setup({ "db1.json": db1, "bad.json": JSON.stringify({ "fs#1": { type: "xfs", dev: "/dev/x", mnt: "relative" } }), "broken.json": "{ not json", "notes.txt": "not a config" });
     const report = generate(options);

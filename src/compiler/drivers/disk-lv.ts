@@ -1,7 +1,8 @@
 // disk type=lv: activate and deactivate one logical volume.
 
 import { kw, provisioningOnly } from "../keyword.js";
-import { diskKeywords, lvmEnvironment } from "./disk-vg.js";
+import { standbyRefused } from "../resource-keywords.js";
+import { diskKeywords, diskStandby, lvmEnvironment } from "./disk-vg.js";
 import { oneshotStep } from "./service-spec.js";
 import { defineDriver, type ResourceUnits } from "./types.js";
 
@@ -19,6 +20,7 @@ export const diskLv = defineDriver({
   },
   timeouts: { start: 30_000, stop: 30_000 },
   startRank: 2,
+  rules: (v) => (v.standby ? [standbyRefused(diskStandby)] : []),
   build(resource, context): ResourceUnits {
     const lv = `${resource.values.vg}/${resource.values.name}`;
     return oneshotStep(context, resource, diskLv.timeouts, {

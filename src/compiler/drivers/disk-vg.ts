@@ -4,7 +4,7 @@
 
 import { ignored, type KeywordStatus, kw, provisioningOnly, refused, whenOff } from "../keyword.js";
 import { NODE_NAME } from "../model.js";
-import { scsiReservationKeywords } from "../resource-keywords.js";
+import { scsiReservationKeywords, standbyRefused } from "../resource-keywords.js";
 import { serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { defineDriver, type ResourceUnits, resourceUnitName } from "./types.js";
 
@@ -16,6 +16,9 @@ export const promoteRw = kw.bool("Promote the resource's devices to read-write a
 
 /** What every disk driver takes (om3 drivers/resdisk BaseKeywords). */
 export const diskKeywords = { promote_rw: promoteRw, ...scsiReservationKeywords } as const;
+
+/** Why a disk is never standby: its activation on this node is the storage fence. */
+export const diskStandby = "disks: activating a volume group or volume on every node would undo the fence its host tag is";
 
 /** LVM commands run from a unit get file descriptors they did not open: say that is fine. */
 export const lvmEnvironment: Array<[string, string]> = [["Environment", "LVM_SUPPRESS_FD_WARNINGS=1"]];
@@ -50,6 +53,7 @@ export const diskVg = defineDriver({
   startRank: 2,
   rules(v) {
     const problems: Array<{ key: string; status: KeywordStatus }> = [];
+    if (v.standby) problems.push(standbyRefused(diskStandby));
     if (v.prkey !== undefined && !/^(0x)?[0-9a-fA-F]{1,16}$/.test(v.prkey) && !v.prkey.includes("\u0001")) {
       problems.push({ key: "prkey", status: refused(`"${v.prkey}" is not a reservation key: 1 to 16 hex digits, optionally after 0x (om3 validatePRKey)`) });
     }

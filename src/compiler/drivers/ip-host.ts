@@ -1,7 +1,8 @@
 // ip (host): a service address on a host interface, announced by gratuitous ARP.
 
 import { oneshotStep } from "./service-spec.js";
-import { ipKeywords } from "./ip-keywords.js";
+import { standbyRefused } from "../resource-keywords.js";
+import { ipKeywords, ipStandby } from "./ip-keywords.js";
 import { defineDriver, type ResourceUnits } from "./types.js";
 
 /** The runtime helper's flags for an address: --dev, --addr and, when set, --netmask. */
@@ -17,6 +18,7 @@ export const ipHost = defineDriver({
   keywords: ipKeywords,
   timeouts: { start: 15_000, stop: 15_000 },
   startRank: 0,
+  rules: (v) => (v.standby ? [standbyRefused(ipStandby)] : []),
   build(resource, context): ResourceUnits {
     const v = resource.values;
     const args = addressArguments(v);

@@ -5,6 +5,9 @@ import { ignored, inert, kw, provisioningOnly, refused, whenOff } from "../keywo
 
 const clusterDns = ignored("svcc has no cluster DNS: name the address in your own DNS");
 
+/** Why an address is never standby: up on every node it would be a duplicate address. */
+export const ipStandby = "service addresses: an address up on every node is a duplicate address on the network";
+
 export const ipKeywords = {
   name: kw.address("The address, or a DNS name resolved at start (and by the precheck).", { required: true, aliases: ["ipname"] }),
   dev: kw.ifname("Host interface.", { required: true, aliases: ["ipdev"] }),

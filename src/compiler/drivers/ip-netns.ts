@@ -4,7 +4,8 @@
 import { ignored, kw } from "../keyword.js";
 import { oneshotStep } from "./service-spec.js";
 import { addressArguments } from "./ip-host.js";
-import { ipKeywords } from "./ip-keywords.js";
+import { standbyRefused } from "../resource-keywords.js";
+import { ipKeywords, ipStandby } from "./ip-keywords.js";
 import { containerName, defineDriver, type ResourceUnits } from "./types.js";
 
 const ovsOnly = ignored("only used with mode=ovs, which svcc refuses");
@@ -38,6 +39,7 @@ export const ipNetns = defineDriver({
   },
   timeouts: { start: 15_000, stop: 15_000 },
   startRank: 0,
+  rules: (v) => (v.standby ? [standbyRefused(ipStandby)] : []),
   build(resource, { service, svccBin, privateDocker }): ResourceUnits {
     const v = resource.values;
     const target = service.resources.find((r) => r.rid === v.netns)!;
