@@ -258,10 +258,17 @@ export class Agent {
 
   // ---------- timers ----------
 
+  /** Pets are due this often; when that is the renew interval, the renew timer gives them (one wakeup, not two). */
+  private get petEveryMs(): number {
+    return Math.max(50, Math.min(this.timings.renewMs, this.timings.watchdogTimeoutMs / 4));
+  }
+
   private armRenew(): void {
     if (!this.running) return;
     this.renewTimer = this.d.clock.timer(this.timings.renewMs, () => {
       this.armRenew();
+      // The pet first, decided on what is known now: it never waits for the renew's I/O.
+      if (this.petEveryMs === this.timings.renewMs) void this.petIfSafe();
       void this.renew();
     });
   }
@@ -294,9 +301,8 @@ export class Agent {
   }
 
   private armPets(): void {
-    if (!this.running) return;
-    const every = Math.max(50, Math.min(this.timings.renewMs, this.timings.watchdogTimeoutMs / 4));
-    this.petTimer = this.d.clock.timer(every, () => {
+    if (!this.running || this.petEveryMs === this.timings.renewMs) return;
+    this.petTimer = this.d.clock.timer(this.petEveryMs, () => {
       this.armPets();
       void this.petIfSafe();
     });

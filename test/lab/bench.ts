@@ -3,8 +3,7 @@
 // side with the seed's OpenSVC switch (stop ≈ 3.4 s, start ≈ 7.7 s, total ≈ 11.6 s).
 // Prints {"name","value","unit"} JSON lines on stdout (npm run bench collects them).
 
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as lab from "./lab.js";
 import { agentPid, compileAgentUnits, hostPidOf, initLease, installAgent, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
 import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
@@ -278,16 +277,19 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
 
 /** What an idle agent costs over a minute: PSS and CPU seconds, on the holder and on the standby. */
 async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
-  const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
   const pids = new Map<lab.NodeName, number>();
   for (const node of lab.NODES) {
     const pid = hostPidOf(node, await agentPid(node));
     if (!pid) throw new Error(`no agent PID on ${node}`);
     pids.set(node, pid);
   }
+  // CPU time in seconds, to the nanosecond: the scheduler's own runtime of every thread
+  // (/proc/<pid>/task/<tid>/schedstat, first field). utime + stime in /proc/<pid>/stat count
+  // in clock ticks (10 ms): a tenth of a second a minute is only ten of them.
   const cpu = (pid: number) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / ticks; // utime + stime, fields 14 and 15
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    return ns / 1e9;
   };
   const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024;
   await new Promise((r) => setTimeout(r, 5_000)); // let the switch's work settle
