@@ -70,7 +70,7 @@ const common = {
   target: "node18",
   metafile: true,
   minify: true,
-  external: ["dbus-next"],
+  external: ["dbus-next", "etcd3"],
   // import.meta.url (createRequire for dbus-next) keeps its meaning in CommonJS bundles.
   define: { "import.meta.url": "__svccModuleUrl", SVCC_VERSION: JSON.stringify((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version) },
   banner: { js: 'const __svccModuleUrl = require("node:url").pathToFileURL(__filename).href;' },

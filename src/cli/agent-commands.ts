@@ -27,11 +27,48 @@ function incarnation(runDir: string, bootId: string): string {
   return id;
 }
 
-export async function runAgent(configFile: string): Promise<number> {
-  const { readAgentConfig } = await import("../fence/config.js");
+type OpenedStore = { store: import("../fence/lease/types.js").LeaseStore; timings: import("../fence/lease/types.js").LeaseTimings; where: string } | { error: string };
+
+/** The lease store the config names: the shared disk (its header holds the timings) or etcd (the config's timings, checked against every other agent's). */
+async function openStore(config: import("../fence/config.js").AgentConfig, configFile: string, clock: import("../fence/clock.js").Clock): Promise<OpenedStore> {
+  const { bootId } = await import("../fence/lease-file.js");
+  const lease = config.lease;
+  if (lease.kind === "etcd") {
+    const { defaultTimings } = await import("../fence/lease/types.js");
+    const { connectEtcd } = await import("../fence/lease/etcd-connect.js");
+    const { EtcdLeaseStore } = await import("../fence/lease/etcd-store.js");
+    const timings = config.timings ?? defaultTimings;
+    let client;
+    try {
+      client = await connectEtcd(lease);
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+    const store = new EtcdLeaseStore({ node: config.node, nodes: config.nodes, services: config.services, clock, incarnation: incarnation(config.runDir, bootId()), timings, ttlSeconds: lease.ttlSeconds, prefix: lease.prefix, client });
+    return { store, timings, where: `etcd ${lease.endpoints.join(",")} (prefix ${lease.prefix}, TTL ${lease.ttlSeconds} s)` };
+  }
   const { DirectBlockDevice, TimedBlockIO } = await import("../fence/lease/block-io.js");
   const { readHeader } = await import("../fence/lease/admin.js");
   const { DiskLeaseStore } = await import("../fence/lease/disk-store.js");
+  let device;
+  try {
+    device = await DirectBlockDevice.open(lease.device, lease.offset);
+  } catch (err) {
+    return { error: `cannot open the lease device ${lease.device}: ${(err as Error).message}` };
+  }
+  const header = await readHeader(device);
+  if (header.kind !== "record") return { error: `${lease.device} has no svcc lease header (${header.kind === "version" ? `format v${header.version}` : header.kind}): run \`svcc lease init\` once, on one node` };
+  const timings = header.record.timings;
+  if (config.timings && JSON.stringify(config.timings) !== JSON.stringify({ ...config.timings, ...timings })) {
+    return { error: `the timings in ${configFile} differ from the ones ${lease.device} was initialised with (${JSON.stringify(timings)}): every node must use the device's; remove "timings" from the agent config or re-initialise the device` };
+  }
+  const io = new TimedBlockIO(device, clock, timings.ioTimeoutMs);
+  const store = new DiskLeaseStore(io, { node: config.node, nodes: config.nodes, services: config.services, clock, incarnation: incarnation(config.runDir, bootId()) });
+  return { store, timings, where: lease.device };
+}
+
+export async function runAgent(configFile: string): Promise<number> {
+  const { readAgentConfig } = await import("../fence/config.js");
   const { systemClock } = await import("../fence/clock.js");
   const { SystemdBus } = await import("../fence/systemd-bus.js");
   const { readServiceDesc } = await import("../fence/service-desc.js");
@@ -40,7 +77,6 @@ export async function runAgent(configFile: string): Promise<number> {
   const { HostEffects } = await import("../fence/effects.js");
   const { DeviceWatchdog, EmulatedWatchdog, NoWatchdog } = await import("../fence/watchdog.js");
   const { SocketNotifier } = await import("../fence/notify.js");
-  const { bootId } = await import("../fence/lease-file.js");
   const { vgFencingProblems, readVgState } = await import("../runtime/lvm.js");
   const { execaRunner } = await import("../runtime/runner.js");
   const realRunner = execaRunner();
@@ -69,21 +105,10 @@ export async function runAgent(configFile: string): Promise<number> {
   if (config.watchdog.kind === "device" && !existsSync(config.watchdog.device)) {
     return fail(`no watchdog device ${config.watchdog.device}: load one (a hardware watchdog's driver, or \`modprobe softdog\`), or set "watchdog": "none" in ${configFile} (unsafe: a hung node would not be reset)`);
   }
-  let device;
-  try {
-    device = await DirectBlockDevice.open(config.lease.device, config.lease.offset);
-  } catch (err) {
-    return fail(`cannot open the lease device ${config.lease.device}: ${(err as Error).message}`);
-  }
-  const header = await readHeader(device);
-  if (header.kind !== "record") return fail(`${config.lease.device} has no svcc lease header (${header.kind === "version" ? `format v${header.version}` : header.kind}): run \`svcc lease init\` once, on one node`);
-  const timings = header.record.timings;
-  if (config.timings && JSON.stringify(config.timings) !== JSON.stringify({ ...config.timings, ...timings })) {
-    return fail(`the timings in ${configFile} differ from the ones ${config.lease.device} was initialised with (${JSON.stringify(timings)}): every node must use the device's; remove "timings" from the agent config or re-initialise the device`);
-  }
   const clock = systemClock;
-  const io = new TimedBlockIO(device, clock, timings.ioTimeoutMs);
-  const store = new DiskLeaseStore(io, { node: config.node, nodes: config.nodes, services: config.services, clock, incarnation: incarnation(config.runDir, bootId()) });
+  const opened = await openStore(config, configFile, clock);
+  if ("error" in opened) return fail(opened.error);
+  const { store, timings, where } = opened;
   const watchdog =
     config.watchdog.kind === "device" ? new DeviceWatchdog(config.watchdog.device, Math.ceil(timings.watchdogTimeoutMs / 1000))
     : config.watchdog.kind === "emulated" ? new EmulatedWatchdog(config.watchdog.stampFile, timings.watchdogTimeoutMs)
@@ -92,7 +117,7 @@ export async function runAgent(configFile: string): Promise<number> {
   const systemd = new SystemdBus(config.busAddress);
   const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m) });
   const server = await serveControl(agent, config.socket);
-  log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${config.lease.device}; timings ${JSON.stringify(timings)}; watchdog ${watchdog.description}; fence ${config.fence}`);
+  log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${where}; timings ${JSON.stringify(timings)}; watchdog ${watchdog.description}; fence ${config.fence}`);
   let stopping: Promise<unknown> | undefined;
   let markStopped!: () => void;
   // Resolved once a signal's shutdown finished; nothing polls for it (an idle agent wakes only for its timers).
@@ -225,6 +250,12 @@ WantedBy=multi-user.target
 
 // ---------- svcc lease ----------
 
+/** `svcc lease init|show` work on the shared-disk store; etcd needs neither (keys are made as agents join). */
+function diskLease(config: import("../fence/config.js").AgentConfig, configFile: string, verb: string) {
+  if (config.lease.kind !== "disk") throw Object.assign(new Error(`${configFile}: the lease store is etcd; \`svcc lease ${verb}\` is for a shared lease device (etcd needs no initialisation: \`svcc status\` shows what agents published)`), { exitCode: 2 });
+  return config.lease;
+}
+
 export async function leaseInit(configFile: string, options: { force?: boolean; maxHosts?: number; maxServices?: number; tokenFloor?: Record<string, number> }): Promise<number> {
   const { readAgentConfig } = await import("../fence/config.js");
   const { DirectBlockDevice } = await import("../fence/lease/block-io.js");
@@ -233,13 +264,14 @@ export async function leaseInit(configFile: string, options: { force?: boolean; 
   const { defaultGeometry } = await import("../fence/lease/layout.js");
   const { systemClock } = await import("../fence/clock.js");
   const config = readAgentConfig(configFile);
+  const lease = diskLease(config, configFile, "init");
   if (!config.nodes) throw Object.assign(new Error(`${configFile}: "nodes" is needed to initialise the lease device (every node of the cluster)`), { exitCode: 2 });
-  const device = await DirectBlockDevice.open(config.lease.device, config.lease.offset);
+  const device = await DirectBlockDevice.open(lease.device, lease.offset);
   try {
     let sizeBytes: number | undefined;
     try {
-      const st = statSync(config.lease.device);
-      if (st.isFile()) sizeBytes = st.size - config.lease.offset;
+      const st = statSync(lease.device);
+      if (st.isFile()) sizeBytes = st.size - lease.offset;
     } catch {
       // a block device's size is checked by the writes themselves
     }
@@ -252,7 +284,7 @@ export async function leaseInit(configFile: string, options: { force?: boolean; 
       tokenFloor: options.tokenFloor,
       sizeBytes,
     }, (m) => process.stderr.write(`svcc: ${m}\n`));
-    process.stdout.write(`${config.lease.device}: ${r.action} (nodes ${r.header.nodes.join(", ")}; services ${r.header.services.join(", ")}; lease id ${r.header.id})\n`);
+    process.stdout.write(`${lease.device}: ${r.action} (nodes ${r.header.nodes.join(", ")}; services ${r.header.services.join(", ")}; lease id ${r.header.id})\n`);
     return 0;
   } finally {
     await device.close();
@@ -265,7 +297,8 @@ export async function leaseShow(configFile: string, json: boolean): Promise<numb
   const { readDevice, maxTokens } = await import("../fence/lease/admin.js");
   const { takeoverWaitMs } = await import("../fence/lease/types.js");
   const config = readAgentConfig(configFile);
-  const device = await DirectBlockDevice.open(config.lease.device, config.lease.offset);
+  const lease = diskLease(config, configFile, "show");
+  const device = await DirectBlockDevice.open(lease.device, lease.offset);
   try {
     const contents = await readDevice(device);
     if (json) {
@@ -273,11 +306,11 @@ export async function leaseShow(configFile: string, json: boolean): Promise<numb
       return 0;
     }
     if (!contents.header) {
-      process.stdout.write(`${config.lease.device}: no svcc lease header (${contents.headerState})\n`);
+      process.stdout.write(`${lease.device}: no svcc lease header (${contents.headerState})\n`);
       return 1;
     }
     const h = contents.header;
-    const out = [`${config.lease.device}: svcc lease v2, id ${h.id}, initialised ${h.initialisedAt}`, `timings ${JSON.stringify(h.timings)}; takeover after ${takeoverWaitMs(h.timings)} ms of silence`, "hosts:"];
+    const out = [`${lease.device}: svcc lease v2, id ${h.id}, initialised ${h.initialisedAt}`, `timings ${JSON.stringify(h.timings)}; takeover after ${takeoverWaitMs(h.timings)} ms of silence`, "hosts:"];
     h.nodes.forEach((n, i) => {
       const p = contents.hosts[i];
       out.push(`  ${n.padEnd(12)} ${p.kind === "record" ? `generation ${p.record.generation} seq ${p.record.seq} incarnation ${p.record.incarnation}${p.record.leaving ? " (left cleanly)" : ""}${p.record.dead?.length ? ` declared dead: ${p.record.dead.map((d) => `${d.node}@${d.generation}/${d.seq}`).join(", ")}` : ""}` : p.kind}`);

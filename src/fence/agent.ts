@@ -185,6 +185,7 @@ export class Agent {
       this.schedule();
     });
     this.running = true;
+    this.d.store.onChange?.(() => this.schedule());
     await this.look();
     // The watchdog is armed before this agent may take or start anything: a process that
     // pauses right after a start is then reset like any other.

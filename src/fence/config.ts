@@ -6,15 +6,34 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { ConfigError, type ConfigProblem } from "../compiler/errors.js";
 import type { FenceAction } from "./effects.js";
-import { checkTimings, defaultTimings, type LeaseTimings } from "./lease/types.js";
+import { checkTimings, defaultTimings, type LeaseTimings, takeoverWaitMs } from "./lease/types.js";
+
+/** The smallest etcd TTL (whole seconds) that covers the takeover wait. */
+export function minimumTtlSeconds(t: LeaseTimings): number {
+  return Math.ceil(takeoverWaitMs(t) / 1000);
+}
 
 export type WatchdogConfig = { kind: "device"; device: string } | { kind: "emulated"; stampFile: string } | { kind: "none" };
+
+export interface EtcdConfig {
+  kind: "etcd";
+  /** Client URLs: http(s)://host:port (or unix:///path in tests). */
+  endpoints: string[];
+  /** Every key svcc writes starts with it. */
+  prefix: string;
+  /** The etcd lease's TTL: at least the takeover wait (a silent holder's key goes only after its watchdog reset it). */
+  ttlSeconds: number;
+  tls?: { ca: string; cert?: string; key?: string };
+}
+
+export type LeaseConfig = { kind: "disk"; device: string; offset: number } | EtcdConfig;
 
 export interface AgentConfig {
   node: string;
   nodes?: string[];
   services: string[];
-  lease: { device: string; offset: number };
+  /** The lease store: a shared disk (the default) or etcd. */
+  lease: LeaseConfig;
   /** Used by `svcc lease init`; when given to the agent, they must equal the device's. */
   timings?: LeaseTimings;
   /** Where compiled services are found (first match wins): units and <svc>.svcc/service.json. */
@@ -62,10 +81,6 @@ export function parseAgentConfig(text: string, file: string, host: () => string 
   const node = typeof data.node === "string" ? data.node : host().split(".")[0];
   if (!name.test(node) || ["localhost", "none", "(none)"].includes(node)) bad("node", `"${node}" is not a usable node name: set the hostname (or "node" in the config) before the agent starts`);
   if (nodes && !nodes.includes(node)) bad("node", `this node (${node}) is not in nodes (${nodes.join(", ")})`);
-  const lease = data.lease as { device?: unknown; offset?: unknown } | undefined;
-  if (!lease || typeof lease.device !== "string" || !lease.device.startsWith("/")) bad("lease", 'expected {"device": "/dev/...", "offset": 0}: the shared block device every node sees');
-  const offset = lease?.offset ?? 0;
-  if (typeof offset !== "number" || offset % 4096 !== 0 || offset < 0) bad("lease.offset", "expected a non-negative multiple of 4096");
   let timings: LeaseTimings | undefined;
   if (data.timings !== undefined) {
     if (typeof data.timings !== "object" || data.timings === null) bad("timings", "expected an object");
@@ -75,6 +90,7 @@ export function parseAgentConfig(text: string, file: string, host: () => string 
       for (const p of checkTimings(timings)) bad("timings", p);
     }
   }
+  const lease = parseLease(data.lease, timings ?? defaultTimings, bad);
   const fence = (data.fence ?? "reboot") as FenceAction;
   if (!fences.includes(fence)) bad("fence", `expected one of ${fences.join(", ")}`);
   let watchdog: WatchdogConfig = { kind: "device", device: "/dev/watchdog" };
@@ -103,7 +119,7 @@ export function parseAgentConfig(text: string, file: string, host: () => string 
     node,
     nodes,
     services,
-    lease: { device: String(lease?.device), offset: Number(offset) },
+    lease,
     timings,
     unitDirs,
     runDir: path("runDir", "/run/svcc"),
@@ -117,6 +133,46 @@ export function parseAgentConfig(text: string, file: string, host: () => string 
   };
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+const etcdKeys = ["endpoints", "prefix", "ttl", "tls"];
+
+/** {"device": ..., "offset": ...} for the shared disk, or {"etcd": {...}}. */
+function parseLease(value: unknown, timings: LeaseTimings, bad: (key: string, reason: string) => void): LeaseConfig {
+  const lease = value as { device?: unknown; offset?: unknown; etcd?: Record<string, unknown> } | undefined;
+  if (lease && typeof lease === "object" && lease.etcd !== undefined) {
+    const e = lease.etcd;
+    const out: EtcdConfig = { kind: "etcd", endpoints: [], prefix: "/svcc/", ttlSeconds: minimumTtlSeconds(timings) };
+    if (typeof e !== "object" || e === null || Array.isArray(e)) {
+      bad("lease.etcd", 'expected {"endpoints": ["https://etcd1:2379", ...], "prefix": "/svcc/", "ttl": 10, "tls": {"ca": ..., "cert": ..., "key": ...}}');
+      return out;
+    }
+    for (const k of Object.keys(lease)) if (k !== "etcd") bad(`lease.${k}`, "not used with etcd (the lease is etcd's)");
+    for (const k of Object.keys(e)) if (!etcdKeys.includes(k)) bad(`lease.etcd.${k}`, `unknown key (expected ${etcdKeys.join(", ")})`);
+    if (!Array.isArray(e.endpoints) || e.endpoints.length === 0 || !e.endpoints.every((u) => typeof u === "string" && /^(https?:\/\/[^\s/]+|unix:\/\/\/\S+)$/.test(u))) bad("lease.etcd.endpoints", "expected a non-empty list of client URLs (https://host:2379)");
+    else out.endpoints = e.endpoints as string[];
+    if (e.prefix !== undefined) {
+      if (typeof e.prefix !== "string" || !/^\/[\x21-\x7e]*$/.test(e.prefix) || e.prefix.length > 128) bad("lease.etcd.prefix", 'expected a key prefix starting with "/" (printable, no spaces)');
+      else out.prefix = e.prefix.endsWith("/") ? e.prefix : `${e.prefix}/`;
+    }
+    if (e.ttl !== undefined) {
+      const min = minimumTtlSeconds(timings);
+      if (typeof e.ttl !== "number" || !Number.isInteger(e.ttl) || e.ttl < min || e.ttl > 3600) bad("lease.etcd.ttl", `expected whole seconds from ${min} (the takeover wait, ${takeoverWaitMs(timings)} ms, rounded up) to 3600: a shorter TTL lets etcd give a silent holder's lease away before its watchdog has reset it`);
+      else out.ttlSeconds = e.ttl;
+    }
+    if (e.tls !== undefined) {
+      const t = e.tls as Record<string, unknown>;
+      const abs = (v: unknown) => typeof v === "string" && v.startsWith("/");
+      if (typeof t !== "object" || t === null || !abs(t.ca) || (t.cert !== undefined && !abs(t.cert)) || (t.key !== undefined && !abs(t.key)) || (t.cert === undefined) !== (t.key === undefined)) bad("lease.etcd.tls", 'expected {"ca": "/path", "cert": "/path", "key": "/path"} (cert and key together, absolute paths)');
+      else out.tls = { ca: t.ca as string, cert: t.cert as string | undefined, key: t.key as string | undefined };
+      if (out.endpoints.some((u) => u.startsWith("http://"))) bad("lease.etcd.endpoints", "tls is set but an endpoint is http://");
+    }
+    return out;
+  }
+  if (!lease || typeof lease.device !== "string" || !lease.device.startsWith("/")) bad("lease", 'expected {"device": "/dev/...", "offset": 0} (the shared block device every node sees) or {"etcd": {"endpoints": [...]}}');
+  const offset = lease?.offset ?? 0;
+  if (typeof offset !== "number" || offset % 4096 !== 0 || offset < 0) bad("lease.offset", "expected a non-negative multiple of 4096");
+  return { kind: "disk", device: String(lease?.device), offset: Number(offset) };
 }
 
 export function readAgentConfig(file: string): AgentConfig {

@@ -34,6 +34,29 @@ describe("agent config", () => {
     expect(() => parseAgentConfig(JSON.stringify({ ...good, watchdog: "none", fence: "watchdog" }), "agent.json")).toThrow(/fence: fence "watchdog" needs a watchdog/);
   });
 
+  it("takes etcd as the lease store: TTL defaults to the takeover wait rounded up, prefix to /svcc/; the disk stays the default", () => {
+    expect(parseAgentConfig(JSON.stringify(good), "agent.json").lease.kind).toBe("disk");
+    const c = parseAgentConfig(JSON.stringify({ ...good, lease: { etcd: { endpoints: ["https://etcd1:2379", "https://etcd2:2379"], tls: { ca: "/etc/svcc/ca.pem", cert: "/etc/svcc/c.pem", key: "/etc/svcc/k.pem" } } } }), "agent.json");
+    expect(c.lease).toEqual({ kind: "etcd", endpoints: ["https://etcd1:2379", "https://etcd2:2379"], prefix: "/svcc/", ttlSeconds: 10, tls: { ca: "/etc/svcc/ca.pem", cert: "/etc/svcc/c.pem", key: "/etc/svcc/k.pem" } });
+    expect(parseAgentConfig(JSON.stringify({ ...good, lease: { etcd: { endpoints: ["http://e:2379"], prefix: "/site-a", ttl: 30 } } }), "agent.json").lease).toMatchObject({ prefix: "/site-a/", ttlSeconds: 30 });
+  });
+
+  it("refuses an etcd TTL shorter than the takeover wait, TLS over http, and unknown etcd keys, naming each", () => {
+    const attempt = (etcd: unknown, extra: object = {}) => {
+      try {
+        parseAgentConfig(JSON.stringify({ ...good, ...extra, lease: { etcd } }), "agent.json");
+        return "";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(attempt({ endpoints: ["http://e:2379"], ttl: 5 })).toMatch(/lease\.etcd\.ttl: expected whole seconds from 10 \(the takeover wait, 9090 ms/);
+    expect(attempt({ endpoints: ["http://e:2379"], ttl: 3 }, { timings: { renewMs: 250, ioTimeoutMs: 500, leaseMs: 1000, watchdogTimeoutMs: 1000, watchdogResetMs: 200, killWindowMs: 500 } })).toBe("");
+    expect(attempt({ endpoints: ["http://e:2379"], tls: { ca: "/ca.pem" } })).toMatch(/lease\.etcd\.endpoints: tls is set but an endpoint is http:\/\//);
+    expect(attempt({ endpoints: [], ttls: 3 })).toMatch(/lease\.etcd\.ttls: unknown key[\s\S]*lease\.etcd\.endpoints: expected a non-empty list/);
+    expect(attempt({ endpoints: ["https://e:2379"], tls: { ca: "/ca.pem", cert: "/c.pem" } })).toMatch(/lease\.etcd\.tls: .*cert and key together/);
+  });
+
   it("names every bad key and why", () => {
     const bad = { ...good, node: "n9", nodez: [], lease: { device: "loop" }, timings: { leaseMs: 1000 }, fence: "explode", watchdog: { device: "watchdog" } };
     let message = "";

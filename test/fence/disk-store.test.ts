@@ -11,6 +11,7 @@ import { encodeRecord, FORMAT_VERSION } from "../../src/fence/lease/records.js";
 import { defaultTimings, takeoverWaitMs } from "../../src/fence/lease/types.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 import { MemoryDisk, type MemoryPath } from "../helpers/memory-device.js";
+import { leaseStoreConformance } from "./lease-conformance.js";
 
 const wait = takeoverWaitMs(defaultTimings);
 
@@ -267,5 +268,26 @@ describe("disk lease store", () => {
     expect(reinit.header.tokenFloor.db1).toBe(1);
     const contents = await readDevice(c.disk.path("y"));
     expect(contents.header?.nodes).toEqual(["n1", "n2", "n3"]);
+  });
+});
+
+describe("disk lease store: the lease store conformance suite", () => {
+  leaseStoreConformance(async () => {
+    const c = await cluster();
+    return {
+      timings: defaultTimings,
+      takeoverMs: wait,
+      now: () => c.clock.now(),
+      sleep: (ms) => c.clock.sleep(ms),
+      make: (node, incarnation = `${node}-boot1`) => c.make(node, incarnation, `${node}-${incarnation}`),
+      stall: (node) => {
+        const paths = [...c.paths.entries()].filter(([name]) => name.startsWith(`${node}-`)).map(([, p]) => p);
+        for (const p of paths) p.hang();
+        return () => {
+          for (const p of paths) p.release();
+        };
+      },
+      cleanup: async () => undefined,
+    };
   });
 });

@@ -22,15 +22,23 @@ done
 # Extra package names on the command line are installed along (scripts/install-deps.sh adds
 # what the compiler's tests need).
 packages=(systemd-container docker.io lvm2 xfsprogs iputils-arping iputils-ping busybox-static
-  iproute2 dbus psmisc util-linux "$@")
+  iproute2 dbus psmisc util-linux etcd-server etcd-client "$@")
 if [ ! -x /usr/lib/postgresql/15/bin/postgres ] || ! command -v psql >/dev/null 2>&1; then
   packages+=(postgresql-15 postgresql-client-15)
 fi
+# etcd-server enables etcd.service: the tests start their own members in namespaces, and a
+# lab node (an overlay of this machine's /) must not boot a stray etcd.
+no_stray_etcd() {
+  if [ -e /etc/systemd/system/multi-user.target.wants/etcd.service ]; then
+    systemctl disable etcd.service >/dev/null 2>&1 || rm -f /etc/systemd/system/multi-user.target.wants/etcd.service /etc/systemd/system/etcd2.service
+  fi
+}
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
+  no_stray_etcd
   echo "lab install-deps: all ${#packages[@]} packages present ($(elapsed))"
   exit 0
 fi
@@ -44,4 +52,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+no_stray_etcd
 echo "lab install-deps: installed ${missing[*]} in $(elapsed)"

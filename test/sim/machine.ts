@@ -201,7 +201,7 @@ export class SimMachine {
     this.config = {
       node: this.node,
       services: this.descs.map((d) => d.service),
-      lease: { device: "/sim/lease", offset: 0 },
+      lease: { kind: "disk", device: "/sim/lease", offset: 0 },
       unitDirs: [],
       runDir: "/run/svcc",
       socket: "/run/svcc/agent.sock",

@@ -150,6 +150,8 @@ export interface LeaseStore {
   /** Clean shutdown holding nothing: peers need not wait for this host. */
   leave(): Promise<void>;
   close(): Promise<void>;
+  /** Stores that hear changes as they happen (etcd's watch) call listener on each, so the agent acts at once rather than on its next renew or poll. */
+  onChange?(listener: () => void): () => void;
 }
 
 export type { InstanceState, IntentOrigin, StatusRecord };
