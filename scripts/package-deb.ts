@@ -1,7 +1,7 @@
 // npm run package:deb [-- --out DIR] → svcc_<version>_all.deb (version from package.json).
 // Built with dpkg-deb from what `npm pack` ships (its prepack runs the build), so the .deb and
 // the npm package hold the same bundles. Layout:
-//   /usr/lib/svcc/                        the npm package + its one runtime dependency (dbus-next)
+//   /usr/lib/svcc/                        the npm package + its runtime dependencies (dbus-next; etcd3, loaded only for an etcd lease store)
 //   /usr/bin/svcc                         → ../lib/svcc/bin/svcc
 //   /usr/lib/systemd/system-generators/svcc-generator → ../../svcc/bin/svcc-generator
 //   /usr/lib/systemd/system/svcc-agent.service          (not enabled)

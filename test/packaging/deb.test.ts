@@ -91,6 +91,7 @@ describe("the .deb's contents", () => {
     // Only the runtime dependency the bundles leave out (dbus-next and its own), trimmed.
     const modules = [...entries.keys()].filter((p) => p.startsWith("usr/lib/svcc/node_modules/"));
     expect(modules).toContain("usr/lib/svcc/node_modules/dbus-next/package.json");
+    expect(modules).toContain("usr/lib/svcc/node_modules/etcd3/proto/rpc.proto"); // etcd3 reads its .proto files at run time
     expect(modules.filter((p) => /node_modules\/(ajv|commander|execa|handlebars|esbuild|vitest)(\/|$)/.test(p))).toEqual([]);
     expect(modules.filter((p) => /(\.md|\.ts|\.map|\/LICENSE[^/]*|\/test(\/|\.js$))$/i.test(p))).toEqual([]);
   });
@@ -290,7 +291,7 @@ describe.skipIf(!isRoot)("a whole life in a chroot with Debian 12's nodejs 18 (r
     expect(install.code, install.stdout + install.stderr).toBe(0);
     expect(install.stdout + install.stderr).not.toMatch(/daemon-reload|svcc:/);
 
-    // The CLI, the runtime helper, the agent's commands and dbus-next all load on Node 18.
+    // The CLI, the runtime helper, the agent's commands, dbus-next and etcd3 all load on Node 18.
     expect(inRoot(["svcc", "--version"]).stdout.trim()).toBe(pkg.version);
     const compiled = inRoot(["svcc", "compile", "/usr/share/doc/svcc/examples/db1.json", "--nodes", "node1,node2", "--dryrun"]);
     expect(compiled.code, compiled.stderr).toBe(0);
@@ -298,8 +299,10 @@ describe.skipIf(!isRoot)("a whole life in a chroot with Debian 12's nodejs 18 (r
     expect(compiled.stderr).toBe("");
     expect(inRoot(["svcc", "res", "--help-actions"]).stdout).toContain("vg-start");
     expect(inRoot(["svcc", "agent", "--print-unit"]).stdout).toContain("ExecStart=/usr/bin/svcc agent");
-    const dbus = inRoot(["node", "-e", 'require("node:module").createRequire("/usr/lib/svcc/dist/svcc-agent.cjs")("dbus-next"); console.log("ok")']);
-    expect(dbus.stdout.trim(), dbus.stderr).toBe("ok");
+    for (const dep of ["dbus-next", "etcd3"]) {
+      const loaded = inRoot(["node", "-e", `require("node:module").createRequire("/usr/lib/svcc/dist/svcc-agent.cjs")("${dep}"); console.log("ok")`]);
+      expect(loaded.stdout.trim(), loaded.stderr).toBe("ok");
+    }
 
     // The generator as systemd would run it there, on a config an operator put in place.
     mkdirSync(join(root, "etc/svcc/services"), { recursive: true });

@@ -47,9 +47,9 @@ describe("npm pack", () => {
     }
   });
 
-  it("depends at run time on dbus-next only (the rest is bundled)", () => {
+  it("depends at run time on dbus-next and etcd3 only (the rest is bundled)", () => {
     const manifest = JSON.parse(run("tar", ["-xzOf", tarball, "package/package.json"]).stdout) as { dependencies: Record<string, string>; scripts: Record<string, string> };
-    expect(Object.keys(manifest.dependencies)).toEqual(["dbus-next"]);
+    expect(Object.keys(manifest.dependencies)).toEqual(["dbus-next", "etcd3"]);
     expect(manifest.scripts.prepack).toBe("npm run build");
   });
 });
@@ -74,10 +74,12 @@ describe("npm install -g of the tarball into a scratch prefix", () => {
     expect(run("svcc", ["agent", "--print-unit"], { env }).stdout).toContain(`ExecStart=${join(prefix, "bin/svcc")} agent`);
   });
 
-  it("installs dbus-next where the agent's bundle finds it, and nothing it bundles", () => {
+  it("installs dbus-next and etcd3 where the agent's bundle finds them, and nothing it bundles", () => {
     const installed = join(prefix, "lib/node_modules/svcc");
-    const r = run(process.execPath, ["-e", `require("node:module").createRequire(${JSON.stringify(join(installed, "dist/svcc-agent.cjs"))})("dbus-next"); console.log("ok")`]);
-    expect(r.stdout.trim(), r.stderr).toBe("ok");
+    for (const dep of ["dbus-next", "etcd3"]) {
+      const r = run(process.execPath, ["-e", `require("node:module").createRequire(${JSON.stringify(join(installed, "dist/svcc-agent.cjs"))})(${JSON.stringify(dep)}); console.log("ok")`]);
+      expect(r.stdout.trim(), r.stderr).toBe("ok");
+    }
     for (const bundled of ["ajv", "commander", "execa", "handlebars"]) expect(existsSync(join(installed, "node_modules", bundled)), bundled).toBe(false);
   });
 
