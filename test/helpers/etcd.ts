@@ -72,7 +72,7 @@ export class EtcdCluster {
     const cluster = Array.from({ length: this.size }, (_, j) => `${this.name(j)}=${this.peerUrl(j)}`).join(",");
     rmSync(this.socket(i), { force: true });
     const args = [
-      "netns", "exec", this.netns, ETCD,
+      `--net=/run/netns/${this.netns}`, ETCD,
       "--name", this.name(i),
       "--data-dir", join(this.dir, `data-${i}`),
       "--listen-client-urls", `http://127.0.0.1:${2379 + 10 * i},unix://${this.name(i)}:${2379 + 10 * i}`,
@@ -87,8 +87,10 @@ export class EtcdCluster {
       "--logger", "zap",
       "--log-outputs", "stderr",
     ];
-    // `ip netns exec` execs etcd: the PID is etcd's own.
-    const p = spawn("ip", args, { cwd: this.dir, stdio: ["ignore", "ignore", "pipe"] });
+    // nsenter enters only the network namespace and execs etcd (the PID is etcd's own). Not
+    // `ip netns exec`: it also makes a mount namespace, whose copy of the lab's mounts would
+    // keep the lab's loop devices busy while etcd runs.
+    const p = spawn("nsenter", args, { cwd: this.dir, stdio: ["ignore", "ignore", "pipe"] });
     p.stderr!.on("data", (d: Buffer) => {
       const log = this.logs[i];
       log.push(d.toString());
@@ -100,7 +102,7 @@ export class EtcdCluster {
   /** Runs etcdctl inside the namespace against member i (or all members). */
   ctl(args: string[], member?: number): string {
     const endpoints = member === undefined ? Array.from({ length: this.size }, (_, j) => `http://127.0.0.1:${2379 + 10 * j}`).filter((_, j) => this.procs[j]).join(",") : `http://127.0.0.1:${2379 + 10 * member}`;
-    return execFileSync("ip", ["netns", "exec", this.netns, "etcdctl", `--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=3s", ...args], { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8" });
+    return execFileSync("nsenter", [`--net=/run/netns/${this.netns}`, "etcdctl", `--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=3s", ...args], { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   }
 
   async waitHealthy(timeoutMs: number): Promise<void> {
