@@ -19,25 +19,51 @@ export function requireEtcd(): void {
 
 let counter = 0;
 
+/** Members on a lab's bridge instead: each in its own namespace with a veth leg on the bridge (198.51.100.0/24 only). */
+export interface BridgeOptions {
+  /** The namespace holding the bridge. */
+  netns: string;
+  bridge: string;
+  /** One address per member, in the lab's subnet. */
+  addresses: string[];
+  prefix: number;
+}
+
 export class EtcdCluster {
   readonly netns: string;
   readonly dir: string;
   private readonly procs: (ChildProcess | undefined)[];
   private readonly logs: string[][];
+  private readonly made: string[] = [];
 
-  private constructor(readonly size: number) {
+  private constructor(
+    readonly size: number,
+    private readonly bridge?: BridgeOptions,
+  ) {
     this.netns = `svcc-etcd-${process.pid}-${counter++}`;
     this.dir = mkdtempSync(join(tmpdir(), "svcc-etcd-"));
     this.procs = new Array(size).fill(undefined);
     this.logs = Array.from({ length: size }, () => []);
   }
 
-  static async start(size: 1 | 3): Promise<EtcdCluster> {
+  static async start(size: 1 | 3, bridge?: BridgeOptions): Promise<EtcdCluster> {
     requireEtcd();
-    const c = new EtcdCluster(size);
-    execFileSync("ip", ["netns", "add", c.netns]);
+    const c = new EtcdCluster(size, bridge);
     try {
-      execFileSync("ip", ["-n", c.netns, "link", "set", "lo", "up"]);
+      if (!bridge) {
+        c.addNetns(c.netns);
+      } else {
+        if (bridge.addresses.length !== size || !bridge.addresses.every((a) => a.startsWith("198.51.100."))) throw new Error("etcd on a lab bridge: one 198.51.100.x address per member");
+        for (let i = 0; i < size; i++) {
+          const ns = c.nsOf(i);
+          c.addNetns(ns);
+          const leg = `ve-etcd${counter}-${i}`.slice(0, 15);
+          execFileSync("ip", ["-n", bridge.netns, "link", "add", leg, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+          execFileSync("ip", ["-n", bridge.netns, "link", "set", leg, "master", bridge.bridge, "up"]);
+          execFileSync("ip", ["-n", ns, "addr", "add", `${bridge.addresses[i]}/${bridge.prefix}`, "dev", "eth0"]);
+          execFileSync("ip", ["-n", ns, "link", "set", "eth0", "up"]);
+        }
+      }
       for (let i = 0; i < size; i++) c.spawnMember(i, "new");
       await c.waitHealthy(30_000);
     } catch (err) {
@@ -47,12 +73,32 @@ export class EtcdCluster {
     return c;
   }
 
+  private addNetns(name: string): void {
+    execFileSync("ip", ["netns", "add", name]);
+    this.made.push(name);
+    execFileSync("ip", ["-n", name, "link", "set", "lo", "up"]);
+  }
+
+  /** The namespace member i runs in. */
+  nsOf(i: number): string {
+    return this.bridge ? `${this.netns}-m${i}` : this.netns;
+  }
+
+  private host(i: number): string {
+    return this.bridge ? this.bridge.addresses[i] : "127.0.0.1";
+  }
+
   private name(i: number): string {
     return `m${i}`;
   }
 
   private peerUrl(i: number): string {
-    return `http://127.0.0.1:${2380 + 10 * i}`;
+    return `http://${this.host(i)}:${2380 + 10 * i}`;
+  }
+
+  /** The client URL as seen from the namespaces (the lab's nodes reach it over the bridge). */
+  clientUrl(i: number): string {
+    return `http://${this.host(i)}:${2379 + 10 * i}`;
   }
 
   /** The unix socket clients use for member i. */
@@ -72,11 +118,11 @@ export class EtcdCluster {
     const cluster = Array.from({ length: this.size }, (_, j) => `${this.name(j)}=${this.peerUrl(j)}`).join(",");
     rmSync(this.socket(i), { force: true });
     const args = [
-      `--net=/run/netns/${this.netns}`, ETCD,
+      `--net=/run/netns/${this.nsOf(i)}`, ETCD,
       "--name", this.name(i),
       "--data-dir", join(this.dir, `data-${i}`),
-      "--listen-client-urls", `http://127.0.0.1:${2379 + 10 * i},unix://${this.name(i)}:${2379 + 10 * i}`,
-      "--advertise-client-urls", `http://127.0.0.1:${2379 + 10 * i}`,
+      "--listen-client-urls", `${this.clientUrl(i)},unix://${this.name(i)}:${2379 + 10 * i}`,
+      "--advertise-client-urls", this.clientUrl(i),
       "--listen-peer-urls", this.peerUrl(i),
       "--initial-advertise-peer-urls", this.peerUrl(i),
       "--initial-cluster", cluster,
@@ -101,8 +147,8 @@ export class EtcdCluster {
 
   /** Runs etcdctl inside the namespace against member i (or all members). */
   ctl(args: string[], member?: number): string {
-    const endpoints = member === undefined ? Array.from({ length: this.size }, (_, j) => `http://127.0.0.1:${2379 + 10 * j}`).filter((_, j) => this.procs[j]).join(",") : `http://127.0.0.1:${2379 + 10 * member}`;
-    return execFileSync("nsenter", [`--net=/run/netns/${this.netns}`, "etcdctl", `--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=3s", ...args], { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const endpoints = member === undefined ? Array.from({ length: this.size }, (_, j) => this.clientUrl(j)).filter((_, j) => this.procs[j]).join(",") : this.clientUrl(member);
+    return execFileSync("nsenter", [`--net=/run/netns/${this.nsOf(member ?? 0)}`, "etcdctl", `--endpoints=${endpoints}`, "--dial-timeout=2s", "--command-timeout=3s", ...args], { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   }
 
   async waitHealthy(timeoutMs: number): Promise<void> {
@@ -127,6 +173,11 @@ export class EtcdCluster {
       if (s.Status.leader === s.Status.header.member_id) return Math.round((Number(s.Endpoint.split(":").at(-1)) - 2379) / 10);
     }
     throw new Error("no etcd leader");
+  }
+
+  /** Every member's client URL (what the lab's agents are configured with). */
+  clientUrls(): string[] {
+    return Array.from({ length: this.size }, (_, i) => this.clientUrl(i));
   }
 
   pid(i: number): number | undefined {
@@ -160,10 +211,12 @@ export class EtcdCluster {
       this.resume(i);
       await this.kill(i);
     }
-    try {
-      execFileSync("ip", ["netns", "del", this.netns], { stdio: "ignore" });
-    } catch {
-      // never created
+    for (const ns of this.made) {
+      try {
+        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" }); // its veth leg goes with it
+      } catch {
+        // already gone
+      }
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
