@@ -41,8 +41,16 @@ class SimAgent {
     store.onChange(() => void this.act());
   }
 
+  /** Joins (retried: on a loaded machine a join's request may outlast its io timeout), then renews. */
   async start() {
-    await this.store.join();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.join();
+        break;
+      } catch (err) {
+        if (attempt >= 5) throw err;
+      }
+    }
     this.loop();
   }
 
@@ -136,7 +144,12 @@ async function main() {
     for (let i = 0; i < agents.length; i += 10) await Promise.all(agents.slice(i, i + 10).map((a) => a.start()));
     await Promise.all(agents.map((a) => a.act()));
     const heldCount = () => agents.filter((a) => a.running).reduce((n, a) => n + a.store.held().size, 0);
-    await waitUntil(`all ${SERVICES} services held`, () => heldCount() === SERVICES, 120_000);
+    const progress = setInterval(() => process.stderr.write(`etcd scale: ${heldCount()} of ${SERVICES} services held after ${Math.round(systemClock.now() - joinStart)} ms\n`), 10_000);
+    try {
+      await waitUntil(`all ${SERVICES} services held`, () => heldCount() === SERVICES, 180_000);
+    } finally {
+      clearInterval(progress);
+    }
     figure("etcd_scale_start_all_held", systemClock.now() - joinStart, "ms");
 
     // Steady state: nothing changes; the agents only renew.

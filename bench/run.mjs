@@ -4,7 +4,8 @@
 // - the systemd generator on 1, 100 and 1,000 configs (ratios to node -e 0 and to Quadlet's);
 // - the corpus of real OpenSVC configs: how many compile and pass verify, and why the others are refused;
 // - the safety simulator: schedules/s and fault coverage per ballot phase;
-// - as root (unless BENCH_LAB=0), db1's relocation in the two-node lab (test/lab/bench.ts).
+// - as root (unless BENCH_LAB=0), db1's relocation in the two-node lab (test/lab/bench.ts);
+// - as root (unless BENCH_ETCD=0), the etcd lease store with 1,000 services over 50 simulated agents (bench/etcd-scale.ts).
 // Figures are printed as a table and appended to bench/results.jsonl as {"name","value","unit"}.
 
 import { spawnSync } from "node:child_process";
@@ -207,6 +208,14 @@ if (process.env.BENCH_LAB !== "0" && process.getuid?.() === 0) {
   for (const line of lab.stdout.split("\n").filter((l) => l.startsWith("{"))) figures.push(JSON.parse(line));
 }
 
+// The etcd lease store at scale: 50 simulated agents, 1,000 services, a 3-member etcd in a
+// network namespace the bench creates (root only: namespaces; BENCH_ETCD=0 skips it).
+if (process.env.BENCH_ETCD !== "0" && process.getuid?.() === 0) {
+  const scale = spawnSync("npx", ["tsx", join(repo, "bench/etcd-scale.ts")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 600_000 });
+  if (scale.status !== 0) throw new Error(`etcd scale bench failed (${scale.status ?? scale.signal})`);
+  for (const line of scale.stdout.split("\n").filter((l) => l.startsWith("{"))) figures.push(JSON.parse(line));
+}
+
 const width = Math.max(...figures.map((f) => f.name.length));
 console.log(`svcc bench (median of ${runs} runs; 1,000-service runs: median of ${Math.max(3, Math.floor(runs / 3))})`);
 for (const f of figures) console.log(`  ${f.name.padEnd(width)}  ${String(f.value).padStart(10)} ${f.unit}`);
@@ -225,6 +234,9 @@ if (targets.lab_relocation_total !== undefined) {
 if (targets.switch_total !== undefined) {
   console.log(`  svcc switch: ${targets.switch_total} ms (goal < 3000 ms: ${met(targets.switch_total < 3000)}; ${targets.switch_total_vs_by_hand}× the by-hand relocation); coordination ${targets.switch_coordination_overhead} ms, ${targets.switch_coordination_overhead_agents} ms without the CLI's own start-up (goal < 300 ms: ${met(targets.switch_coordination_overhead < 300)} / ${met(targets.switch_coordination_overhead_agents < 300)})`);
   console.log(`  crash takeover: ${targets.crash_takeover} ms (settings: takeover after ${targets.crash_takeover_silence_bound} ms of silence; goal < 15000 ms: ${met(targets.crash_takeover < 15000)})`);
+}
+if (targets.etcd_scale_failover !== undefined) {
+  console.log(`  etcd store: ${targets.etcd_scale_services} services over ${targets.etcd_scale_nodes} simulated agents, 3-member etcd: steady ${targets.etcd_scale_steady_requests_per_s} requests/s (goal < 500: ${met(targets.etcd_scale_steady_requests_per_s < 500)}), ${targets.etcd_scale_memory_per_agent} KiB per agent; the ${targets.etcd_scale_killed_node_services} services of a killed node held elsewhere after ${targets.etcd_scale_failover} ms = ${targets.etcd_scale_failover_vs_ttl}× the TTL (goal < 2×: ${met(targets.etcd_scale_failover_vs_ttl < 2)})`);
 }
 mkdirSync(join(repo, "bench"), { recursive: true });
 appendFileSync(join(repo, "bench/results.jsonl"), figures.map((f) => JSON.stringify(f)).join("\n") + "\n");

@@ -96,7 +96,7 @@ try {
   const vendoredLicenses = vendored.map((name) => {
     const dir = join(lib, "node_modules", name);
     const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as PackageLicenseFields;
-    const file = readdirSync(dir).find((f) => /^licen[cs]e(\.|$)/i.test(f));
+    const file = readdirSync(dir).find((f) => /^licen[cs]e([-.]|$)/i.test(f)); // LICENSE, LICENSE.md, LICENSE-MIT.txt
     const text = file ? readFileSync(join(dir, file), "utf8").replace(/\r/g, "").trim() : "";
     return { name, version: meta.version, ...licenseOf(name, meta, text) };
   });
@@ -108,12 +108,14 @@ try {
   for (const p of walk(join(lib, "node_modules")).reverse()) {
     const base = p.split("/").pop()!;
     const junk =
-      /^(readme|changelog|history|changes|authors|licen[cs]e|copying)(\..*)?$/i.test(base) ||
+      /^(readme|changelog|history|changes|authors|licen[cs]e|copying)([-.].*)?$/i.test(base) ||
       /\.(md|markdown|map|ts|yml|yaml|html)$/.test(base) ||
       /^test\.js$/.test(base) ||
       /^\.(npmignore|travis\.yml|eslintrc.*|jshintrc|editorconfig|github)$/.test(base) ||
       ["test", "tests", "example", "examples", "docs", "bench", "benchmark"].includes(base);
     if (junk || (lstatSync(p).isDirectory() && readdirSync(p).length === 0)) rmSync(p, { recursive: true, force: true });
+    // A module file published executable (wrap-ansi's index.js) is not a program: 0644.
+    else if (lstatSync(p).isFile() && lstatSync(p).mode & 0o111 && !readFileSync(p).subarray(0, 2).equals(Buffer.from("#!"))) chmodSync(p, 0o644);
   }
   // The npm package's docs and licenses move to /usr/share/doc.
   for (const f of ["README.md", "LICENSE", "docs"]) rmSync(join(lib, f), { recursive: true, force: true });

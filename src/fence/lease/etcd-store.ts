@@ -53,6 +53,14 @@ interface Entry {
   create: number;
   mod: number;
   lease: string;
+  /** The value parsed, once (views are read on every tick). */
+  parsed?: unknown;
+}
+
+function json<T>(e: Entry | undefined): T | undefined {
+  if (!e) return undefined;
+  if (!("parsed" in e)) e.parsed = parse(e.value);
+  return e.parsed as T | undefined;
 }
 
 interface Owner {
@@ -110,6 +118,9 @@ export class EtcdLeaseStore implements LeaseStore {
   private fatal?: string;
   /** The watched keys this agent cares about (nodes, its services), as last read or heard. */
   private readonly mirror = new Map<string, Entry>();
+  /** Indexes of the mirror: each service's statuses by node, and the nodes whose key is present. */
+  private readonly statusIndex = new Map<string, Map<string, Entry>>();
+  private readonly liveIndex = new Set<string>();
   /** Keys deleted at or after this revision: an older event must not bring them back. */
   private readonly tombstones = new Map<string, number>();
   private mirrorRev = 0;
@@ -173,8 +184,24 @@ export class EtcdLeaseStore implements LeaseStore {
     const known = this.mirror.get(key);
     if ((known && known.mod >= mod) || (this.tombstones.get(key) ?? 0) >= mod) return;
     this.tombstones.delete(key);
-    this.mirror.set(key, { value: kv.value.toString(), create: Number(kv.create_revision), mod, lease: String(kv.lease) });
+    const entry = { value: kv.value.toString(), create: Number(kv.create_revision), mod, lease: String(kv.lease) };
+    this.mirror.set(key, entry);
+    this.index(key, entry);
     this.noteOwner(key);
+  }
+
+  private index(key: string, entry: Entry | undefined): void {
+    const rel = key.slice(this.p.length);
+    if (rel.startsWith("nodes/")) {
+      if (entry) this.liveIndex.add(rel.slice(6));
+      else this.liveIndex.delete(rel.slice(6));
+      return;
+    }
+    const m = /^svc\/([^/]+)\/status\/(.+)$/.exec(rel);
+    if (!m) return;
+    const byNode = this.statusIndex.get(m[1]) ?? this.statusIndex.set(m[1], new Map()).get(m[1])!;
+    if (entry) byNode.set(m[2], entry);
+    else byNode.delete(m[2]);
   }
 
   private applyDelete(key: string, rev: number): void {
@@ -182,6 +209,7 @@ export class EtcdLeaseStore implements LeaseStore {
     const known = this.mirror.get(key);
     if (known && known.mod > rev) return;
     this.mirror.delete(key);
+    this.index(key, undefined);
     this.tombstones.set(key, Math.max(rev, this.tombstones.get(key) ?? 0));
   }
 
@@ -203,22 +231,25 @@ export class EtcdLeaseStore implements LeaseStore {
   }
 
   private onWatch(res: IWatchResponse): void {
+    let relevant = false;
     for (const ev of res.events) {
       const rev = Number(ev.kv.mod_revision);
-      if (ev.type === "Delete") this.applyDelete(ev.kv.key.toString(), rev);
+      const key = ev.kv.key.toString();
+      if (this.wanted(key)) relevant = true;
+      if (ev.type === "Delete") this.applyDelete(key, rev);
       else this.applyPut(ev.kv);
       this.mirrorRev = Math.max(this.mirrorRev, rev);
     }
+    if (!relevant) return; // another agent's services: nothing here changed
     this.afterMirrorChange();
-    if (res.events.length) for (const fn of this.listeners) fn();
+    for (const fn of this.listeners) fn();
   }
 
   private afterMirrorChange(): void {
     const now = this.clock.now();
-    const nodes = new Set([...(this.options.nodes ?? []), ...this.hostSeen.keys()]);
-    for (const key of this.mirror.keys()) if (key.startsWith(`${this.p}nodes/`)) nodes.add(key.slice(this.p.length + 6));
+    const nodes = new Set([...(this.options.nodes ?? []), ...this.hostSeen.keys(), ...this.liveIndex]);
     for (const n of nodes) {
-      const present = this.mirror.has(this.key.node(n));
+      const present = this.liveIndex.has(n);
       const seen = this.hostSeen.get(n);
       if (!seen || seen.present !== present) this.hostSeen.set(n, { present, since: now });
     }
@@ -337,6 +368,7 @@ export class EtcdLeaseStore implements LeaseStore {
       return false;
     }
     this.leaseId = String(grant.ID);
+    this.published.clear(); // statuses live on the lease: a new lease has none yet
     return true;
   }
 
@@ -455,8 +487,9 @@ export class EtcdLeaseStore implements LeaseStore {
   private async tidy(): Promise<void> {
     for (const [service, token] of this.releasing) await this.deleteOwner(service, token);
     for (const service of this.uncertain) {
-      const owner = this.mirror.get(this.key.owner(service));
-      if (owner && owner.lease === this.leaseId && !this.heldTokens.has(service)) await this.deleteOwner(service, owner.create);
+      // Read it (the mirror may not have heard of it yet): ours and not taken means nothing started on it.
+      const kv = (await this.client.kv.range({ key: enc(this.key.owner(service)) }, this.deadline())).kvs[0];
+      if (kv && String(kv.lease) === this.leaseId && !this.heldTokens.has(service)) await this.deleteOwner(service, Number(kv.create_revision));
       this.uncertain.delete(service);
     }
   }
@@ -479,19 +512,17 @@ export class EtcdLeaseStore implements LeaseStore {
 
   view(service: string): ServiceView {
     const statuses = new Map<string, StatusRecord>();
-    const statusPrefix = `${this.p}svc/${service}/status/`;
-    for (const [key, e] of this.mirror) {
-      if (!key.startsWith(statusPrefix)) continue;
-      const st = parse<StatusRecord>(e.value);
-      if (st) statuses.set(key.slice(statusPrefix.length), st);
+    for (const [node, e] of this.statusIndex.get(service) ?? []) {
+      const st = json<StatusRecord>(e);
+      if (st) statuses.set(node, st);
     }
-    const i = parse<IntentRecord>(this.mirror.get(this.key.intent(service))?.value);
+    const i = json<IntentRecord>(this.mirror.get(this.key.intent(service)));
     const intent: ClusterIntent = i ? { placement: i.p, frozen: i.f ?? false, request: i.r, version: i.v, from: i.by, clear: i.clear, origin: i.o } : { frozen: false, version: 0 };
     const ownerEntry = this.mirror.get(this.key.owner(service));
-    const owner = parse<Owner>(ownerEntry?.value);
+    const owner = json<Owner>(ownerEntry);
     let holder: ServiceView["holder"];
     if (ownerEntry && owner) {
-      const live = owner.node === this.node ? this.heldTokens.has(service) || this.releasing.has(service) : this.mirror.has(this.key.node(owner.node));
+      const live = owner.node === this.node ? this.heldTokens.has(service) || this.releasing.has(service) : this.liveIndex.has(owner.node);
       holder = { node: owner.node, token: ownerEntry.create, state: "held", live };
     }
     const problems: string[] = [];
@@ -507,15 +538,13 @@ export class EtcdLeaseStore implements LeaseStore {
     return [...nodes].sort().map((node) => {
       if (node === this.node) return { node, state: "live" as const, silentMs: 0 };
       const seen = this.hostSeen.get(node);
-      const present = this.mirror.has(this.key.node(node));
+      const present = this.liveIndex.has(node);
       return { node, state: present ? ("live" as const) : seen ? ("dead" as const) : ("unknown" as const), silentMs: present ? 0 : Math.round(now - (seen?.since ?? this.joinedAt)) };
     });
   }
 
   liveNodes(): Set<string> {
-    const live = new Set<string>([this.node]);
-    for (const key of this.mirror.keys()) if (key.startsWith(`${this.p}nodes/`)) live.add(key.slice(this.p.length + 6));
-    return live;
+    return new Set([this.node, ...this.liveIndex]);
   }
 
   held(): Map<string, number> {
