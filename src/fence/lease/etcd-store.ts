@@ -15,7 +15,7 @@
 // A watch on P keeps a local mirror, so a peer hears an intent (a switch) at once.
 
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from "etcd3";
-import type { Clock } from "../clock.js";
+import { type Clock, TIMED_OUT, withTimeout } from "../clock.js";
 import type { IntentOrigin, IntentRecord, StatusRecord } from "./records.js";
 import {
   type AcquireResult,
@@ -281,7 +281,15 @@ export class EtcdLeaseStore implements LeaseStore {
   }
 
   private async startWatch(rev: number): Promise<void> {
-    const w = await this.client.watch().prefix(this.p).startRevision(String(rev + 1)).create();
+    // create() waits for etcd to confirm the watch, retrying without bound: never hold the
+    // store's lock (and so a renew) longer than io timeout for it. A watch confirmed too late is
+    // cancelled; the next renew reads everything and tries again.
+    const creating = this.client.watch().prefix(this.p).startRevision(String(rev + 1)).create();
+    const w: Watcher | typeof TIMED_OUT = await withTimeout(this.clock, this.timings.ioTimeoutMs, creating).catch(() => TIMED_OUT);
+    if (typeof w === "symbol") {
+      void creating.then((late) => late.cancel()).catch(() => undefined);
+      return;
+    }
     this.watcher = w;
     this.watchHealthy = true;
     w.on("data", (res) => this.onWatch(res));
