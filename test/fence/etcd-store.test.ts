@@ -186,6 +186,28 @@ describe("etcd lease store on a three-member cluster", () => {
     }
   }, 90_000);
 
+  it("a request never outlives the lease: with less than io timeout left, its deadline is what is left", async () => {
+    const prefix = `/deadline-${process.pid}/`;
+    const n1 = storeFor(cluster, prefix, "n1", "a", [cluster.endpoint(0)]);
+    try {
+      await n1.join();
+      const r = await n1.renew();
+      expect(r.ok).toBe(true);
+      const left = 150;
+      await systemClock.sleep(Math.max(0, r.validUntil - left - systemClock.now()));
+      cluster.pause(0);
+      const started = systemClock.now();
+      const got = await n1.acquire("db1");
+      const took = systemClock.now() - started;
+      cluster.resume(0);
+      expect(got.ok).toBe(false);
+      expect(took).toBeLessThan(timings.ioTimeoutMs - 100); // io timeout is 500 ms; 150 ms were left
+    } finally {
+      cluster.resume(0);
+      await n1.close();
+    }
+  }, 60_000);
+
   it("a switch is heard through the watch: the peer sees the new intent without a read of its own", async () => {
     const prefix = `/watch-${process.pid}/`;
     const [n1, n2] = [storeFor(cluster, prefix, "n1", "a"), storeFor(cluster, prefix, "n2", "b")];
