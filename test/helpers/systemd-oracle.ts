@@ -4,7 +4,7 @@
 // values after its own parsing: specifiers expanded, quotes and C escapes undone, lines joined.
 // Tests compare that with what the config meant; nothing here shares code with the compiler.
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,34 +42,70 @@ function openUp(dir: string): void {
   }
 }
 
+interface OracleRun {
+  root: string;
+  argv: string[];
+  env: Record<string, string | undefined>;
+}
+
+/** A directory with copies of `dirs` (readable by nobody) and a target that wants every unit named. */
+function prepare(dirs: string[], unitNames: string[]): OracleRun {
+  const root = mkdtempSync(join(tmpdir(), "svcc-oracle-"));
+  // One run for many units: a target that wants them all.
+  writeFileSync(join(root, "svcc-oracle.target"), `[Unit]\n${unitNames.map((u) => `Wants=${u}\n`).join("")}`);
+  // Copies, so that nobody can read them whatever the test's own directories allow.
+  const copies = dirs.map((dir, i) => {
+    const copy = join(root, `dir${i}`);
+    cpSync(dir, copy, { recursive: true });
+    return copy;
+  });
+  openUp(root);
+  const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+  return {
+    root,
+    argv: [...asNobody, systemdBinary, "--test", "--system", "--unit=svcc-oracle.target", "--no-pager"],
+    // Only these directories: the host's own units cannot stand in for missing ones.
+    env: { PATH: process.env.PATH, SYSTEMD_UNIT_PATH: [root, ...copies].join(":"), SYSTEMD_LOG_TARGET: "console", SYSTEMD_LOG_LEVEL: "info", LANG: "C.UTF-8" },
+  };
+}
+
+function result(run: OracleRun, r: { error?: Error; status: number | null; stdout: string; stderr: string }): LoadResult {
+  if (r.error) throw new Error(`cannot run ${systemdBinary} --test (install systemd: scripts/install-deps.sh): ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${systemdBinary} --test failed (${r.status}): ${r.stderr}`);
+  const warnings = r.stderr.split("\n").filter((l) => l.includes(run.root) || /Unit configuration has fatal error|bad unit file setting/.test(l));
+  return { units: parseDump(r.stdout), warnings };
+}
+
 /** Loads every unit named (and what they pull in) from `dirs` with systemd's own loader. */
 export function loadWithSystemd(dirs: string[], unitNames: string[]): LoadResult {
-  const root = mkdtempSync(join(tmpdir(), "svcc-oracle-"));
+  const run = prepare(dirs, unitNames);
   try {
-    // One run for many units: a target that wants them all.
-    writeFileSync(join(root, "svcc-oracle.target"), `[Unit]\n${unitNames.map((u) => `Wants=${u}\n`).join("")}`);
-    // Copies, so that nobody can read them whatever the test's own directories allow.
-    const copies = dirs.map((dir, i) => {
-      const copy = join(root, `dir${i}`);
-      cpSync(dir, copy, { recursive: true });
-      return copy;
-    });
-    openUp(root);
-    const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-    const argv = [...asNobody, systemdBinary, "--test", "--system", "--unit=svcc-oracle.target", "--no-pager"];
-    const r = spawnSync(argv[0], argv.slice(1), {
-      encoding: "utf8",
-      maxBuffer: 1 << 30,
-      // Only these directories: the host's own units cannot stand in for missing ones.
-      env: { PATH: process.env.PATH, SYSTEMD_UNIT_PATH: [root, ...copies].join(":"), SYSTEMD_LOG_TARGET: "console", SYSTEMD_LOG_LEVEL: "info", LANG: "C.UTF-8" },
-      timeout: 120_000,
-    });
-    if (r.error) throw new Error(`cannot run ${systemdBinary} --test (install systemd: scripts/install-deps.sh): ${r.error.message}`);
-    if (r.status !== 0) throw new Error(`${systemdBinary} --test failed (${r.status}): ${r.stderr}`);
-    const warnings = r.stderr.split("\n").filter((l) => l.includes(root) || /Unit configuration has fatal error|bad unit file setting/.test(l));
-    return { units: parseDump(r.stdout), warnings };
+    const r = spawnSync(run.argv[0], run.argv.slice(1), { encoding: "utf8", maxBuffer: 1 << 30, env: run.env, timeout: 120_000 });
+    return result(run, { error: r.error, status: r.status, stdout: r.stdout, stderr: r.stderr });
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    rmSync(run.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The same, without blocking the test worker while systemd loads thousands of units (a worker
+ * blocked for a minute misses vitest's own messages and the run fails, every test green).
+ */
+export async function loadWithSystemdAsync(dirs: string[], unitNames: string[]): Promise<LoadResult> {
+  const run = prepare(dirs, unitNames);
+  try {
+    const r = await new Promise<{ error?: Error; status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(run.argv[0], run.argv.slice(1), { env: run.env, stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on("data", (b: Buffer) => out.push(b));
+      child.stderr.on("data", (b: Buffer) => err.push(b));
+      child.on("error", (error) => resolve({ error, status: null, stdout: "", stderr: "" }));
+      child.on("close", (status) => resolve({ status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }));
+    });
+    return result(run, r);
+  } finally {
+    rmSync(run.root, { recursive: true, force: true });
   }
 }
 
