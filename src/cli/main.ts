@@ -126,12 +126,19 @@ export function buildProgram(): Command {
     const writer = await import("../compiler/write.js");
     const { openOutputDirectory, openInsideRoot } = await import("../compiler/output-dir.js");
     const out = root ? openInsideRoot(root, "etc/systemd/system") : openOutputDirectory(options.output);
+    // One summary line per run: per service with one service, a total with several (a thousand
+    // services would otherwise print a thousand lines). What needs attention stays per service.
+    const total = { services: 0, written: 0, unchanged: 0, removed: 0 };
     try {
       for (const { serviceName, files } of results) {
         try {
           const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
           for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
-          process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
+          total.services++;
+          total.written += written.written.length;
+          total.unchanged += written.unchanged.length;
+          total.removed += written.removed.length;
+          if (results.length === 1) process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
           // The one unit meant to start at boot on every node (standby=true resources).
           const standbyTarget = `${serviceName}-standby.target`;
           if (files.some((f) => f.path === standbyTarget)) process.stderr.write(`svcc: ${serviceName}: run \`systemctl enable ${standbyTarget}\` on every node${root ? " (or in the image)" : ""}: its standby resources run on every node from boot\n`);
@@ -145,6 +152,7 @@ export function buildProgram(): Command {
     } finally {
       out.close();
     }
+    if (results.length > 1) process.stderr.write(`svcc: ${total.services} of ${results.length} services: ${total.written} written, ${total.unchanged} unchanged, ${total.removed} removed in ${out.shown}\n`);
     warnAboutSvccBin();
     if (image && process.exitCode !== exitCodes.failure) {
       try {
