@@ -112,12 +112,12 @@ describe.skipIf(!isRoot)("real: ip-check-free (ARP duplicate detection between t
     console.log(`ip-check-free timings: in use ${used.ms} ms, free ${free.ms} ms, two free addresses ${both.ms} ms (3 probes, 50 ms apart)`);
     expect(used.code).toBe(1);
     expect(used.stderr).toMatch(/198\.51\.100\.2 is already in use on the network of va \(answered by [0-9A-F:]{17}\)/i);
-    expect(used.ms).toBeLessThan(150);
     expect(free.code).toBe(0);
     expect(free.ms).toBeGreaterThanOrEqual(150); // every probe had its window: 3 × 50 ms after the first
-    expect(free.ms).toBeLessThan(1_000);
+    // A live address ends the check at its first answer, before the window a free one waits out
+    // (how fast each is, is the bench's to say, not a test's).
+    expect(used.ms).toBeLessThan(free.ms);
     expect(both.code).toBe(0);
-    expect(both.ms).toBeLessThan(1_000);
   });
 
   it("as a process: exit 1 in use, 0 free, 3 when the device does not exist", () => {
