@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what svcc's tests need on a fresh Debian 12 machine (idempotent; run as root):
 # the lab's packages (test/lab/install-deps.sh, which never lets a package start a daemon on
-# the machine; etcd-server/etcd-client among them, for the etcd lease store's tests), plus systemd (systemd-analyze verify), podman (verify checks that the
+# the machine), plus systemd (systemd-analyze verify), podman (verify checks that the
 # executables the generated units name exist, and the fixtures cover podman units), lintian
 # (the .deb's check) and python3 when no python3 is on the PATH (the INI reader is tested
 # against Python's configparser); then Debian 12's own nodejs 18, downloaded but not installed

@@ -66,7 +66,7 @@ function generatorConfigOf(root: string | undefined, output: string | undefined,
 
 export function buildProgram(): Command {
   const program = new Command("svcc")
-    .description("Relocatable failover services out of plain systemd: compile OpenSVC service configs into systemd units.")
+    .description("Relocatable failover services out of plain systemd: compile OpenSVC service configs into systemd units (topology=flex services that run on every node too, outside the lease).")
     .version(svccVersion)
     .showHelpAfterError()
     .exitOverride();
@@ -74,7 +74,7 @@ export function buildProgram(): Command {
   withInputOptions(
     program
       .command("compile")
-      .description("Compile service configs into systemd units (a target, one unit per resource, a stop barrier).")
+      .description("Compile service configs into systemd units (a target, one unit per resource, a stop barrier; a failover service's chain starts with its lease guard, a topology=flex one has none and runs on every node).")
       .argument("<config...>", "config files (JSON or OpenSVC INI), directories of them, or - for stdin")
       .option("-o, --output <dir>", "write the units into this directory")
       .option("--root <dir>", "write into an OS image tree: <dir>/etc/systemd/system")
@@ -96,13 +96,13 @@ export function buildProgram(): Command {
     const root: string | undefined = options.root;
     const svccBin = chooseSvccBin({ explicit: options.svccBin, invokedAs: process.argv[1], pathEnv: process.env.PATH, root });
     // Every config is compiled before anything is written: exit 2 means nothing was written.
-    const results: Array<{ serviceName: string; files: import("../compiler/compile.js").CompiledFile[] }> = [];
+    const results: Array<{ serviceName: string; files: import("../compiler/compile.js").CompiledFile[]; bootUnits: string[] }> = [];
     let invalid = false;
     for (const input of inputs) {
       try {
         const result = compileService({ ...input, format: options.inputFormat, cluster, envOverrides, svccBin: svccBin.path, unitDir: options.unitDir, strict: options.strict });
         await reportWarnings(input.serviceName, input.file, result.warnings);
-        results.push({ serviceName: input.serviceName, files: result.files });
+        results.push({ serviceName: input.serviceName, files: result.files, bootUnits: result.bootUnits });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         invalid = true;
@@ -130,7 +130,7 @@ export function buildProgram(): Command {
     // services would otherwise print a thousand lines). What needs attention stays per service.
     const total = { services: 0, written: 0, unchanged: 0, removed: 0 };
     try {
-      for (const { serviceName, files } of results) {
+      for (const { serviceName, files, bootUnits } of results) {
         try {
           const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
           for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
@@ -139,9 +139,8 @@ export function buildProgram(): Command {
           total.unchanged += written.unchanged.length;
           total.removed += written.removed.length;
           if (results.length === 1) process.stderr.write(`svcc: ${serviceName}: ${written.written.length} written, ${written.unchanged.length} unchanged, ${written.removed.length} removed in ${out.shown}\n`);
-          // The one unit meant to start at boot on every node (standby=true resources).
-          const standbyTarget = `${serviceName}-standby.target`;
-          if (files.some((f) => f.path === standbyTarget)) process.stderr.write(`svcc: ${serviceName}: run \`systemctl enable ${standbyTarget}\` on every node${root ? " (or in the image)" : ""}: its standby resources run on every node from boot\n`);
+          // The units meant to start at boot on every node: standby=true resources, flex services.
+          for (const unit of bootUnits) process.stderr.write(`svcc: ${serviceName}: run \`systemctl enable ${unit}\` on every node${root ? " (or in the image)" : ""}: ${unit.endsWith("-standby.target") ? "its standby resources run" : "a flex service runs"} on every node from boot\n`);
           const alsoForGenerator = generatorConfigOf(root, options.output, serviceName);
           if (alsoForGenerator) process.stderr.write(`svcc: warning: ${alsoForGenerator} is also there for the generator; the units in ${out.shown} win over what it generates: keep ${serviceName} in one place\n`);
         } catch (err) {

@@ -57,7 +57,10 @@ export interface CompileResult {
   target: string;
   /** The stop barrier: starting it stops every member and returns when the last is down. */
   stopUnit: string;
-  description: ServiceDesc;
+  /** The agent's view of a failover service (<svc>.svcc/service.json); none for a flex service. */
+  description?: ServiceDesc;
+  /** Units to enable at boot on every node ([Install] WantedBy=multi-user.target). */
+  bootUnits: string[];
   /** Start order; stop order is its reverse. */
   steps: StartStep[];
   units: Unit[];
@@ -132,15 +135,21 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   const chain: Link[] = [];
   let lastRequired: Link | undefined; // the nearest required step before (kept, not searched: many resources)
   const steps: StartStep[] = [];
+  // topology=flex (flex.ts): every node runs its own instance, so nothing of the failover
+  // machinery applies: no lease guard, no lease token, no precheck (addresses are refused), no
+  // agent (no service.json). The rest of the wiring is the same.
+  const flex = service.flex !== undefined;
   // Head of the chain: with an agent managing the service, nothing starts without this node's
   // valid lease (a `systemctl start` by hand on the wrong node fails here, having touched nothing).
-  const lease = leaseGuardUnit(service, svccBin);
-  chain.push({ rid: "lease", built: { units: [lease], first: lease, last: lease, main: lease, summary: "" }, optional: false });
-  lastRequired = chain.at(-1);
-  steps.push({ rid: "lease", units: [lease.name], summary: "this node holds the lease (when an svcc agent manages the service)", optional: false, noAction: false });
-  const precheck = precheckUnit(service, plan.startOrder, svccBin);
+  const lease = flex ? undefined : leaseGuardUnit(service, svccBin);
+  if (lease) {
+    chain.push({ rid: "lease", built: { units: [lease], first: lease, last: lease, main: lease, summary: "" }, optional: false });
+    lastRequired = chain.at(-1);
+    steps.push({ rid: "lease", units: [lease.name], summary: "this node holds the lease (when an svcc agent manages the service)", optional: false, noAction: false });
+  }
+  const precheck = flex ? undefined : precheckUnit(service, plan.startOrder, svccBin);
   if (precheck && environmentFile) add(precheck, "Service", "EnvironmentFile", environmentFile); // its addresses may differ per node
-  if (precheck) {
+  if (precheck && lease) {
     add(precheck, "Unit", "After", lease.name);
     add(precheck, "Unit", "BindsTo", lease.name);
     chain.push({ rid: "precheck", built: { units: [precheck], first: precheck, last: precheck, main: precheck, summary: "" }, optional: false });
@@ -168,9 +177,9 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
       throw new ConfigError([{ file: service.file, section: resource.rid, key: "standby", reason: "a standby container cannot run on the service's private docker daemon, which runs only where the service does" }]);
     }
     if (dockerd && !isStandby && resource.group === "container" && resource.type === "docker") {
-      const previous = chain.at(-1)!;
-      add(dockerd, "Unit", "After", previous.built.last.name);
-      add(dockerd, "Unit", "BindsTo", lastRequired!.built.last.name);
+      const previous = chain.at(-1);
+      if (previous) add(dockerd, "Unit", "After", previous.built.last.name);
+      if (lastRequired) add(dockerd, "Unit", "BindsTo", lastRequired.built.last.name);
       chain.push({ rid: "dockerd", built: { units: [dockerd], first: dockerd, last: dockerd, main: dockerd, summary: "" }, optional: false });
       lastRequired = chain.at(-1);
       steps.push({ rid: "dockerd", units: [dockerd.name], summary: `private docker daemon, data root ${service.privateDocker!.dataDir}`, optional: false, noAction: false });
@@ -196,7 +205,7 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
       continue;
     }
     // The agent writes SVCC_TOKEN (the lease's fencing token) here while it holds the lease.
-    env.unshift({ key: "EnvironmentFile", value: `-${leaseStateDir}/${name}.lease` });
+    if (!flex) env.unshift({ key: "EnvironmentFile", value: `-${leaseStateDir}/${name}.lease` });
     if (resource.values.monitor === true) add(built.main, "Unit", "X-Svcc-Monitor", "true");
 
     // Dependencies: after the step before; bound to the nearest required step before (so a
@@ -224,6 +233,8 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   // The service's own triggers run inside the lease guard: never on a node without the lease.
   attachServiceTriggers(service.triggers, chain.filter((l) => l.rid !== "lease").map((l) => l.built.main));
   const members = chain.flatMap((l) => l.built.units);
+  if (chain.length === 0) throw new ConfigError([{ file: service.file, section: "DEFAULT", key: "topology", reason: "a flex service with no resource to start (every one is disabled, standby or tags=noaction): nothing would run" }]);
+  const bottom = chain[0].built.first;
   for (const link of chain) {
     for (const unit of link.built.units) {
       add(unit, "Unit", "PartOf", target);
@@ -250,17 +261,17 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   add(upUnit, "Service", "ExecStart", commandLine(["systemctl", "start", top.built.last.name]));
   add(upUnit, "Service", "TimeoutStartSec", "infinity");
   const downUnit = newUnit(`${name}-down.service`, header(service));
-  add(downUnit, "Unit", "Description", describe(`${name} is down (stop: wait until ${lease.name}, the first member, is down)`));
+  add(downUnit, "Unit", "Description", describe(`${name} is down (stop: wait until ${bottom.name}, the first member, is down)`));
   add(downUnit, "Unit", "DefaultDependencies", "no");
   add(downUnit, "Unit", "PartOf", target);
   add(downUnit, "Service", "Type", "oneshot");
   add(downUnit, "Service", "RemainAfterExit", "yes");
   add(downUnit, "Service", "ExecStart", commandLine(["true"]));
-  add(downUnit, "Service", "ExecStop", commandLine(["systemctl", "stop", lease.name]));
+  add(downUnit, "Service", "ExecStop", commandLine(["systemctl", "stop", bottom.name]));
   add(downUnit, "Service", "TimeoutStopSec", "infinity");
 
   const targetUnit = newUnit(target, header(service));
-  add(targetUnit, "Unit", "Description", describe(`${name} failover service (svcc)`));
+  add(targetUnit, "Unit", "Description", describe(flex ? `${name} flex service (svcc: an instance on every node, outside any lease)` : `${name} failover service (svcc)`));
   add(targetUnit, "Unit", "DefaultDependencies", "no");
   // Members are wanted, not required: a member restarting by itself (Restart=) must not take the
   // target down with it; a start that fails still fails the target through <svc>-up.
@@ -270,6 +281,15 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   add(targetUnit, "Unit", "Wants", downUnit.name);
   add(targetUnit, "Unit", "Before", downUnit.name);
   add(targetUnit, "Unit", "Conflicts", stopUnit);
+  const bootUnits: string[] = [];
+  // A flex service's instances start by themselves on every node: with orchestrate=ha the daemon
+  // reaches flex_target (om3 imon orchestrateHAStart), with orchestrate=start the first
+  // flex_target nodes in placement order start theirs (opensvc daemon/monitor.py
+  // object_orchestrator_auto_flex); flex_target is every node here. orchestrate=no waits for a command.
+  if (flex && service.orchestrate !== "no") {
+    add(targetUnit, "Install", "WantedBy", "multi-user.target");
+    bootUnits.push(target);
+  }
 
   // Starting this stops every member and returns only when the last is down (it conflicts
   // with them and is ordered after them); it then goes inactive, so nothing of the service
@@ -292,11 +312,13 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     // generator links it into multi-user.target.wants; units compiled with -o are enabled by hand).
     add(standbyTarget, "Install", "WantedBy", "multi-user.target");
     add(targetUnit, "Unit", "Wants", standbyTarget.name);
+    bootUnits.push(standbyTarget.name);
   }
-  const description = serviceDescription(service, plan, builtByRid, { target, stopUnit, leaseUnit: lease.name, members: members.map((u) => u.name) }, standbyRids);
+  const description = lease ? serviceDescription(service, plan, builtByRid, { target, stopUnit, leaseUnit: lease.name, members: members.map((u) => u.name) }, standbyRids) : undefined;
   const units = [targetUnit, stop, upUnit, downUnit, ...members, ...(standbyTarget ? [standbyTarget, ...standbyUnits] : [])];
   const files: CompiledFile[] = units.map((u) => ({ path: u.name, content: renderUnit(u) }));
-  files.push({ path: `${name}.svcc/service.json`, content: `${JSON.stringify(description, null, 1)}\n` });
+  // The agent manages what has a service.json: never a flex service.
+  if (description) files.push({ path: `${name}.svcc/service.json`, content: `${JSON.stringify(description, null, 1)}\n` });
   for (const [node, env] of [...service.nodeEnvironment].sort((a, b) => a[0].localeCompare(b[0]))) {
     const entries = [...env].map(([key, value]) => {
       const [k, ...rest] = environmentFileLine(key, value).split("=");
@@ -305,7 +327,7 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     files.push({ path: `${name}.svcc/${node}.env`, content: renderEnvironmentFile(`Generated by svcc: values of ${name} that differ on node ${node}.`, entries) });
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { plan, target, stopUnit, description, steps, units, files, warnings };
+  return { plan, target, stopUnit, description, bootUnits, steps, units, files, warnings };
 }
 
 function leaseGuardUnit(service: ResolvedService, svccBin: string): Unit {

@@ -1,6 +1,7 @@
 // Data shapes passed between the compiler's stages.
 
 import type { Resource } from "./drivers/types.js";
+import type { FlexCounts } from "./flex.js";
 import type { Warning } from "./warnings.js";
 
 /**
@@ -52,6 +53,8 @@ export interface ResolvedService {
   nodes: string[];
   drpnodes: string[];
   orchestrate: string;
+  /** topology=flex: an instance on every node (flex_target = #nodes), outside the lease (flex.ts). */
+  flex?: FlexCounts;
   monitorAction: string;
   rollback: boolean;
   priority: number;

@@ -29,6 +29,7 @@ import {
 import { limits } from "./limits.js";
 import type { RawConfig } from "./parse.js";
 import { type GenericValues, genericRules } from "./resource-keywords.js";
+import { type FlexCounts, flexCounts, flexResourceProblem } from "./flex.js";
 import type { ServiceValues } from "./service-keywords.js";
 import { sectionGroup } from "./validate.js";
 import type { Warning } from "./warnings.js";
@@ -320,7 +321,13 @@ class Resolver {
       return changeCase(modifier[1], value);
     }
     // om3's {#ref} (the number of words) and {ref[i]} (the i-th word).
-    if (inner.startsWith("#")) return String(this.words(inner.slice(1), inner, section, node).length);
+    if (inner.startsWith("#")) {
+      // om3 counts the converted value (xconfig evalAsCount): `nodes` converts to the node
+      // list, globs such as `*` expanded, so {#nodes} is the number of the service's nodes.
+      const ref = inner.slice(1);
+      if (ref === "DEFAULT.nodes" || (ref === "nodes" && section === "DEFAULT")) return String(this.nodes.length);
+      return String(this.words(ref, inner, section, node).length);
+    }
     const indexed = /^(.+)\[(\d+)\]$/.exec(inner);
     if (indexed) {
       const words = this.words(indexed[1], inner, section, node);
@@ -686,6 +693,8 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   problems.throwIfAny();
 
   const service = defaults as Record<string, Value | undefined> & ServiceValues;
+  const flex = flexOf(service, resolver, resources, problems, warnings);
+  problems.throwIfAny();
   const resolved: ResolvedService = {
     name: options.serviceName,
     file: options.file,
@@ -693,6 +702,7 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     nodes: resolver.nodes,
     drpnodes: resolver.drpnodes,
     orchestrate: service.orchestrate,
+    ...(flex ? { flex } : {}),
     monitorAction: service.monitor_action,
     rollback: service.rollback,
     priority: service.priority,
@@ -716,6 +726,39 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   problems.throwIfAny();
   checkService(resolved, (section, key) => resolver.written(section, key));
   return resolved;
+}
+
+/**
+ * topology=flex as om3 reads it (flex.ts): the counts, and every problem with running this
+ * service's resources on all its nodes at once. On a failover service the flex counts are
+ * OpenSVC's no-ops (they depend on topology=flex): a warning says so.
+ */
+function flexOf(service: ServiceValues, resolver: Resolver, resources: readonly Resource[], problems: ProblemList, warnings: Warning[]): FlexCounts | undefined {
+  const countKeys = ["flex_min", "flex_max", "flex_target"] as const;
+  if (service.topology !== "flex") {
+    for (const key of countKeys) {
+      if (resolver.sets("DEFAULT", key)) warnings.push({ section: "DEFAULT", key: resolver.written("DEFAULT", key), reason: "no meaning under systemd: only read with topology=flex, and this service is a failover one" });
+    }
+    return undefined;
+  }
+  const instances = resolver.nodes.length;
+  const counts = flexCounts(instances, { min: service.flex_min, max: service.flex_max, target: service.flex_target });
+  if (resolver.drpnodes.length > 0) {
+    problems.add("DEFAULT", "drpnodes", "a flex service with drpnodes: OpenSVC runs its instances on the nodes of one site at a time, a placement svcc does not make (it runs a flex service on every node of nodes): drop drpnodes or use topology=failover");
+  }
+  if (counts.target < instances) {
+    const decides = resolver.sets("DEFAULT", "flex_target") ? "flex_target" : resolver.sets("DEFAULT", "flex_min") ? "flex_min" : "topology";
+    problems.add(
+      "DEFAULT",
+      resolver.written("DEFAULT", decides),
+      `a flex service up on ${counts.target} of its ${instances} nodes: OpenSVC ranks the nodes and starts it on the first ${counts.target}, moving instances when one fails (om3 flex_target${decides === "topology" ? ", which defaults to flex_min, default 1" : ""}); svcc places nothing across nodes but its lease, which holds one node. Set flex_min = {#nodes} to run it on every node, or use topology=failover`,
+    );
+  }
+  for (const r of resources) {
+    const problem = flexResourceProblem(r);
+    if (problem) problems.add(r.rid, resolver.written(r.rid, problem.key), problem.reason);
+  }
+  return counts;
 }
 
 /**

@@ -9,7 +9,11 @@ import { ignored, inert, kw, type KeywordDecls, named, provisioningOnly, refused
 const schedule = (what: string) =>
   kw.string(`Schedule of the ${what}.`, { status: ignored(`svcc's agent has no ${what} schedule: systemd reports unit state changes as they happen`) });
 const notRun = (what: string) => ignored(`svcc compiles start and stop only; it never runs the ${what} action`);
-const flexOnly = ignored("only meaningful with topology=flex, which svcc refuses");
+// om3 reads flex_primary only to pick the node that syncs the others and gets --leader
+// provisioning (text/kw/core/flex_primary, shared): svcc runs neither.
+const flexPrimary = ignored("the flex primary drives sync resources and leader provisioning, which svcc does not run");
+// OpenSVC 2 pushes these to its collector for dashboard alerts (core/objects/svc.py); om3 dropped them.
+const collectorAlert = ignored("only an alert threshold of OpenSVC's collector; it changes no placement");
 const placementRefused = (what: string) => refused(`${what} decide where the service runs, and svcc's agent places services by nodes order only`);
 const serviceTrigger = (when: string, blocking: boolean) =>
   kw.shell(`Command run once ${when} of the whole service. ${blocking ? "Its failure aborts the action." : "Its failure is logged and ignored."}`, { inherit: "resource-only" });
@@ -30,12 +34,11 @@ export const serviceKeywordDecls = {
     ),
   }),
   orchestrate: kw.enum(["no", "start", "ha"], "no: explicit commands only; start: start on the first available node; ha: also fail over.", { default: "no", static: true }),
-  topology: kw.enum(["failover", "flex"], "failover: up on one node at a time.", {
-    default: "failover",
-    static: true,
-    aliases: ["cluster_type"],
-    valueStatus: { flex: refused("svcc builds failover services (up on one node at a time) only") },
-  }),
+  topology: kw.enum(
+    ["failover", "flex"],
+    "failover: up on one node at a time, where svcc's agent holds the lease. flex: up on several nodes at once (om3 core/topology); svcc runs a flex service on every node of `nodes` (flex_target must come to the node count, e.g. `flex_min = {#nodes}`), each node starting its own instance outside the lease: no lease guard, no agent, `<name>.target` started at boot with orchestrate=start or ha. Refused in a flex service: disks, service addresses, filesystems on a block device, monitor=true, drpnodes (each explained in the error).",
+    { default: "failover", static: true, aliases: ["cluster_type"] },
+  ),
   placement: kw.enum(["nodes order", "none", "last start", "load avg", "shift", "spread", "score"], "Placement policy: the first available node in `nodes` order.", {
     default: "nodes order",
     static: true,
@@ -87,13 +90,16 @@ export const serviceKeywordDecls = {
   slaves: kw.list("Services enslaved to this one.", { status: refused("service dependencies (slaves) are not supported: svcc's agent acts on each service on its own") }),
   scale: kw.int("Number of instances of a scaler service.", { status: refused("scaler services are not supported: svcc builds one failover service per config") }),
   scaler_slave: kw.bool("This service is an instance of a scaler.", { status: refused("scaler services are not supported: svcc builds one failover service per config") }),
-  flex_primary: kw.string("The flex service's primary node.", { status: flexOnly }),
-  drp_flex_primary: kw.string("The flex service's primary DRP node.", { status: flexOnly }),
-  flex_min: kw.int("Minimum number of up flex instances.", { aliases: ["flex_min_nodes"], status: flexOnly }),
-  flex_max: kw.int("Maximum number of up flex instances.", { aliases: ["flex_max_nodes"], status: flexOnly }),
-  flex_target: kw.int("Wanted number of up flex instances.", { status: flexOnly }),
-  flex_cpu_low_threshold: kw.int("Flex scaling threshold.", { status: flexOnly }),
-  flex_cpu_high_threshold: kw.int("Flex scaling threshold.", { status: flexOnly }),
+  flex_primary: kw.string("The flex service's primary node.", { status: flexPrimary }),
+  drp_flex_primary: kw.string("The flex service's primary DRP node.", { status: flexPrimary }),
+  flex_min: kw.int("topology=flex: the minimum number of up instances (om3: default 1, within 1 and the node count; below it OpenSVC reports the service degraded), and flex_target's default.", {
+    aliases: ["flex_min_nodes"],
+    static: true,
+  }),
+  flex_max: kw.int("topology=flex: the maximum number of up instances (om3: default and at most the node count, at least flex_min).", { aliases: ["flex_max_nodes"], static: true }),
+  flex_target: kw.int("topology=flex: how many instances run (om3: default flex_min, within flex_min and flex_max). svcc runs one on every node, so this (after om3's bounds) must be the node count: fewer would need OpenSVC's placement across nodes, which svcc refuses.", { static: true }),
+  flex_cpu_low_threshold: kw.int("OpenSVC 2: CPU usage below which its collector flags a flex service.", { status: collectorAlert }),
+  flex_cpu_high_threshold: kw.int("OpenSVC 2: CPU usage above which its collector flags a flex service.", { status: collectorAlert }),
   monitor_schedule: schedule("resource monitor"),
   status_schedule: schedule("status evaluation"),
   resinfo_schedule: schedule("resource info push"),

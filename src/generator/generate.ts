@@ -98,7 +98,7 @@ export function generate(options: GeneratorOptions): GeneratorReport {
         const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
         if (out) {
           writeAllOrNothing(out, name, compiled.files, present);
-          linkStandbyTarget(out, name, compiled.files);
+          linkBootUnits(out, compiled.bootUnits);
         }
         service = { name, file, files: compiled.files };
         for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
@@ -139,27 +139,30 @@ function namesIn(dir: string): Set<string> {
 }
 
 /**
+ * What runs on every node from boot (standby=true resources, flex services: the compile's
+ * bootUnits): the generator enables it the way generators do, with a link in
+ * multi-user.target.wants (systemd recreates the generator's directory on every run, so no link
+ * outlives its service).
+ */
+function linkBootUnits(out: OpenDirectory, units: readonly string[]): void {
+  if (units.length === 0) return;
+  mkdirSync(out.at("multi-user.target.wants"), { recursive: true });
+  for (const unit of units) {
+    try {
+      symlinkSync(`../${unit}`, out.at(`multi-user.target.wants/${unit}`));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
+/**
  * The writer refuses foreign files before it writes anything; an I/O error part-way (a full
  * /run) would leave some of the service's units behind, and a service with half its units is
  * worse than none: remove what this call added. Only a file that was not there before and
  * holds exactly what svcc meant to write is removed (other generators write into the same
  * directory at the same time), and the service's own <name>.svcc directory.
  */
-/**
- * Standby resources run on every node from boot (standby=true): the generator enables their
- * target the way generators do, with a link in multi-user.target.wants (systemd recreates the
- * generator's directory on every run, so no link outlives its service).
- */
-function linkStandbyTarget(out: OpenDirectory, name: string, files: CompiledFile[]): void {
-  const target = `${name}-standby.target`;
-  if (!files.some((f) => f.path === target)) return;
-  mkdirSync(out.at("multi-user.target.wants"), { recursive: true });
-  try {
-    symlinkSync(`../${target}`, out.at(`multi-user.target.wants/${target}`));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
-}
 
 function writeAllOrNothing(out: OpenDirectory, name: string, files: CompiledFile[], present: Set<string>): void {
   const serviceDir = `${name}.svcc`;

@@ -61,6 +61,21 @@ describe("generate()", () => {
     expect(existsSync(join(out, "sb-standby.target"))).toBe(true);
   });
 
+  it("enables a flex service's target at boot on every node (orchestrate=ha), not one with orchestrate=no; neither gets an agent description", () => {
+    const flexHa = JSON.stringify({ DEFAULT: { nodes: "{clusternodes}", topology: "flex", flex_min: "{#nodes}", orchestrate: "ha" }, "app#1": { start: "/bin/true" } });
+    const flexNo = JSON.stringify({ DEFAULT: { nodes: "{clusternodes}", topology: "flex", flex_target: "{#nodes}", orchestrate: "no" }, "app#1": { start: "/bin/true" } });
+    const { out, options } = setup({ "fa.json": flexHa, "fb.json": flexNo, "db1.json": db1 });
+    expect(generate(options).services.map((s) => s.name).sort()).toEqual(["db1", "fa", "fb"]);
+    expect(readlinkSync(join(out, "multi-user.target.wants/fa.target"))).toBe("../fa.target");
+    expect(readdirSync(join(out, "multi-user.target.wants"))).toEqual(["fa.target"]);
+    for (const name of ["fa", "fb"]) {
+      expect(existsSync(join(out, `${name}.target`))).toBe(true);
+      expect(existsSync(join(out, `${name}-lease.service`))).toBe(false);
+      expect(existsSync(join(out, `${name}.svcc/service.json`))).toBe(false);
+    }
+    expect(existsSync(join(out, "db1.svcc/service.json"))).toBe(true);
+  });
+
   it("writes every good config's units, exactly as compiled; a bad config is named with its reason and skipped", () => {
     const { out, options } = setup({ "db1.json": db1, "bad.json": JSON.stringify({ "fs#1": { type: "xfs", dev: "/dev/x", mnt: "relative" } }), "broken.json": "{ not json", "notes.txt": "not a config" });
     const report = generate(options);

@@ -14,7 +14,6 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { LeaseIoError, type TimedBlockIO } from "./block-io.js";
-import { Mutex } from "./mutex.js";
 import { areaOffset, type Geometry, HEADER_BYTES, HEADERS_BYTES, hostOffset } from "./layout.js";
 import {
   type BallotRecord,
@@ -97,6 +96,19 @@ export interface DiskStoreOptions {
   incarnation: string;
   /** How long join() waits after writing the host record before checking that it is still ours. */
   joinSettleMs?: number;
+}
+
+/** Serialises the store's operations: each reads, decides and writes without another one in between. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
 }
 
 export class DiskLeaseStore implements LeaseStore {

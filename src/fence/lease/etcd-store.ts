@@ -16,7 +16,6 @@
 
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from "etcd3";
 import { type Clock, TIMED_OUT, withTimeout } from "../clock.js";
-import { Mutex } from "./mutex.js";
 import type { IntentOrigin, IntentRecord, StatusRecord } from "./records.js";
 import {
   type AcquireResult,
@@ -33,8 +32,6 @@ import {
 } from "./types.js";
 
 export class EtcdStoreFatal extends Error {}
-
-class KeepaliveTimeout extends Error {}
 
 export interface EtcdStoreOptions {
   node: string;
@@ -91,6 +88,18 @@ function parse<T>(value: string | undefined): T | undefined {
     return JSON.parse(value) as T;
   } catch {
     return undefined;
+  }
+}
+
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 }
 
@@ -377,36 +386,28 @@ export class EtcdLeaseStore implements LeaseStore {
   private async keepaliveOnce(): Promise<{ ok: true } | { ok: false; error: string; expired?: boolean }> {
     const startedAt = this.clock.now();
     const left = this.validUntil - startedAt;
-    const endAt = startedAt + (left > 0 ? Math.min(this.timings.ioTimeoutMs, left) : this.timings.ioTimeoutMs);
-    let lastError = "";
-    // A stream that fails at once (its member is down: connection refused) is retried on a new
-    // one, which etcd3 may open to another member; all within the same bound, 3 tries at most.
-    for (let attempt = 0; attempt < 3 && this.clock.now() < endAt; attempt++) {
-      const bound = endAt - this.clock.now();
-      let timer: { cancel(): void } | undefined;
-      try {
-        const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
-          timer = this.clock.timer(bound, () => reject(new KeepaliveTimeout(`etcd keepalive got no answer within ${Math.round(endAt - startedAt)} ms`)));
-          void this.keepaliveStream().then((ka) => {
-            ka.pending = (r) => (r instanceof Error ? reject(r) : resolve(r));
-            ka.stream.write({ ID: this.leaseId });
-          }, reject);
-        });
-        timer?.cancel();
-        if (Number(reply.TTL) <= 0) return { ok: false, error: `etcd lease ${this.leaseId} has expired on the server: every key on it is gone`, expired: true };
-        const tookMs = this.clock.now() - startedAt;
-        if (tookMs > this.timings.ioTimeoutMs) return { ok: false, error: `renew took ${Math.round(tookMs)} ms (io_timeout ${this.timings.ioTimeoutMs} ms): it extends nothing` };
-        this.validUntil = startedAt + localLeaseMs(this.timings);
-        return { ok: true };
-      } catch (err) {
-        timer?.cancel();
-        // A half-open connection never answers: drop the stream; the next try opens another.
-        this.dropKeepalive();
-        lastError = (err as Error).message;
-        if (err instanceof KeepaliveTimeout) break;
-      }
+    const bound = left > 0 ? Math.min(this.timings.ioTimeoutMs, left) : this.timings.ioTimeoutMs;
+    let timer: { cancel(): void } | undefined;
+    try {
+      const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
+        timer = this.clock.timer(bound, () => reject(new Error(`etcd keepalive got no answer within ${Math.round(bound)} ms`)));
+        void this.keepaliveStream().then((ka) => {
+          ka.pending = (r) => (r instanceof Error ? reject(r) : resolve(r));
+          ka.stream.write({ ID: this.leaseId });
+        }, reject);
+      });
+      timer?.cancel();
+      if (Number(reply.TTL) <= 0) return { ok: false, error: `etcd lease ${this.leaseId} has expired on the server: every key on it is gone`, expired: true };
+      const tookMs = this.clock.now() - startedAt;
+      if (tookMs > this.timings.ioTimeoutMs) return { ok: false, error: `renew took ${Math.round(tookMs)} ms (io_timeout ${this.timings.ioTimeoutMs} ms): it extends nothing` };
+      this.validUntil = startedAt + localLeaseMs(this.timings);
+      return { ok: true };
+    } catch (err) {
+      timer?.cancel();
+      // A half-open connection never answers: drop the stream; the next renew opens another.
+      this.dropKeepalive();
+      return { ok: false, error: (err as Error).message };
     }
-    return { ok: false, error: lastError || "etcd keepalive: no time left to try" };
   }
 
   private async keepaliveStream() {
