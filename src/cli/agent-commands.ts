@@ -5,6 +5,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { join } from "node:path";
 import { execa } from "execa";
 import type { ControlEvent, ControlRequest, ControlResult } from "../fence/control.js";
+import type { Output, RequestOutcome } from "./progress.js";
+import { colourWanted, makeStyle, type Style } from "./style.js";
 
 export const defaultAgentConfig = "/etc/svcc/agent.json";
 export const defaultSocket = "/run/svcc/agent.sock";
@@ -148,10 +150,17 @@ export async function runAgent(configFile: string): Promise<number> {
   return 0;
 }
 
-function colour(text: string, state: string): string {
-  if (!process.stdout.isTTY || process.env.NO_COLOR) return text;
-  const code = state === "up" || state === "active" || state === "live" ? 32 : state === "failed" ? 31 : state === "down" || state === "inactive" ? 90 : 33;
-  return `\u001b[${code}m${text}\u001b[0m`;
+interface NodeStatus {
+  live: boolean;
+  host: string;
+  state: string;
+  token?: number;
+  step?: string;
+  heldDown: boolean;
+  /** Wall ms when this agent saw the state begin; sinceExact false: it began at or before then. */
+  since?: number;
+  sinceExact?: boolean;
+  units: Record<string, string>;
 }
 
 interface ServiceStatus {
@@ -162,10 +171,10 @@ interface ServiceStatus {
   lease?: { holder: string; token: number; state: string; live: boolean };
   maxToken: number;
   problems: string[];
-  nodes: Record<string, { live: boolean; host: string; state: string; token?: number; step?: string; heldDown: boolean; units: Record<string, string> }>;
+  nodes: Record<string, NodeStatus>;
 }
 
-interface AgentStatus {
+export interface AgentStatus {
   node: string;
   joining?: string;
   warnings: string[];
@@ -174,43 +183,179 @@ interface AgentStatus {
   services: ServiceStatus[];
 }
 
-export function formatStatus(data: AgentStatus): string {
-  const lines: string[] = [];
-  for (const w of data.warnings ?? []) lines.push(colour(`WARNING: ${w}`, "failed"));
-  if (data.joining) lines.push(`${data.node}: the agent is joining the lease store: ${data.joining}`);
-  if (data.lease?.unusable) lines.push(colour(`LEASE STORE UNUSABLE on ${data.node}: ${data.lease.unusable}`, "failed"));
-  else if (data.lease?.renewFailing) lines.push(colour(`lease renew failing on ${data.node}: ${data.lease.renewError}`, "failed"));
-  for (const s of data.services) {
-    const lease = s.lease ? `lease ${s.lease.holder} token ${s.lease.token} (${s.lease.state}${s.lease.live ? "" : ", holder silent"})` : "lease free";
-    lines.push(`${s.service}  orchestrate=${s.orchestrate}  frozen=${s.frozen ? "yes" : "no"}  placement=${s.placement === undefined ? "auto" : s.placement === "" ? "stopped" : s.placement}  ${lease}  max token ${s.maxToken}`);
-    for (const p of s.problems ?? []) lines.push(`  problem: ${p}`);
-    const nodes = Object.entries(s.nodes);
-    nodes.forEach(([node, n], i) => {
-      const lastNode = i === nodes.length - 1;
-      lines.push(`${lastNode ? "`-" : "|-"} ${node.padEnd(12)} ${colour(n.state.padEnd(8), n.state)} ${n.live ? "" : `(node ${n.host}) `}${n.heldDown ? "(held down) " : ""}${n.token !== undefined ? `token ${n.token} ` : ""}${n.step ?? ""}`.trimEnd());
-      const units = Object.entries(n.units ?? {});
-      units.forEach(([unit, state], j) => {
-        lines.push(`${lastNode ? "  " : "| "} ${j === units.length - 1 ? "`-" : "|-"} ${unit.padEnd(34)} ${colour(state, state)}`);
-      });
-    });
-  }
-  return `${lines.join("\n")}\n`;
+export interface StatusFormat {
+  /** The per-unit tree instead of one line per service and node. */
+  verbose?: boolean;
+  style: Style;
+  /** Wall ms, for the ages; undefined leaves them out (for telling whether anything changed). */
+  now?: number;
 }
 
-export async function controlCommand(socket: string, request: ControlRequest, options: { json?: boolean; quiet?: boolean } = {}): Promise<ControlResult> {
-  const { requestControl } = await import("../fence/control.js");
-  const started = Date.now();
-  return requestControl(socket, request, (e: ControlEvent) => {
-    if (options.quiet) return;
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(e)}\n`);
-      return;
+/** `45s`, `3m12s`, `2h05m`, `4d02h`, as kubectl's AGE. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, "0")}h`;
+}
+
+function sinceText(n: NodeStatus, now: number | undefined): string {
+  if (now === undefined) return "";
+  if (n.since === undefined) return "?";
+  return `${n.sinceExact ? "" : ">"}${age(now - n.since)}`;
+}
+
+function leaseText(s: ServiceStatus, node: string): string {
+  if (!s.lease || s.lease.holder !== node) return "-";
+  return `${s.lease.state === "held" ? "held" : "claim"} ${s.lease.token}${s.lease.live ? "" : " (silent)"}`;
+}
+
+/** The agent's own troubles first (they concern every service), then each service. */
+function agentLines(data: AgentStatus, style: Style): string[] {
+  const lines: string[] = [];
+  for (const w of data.warnings ?? []) lines.push(style.red(`WARNING: ${w}`));
+  if (data.joining) lines.push(`${data.node}: the agent is joining the lease store: ${data.joining}`);
+  if (data.lease?.unusable) lines.push(style.red(`LEASE STORE UNUSABLE on ${data.node}: ${data.lease.unusable}`));
+  else if (data.lease?.renewFailing) lines.push(style.red(`lease renew failing on ${data.node}: ${data.lease.renewError}`));
+  return lines;
+}
+
+/** Pads plain text, then colours it (escape codes have no width). */
+function cell(text: string, width: number, paint: (t: string) => string = (t) => t): string {
+  return `${paint(text)}${" ".repeat(Math.max(1, width - text.length))}`;
+}
+
+export function formatStatus(data: AgentStatus, f: StatusFormat): string {
+  const lines = agentLines(data, f.style);
+  if (f.verbose) lines.push(...data.services.flatMap((s) => serviceTree(s, f)));
+  else if (data.services.length) {
+    const rows = data.services.flatMap((s) => Object.entries(s.nodes).map(([node, n]) => ({ s, node, n })));
+    const w = {
+      service: Math.max(8, ...rows.map((r) => r.s.service.length + 1)),
+      node: Math.max(8, ...rows.map((r) => r.node.length + 1)),
+      lease: Math.max(8, ...rows.map((r) => leaseText(r.s, r.node).length + 1)),
+    };
+    const since = f.now !== undefined;
+    lines.push(f.style.dim(`${cell("SERVICE", w.service)}${cell("NODE", w.node)}${cell("STATE", 9)}${cell("LEASE", w.lease)}${since ? cell("SINCE", 8) : ""}LAST ACTION`));
+    for (const { s, node, n } of rows) {
+      const notes = [s.frozen ? "frozen" : "", n.heldDown ? "held down" : "", n.live ? "" : `node ${n.host}`].filter(Boolean);
+      const action = `${notes.length ? `[${notes.join(", ")}] ` : ""}${n.step ?? ""}`;
+      lines.push(`${cell(s.service, w.service)}${cell(node, w.node)}${cell(n.state, 9, (t) => f.style.state(n.state, t))}${cell(leaseText(s, node), w.lease)}${since ? cell(sinceText(n, f.now), 8) : ""}${action}`.trimEnd());
     }
-    const t = `+${((e.at - started) / 1000).toFixed(3)}s`;
-    if (e.event === "requested") process.stdout.write(`${t} ${e.cmd} ${e.service}${e.node ? ` → ${e.node}` : ""}\n`);
-    else if (e.event === "lease") process.stdout.write(`${t} lease: ${e.holder ? `${e.holder} token ${e.token} (${e.state})` : "free"}\n`);
-    else if (e.event === "node") process.stdout.write(`${t} ${e.node}: ${e.state}${e.step ? ` (${e.step})` : ""}\n`);
+    for (const s of data.services) for (const p of s.problems ?? []) lines.push(f.style.red(`${s.service}: problem: ${p}`));
+  }
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** `-v`: the service's line, then each node with its units. */
+function serviceTree(s: ServiceStatus, f: StatusFormat): string[] {
+  const { style } = f;
+  const lines: string[] = [];
+  const lease = s.lease ? `lease ${s.lease.holder} token ${s.lease.token} (${s.lease.state}${s.lease.live ? "" : ", holder silent"})` : "lease free";
+  lines.push(`${style.bold(s.service)}  orchestrate=${s.orchestrate}  frozen=${s.frozen ? "yes" : "no"}  placement=${s.placement === undefined ? "auto" : s.placement === "" ? "stopped" : s.placement}  ${lease}  max token ${s.maxToken}`);
+  for (const p of s.problems ?? []) lines.push(style.red(`  problem: ${p}`));
+  const nodes = Object.entries(s.nodes);
+  nodes.forEach(([node, n], i) => {
+    const lastNode = i === nodes.length - 1;
+    const since = f.now !== undefined && n.since !== undefined ? `for ${sinceText(n, f.now)} ` : "";
+    lines.push(`${lastNode ? "`-" : "|-"} ${node.padEnd(12)} ${cell(n.state, 9, (t) => style.state(n.state, t))}${n.live ? "" : `(node ${n.host}) `}${n.heldDown ? "(held down) " : ""}${n.token !== undefined ? `token ${n.token} ` : ""}${since}${n.step ?? ""}`.trimEnd());
+    const units = Object.entries(n.units ?? {});
+    units.forEach(([unit, state], j) => {
+      lines.push(`${lastNode ? "  " : "| "} ${j === units.length - 1 ? "`-" : "|-"} ${unit.padEnd(34)} ${style.state(state)}`);
+    });
   });
+  return lines;
+}
+
+function terminal(stream: NodeJS.WriteStream): Output {
+  return { write: (t) => stream.write(t), get columns() { return stream.columns; } };
+}
+
+/**
+ * A switch, start or stop, followed to its end: progress as it happens (progress.ts), the
+ * final line, exit 0 when done, 1 when it failed or the agent could not be reached.
+ */
+export async function followRequest(socket: string, request: ControlRequest, options: { json?: boolean; quiet?: boolean }): Promise<number> {
+  const { requestControl } = await import("../fence/control.js");
+  const { ProgressPrinter } = await import("./progress.js");
+  const mode = options.json ? "json" : options.quiet ? "quiet" : process.stdout.isTTY ? "tty" : "plain";
+  const printer = new ProgressPrinter(terminal(process.stdout), terminal(process.stderr), { mode, style: makeStyle(colourWanted(process.stdout)), now: () => performance.now() });
+  const ticker = mode === "tty" ? setInterval(() => printer.tick(), 100) : undefined;
+  // Ctrl-C leaves the request with the agent: say so, with the terminal's line cleaned.
+  const onInterrupt = () => {
+    printer.interrupted();
+    process.stderr.write("svcc: interrupted: the agent goes on with the request (svcc status shows where it is)\n");
+    process.exit(130);
+  };
+  process.once("SIGINT", onInterrupt);
+  try {
+    const result = await requestControl(socket, request, (e: ControlEvent) => printer.event(e));
+    return printer.done(result as RequestOutcome);
+  } catch (err) {
+    printer.interrupted();
+    throw err;
+  } finally {
+    if (ticker) clearInterval(ticker);
+    process.removeListener("SIGINT", onInterrupt);
+  }
+}
+
+async function readStatus(socket: string, service: string | undefined): Promise<AgentStatus> {
+  const result = await controlCommand(socket, { cmd: "status", service });
+  if (!result.ok) throw Object.assign(new Error(result.error ?? "status failed"), { exitCode: 1 });
+  return result.data as AgentStatus;
+}
+
+export async function showStatus(socket: string, service: string | undefined, options: { json?: boolean; verbose?: boolean }): Promise<number> {
+  const data = await readStatus(socket, service);
+  if (options.json) process.stdout.write(`${JSON.stringify(data, null, 1)}\n`);
+  else process.stdout.write(formatStatus(data, { verbose: options.verbose, style: makeStyle(colourWanted(process.stdout)), now: Date.now() }));
+  return 0;
+}
+
+/**
+ * `svcc status --watch`: on a terminal the screen is redrawn every second, as watch(1) does;
+ * elsewhere (a log, a pipe) the status is printed again only when something in it changed,
+ * each time under a line with the time; with --json, one JSON line per change.
+ */
+export async function watchStatus(socket: string, service: string | undefined, options: { json?: boolean; verbose?: boolean; intervalMs?: number }): Promise<number> {
+  const { clearScreenDown, cursorTo } = await import("node:readline");
+  const out = process.stdout;
+  const tty = Boolean(out.isTTY) && !options.json;
+  const style = makeStyle(colourWanted(out));
+  let last: string | undefined;
+  for (;;) {
+    const now = Date.now();
+    const clock = new Date(now).toTimeString().slice(0, 8);
+    let data: AgentStatus | undefined;
+    let problem: string | undefined;
+    try {
+      data = await readStatus(socket, service);
+    } catch (err) {
+      problem = `svcc: ${(err as Error).message}\n`;
+    }
+    // What counts as a change: the status without its ages and timers.
+    const key = problem ?? (options.json ? JSON.stringify({ ...data, lease: undefined, hosts: undefined }) : formatStatus(data!, { verbose: options.verbose, style }));
+    if (tty) {
+      cursorTo(out, 0, 0);
+      clearScreenDown(out);
+      out.write(`${style.dim(`svcc status${service ? ` ${service}` : ""}: every ${(options.intervalMs ?? 1000) / 1000}s, ${clock} (Ctrl-C to stop)`)}\n\n`);
+      out.write(problem ? style.red(problem) : formatStatus(data!, { verbose: options.verbose, style, now }));
+    } else if (key !== last) {
+      if (options.json) out.write(problem ? "" : `${JSON.stringify(data)}\n`);
+      else out.write(`-- ${clock}\n${problem ?? formatStatus(data!, { verbose: options.verbose, style, now })}`);
+      if (problem && options.json) process.stderr.write(problem);
+    }
+    last = key;
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 1000));
+  }
+}
+
+/** One request and its answer (status, freeze, thaw, declare-dead, clear-hold-down). */
+export async function controlCommand(socket: string, request: ControlRequest): Promise<ControlResult> {
+  const { requestControl } = await import("../fence/control.js");
+  return requestControl(socket, request, () => undefined);
 }
 
 export async function showLogs(service: string, unitDirs: string[], follow: boolean): Promise<number> {

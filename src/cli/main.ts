@@ -212,22 +212,31 @@ export function buildProgram(): Command {
     });
 
   const socketOption = () => new Option("--socket <path>", "the agent's control socket").default("/run/svcc/agent.sock");
-  const controlAction = (build: (...args: never[]) => object, json = false) => async (...args: unknown[]) => {
-    const options = args.at(-2) as { socket: string; json?: boolean };
-    const { requireRoot } = await import("./agent-commands.js");
+  /** A request whose answer is only ok or an error: freeze, thaw, declare-dead, clear-hold-down. */
+  const controlAction = (build: (...args: never[]) => object, said: (...args: never[]) => string) => async (...args: unknown[]) => {
+    const options = args.at(-2) as { socket: string };
+    const { requireRoot, controlCommand } = await import("./agent-commands.js");
     requireRoot();
-    const { controlCommand, formatStatus } = await import("./agent-commands.js");
-    const request = (build as (...a: unknown[]) => object)(...args);
-    const result = await controlCommand(options.socket, request as never, { json: options.json });
+    const result = await controlCommand(options.socket, (build as (...a: unknown[]) => object)(...args) as never);
     if (!result.ok) {
       process.stderr.write(`svcc: ${result.error}\n`);
       process.exitCode = exitCodes.failure;
       return;
     }
-    if (json || options.json) process.stdout.write(`${JSON.stringify(result.data, null, 1)}\n`);
-    else if ((request as { cmd: string }).cmd === "status") process.stdout.write(formatStatus(result.data as never));
-    else process.stdout.write("done\n");
+    process.stdout.write(`${(said as (...a: unknown[]) => string)(...args)}\n`);
   };
+  /** switch, start, stop: followed to the end with progress (docs/cli.md). */
+  const requestAction = (build: (...args: never[]) => object) => async (...args: unknown[]) => {
+    const options = args.at(-2) as { socket: string; json?: boolean; quiet?: boolean };
+    const { requireRoot, followRequest } = await import("./agent-commands.js");
+    requireRoot();
+    process.exitCode = await followRequest(options.socket, (build as (...a: unknown[]) => object)(...args) as never, options);
+  };
+  const withProgressOptions = (command: Command) =>
+    command
+      .addOption(socketOption())
+      .option("--json", "each event as a JSON line, then a {\"event\":\"done\"} line with the total and phases")
+      .option("-q, --quiet", "only the final line (or the error)");
 
   program
     .command("agent")
@@ -243,47 +252,42 @@ export function buildProgram(): Command {
       process.exitCode = await runAgent(options.config);
     });
 
-  program
-    .command("switch")
-    .description("Move a service to a node: stop on the source, hand the lease over, start on the destination. Streams each step.")
-    .argument("<service>")
-    .argument("<node>")
-    .addOption(socketOption())
-    .option("--json", "events and result as JSON lines")
-    .action(controlAction((service: string, node: string) => ({ cmd: "switch", service, node })));
+  withProgressOptions(
+    program
+      .command("switch")
+      .description("Move a service to a node: stop on the source, hand the lease over, start on the destination. Shows each resource as it stops and starts, with its duration, and where the time went.")
+      .argument("<service>")
+      .argument("<node>"),
+  ).action(requestAction((service: string, node: string) => ({ cmd: "switch", service, node })));
 
   program
     .command("status")
-    .description("Each node's instance and resources, the lease holder, token, frozen and orchestrate.")
+    .description("One line per service and node: state, lease and token, since when (>: at least that long), last action. -v for each node's units.")
     .argument("[service]")
     .addOption(socketOption())
+    .option("-v, --verbose", "each node's units as a tree, under the service's orchestrate, placement and highest token")
     .option("--json", "as JSON")
-    .option("--watch", "refresh every second")
-    .action(async (service: string | undefined, options: { socket: string; json?: boolean; watch?: boolean }) => {
-      const run = controlAction(() => ({ cmd: "status", service }));
-      do {
-        if (options.watch && process.stdout.isTTY) process.stdout.write("\u001b[2J\u001b[H");
-        await run(service, options, undefined);
-        if (options.watch) await new Promise((r) => setTimeout(r, 1000));
-      } while (options.watch && process.exitCode !== exitCodes.failure);
+    .option("-w, --watch", "follow: on a terminal redraw every second; elsewhere print again when something changes (with --json: a JSON line per change)")
+    .action(async (service: string | undefined, options: { socket: string; json?: boolean; verbose?: boolean; watch?: boolean }) => {
+      const { requireRoot, showStatus, watchStatus } = await import("./agent-commands.js");
+      requireRoot();
+      process.exitCode = options.watch ? await watchStatus(options.socket, service, options) : await showStatus(options.socket, service, options);
     });
 
-  program
-    .command("start")
-    .description("Start a service on its placement node (the first live node in its nodes order, or --node).")
-    .argument("<service>")
-    .option("--node <node>", "start it on this node")
-    .addOption(socketOption())
-    .option("--json", "events and result as JSON lines")
-    .action(controlAction((service: string, options: { node?: string }) => ({ cmd: "start", service, node: options.node })));
+  withProgressOptions(
+    program
+      .command("start")
+      .description("Start a service on its placement node (the first live node in its nodes order, or --node), with progress as for switch.")
+      .argument("<service>")
+      .option("--node <node>", "start it on this node"),
+  ).action(requestAction((service: string, options: { node?: string }) => ({ cmd: "start", service, node: options.node })));
 
-  program
-    .command("stop")
-    .description("Stop a service everywhere and release its lease.")
-    .argument("<service>")
-    .addOption(socketOption())
-    .option("--json", "events and result as JSON lines")
-    .action(controlAction((service: string) => ({ cmd: "stop", service })));
+  withProgressOptions(
+    program
+      .command("stop")
+      .description("Stop a service everywhere and release its lease, with progress as for switch.")
+      .argument("<service>"),
+  ).action(requestAction((service: string) => ({ cmd: "stop", service })));
 
   for (const cmd of ["freeze", "thaw"] as const) {
     program
@@ -291,7 +295,7 @@ export function buildProgram(): Command {
       .description(cmd === "freeze" ? "Turn orchestration off for a service (no automatic start or failover)." : "Turn orchestration back on for a service.")
       .argument("<service>")
       .addOption(socketOption())
-      .action(controlAction((service: string) => ({ cmd, service })));
+      .action(controlAction((service: string) => ({ cmd, service }), (service: string) => `${service} ${cmd === "freeze" ? "frozen: no automatic start or failover" : "thawed: orchestrated again"}`));
   }
 
   program
@@ -310,7 +314,7 @@ export function buildProgram(): Command {
     .description("Tell the cluster a node is powered off (check it first!): its leases are taken over without waiting. Refused while its heartbeat changes.")
     .argument("<node>")
     .addOption(socketOption())
-    .action(controlAction((node: string) => ({ cmd: "declare-dead", node })));
+    .action(controlAction((node: string) => ({ cmd: "declare-dead", node }), (node: string) => `${node} declared dead: its leases may be taken over now`));
 
   program
     .command("clear-hold-down")
@@ -318,7 +322,7 @@ export function buildProgram(): Command {
     .argument("<service>")
     .argument("<node>")
     .addOption(socketOption())
-    .action(controlAction((service: string, node: string) => ({ cmd: "clear-hold-down", service, node })));
+    .action(controlAction((service: string, node: string) => ({ cmd: "clear-hold-down", service, node }), (service: string, node: string) => `${node} may run ${service} again`));
 
   const lease = program.command("lease").description("The shared lease device: initialise it, add services, inspect it.");
   lease

@@ -12,6 +12,7 @@ import type { AgentConfig } from "./config.js";
 import { unsafeChoices } from "./config.js";
 import { type Action, admit, decide, type Escalation, escalation, type LocalState, type Observation, type Request } from "./decide.js";
 import type { NodeEffects } from "./effects.js";
+import { type ProgressEvent, ProgressTracker } from "./progress.js";
 import type { InstanceState, StatusRecord } from "./lease/records.js";
 import type { ClusterIntent, HostView, LeaseStore, ServiceView } from "./lease/types.js";
 import type { JobOutcome, Systemd } from "./systemd.js";
@@ -89,11 +90,7 @@ interface ServiceRuntime {
   stepAt: number;
 }
 
-export interface RequestEvent {
-  at: number;
-  event: string;
-  [key: string]: unknown;
-}
+export type RequestEvent = ProgressEvent;
 
 export type RequestResult = { ok: true; data?: unknown } | { ok: false; error: string; data?: unknown };
 
@@ -140,6 +137,7 @@ export class Agent {
       this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false, killedByUs: false });
     }
     this.warnings = unsafeChoices(d.config);
+    this.onChange(() => this.noteStates());
   }
 
   private get timings() {
@@ -878,10 +876,11 @@ export class Agent {
    * report each change; the result says why it failed when it did.
    */
   async request(service: string, request: Request, emit: (e: RequestEvent) => void, timeoutMs: number): Promise<RequestResult> {
+    const began = this.d.clock.now();
     if (!this.running) {
       // Just started (`systemctl enable --now svcc-agent && svcc start db1`): wait for the join,
       // bounded, rather than refuse; joining takes up to a takeover wait after a crash.
-      emit({ at: this.d.clock.wallNow(), event: "node", node: this.node, state: "joining", step: this.joining ?? "starting" });
+      emit({ at: this.d.clock.wallNow(), t: 0, event: "node", node: this.node, state: "joining", step: this.joining ?? "starting", ms: 0 });
       const until = this.d.clock.now() + Math.min(timeoutMs, JOIN_WAIT_MS);
       while (!this.running && this.d.clock.now() < until) await this.d.clock.sleep(200);
       if (!this.running) return { ok: false, error: `the agent on ${this.node} is still joining the lease store (${this.joining ?? "starting"}); try again later` };
@@ -905,9 +904,10 @@ export class Agent {
     }
     const destination = admitted.placement ?? undefined;
     this.busy.set(service, `${request.cmd}${destination ? ` to ${destination}` : ""}`);
-    const started = this.d.clock.now();
+    // Only what changed is told (progress.ts), with each step's own duration.
+    const progress = new ProgressTracker({ cmd: request.cmd, service, node: destination, members: s.desc.members }, view, began);
     try {
-      emit({ at: this.d.clock.wallNow(), event: "requested", cmd: request.cmd, service, node: destination });
+      emit(progress.requested(this.d.clock.wallNow()));
       // A request cleared of an earlier failure: the destination's hold-down no longer applies.
       let mine: ClusterIntent;
       try {
@@ -921,33 +921,28 @@ export class Agent {
       const writtenAt = this.d.clock.now();
       void this.d.store.refresh().then(() => this.schedule());
       this.schedule();
-      let last = "";
+      const outcome = () => ({ ...this.statusOf(service), ...progress.phases(this.d.clock.now()) });
       return await new Promise<RequestResult>((resolve) => {
         const finish = (r: RequestResult) => {
           off();
           timer.cancel();
           resolve(r);
         };
-        const timer = this.d.clock.timer(timeoutMs, () => finish({ ok: false, error: `${request.cmd} of ${service} did not complete within ${Math.round(timeoutMs / 1000)} s`, data: this.statusOf(service) }));
+        const timer = this.d.clock.timer(timeoutMs, () => finish({ ok: false, error: `${request.cmd} of ${service} did not complete within ${Math.round(timeoutMs / 1000)} s`, data: outcome() }));
         const check = () => {
           const v = this.d.store.view(service);
-          const summary = JSON.stringify([v.holder, [...v.statuses]]);
-          if (summary !== last) {
-            last = summary;
-            for (const [node, st] of v.statuses) emit({ at: this.d.clock.wallNow(), event: "node", node, state: st.st, step: st.step, token: st.tok });
-            emit({ at: this.d.clock.wallNow(), event: "lease", holder: v.holder?.node, token: v.holder?.token, state: v.holder?.state });
-          }
+          for (const e of progress.observe(v, this.d.clock.now(), this.d.clock.wallNow())) emit(e);
           if (v.intent.version > mine.version || (v.intent.version === mine.version && v.intent.request !== id)) {
-            if (v.intent.origin === "operator") return finish({ ok: false, error: `another request on ${service} won (placement ${v.intent.placement === "" ? "stopped" : (v.intent.placement ?? "orchestrated")}, from ${v.intent.from})`, data: this.statusOf(service) });
+            if (v.intent.origin === "operator") return finish({ ok: false, error: `another request on ${service} won (placement ${v.intent.placement === "" ? "stopped" : (v.intent.placement ?? "orchestrated")}, from ${v.intent.from})`, data: outcome() });
             const why = destination ? v.statuses.get(destination)?.step : undefined;
-            return finish({ ok: false, error: `${destination ?? service} could not ${request.cmd === "stop" ? "stop" : "start"} ${service}${why ? ` (${why})` : ""}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: this.statusOf(service) });
+            return finish({ ok: false, error: `${destination ?? service} could not ${request.cmd === "stop" ? "stop" : "start"} ${service}${why ? ` (${why})` : ""}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: outcome() });
           }
           if (v.readAt !== undefined && v.readAt <= writtenAt) return; // not read since the write yet
           if (destination) {
-            if (v.holder?.node === destination && v.holder.state === "held" && v.statuses.get(destination)?.st === "up") return finish({ ok: true, data: { ...this.statusOf(service), ms: Math.round(this.d.clock.now() - started) } });
+            if (v.holder?.node === destination && v.holder.state === "held" && v.statuses.get(destination)?.st === "up") return finish({ ok: true, data: outcome() });
           } else {
             const anyUp = [...v.statuses.values()].some((st) => st.st !== "down");
-            if (!anyUp && (!v.holder || !v.holder.live)) return finish({ ok: true, data: { ...this.statusOf(service), ms: Math.round(this.d.clock.now() - started) } });
+            if (!anyUp && (!v.holder || !v.holder.live)) return finish({ ok: true, data: outcome() });
           }
         };
         const off = this.onChange(check);
@@ -999,10 +994,34 @@ export class Agent {
       nodes: Object.fromEntries(
         s.desc.nodes.map((n) => {
           const st = v.statuses.get(n);
-          return [n, { live: live.has(n), host: hosts.get(n)?.state ?? "unknown", state: st?.st ?? "unknown", token: st?.tok, step: st?.step, heldDown: st?.hd ?? false, units: units(st?.u) }];
+          const seen = this.stateSeen.get(service)?.get(n);
+          const since = seen && seen.st === st?.st ? { since: seen.at, sinceExact: seen.exact } : {};
+          return [n, { live: live.has(n), host: hosts.get(n)?.state ?? "unknown", state: st?.st ?? "unknown", token: st?.tok, step: st?.step, heldDown: st?.hd ?? false, ...since, units: units(st?.u) }];
         }),
       ),
     };
+  }
+
+  /** When this agent saw each node's instance state change, per service: "since" in `svcc status`. */
+  private readonly stateSeen = new Map<string, Map<string, { st: string; at: number; exact: boolean }>>();
+
+  /**
+   * After every tick. The first sighting is only a bound (the state may be older than this
+   * agent). Reporting only: it must never throw into the tick that called it.
+   */
+  private noteStates(): void {
+    try {
+      for (const service of this.services.keys()) {
+        let seen = this.stateSeen.get(service);
+        if (!seen) this.stateSeen.set(service, (seen = new Map()));
+        for (const [node, st] of this.d.store.view(service).statuses) {
+          const was = seen.get(node);
+          if (was?.st !== st.st) seen.set(node, { st: st.st, at: this.d.clock.wallNow(), exact: was !== undefined });
+        }
+      }
+    } catch {
+      // "since" is left as it was; the status says "?" for what was never seen
+    }
   }
 
   /** Set by start() while it waits to take this node's host id. */

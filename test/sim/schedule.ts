@@ -6,6 +6,7 @@
 import { initLease } from "../../src/fence/lease/admin.js";
 import { defaultTimings, type LeaseTimings, takeoverWaitMs } from "../../src/fence/lease/types.js";
 import type { Request } from "../../src/fence/decide.js";
+import type { RequestEvent } from "../../src/fence/agent.js";
 import { SimDisk, SimPath } from "./disk.js";
 import { type Cluster, describeService, SimMachine } from "./machine.js";
 import { Rng } from "./rng.js";
@@ -81,6 +82,8 @@ export interface ScheduleOptions {
   keepOff?: number[];
   /** Called after every event with the world time (named cases record what they check). */
   observe?: (now: number, machines: SimMachine[]) => void;
+  /** Each event an operator's request streams back (what `svcc switch` prints), with the request's label. */
+  onRequestEvent?: (label: string, e: RequestEvent) => void;
 }
 
 export interface ScheduleResult {
@@ -261,7 +264,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     result.stats.requests += 1;
     log(m.id, `operator: svcc ${label.split(": ")[1]} ${SERVICE}`);
     p.clock.deliver(() => {
-      void p.agent.request(SERVICE, request, () => undefined, REQUEST_TIMEOUT_MS).then((r) => {
+      void p.agent.request(SERVICE, request, (e) => o.onRequestEvent?.(label, e), REQUEST_TIMEOUT_MS).then((r) => {
         entry.done = true;
         if (!r.ok) result.stats.requestsFailed += 1;
         log(m.id, `operator: ${label.split(": ")[1]} → ${r.ok ? "done" : `failed: ${r.error}`}`);
