@@ -12,7 +12,7 @@ import type { AgentConfig } from "./config.js";
 import { unsafeChoices } from "./config.js";
 import { type Action, admit, decide, type Escalation, escalation, type LocalState, type Observation, type Request } from "./decide.js";
 import type { NodeEffects } from "./effects.js";
-import { type ProgressEvent, ProgressTracker } from "./progress.js";
+import { type ProgressEvent, ProgressTracker, STEP_ERROR } from "./progress.js";
 import type { InstanceState, StatusRecord } from "./lease/records.js";
 import type { ClusterIntent, HostView, LeaseStore, ServiceView } from "./lease/types.js";
 import type { JobOutcome, Systemd } from "./systemd.js";
@@ -52,6 +52,8 @@ interface ServiceRuntime {
   desc: ServiceDesc;
   /** The token held here at the last look (a change of it makes the next tick look again). */
   tokenAtLook?: number;
+  /** The last failed start's own error (from the journal), shown after the step until the next start. */
+  startError?: string;
   /** "not starting: the system is shutting down" was said. */
   shutdownLogged?: boolean;
   /** ActiveState per unit at the last successful look (target and members). */
@@ -96,6 +98,13 @@ export type RequestResult = { ok: true; data?: unknown } | { ok: false; error: s
 
 /** Steady and idle, the units' states are read from systemd at least this often (and on every signalled change). */
 const LOOK_REFRESH_MS = 10_000;
+
+/** A status record's step: 120 characters at most (the record fits one sector), the error's first 80 of them. */
+function stepText(step: string, error: string | undefined): string {
+  if (!error) return step.slice(0, 120);
+  const e = error.slice(0, 80);
+  return `${step.slice(0, 120 - e.length - STEP_ERROR.length)}${STEP_ERROR}${e}`;
+}
 
 /** How long a request waits for a just-started agent to join the lease store. */
 const JOIN_WAIT_MS = 60_000;
@@ -146,6 +155,18 @@ export class Agent {
 
   private log(service: string, message: string): void {
     this.d.log(service, message);
+  }
+
+  /**
+   * The failed units' own error from the journal, logged and shown after the step in this
+   * node's status record until its next start (the operator's `svcc switch` ends with it, on
+   * whichever node it runs). Reporting only: nothing decides on it.
+   */
+  private async noteStartError(service: string, s: ServiceRuntime, units: string[], sinceWallMs: number): Promise<void> {
+    const error = await this.d.effects.unitError(units, sinceWallMs).catch(() => undefined);
+    if (!error || s.job?.kind === "start") return; // nothing found, or a new start began meanwhile
+    s.startError = error;
+    this.log(service, `start failed: ${error}`);
   }
 
   private setStep(s: ServiceRuntime, step: string): void {
@@ -574,7 +595,7 @@ export class Agent {
       : this.anyUnitUp(s) ? "warn"
       : "down";
     const hd = s.holdDownUntil !== undefined && this.d.clock.now() < s.holdDownUntil;
-    return { st, u: s.desc.members.map((u) => letter(s.units.get(u))).join(""), tok: token, step: s.step.slice(0, 120), ...(hd ? { hd: true } : {}) };
+    return { st, u: s.desc.members.map((u) => letter(s.units.get(u))).join(""), tok: token, step: stepText(s.step, s.startError), ...(hd ? { hd: true } : {}) };
   }
 
   private statusLine?: string;
@@ -750,6 +771,7 @@ export class Agent {
     s.runtimeFailure = false;
     s.killedByUs = false;
     s.provenDown = false;
+    s.startError = undefined;
     this.log(service, `starting ${s.desc.target} with token ${token} (${reason})`);
     this.setStep(s, `starting (token ${token})`);
     this.publishLease(service, s, token);
@@ -782,6 +804,8 @@ export class Agent {
         s.startFailed = true;
         this.log(service, `start failed (job ${outcome}${failed.length ? `; failed: ${failed.join(", ")}` : ""}): rolling back, then handing over`);
         this.setStep(s, `start failed${failed.length ? `: ${failed.join(", ")} failed` : ` (job ${outcome})`}`);
+        // Reporting only: the rollback goes on at once and never waits for this.
+        if (failed.length) void this.noteStartError(service, s, failed, this.d.clock.wallNow() - (this.d.clock.now() - job.startedAt));
       }
       if (s.job === job) s.job = undefined;
       this.schedule();
@@ -934,8 +958,8 @@ export class Agent {
           for (const e of progress.observe(v, this.d.clock.now(), this.d.clock.wallNow())) emit(e);
           if (v.intent.version > mine.version || (v.intent.version === mine.version && v.intent.request !== id)) {
             if (v.intent.origin === "operator") return finish({ ok: false, error: `another request on ${service} won (placement ${v.intent.placement === "" ? "stopped" : (v.intent.placement ?? "orchestrated")}, from ${v.intent.from})`, data: outcome() });
-            const why = destination ? v.statuses.get(destination)?.step : undefined;
-            return finish({ ok: false, error: `${destination ?? service} could not ${request.cmd === "stop" ? "stop" : "start"} ${service}${why ? ` (${why})` : ""}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: outcome() });
+            if (destination) return finish({ ok: false, error: progress.failure(v.intent.placement), data: outcome() });
+            return finish({ ok: false, error: `${service} could not ${request.cmd === "stop" ? "stop" : "start"}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: outcome() });
           }
           if (v.readAt !== undefined && v.readAt <= writtenAt) return; // not read since the write yet
           if (destination) {

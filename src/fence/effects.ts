@@ -29,6 +29,12 @@ export interface NodeEffects {
   /** Keeps the lease deadline across agent restarts on this boot (never across a reboot). */
   saveDeadline(validUntil: number): void;
   loadDeadline(): number | undefined;
+  /**
+   * The failed units' own error, as the operator would look for it in the journal (the last
+   * line their processes wrote since `sinceWallMs`, else systemd's last warning about them):
+   * "<unit>: <message>", or undefined. For reports only; bounded, never throws.
+   */
+  unitError(units: string[], sinceWallMs: number): Promise<string | undefined>;
 }
 
 const SYSRQ: Record<string, string> = { reboot: "b", poweroff: "o", crash: "c" };
@@ -89,4 +95,32 @@ export class HostEffects implements NodeEffects {
       return undefined;
     }
   }
+
+  async unitError(units: string[], sinceWallMs: number): Promise<string | undefined> {
+    for (const unit of units) {
+      const r = await execa("journalctl", ["--no-pager", "-q", "-u", unit, "--since", `@${Math.floor(sinceWallMs / 1000)}`, "-o", "json", "--output-fields=MESSAGE,_PID,PRIORITY"], { reject: false, timeout: 2000 }).catch(() => undefined);
+      const message = r?.exitCode === 0 ? journalError(r.stdout) : undefined;
+      if (message) return `${unit}: ${message}`;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * From a unit's journal entries (journalctl -o json), its own error: the last line written by
+ * its processes (a container engine's "Error response from daemon…", mount's "wrong fs type…");
+ * when they wrote nothing, systemd's last warning (PID 1: "Failed with result 'exit-code'").
+ */
+export function journalError(jsonLines: string): string | undefined {
+  const entries = jsonLines.split("\n").flatMap((line) => {
+    try {
+      const e = JSON.parse(line) as { MESSAGE?: unknown; _PID?: string; PRIORITY?: string };
+      return typeof e.MESSAGE === "string" && e.MESSAGE.trim() ? [{ message: e.MESSAGE.trim(), systemd: e._PID === "1", priority: Number(e.PRIORITY ?? 6) }] : [];
+    } catch {
+      return [];
+    }
+  });
+  const own = entries.filter((e) => !e.systemd);
+  const pick = own.at(-1) ?? entries.filter((e) => e.priority <= 4).at(-1);
+  return pick?.message.replace(/\s+/g, " ");
 }

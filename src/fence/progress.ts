@@ -30,6 +30,16 @@ export type ProgressEvent = Stamp &
     | { event: "lease"; holder?: string; token?: number; from?: string; fromToken?: number; ms: number }
   );
 
+/** Between a node's step and its last failed start's own error, in its status record (agent.ts). */
+export const STEP_ERROR = " | ";
+
+/** A status record's step, and the failed start's own error after it when there is one. */
+export function splitStep(step: string | undefined): [string, string | undefined] {
+  if (!step) return ["", undefined];
+  const i = step.indexOf(STEP_ERROR);
+  return i < 0 ? [step, undefined] : [step.slice(0, i), step.slice(i + STEP_ERROR.length)];
+}
+
 /** One line of the progress (the rest only feed the live status line). */
 export const isLine = (e: { ms?: unknown }): boolean => typeof e.ms === "number";
 
@@ -78,6 +88,10 @@ export class ProgressTracker {
   /** `t` of the source proven down and of the destination holding the lease: the phases' bounds. */
   private sourceDownT?: number;
   private leaseT?: number;
+  /** Per node: units seen failing, whether it stopped what it had started, whether it released the lease. */
+  private readonly failedUnits = new Map<string, string[]>();
+  private readonly rolledBack = new Set<string>();
+  private readonly released = new Set<string>();
 
   constructor(
     private readonly request: { cmd: string; service: string; node?: string; members: readonly string[] },
@@ -105,6 +119,7 @@ export class ProgressTracker {
       const prev = this.statuses.get(node);
       this.statuses.set(node, next);
       if (!prev) continue;
+      if (next.st === "stopping" && (prev.st === "starting" || prev.st === "failed" || this.failedUnits.has(node))) this.rolledBack.add(node);
       const events = this.nodeEvents(node, prev, next, at);
       (goingDown(next.st) ? down : up).push(...events);
     }
@@ -118,6 +133,8 @@ export class ProgressTracker {
     const events = [...down, ...lease, ...up];
     this.shareTime(events, Math.round(now - this.startedAt), at);
     for (const e of events) {
+      if (e.event === "unit" && e.state === "failed") this.failedUnits.set(e.node, [...(this.failedUnits.get(e.node) ?? []).filter((u) => u !== e.unit), e.unit]);
+      if (e.event === "lease" && e.from && e.from !== e.holder) this.released.add(e.from);
       if (e.event === "node" && e.node === this.source && e.state === "down") this.sourceDownT ??= e.t;
       if (e.event === "lease" && !e.holder && e.from === this.source) this.sourceDownT ??= e.t;
       if (e.event === "lease" && e.holder && e.holder === this.request.node) this.leaseT ??= e.t;
@@ -175,6 +192,23 @@ export class ProgressTracker {
       e.at = Math.round(at - (t - clock));
     }
     if (lines.length) this.lastLineT = t;
+  }
+
+  /**
+   * Why the destination could not run the service, for the request's error: the unit that
+   * failed, its own error (the journal line its agent put after the step), what that node did
+   * about it, and where the service was placed instead.
+   */
+  failure(placement: string | undefined): string {
+    const { cmd, service } = this.request;
+    const node = this.request.node ?? "";
+    const st = this.statuses.get(node);
+    const [step, error] = splitStep(st?.step);
+    const units = this.failedUnits.get(node) ?? [];
+    const what = error ? error.replace(/^(\S+): /, "$1 failed: ") : units.length ? `${units.join(", ")} failed` : step || "no reason given";
+    const did = [this.rolledBack.has(node) ? "stopped what it had started" : "", this.released.has(node) ? "released the lease" : "", st?.hd ? "is held down" : ""].filter(Boolean);
+    const then = placement ? `${service} placed on ${placement} instead` : `${service} is stopped everywhere`;
+    return `${node} could not ${cmd === "stop" ? "stop" : "start"} ${service}: ${what}; ${did.length ? `${node} ${did.join(", ").replace(/, ([^,]*)$/, " and $1")}` : `${node} is ${st?.st ?? "unknown"}${step ? ` (${step})` : ""}`}; ${then}`;
   }
 
   /** Where the time went: phases bounded by the source going down and the destination taking the lease, adding up to the total. */

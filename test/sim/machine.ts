@@ -508,6 +508,8 @@ export class SimMachine {
             clock.deliver(() => resolve(hung ? containers.map((c) => `docker kill ${c.name}: no answer within ${timeoutMs} ms`) : []));
           });
         }),
+      // What a failed unit's journal would say (reports only: nothing decides on it).
+      unitError: async (units) => (units.length ? `${units[0]}: simulated start failure` : undefined),
       fence: (action) => {
         this.log(`fence ${action}`);
         this.world.after(this.latency(1, 50), () => this.reset(`fenced (${action})`));

@@ -6,7 +6,7 @@
 import { initLease } from "../../src/fence/lease/admin.js";
 import { defaultTimings, type LeaseTimings, takeoverWaitMs } from "../../src/fence/lease/types.js";
 import type { Request } from "../../src/fence/decide.js";
-import type { RequestEvent } from "../../src/fence/agent.js";
+import type { RequestEvent, RequestResult } from "../../src/fence/agent.js";
 import { SimDisk, SimPath } from "./disk.js";
 import { type Cluster, describeService, SimMachine } from "./machine.js";
 import { Rng } from "./rng.js";
@@ -84,6 +84,8 @@ export interface ScheduleOptions {
   observe?: (now: number, machines: SimMachine[]) => void;
   /** Each event an operator's request streams back (what `svcc switch` prints), with the request's label. */
   onRequestEvent?: (label: string, e: RequestEvent) => void;
+  /** Each request's result (what `svcc switch` ends with), with the request's label. */
+  onRequestResult?: (label: string, r: RequestResult) => void;
 }
 
 export interface ScheduleResult {
@@ -266,6 +268,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     p.clock.deliver(() => {
       void p.agent.request(SERVICE, request, (e) => o.onRequestEvent?.(label, e), REQUEST_TIMEOUT_MS).then((r) => {
         entry.done = true;
+        o.onRequestResult?.(label, r);
         if (!r.ok) result.stats.requestsFailed += 1;
         log(m.id, `operator: ${label.split(": ")[1]} → ${r.ok ? "done" : `failed: ${r.error}`}`);
       });
