@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { join } from "node:path";
 import { execa } from "execa";
 import type { ControlEvent, ControlRequest, ControlResult } from "../fence/control.js";
+import type { LogOptions } from "./logs.js";
 import type { Output, RequestOutcome } from "./progress.js";
 import { colourWanted, makeStyle, type Style } from "./style.js";
 
@@ -358,11 +359,10 @@ export async function controlCommand(socket: string, request: ControlRequest): P
   return requestControl(socket, request, () => undefined);
 }
 
-export async function showLogs(service: string, unitDirs: string[], follow: boolean): Promise<number> {
+export async function showLogs(service: string, unitDirs: string[], options: LogOptions): Promise<number> {
   const { readServiceDesc } = await import("../fence/service-desc.js");
-  const desc = readServiceDesc(unitDirs, service);
-  const args = ["--no-pager", "-o", "short-iso-precise", ...[desc.target, desc.stopUnit, ...desc.members, "svcc-agent.service"].flatMap((u) => ["-u", u])];
-  if (follow) args.push("-f");
+  const { journalArgs } = await import("./logs.js");
+  const args = journalArgs(readServiceDesc(unitDirs, service), options);
   const r = await execa("journalctl", args, { stdio: "inherit", reject: false });
   return r.exitCode ?? 1;
 }

@@ -3,8 +3,10 @@
 
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Command, CommanderError, Option } from "commander";
+import { Argument, Command, CommanderError, Option } from "commander";
 import { visible } from "../compiler/input-text.js";
+import { type Shell, shells } from "./completion.js";
+import { journalFormats, type LogOptions } from "./logs.js";
 
 const exitCodes = { ok: 0, failure: 1, usage: 2 } as const;
 /** package.json's version, put in by the build (scripts/build.ts); "dev" when run from source. */
@@ -300,13 +302,38 @@ export function buildProgram(): Command {
 
   program
     .command("logs")
-    .description("The service's journal (its units) together with the agent's decisions.")
+    .description("The service's journal: its units' lines and the agent's decisions, interleaved in time order, as journalctl shows them (on this node).")
     .argument("<service>")
     .option("--unit-dir <dir>", "where the service's units are installed (default: /etc/systemd/system, then /run/systemd/generator)")
-    .option("-f, --follow", "keep following")
-    .action(async (service: string, options: { unitDir?: string; follow?: boolean }) => {
+    .option("-n, --lines <n>", "the last n lines (or \"all\"); default: all")
+    .option("-S, --since <time>", "from this time on, as journalctl reads it (\"2026-12-01 07:00\", \"-1h\", \"today\")")
+    .option("-U, --until <time>", "up to this time, as journalctl reads it")
+    .option("-f, --follow", "keep following (with -n: the last n lines first)")
+    .addOption(new Option("-o, --output <format>", "journalctl's output format").choices(journalFormats).default("short-iso-precise"))
+    .action(async (service: string, options: LogOptions & { unitDir?: string }) => {
       const { showLogs } = await import("./agent-commands.js");
-      process.exitCode = await showLogs(service, options.unitDir ? [options.unitDir] : ["/etc/systemd/system", "/run/systemd/generator"], Boolean(options.follow));
+      process.exitCode = await showLogs(service, options.unitDir ? [options.unitDir] : ["/etc/systemd/system", "/run/systemd/generator"], options);
+    });
+
+  program
+    .command("completion")
+    .description("Print the shell completion script (commands, options, service and node names). bash: svcc completion bash > /etc/bash_completion.d/svcc; zsh: svcc completion zsh > \"${fpath[1]}/_svcc\".")
+    .addArgument(new Argument("<shell>").choices(shells))
+    .action(async (shell: Shell) => {
+      const { completionScript } = await import("./completion.js");
+      process.stdout.write(completionScript(shell, program));
+    });
+
+  // What the completion scripts call for names: one a line, nothing (and exit 0) when none are known.
+  program
+    .command("__complete", { hidden: true })
+    .argument("<kind>")
+    .option("--config <file>", "the agent config", "/etc/svcc/agent.json")
+    .action(async (kind: string, options: { config: string }) => {
+      const { completionNames } = await import("./completion.js");
+      if (kind !== "services" && kind !== "nodes") return;
+      const names = completionNames(kind, { agentConfig: options.config, unitDirs: ["/etc/systemd/system", "/run/systemd/generator"] });
+      process.stdout.write(names.map((n) => `${n}\n`).join(""));
     });
 
   program
