@@ -42,6 +42,38 @@ async function releasedCleanly(from: lab.NodeName, node: lab.NodeName): Promise<
   return { left: d.hosts[i]?.record?.leaving === true, released: d.areas.db1[i]?.record?.own === 2 };
 }
 
+/**
+ * `svcc switch` off a terminal (issue 14): one line per change, each resource once per node
+ * (stopped on the source, started on the destination), the lease passing once, and a final
+ * line whose total the lines' own durations and the three phases add up to (each is rounded to
+ * 10 ms: the margin is half of that per term).
+ */
+function checkSwitchProgress(stdout: string, from: lab.NodeName, to: lab.NodeName) {
+  const lines = stdout.trimEnd().split("\n");
+  const final = /^db1 is up on (\S+): (\d+\.\d\d)s \(stop (\d+\.\d\d)s on (\S+), handover (\d+\.\d\d)s, start (\d+\.\d\d)s on (\S+)\)$/.exec(lines.at(-1)!);
+  expect(final, lines.at(-1)).not.toBeNull();
+  const [, on, total, stop, stopOn, handover, start, startOn] = final!;
+  expect([on, stopOn, startOn]).toEqual([to, from, to]);
+  const events = lines.slice(1, -1).map((l) => {
+    const m = /^ +(\d+\.\d\d)s {2}(\S+) +(\S+) +(.*?) +(\d+\.\d\d)s$/.exec(l);
+    expect(m, l).not.toBeNull();
+    return { t: Number(m![1]), who: m![2], word: m![3], what: m![4], ms: Number(m![5]) * 1000 };
+  });
+  const units = (node: string, word: string) => events.filter((e) => e.who === node && e.word === word).map((e) => e.what);
+  const stopped = units(from, "stopped");
+  const started = units(to, "started");
+  expect(new Set(stopped).size, "a resource stopped twice").toBe(stopped.length);
+  expect(new Set(started).size, "a resource started twice").toBe(started.length);
+  expect(stopped.length).toBeGreaterThanOrEqual(8);
+  // Every resource that stopped on the source started on the destination (which may also run the precheck oneshot).
+  expect(started).toEqual(expect.arrayContaining(stopped));
+  expect(events.filter((e) => e.who === "lease" && e.word === "taken" && e.what.startsWith(`by ${to} `))).toHaveLength(1);
+  const sum = events.reduce((a, e) => a + e.ms, 0);
+  expect(Math.abs(sum - Number(total) * 1000)).toBeLessThanOrEqual(5 * (events.length + 1));
+  expect(Math.abs(Number(stop) + Number(handover) + Number(start) - Number(total)) * 1000).toBeLessThanOrEqual(20);
+  expect(events.at(-1)!.t).toBeCloseTo(Number(total), 1);
+}
+
 /** Moves db1 to node (if not there) and waits until it is up there. */
 async function placeOn(node: lab.NodeName) {
   const s = await status(node).catch(() => undefined);
@@ -87,7 +119,8 @@ describe("svcc agent in the lab", () => {
     await lab.clientPsql("create table if not exists moves (i int); insert into moves select generate_series(1, 500)");
     const there = await svcc("node1", ["switch", "db1", "node2"]);
     expect(there.exitCode, there.stderr + there.stdout).toBe(0);
-    expect(there.stdout).toMatch(/lease: node2 token \d+/);
+    say(`svcc switch db1 node2 printed:\n${there.stdout}`);
+    checkSwitchProgress(there.stdout, "node1", "node2");
     await upOn("node2");
     await lab.clientPsql("insert into moves select generate_series(501, 1000)");
     const back = await svcc("node2", ["switch", "db1", "node1"]);
@@ -116,15 +149,34 @@ describe("svcc agent in the lab", () => {
     await placeOn("node1");
   });
 
-  it("status shows each node with the lease and token; logs show the agent's decisions", async () => {
+  it("status: one line per node with state, lease, token, since, last action; -v the units; logs show the agent's decisions, -n 15 prints 15 lines", async () => {
     const r = await svcc("node2", ["status", "db1"]);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^db1 {2}orchestrate=ha {2}frozen=no .* lease node1 token \d+ \(held\)/m);
-    expect(r.stdout).toMatch(/\|- node1 +up/);
-    expect(r.stdout).toMatch(/`- node2 +down/);
+    say(`svcc status db1 printed:\n${r.stdout}`);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^SERVICE +NODE +STATE +LEASE +SINCE +LAST ACTION$/);
+    expect(lines.slice(1)).toHaveLength(2);
+    expect(lines[1]).toMatch(/^db1 +node1 +up +held \d+ +>?\d+[smhd][\dsmh]* +started \(token \d+\)$/);
+    expect(lines[2]).toMatch(/^db1 +node2 +down +- +(>?\d+[smhd][\dsmh]*|\?) /);
+    const tree = await svcc("node2", ["status", "db1", "-v"]);
+    expect(tree.stdout).toMatch(/^db1 {2}orchestrate=ha {2}frozen=no .* lease node1 token \d+ \(held\)/m);
+    expect(tree.stdout).toMatch(/\|- node1 +up/);
+    expect(tree.stdout).toMatch(/`- node2 +down/);
+    expect(tree.stdout).toMatch(/\|  `- db1-container1\.service +active/);
     const logs = await svcc("node1", ["logs", "db1"]);
     expect(logs.exitCode).toBe(0);
     expect(logs.stdout).toContain("svcc-agent[db1]: lease acquired");
+    const last = await svcc("node1", ["logs", "db1", "-n", "15"]);
+    expect(last.exitCode, last.stderr).toBe(0);
+    say(`svcc logs db1 -n 15 printed:\n${last.stdout}`);
+    expect(last.stdout.trimEnd().split("\n")).toHaveLength(15);
+    // The units' lines and the agent's, interleaved in time order.
+    const json = await svcc("node1", ["logs", "db1", "-n", "40", "-o", "json"]);
+    const entries = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { __REALTIME_TIMESTAMP: string; _SYSTEMD_UNIT?: string; UNIT?: string });
+    expect(entries).toHaveLength(40);
+    const times = entries.map((e) => BigInt(e.__REALTIME_TIMESTAMP));
+    expect(times.every((t, i) => i === 0 || t >= times[i - 1])).toBe(true);
+    expect(new Set(entries.map((e) => (e._SYSTEMD_UNIT === "svcc-agent.service" ? "agent" : "units"))).size).toBe(2);
   });
 
   it("an agent restart (an upgrade) leaves db1 running, untouched, and the lease where it was", { timeout: 60_000 }, async () => {
