@@ -55,25 +55,8 @@ function screen(output: string): string[] {
   return rows;
 }
 
-const SWITCH = `   0.00s  switch   db1 to n2: n1 holds the lease (token 1)
-   0.01s  n1       stopping (placed on n2)                        0.01s
-   0.06s  n1       stopped  db1-container1.service                0.05s
-   0.11s  n1       stopped  db1-container0.service                0.05s
-   0.13s  n1       stopped  srv-db1.mount                         0.02s
-   0.18s  n1       stopped  db1-disk0.service                     0.05s
-   0.23s  n1       stopped  db1-lease.service                     0.06s
-   0.26s  n1       down     lease released (down here; handing over to n2)   0.03s
-   0.26s  lease    released by n1 (token 1)                       0.00s
-   0.98s  lease    taken    by n2 (token 2)                       0.72s
-   0.98s  n2       starting (token 2)                             0.00s
-   1.02s  n2       started  db1-lease.service                     0.03s
-   1.05s  n2       started  db1-disk0.service                     0.03s
-   1.08s  n2       started  srv-db1.mount                         0.03s
-   1.12s  n2       started  db1-container0.service                0.04s
-   1.22s  n2       started  db1-container1.service                0.10s
-   1.22s  n2       up       started (token 2)                     0.00s
-db1 is up on n2: 1.22s (stop 0.26s on n1, handover 0.72s, start 0.24s on n2)
-`;
+/** What the switch prints off a terminal, exactly (checked against the CLI too: test/cli/requests.test.ts). */
+const SWITCH = readFileSync(join(dir, "switch.plain"), "utf8");
 
 describe("progress off a terminal (plain lines)", () => {
   it("a switch: each resource once per node with its own duration, the lease passing, the total and its three phases", () => {
