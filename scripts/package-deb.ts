@@ -8,6 +8,7 @@
 //   /etc/svcc/services/                   configs the generator compiles (empty)
 //   /usr/share/doc/svcc/                  README, docs, examples (db1, cluster, agent), copyright
 //   /usr/share/man/man1/svcc.1.gz
+//   /usr/share/bash-completion/completions/svcc, /usr/share/zsh/vendor-completions/_svcc
 // Maintainer scripts: packaging/deb/ (never start, stop or restart anything).
 
 import { execFileSync } from "node:child_process";
@@ -149,6 +150,10 @@ try {
   const date = new Date(epoch * 1000).toUTCString().replace("GMT", "+0000");
   write(join(doc, "changelog.gz"), gzip(`svcc (${debianVersion}) unstable; urgency=medium\n\n  * svcc ${pkg.version}, built from the npm package of the same version.\n\n -- ${control.Maintainer}  ${date}\n`));
   write(join(staging, "usr/share/man/man1/svcc.1.gz"), gzip(manPage(join(lib, "bin/svcc"), date)));
+  // Completion where bash-completion and Debian's zsh look for it, made by the packaged svcc.
+  const completion = (shell: string) => execFileSync(process.execPath, [join(lib, "bin/svcc"), "completion", shell], { encoding: "utf8" });
+  write(join(staging, "usr/share/bash-completion/completions/svcc"), completion("bash"));
+  write(join(staging, "usr/share/zsh/vendor-completions/_svcc"), completion("zsh"));
 
   // 5. Control files. Maintainer scripts share one snippet, put in where they say #SYSTEMD_RUNS#.
   const debian = join(staging, "DEBIAN");

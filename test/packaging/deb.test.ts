@@ -81,6 +81,8 @@ describe("the .deb's contents", () => {
       "usr/share/man",
       "usr/share/man/man1",
       "usr/share/man/man1/svcc.1.gz",
+      ...["usr/share/bash-completion", "usr/share/bash-completion/completions", "usr/share/bash-completion/completions/svcc"],
+      ...["usr/share/zsh", "usr/share/zsh/vendor-completions", "usr/share/zsh/vendor-completions/_svcc"],
     ].sort();
     expect([...entries.keys()].filter((p) => !p.startsWith("usr/lib/svcc/node_modules/")).sort()).toEqual(expected);
     expect(entries.get("usr/bin/svcc")?.link).toBe("../lib/svcc/bin/svcc");
