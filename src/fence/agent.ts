@@ -12,7 +12,7 @@ import type { AgentConfig } from "./config.js";
 import { unsafeChoices } from "./config.js";
 import { type Action, admit, decide, type Escalation, escalation, type LocalState, type Observation, type Request } from "./decide.js";
 import type { NodeEffects } from "./effects.js";
-import { type ProgressEvent, ProgressTracker, STEP_ERROR } from "./progress.js";
+import { type ProgressEvent, ProgressTracker, STEP_ERROR, splitStep } from "./progress.js";
 import type { InstanceState, StatusRecord } from "./lease/records.js";
 import type { ClusterIntent, HostView, LeaseStore, ServiceView } from "./lease/types.js";
 import type { JobOutcome, Systemd } from "./systemd.js";
@@ -105,6 +105,9 @@ function stepText(step: string, error: string | undefined): string {
   const e = error.slice(0, 80);
   return `${step.slice(0, 120 - e.length - STEP_ERROR.length)}${STEP_ERROR}${e}`;
 }
+
+/** How long a failed request waits for the destination to say why (its failed unit's journal line) or finish its rollback. */
+const FAILURE_REPORT_WAIT_MS = 5000;
 
 /** How long a request waits for a just-started agent to join the lease store. */
 const JOIN_WAIT_MS = 60_000;
@@ -953,12 +956,22 @@ export class Agent {
           resolve(r);
         };
         const timer = this.d.clock.timer(timeoutMs, () => finish({ ok: false, error: `${request.cmd} of ${service} did not complete within ${Math.round(timeoutMs / 1000)} s`, data: outcome() }));
+        let supersededAt: number | undefined;
         const check = () => {
           const v = this.d.store.view(service);
           for (const e of progress.observe(v, this.d.clock.now(), this.d.clock.wallNow())) emit(e);
           if (v.intent.version > mine.version || (v.intent.version === mine.version && v.intent.request !== id)) {
             if (v.intent.origin === "operator") return finish({ ok: false, error: `another request on ${service} won (placement ${v.intent.placement === "" ? "stopped" : (v.intent.placement ?? "orchestrated")}, from ${v.intent.from})`, data: outcome() });
-            if (destination) return finish({ ok: false, error: progress.failure(v.intent.placement), data: outcome() });
+            if (destination) {
+              // Told once the destination said its failed unit's own error or finished rolling
+              // back, at most FAILURE_REPORT_WAIT_MS after the new placement was seen: the
+              // error then names the unit's journal line. Reporting only; nothing waits on it.
+              supersededAt ??= this.d.clock.now();
+              const st = v.statuses.get(destination);
+              const said = !st || st.st === "down" || splitStep(st.step)[1] !== undefined;
+              if (!said && this.d.clock.now() - supersededAt < FAILURE_REPORT_WAIT_MS) return;
+              return finish({ ok: false, error: progress.failure(v.intent.placement), data: outcome() });
+            }
             return finish({ ok: false, error: `${service} could not ${request.cmd === "stop" ? "stop" : "start"}; ${v.intent.placement ? `placed on ${v.intent.placement} instead` : "it is stopped everywhere"}`, data: outcome() });
           }
           if (v.readAt !== undefined && v.readAt <= writtenAt) return; // not read since the write yet

@@ -181,6 +181,25 @@ describe("svcc agent in the lab", () => {
     expect(new Set(entries.map((e) => (e._SYSTEMD_UNIT === "svcc-agent.service" ? "agent" : "units"))).size).toBe(2);
   });
 
+  it("a start that fails on the destination: the switch ends with the unit, its own journal line, what node2 did, exit 1; db1 back on node1", { timeout: 150_000 }, async () => {
+    await placeOn("node1");
+    // db1-container0.service fails on node2 before it runs anything, saying why on its stderr.
+    const dropIn = "/run/systemd/system/db1-container0.service.d/zz-lab-fail.conf";
+    await lab.shell("node2", `mkdir -p ${dropIn.replace(/\/[^/]+$/, "")} && printf '[Service]\\nExecStartPre=/bin/sh -c "echo lab: the disk is on fire >&2; exit 3"\\n' > ${dropIn} && systemctl daemon-reload`, { check: true });
+    try {
+      const r = await svcc("node1", ["switch", "db1", "node2"], 120_000);
+      say(`a failed switch printed:\n${r.stdout}${r.stderr}`);
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(/^ +[\d.]+s {2}node2 +failed +db1-container0\.service +[\d.]+s$/m);
+      expect(r.stderr).toMatch(/^svcc: switch of db1 to node2 failed after [\d.]+s: node2 could not start db1: db1-container0\.service failed: lab: the disk is on fire; node2 stopped what it had started, released the lease( and is held down)?; db1 placed on node1 instead\n$/);
+      await upOn("node1", 90_000);
+      expect(await activeResources("node2")).toEqual([]);
+    } finally {
+      await lab.shell("node2", `rm -f ${dropIn} && systemctl daemon-reload && systemctl reset-failed`);
+      await svcc("node1", ["clear-hold-down", "db1", "node2"]);
+    }
+  });
+
   it("an agent restart (an upgrade) leaves db1 running, untouched, and the lease where it was", { timeout: 60_000 }, async () => {
     const h = await holder();
     const before = (await lab.systemctl(h, "show", "-p", "ActiveEnterTimestampMonotonic", "db1-container1.service")).stdout;
