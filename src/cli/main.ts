@@ -305,7 +305,7 @@ export function buildProgram(): Command {
     .description("The service's journal: its units' lines and the agent's decisions, interleaved in time order, as journalctl shows them (on this node).")
     .argument("<service>")
     .option("--unit-dir <dir>", "where the service's units are installed (default: /etc/systemd/system, then /run/systemd/generator)")
-    .option("-n, --lines <n>", "the last n lines (or \"all\"); default: all")
+    .option("-n, --lines <n>", "the last n lines (or \"all\"); default: all, or 10 with -f (as journalctl)")
     .option("-S, --since <time>", "from this time on, as journalctl reads it (\"2026-12-01 07:00\", \"-1h\", \"today\")")
     .option("-U, --until <time>", "up to this time, as journalctl reads it")
     .option("-f, --follow", "keep following (with -n: the last n lines first)")
