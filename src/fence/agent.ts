@@ -99,10 +99,10 @@ export type RequestResult = { ok: true; data?: unknown } | { ok: false; error: s
 /** Steady and idle, the units' states are read from systemd at least this often (and on every signalled change). */
 const LOOK_REFRESH_MS = 10_000;
 
-/** A status record's step: 120 characters at most (the record fits one sector), the error's first 80 of them. */
+/** A status record's step: 120 characters at most (the record fits one sector), the error's first 75 of them. */
 function stepText(step: string, error: string | undefined): string {
   if (!error) return step.slice(0, 120);
-  const e = error.slice(0, 80);
+  const e = error.length > 75 ? `${error.slice(0, 74)}…` : error;
   return `${step.slice(0, 120 - e.length - STEP_ERROR.length)}${STEP_ERROR}${e}`;
 }
 
@@ -168,8 +168,9 @@ export class Agent {
   private async noteStartError(service: string, s: ServiceRuntime, units: string[], sinceWallMs: number): Promise<void> {
     const error = await this.d.effects.unitError(units, sinceWallMs).catch(() => undefined);
     if (!error || s.job?.kind === "start") return; // nothing found, or a new start began meanwhile
-    s.startError = error;
-    this.log(service, `start failed: ${error}`);
+    // The record says only the message: which unit failed is in its unit letters.
+    s.startError = error.message;
+    this.log(service, `start failed: ${error.unit}: ${error.message}`);
   }
 
   private setStep(s: ServiceRuntime, step: string): void {

@@ -30,11 +30,11 @@ export interface NodeEffects {
   saveDeadline(validUntil: number): void;
   loadDeadline(): number | undefined;
   /**
-   * The failed units' own error, as the operator would look for it in the journal (the last
-   * line their processes wrote since `sinceWallMs`, else systemd's last warning about them):
-   * "<unit>: <message>", or undefined. For reports only; bounded, never throws.
+   * A failed unit's own error, as the operator would look for it in the journal (the last line
+   * its processes wrote since `sinceWallMs`, else systemd's last warning about it): the first
+   * of `units` that has one, or undefined. For reports only; bounded, never throws.
    */
-  unitError(units: string[], sinceWallMs: number): Promise<string | undefined>;
+  unitError(units: string[], sinceWallMs: number): Promise<{ unit: string; message: string } | undefined>;
 }
 
 const SYSRQ: Record<string, string> = { reboot: "b", poweroff: "o", crash: "c" };
@@ -96,11 +96,14 @@ export class HostEffects implements NodeEffects {
     }
   }
 
-  async unitError(units: string[], sinceWallMs: number): Promise<string | undefined> {
+  async unitError(units: string[], sinceWallMs: number): Promise<{ unit: string; message: string } | undefined> {
+    // journald reads a dead process's last stderr lines from its stream a moment after the job
+    // failed: asked at once, it may not have them yet (the lab saw an earlier line instead).
+    await new Promise((resolve) => setTimeout(resolve, 500));
     for (const unit of units) {
       const r = await execa("journalctl", ["--no-pager", "-q", "-u", unit, "--since", `@${Math.floor(sinceWallMs / 1000)}`, "-o", "json", "--output-fields=MESSAGE,_PID,PRIORITY"], { reject: false, timeout: 2000 }).catch(() => undefined);
       const message = r?.exitCode === 0 ? journalError(r.stdout) : undefined;
-      if (message) return `${unit}: ${message}`;
+      if (message) return { unit, message };
     }
     return undefined;
   }

@@ -205,7 +205,9 @@ export class ProgressTracker {
     const st = this.statuses.get(node);
     const [step, error] = splitStep(st?.step);
     const units = this.failedUnits.get(node) ?? [];
-    const what = error ? error.replace(/^(\S+): /, "$1 failed: ") : units.length ? `${units.join(", ")} failed` : step || "no reason given";
+    // The error is the first failed unit's own (its agent read that one's journal).
+    const also = units.length > 1 ? ` (also failed: ${units.slice(1).join(", ")})` : "";
+    const what = units.length ? `${units[0]} failed${error ? `: ${error}` : ""}${also}` : error ? `its start failed: ${error}` : step || "no reason given";
     const did = [this.rolledBack.has(node) ? "stopped what it had started" : "", this.released.has(node) ? "released the lease" : "", st?.hd ? "is held down" : ""].filter(Boolean);
     const then = placement ? `${service} placed on ${placement} instead` : `${service} is stopped everywhere`;
     return `${node} could not ${cmd === "stop" ? "stop" : "start"} ${service}: ${what}; ${did.length ? `${node} ${did.join(", ").replace(/, ([^,]*)$/, " and $1")}` : `${node} is ${st?.st ?? "unknown"}${step ? ` (${step})` : ""}`}; ${then}`;

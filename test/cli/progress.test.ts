@@ -68,16 +68,16 @@ describe("progress off a terminal (plain lines)", () => {
 
   it("a failed start with rollback: the failed unit and its own error, what the node did, where db1 went; exit 1", () => {
     const r = play("failed-start", "plain");
-    expect(r.out.split("\n").slice(11).join("\n")).toBe(`   1.02s  n2       started  db1-lease.service                     0.03s
-   1.07s  n2       stopping (rolling back a failed start) | db1-container0.service: simulated start failure   0.05s
-   1.12s  n2       failed   db1-container0.service                0.05s
-   1.15s  n2       stopped  db1-disk0.service                     0.03s
-   1.18s  n2       stopped  db1-lease.service                     0.03s
-   1.21s  n2       down     lease released (start failed; handing over to n1) | db1-container0.service: simulated start failure   0.03s
-   1.24s  lease    passed   n2 (token 2) → n1 (token 3)           0.03s
-   1.24s  n1       starting (token 3)                             0.00s
+    expect(r.out.split("\n").slice(11).join("\n")).toBe(`   1.00s  n2       started  db1-lease.service                     0.02s
+   1.05s  n2       stopping (rolling back a failed start) | simulated start failure   0.05s
+   1.11s  n2       failed   db1-container0.service                0.05s
+   1.14s  n2       stopped  db1-disk0.service                     0.03s
+   1.16s  n2       stopped  db1-lease.service                     0.03s
+   1.19s  n2       down     lease released (start failed; handing over to n1) | simulated start failure   0.03s
+   1.22s  lease    passed   n2 (token 2) → n1 (token 3)           0.03s
+   1.22s  n1       starting (token 3)                             0.00s
 `);
-    expect(r.err).toBe("svcc: switch of db1 to n2 failed after 1.24s: n2 could not start db1: db1-container0.service failed: simulated start failure; n2 stopped what it had started, released the lease and is held down; db1 placed on n1 instead\n");
+    expect(r.err).toBe("svcc: switch of db1 to n2 failed after 1.22s: n2 could not start db1: db1-container0.service failed: simulated start failure; n2 stopped what it had started, released the lease and is held down; db1 placed on n1 instead\n");
     expect(r.code).toBe(1);
   });
 
@@ -98,21 +98,21 @@ describe("progress as JSON lines (--json) and quiet (-q)", () => {
     const lines = r.out.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines.slice(0, -1)).toEqual(events.filter(isLine));
     expect(lines.length - 1).toBe(SWITCH.trim().split("\n").length - 1);
-    expect(lines.at(-1)).toMatchObject({ event: "done", ok: true, ms: 1222, phases: [{ phase: "stop", node: "n1", ms: 263 }, { phase: "handover", ms: 722 }, { phase: "start", node: "n2", ms: 237 }] });
+    expect(lines.at(-1)).toMatchObject({ event: "done", ok: true, ms: 1108, phases: [{ phase: "stop", node: "n1", ms: 258 }, { phase: "handover", ms: 728 }, { phase: "start", node: "n2", ms: 122 }] });
     expect(result.ok).toBe(true);
   });
 
   it("--json on a failure: a done line with ok false and the error, the error on stderr, exit 1", () => {
     const r = play("failed-start", "json");
     const done = JSON.parse(r.out.trim().split("\n").at(-1)!);
-    expect(done).toMatchObject({ event: "done", ok: false, ms: 1236 });
+    expect(done).toMatchObject({ event: "done", ok: false, ms: 1222 });
     expect(done.error).toContain("db1-container0.service failed: simulated start failure");
-    expect(r.err).toContain("svcc: switch of db1 to n2 failed after 1.24s");
+    expect(r.err).toContain("svcc: switch of db1 to n2 failed after 1.22s");
     expect(r.code).toBe(1);
   });
 
   it("-q: only the final line", () => {
-    expect(play("switch", "quiet").out).toBe("db1 is up on n2: 1.22s (stop 0.26s on n1, handover 0.72s, start 0.24s on n2)\n");
+    expect(play("switch", "quiet").out).toBe("db1 is up on n2: 1.11s (stop 0.26s on n1, handover 0.73s, start 0.12s on n2)\n");
     expect(play("failed-start", "quiet").out).toBe("");
   });
 });
@@ -133,15 +133,15 @@ describe("progress on a terminal", () => {
       },
     });
     // Each redraw 1.5 s after its event: the event's time plus 1.5 s, the spinner one frame on.
-    expect(shown.slice(8, 10)).toEqual(["⠏ 1.63s  n1 stopping db1-disk0.service", "⠋ 1.68s  n1 stopped db1-disk0.service"]);
-    expect(shown.at(-1)).toBe("⠼ 2.72s  n2 up started (token 2)");
+    expect(shown.slice(8, 10)).toEqual(["⠏ 1.64s  n1 stopping db1-disk0.service", "⠋ 1.69s  n1 stopped db1-disk0.service"]);
+    expect(shown.at(-1)).toBe("⠸ 2.61s  n2 up started (token 2)");
   });
 
   it("cuts the live line to the terminal's width, so it never wraps", () => {
     const shown: string[] = [];
     play("failed-start", "tty", { columns: 30, between: (_p, _clock, output) => shown.push(screen(output()).at(-1)!) });
     for (const s of shown) expect([...s].length).toBeLessThanOrEqual(29);
-    expect(shown).toContain("⠋ 1.07s  n2 stopping (rollin…");
+    expect(shown).toContain("⠋ 1.05s  n2 stopping (rollin…");
   });
 
   it("colours states when colour is on; the text is the same without its escape codes", () => {
@@ -183,7 +183,7 @@ describe("svcc status", () => {
   it("one line per service and node: state, lease and token, since when, last action", () => {
     expect(formatStatus(status, { style: makeStyle(false), now })).toBe(`SERVICE NODE    STATE    LEASE   SINCE   LAST ACTION
 db1     n1      up       held 3  1m05s   started (token 3)
-db1     n2      down     -       1m05s   lease released (start failed; handing over to n1) | db1-container0.service: simulated start failure
+db1     n2      down     -       1m05s   lease released (start failed; handing over to n1) | simulated start failure
 `);
   });
 

@@ -509,7 +509,7 @@ export class SimMachine {
           });
         }),
       // What a failed unit's journal would say (reports only: nothing decides on it).
-      unitError: async (units) => (units.length ? `${units[0]}: simulated start failure` : undefined),
+      unitError: async (units) => (units.length ? { unit: units[0], message: "simulated start failure" } : undefined),
       fence: (action) => {
         this.log(`fence ${action}`);
         this.world.after(this.latency(1, 50), () => this.reset(`fenced (${action})`));
