@@ -110,9 +110,11 @@ export class HostEffects implements NodeEffects {
 }
 
 /**
- * From a unit's journal entries (journalctl -o json), its own error: the last line written by
- * its processes (a container engine's "Error response from daemon…", mount's "wrong fs type…");
- * when they wrote nothing, systemd's last warning (PID 1: "Failed with result 'exit-code'").
+ * From a unit's journal entries (journalctl -o json), its own error: the last line its
+ * processes wrote before systemd said a process of it failed ("Main/Control process exited,
+ * code=…" with a non-zero status: what the stop and clean-up commands print afterwards, such as
+ * a `docker rm` of a container that never ran, is not the reason); when they wrote nothing,
+ * systemd's last warning (PID 1: "Failed with result 'exit-code'").
  */
 export function journalError(jsonLines: string): string | undefined {
   const entries = jsonLines.split("\n").flatMap((line) => {
@@ -123,7 +125,8 @@ export function journalError(jsonLines: string): string | undefined {
       return [];
     }
   });
-  const own = entries.filter((e) => !e.systemd);
-  const pick = own.at(-1) ?? entries.filter((e) => e.priority <= 4).at(-1);
+  const failedAt = entries.findIndex((e) => e.systemd && /process exited, code=/.test(e.message) && !/status=0\//.test(e.message));
+  const own = (failedAt < 0 ? entries : entries.slice(0, failedAt)).filter((e) => !e.systemd);
+  const pick = own.at(-1) ?? entries.filter((e) => e.systemd && e.priority <= 4).at(-1);
   return pick?.message.replace(/\s+/g, " ");
 }

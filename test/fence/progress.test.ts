@@ -92,6 +92,20 @@ describe("a failed unit's own error, from its journal", () => {
     expect(journalError(journal)).toBe('docker: Error response from daemon: Conflict. The container name "/db1.container.0" is already in use.');
   });
 
+  it("is the line before systemd said the process failed, not what the clean-up printed after it", () => {
+    const journal = [
+      entry("Starting db1-container0.service...", "1"),
+      entry("Error response from daemon: No such container: db1.container.0", "311"),
+      entry("lab: the disk is on fire", "312"),
+      entry("db1-container0.service: Control process exited, code=exited, status=3/n/a", "1", "5"),
+      entry("Error response from daemon: No such container: db1.container.0", "318"),
+      entry("db1-container0.service: Failed with result 'exit-code'.", "1", "4"),
+    ].join("\n");
+    expect(journalError(journal)).toBe("lab: the disk is on fire");
+    // A process that exited 0 is not the failure.
+    expect(journalError([entry("pre-step output", "5"), entry("x.service: Control process exited, code=exited, status=0/SUCCESS", "1", "7"), entry("the real error", "6"), entry("x.service: Main process exited, code=exited, status=1/FAILURE", "1", "5")].join("\n"))).toBe("the real error");
+  });
+
   it("is systemd's last warning when the unit's processes wrote nothing; nothing when there is none", () => {
     expect(journalError([entry("Mounting srv-db1.mount...", "1"), entry("srv-db1.mount: Mount process exited, code=exited, status=32/n/a", "1", "4"), entry("srv-db1.mount: Failed with result 'exit-code'.", "1", "4"), entry("Failed to mount srv-db1.mount.", "1", "3")].join("\n"))).toBe("Failed to mount srv-db1.mount.");
     expect(journalError(entry("Starting x...", "1"))).toBeUndefined();
