@@ -98,11 +98,15 @@ export class HostEffects implements NodeEffects {
 
   async unitError(units: string[], sinceWallMs: number): Promise<{ unit: string; message: string } | undefined> {
     // journald reads a dead process's last stderr lines from its stream a moment after the job
-    // failed: asked at once, it may not have them yet (the lab saw an earlier line instead).
+    // failed: asked at once, it may not have them yet.
     await new Promise((resolve) => setTimeout(resolve, 500));
     for (const unit of units) {
+      // Which command failed (its PID), as systemd recorded it: its lines are the reason, not
+      // what the clean-up commands printed afterwards (journald may even order them first).
+      const show = await execa("systemctl", ["show", unit, "-p", "ExecCondition,ExecStartPre,ExecStart,ExecStartPost,ExecMount"], { reject: false, timeout: 2000 }).catch(() => undefined);
+      const pids = show?.exitCode === 0 ? failedCommandPids(show.stdout) : [];
       const r = await execa("journalctl", ["--no-pager", "-q", "-u", unit, "--since", `@${Math.floor(sinceWallMs / 1000)}`, "-o", "json", "--output-fields=MESSAGE,_PID,PRIORITY"], { reject: false, timeout: 2000 }).catch(() => undefined);
-      const message = r?.exitCode === 0 ? journalError(r.stdout) : undefined;
+      const message = r?.exitCode === 0 ? journalError(r.stdout, pids) : undefined;
       if (message) return { unit, message };
     }
     return undefined;
@@ -110,23 +114,43 @@ export class HostEffects implements NodeEffects {
 }
 
 /**
- * From a unit's journal entries (journalctl -o json), its own error: the last line its
- * processes wrote before systemd said a process of it failed ("Main/Control process exited,
- * code=…" with a non-zero status: what the stop and clean-up commands print afterwards, such as
- * a `docker rm` of a container that never ran, is not the reason); when they wrote nothing,
- * systemd's last warning (PID 1: "Failed with result 'exit-code'").
+ * The PIDs of a unit's commands that failed on their last run, from `systemctl show -p ExecStart…`
+ * ("ExecStartPre={ path=… ; argv[]=… ; ignore_errors=no ; … ; pid=812 ; code=exited ; status=3 }"):
+ * a command that exited non-zero or was killed, unless its failure is ignored ("-" prefix).
  */
-export function journalError(jsonLines: string): string | undefined {
+export function failedCommandPids(show: string): string[] {
+  const pids: string[] = [];
+  for (const [, body] of show.matchAll(/\{([^{}]*)\}/g)) {
+    // The last occurrence: argv[] comes first and may itself hold "; name=".
+    const field = (name: string) => [...body.matchAll(new RegExp(`(?:^|;)\\s*${name}=([^;]*)`, "g"))].at(-1)?.[1].trim();
+    const pid = field("pid");
+    const code = field("code");
+    const status = field("status");
+    if (!pid || pid === "0" || field("ignore_errors") === "yes" || !code) continue;
+    if (code !== "exited" || !/^0(\/|$)/.test(status ?? "")) pids.push(pid);
+  }
+  return pids;
+}
+
+/**
+ * From a unit's journal entries (journalctl -o json), its own error: the last line written by
+ * the command that failed (`failedPids`, when systemd said which); else the last line its
+ * processes wrote before systemd said a process of it failed ("Main/Control process exited,
+ * code=…" with a non-zero status: clean-up commands print afterwards, such as a `docker rm` of
+ * a container that never ran); when they wrote nothing, systemd's last warning (PID 1:
+ * "Failed with result 'exit-code'").
+ */
+export function journalError(jsonLines: string, failedPids: readonly string[] = []): string | undefined {
   const entries = jsonLines.split("\n").flatMap((line) => {
     try {
       const e = JSON.parse(line) as { MESSAGE?: unknown; _PID?: string; PRIORITY?: string };
-      return typeof e.MESSAGE === "string" && e.MESSAGE.trim() ? [{ message: e.MESSAGE.trim(), systemd: e._PID === "1", priority: Number(e.PRIORITY ?? 6) }] : [];
+      return typeof e.MESSAGE === "string" && e.MESSAGE.trim() ? [{ message: e.MESSAGE.trim(), pid: e._PID, systemd: e._PID === "1", priority: Number(e.PRIORITY ?? 6) }] : [];
     } catch {
       return [];
     }
   });
   const failedAt = entries.findIndex((e) => e.systemd && /process exited, code=/.test(e.message) && !/status=0\//.test(e.message));
   const own = (failedAt < 0 ? entries : entries.slice(0, failedAt)).filter((e) => !e.systemd);
-  const pick = own.at(-1) ?? entries.filter((e) => e.systemd && e.priority <= 4).at(-1);
+  const pick = entries.filter((e) => e.pid !== undefined && failedPids.includes(e.pid)).at(-1) ?? own.at(-1) ?? entries.filter((e) => e.systemd && e.priority <= 4).at(-1);
   return pick?.message.replace(/\s+/g, " ");
 }

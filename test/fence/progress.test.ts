@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { RequestEvent, RequestResult } from "../../src/fence/agent.js";
 import type { Request } from "../../src/fence/decide.js";
-import { journalError } from "../../src/fence/effects.js";
+import { failedCommandPids, journalError } from "../../src/fence/effects.js";
 import { isLine } from "../../src/fence/progress.js";
 import { type PlannedFault, runSchedule } from "../sim/schedule.js";
 
@@ -104,6 +104,27 @@ describe("a failed unit's own error, from its journal", () => {
     expect(journalError(journal)).toBe("lab: the disk is on fire");
     // A process that exited 0 is not the failure.
     expect(journalError([entry("pre-step output", "5"), entry("x.service: Control process exited, code=exited, status=0/SUCCESS", "1", "7"), entry("the real error", "6"), entry("x.service: Main process exited, code=exited, status=1/FAILURE", "1", "5")].join("\n"))).toBe("the real error");
+  });
+
+  it("is the failed command's own line when systemd says which command failed, whatever the journal's order", () => {
+    const show = [
+      "ExecStartPre={ path=/usr/bin/docker ; argv[]=/usr/bin/docker rm -f db1.container.0 ; ignore_errors=yes ; start_time=[Tue 2026-12-01 07:50:30 UTC] ; stop_time=[Tue 2026-12-01 07:50:30 UTC] ; pid=311 ; code=exited ; status=1 }",
+      'ExecStartPre={ path=/bin/sh ; argv[]=/bin/sh -c "echo lab: the disk is on fire >&2; exit 3 ; pid=9 ; code=exited ; status=0" ; ignore_errors=no ; start_time=[Tue 2026-12-01 07:50:30 UTC] ; stop_time=[Tue 2026-12-01 07:50:30 UTC] ; pid=312 ; code=exited ; status=3/n/a }',
+      "ExecStart={ path=/usr/bin/docker ; argv[]=/usr/bin/docker run db1 ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }",
+      "ExecStartPost={ path=/bin/true ; argv[]=/bin/true ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=40 ; code=exited ; status=0/SUCCESS }",
+      "ExecMount=",
+    ].join("\n");
+    expect(failedCommandPids(show)).toEqual(["312"]);
+    expect(failedCommandPids("ExecStart={ path=/usr/bin/docker ; argv[]=/usr/bin/docker run x ; ignore_errors=no ; start_time=[x] ; stop_time=[x] ; pid=77 ; code=killed ; status=9/KILL }")).toEqual(["77"]);
+    const journal = [
+      entry("Error response from daemon: No such container: db1.container.0", "311"),
+      entry("db1-container0.service: Control process exited, code=exited, status=3/n/a", "1", "5"),
+      entry("lab: the disk is on fire", "312"),
+      entry("Error response from daemon: No such container: db1.container.0", "318"),
+      entry("db1-container0.service: Failed with result 'exit-code'.", "1", "4"),
+    ].join("\n");
+    expect(journalError(journal, ["312"])).toBe("lab: the disk is on fire");
+    expect(journalError(journal)).toBe("Error response from daemon: No such container: db1.container.0");
   });
 
   it("is systemd's last warning when the unit's processes wrote nothing; nothing when there is none", () => {
