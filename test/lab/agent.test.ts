@@ -191,7 +191,7 @@ describe("svcc agent in the lab", () => {
       say(`a failed switch printed:\n${r.stdout}${r.stderr}`);
       expect(r.exitCode).toBe(1);
       expect(r.stdout).toMatch(/^ +[\d.]+s {2}node2 +failed +db1-container0\.service +[\d.]+s$/m);
-      expect(r.stderr).toMatch(/^svcc: switch of db1 to node2 failed after [\d.]+s: node2 could not start db1: db1-container0\.service failed: lab: the disk is on fire; node2 stopped what it had started, released the lease( and is held down)?; db1 placed on node1 instead\n$/);
+      expect(r.stderr).toMatch(/^svcc: switch of db1 to node2 failed after [\d.]+s: node2 could not start db1: db1-container0\.service failed: lab: the disk is on fire; node2 stopped what it had started, released the lease( and is held down)?; db1 placed on node1 instead$/); // (execa strips the final newline)
       await upOn("node1", 90_000);
       expect(await activeResources("node2")).toEqual([]);
     } finally {
