@@ -24,10 +24,19 @@ const recorded = (name: string) => {
 };
 
 /** Replays a recorded sequence for each request: switch to n2 → "switch", to n3 → "failed-start", to n9 → "refused". */
+let statusCalls = 0;
+/** The agent's status: node2 changes from down to starting at the 3rd call (for --watch). */
+function statusNow() {
+  const status = JSON.parse(readFileSync(join(fixtures, "failed-start.status.json"), "utf8"));
+  statusCalls += 1;
+  if (statusCalls >= 3) status.services[0].nodes.n2 = { ...status.services[0].nodes.n2, state: "starting", step: "starting (token 4)" };
+  return status;
+}
+
 const replaying = {
   knows: (s: string) => s === "db1",
   serviceNames: () => ["db1"],
-  status: () => JSON.parse(readFileSync(join(fixtures, "failed-start.status.json"), "utf8")),
+  status: () => statusNow(),
   request: async (_service: string, r: { cmd: string; node?: string }, emit: (e: RequestEvent) => void) => {
     if (r.cmd === "freeze") return { ok: true };
     const { events, result } = recorded(r.cmd === "stop" ? "stop" : r.node === "n3" ? "failed-start" : r.node === "n9" ? "refused" : "switch");
@@ -48,9 +57,11 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function svcc(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function svcc(args: string[], env: Record<string, string> = {}, stopAfterMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(repo, "bin/svcc"), ...args, "--socket", socket], { env: { PATH: process.env.PATH ?? "", ...env } });
+    // A command that follows (--watch) is stopped as a user would: Ctrl-C, by its PID.
+    if (stopAfterMs) setTimeout(() => child.kill("SIGINT"), stopAfterMs);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -89,6 +100,21 @@ describe.runIf(isRoot)("svcc switch, status, freeze through the agent's socket",
     expect((await svcc(["switch", "db1", "n2"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[32mup\u001b[39m");
     expect((await svcc(["switch", "db1", "n2"], { FORCE_COLOR: "1", NO_COLOR: "1" })).stdout).not.toContain("\u001b");
     expect((await svcc(["status"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[32mup\u001b[39m");
+  });
+
+  it("status --watch off a terminal prints the status again only when it changed; with --json one line per change", async () => {
+    statusCalls = 0;
+    const watch = await svcc(["status", "db1", "--watch"], {}, 4500);
+    const blocks = watch.stdout.split(/^-- \d\d:\d\d:\d\d\n/m).filter(Boolean);
+    expect(blocks, watch.stdout).toHaveLength(2);
+    expect(statusCalls).toBeGreaterThanOrEqual(4);
+    expect(blocks[0]).toMatch(/^db1 +n2 +down /m);
+    expect(blocks[1]).toMatch(/^db1 +n2 +starting +- +\S+ +starting \(token 4\)$/m);
+    statusCalls = 0;
+    const json = await svcc(["status", "db1", "--watch", "--json"], {}, 4500);
+    const states = json.stdout.trim().split("\n").map((l) => JSON.parse(l).services[0].nodes.n2.state);
+    expect(states).toEqual(["down", "starting"]);
+    statusCalls = -1e9; // the status stays as recorded for the tests after this one
   });
 
   it("status: one line per node; -v the units; freeze says what it did", async () => {
