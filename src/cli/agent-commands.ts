@@ -97,14 +97,6 @@ export async function runAgent(configFile: string): Promise<number> {
       return fail((err as Error).message);
     }
   }
-  // A VG tag fences only if LVM here refuses to activate the VG untagged.
-  for (const desc of services) {
-    for (const r of desc.resources) {
-      if (r.kind !== "vg") continue;
-      const problems = await vgFencingProblems(realRunner, r.vg, config.node, await readVgState(realRunner, r.vg)).catch((err) => [`cannot check LVM's configuration: ${(err as Error).message}`]);
-      if (problems.length) return fail(`${desc.service} ${r.rid}: ${problems.join("; ")}`);
-    }
-  }
   if (config.watchdog.kind === "device" && !existsSync(config.watchdog.device)) {
     return fail(`no watchdog device ${config.watchdog.device}: load one (a hardware watchdog's driver, or \`modprobe softdog\`), or set "watchdog": "none" in ${configFile} (unsafe: a hung node would not be reset)`);
   }
@@ -119,6 +111,24 @@ export async function runAgent(configFile: string): Promise<number> {
   const notifier = new SocketNotifier();
   const systemd = new SystemdBus(config.busAddress);
   const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m) });
+  // Before the slow checks below: a restarted agent keeps the watchdog its predecessor left
+  // armed petted until that agent's lease deadline (Agent.bridgeWatchdog).
+  await agent.bridgeWatchdog();
+  const abandon = (message: string) => {
+    agent.endBridge();
+    systemd.close();
+    notifier.close();
+    void store.close();
+    return fail(message);
+  };
+  // A VG tag fences only if LVM here refuses to activate the VG untagged.
+  for (const desc of services) {
+    for (const r of desc.resources) {
+      if (r.kind !== "vg") continue;
+      const problems = await vgFencingProblems(realRunner, r.vg, config.node, await readVgState(realRunner, r.vg)).catch((err) => [`cannot check LVM's configuration: ${(err as Error).message}`]);
+      if (problems.length) return abandon(`${desc.service} ${r.rid}: ${problems.join("; ")}`);
+    }
+  }
   const server = await serveControl(agent, config.socket);
   log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${where}; timings ${JSON.stringify(timings)}; watchdog ${watchdog.description}; fence ${config.fence}`);
   let stopping: Promise<unknown> | undefined;
@@ -143,9 +153,7 @@ export async function runAgent(configFile: string): Promise<number> {
     await agent.start((why) => log("-", why));
   } catch (err) {
     server.close();
-    systemd.close();
-    notifier.close();
-    return fail((err as Error).message);
+    return abandon((err as Error).message);
   }
   await stopped;
   return 0;

@@ -131,6 +131,11 @@ export class Agent {
   private renewTimer?: Timer;
   private pollTimer?: Timer;
   private petTimer?: Timer;
+  /** Pets given on the previous agent's deadline while this one starts (see bridgeWatchdog). */
+  private bridgeTimer?: Timer;
+  /** This agent decided a pet itself (or stopped): the bridge has nothing more to do. */
+  private bridgeOver = false;
+  private watchdogBudgetChecked = false;
   private ticking = false;
   private tickAgain = false;
   private renewing = false;
@@ -180,9 +185,50 @@ export class Agent {
 
   // ---------- lifecycle ----------
 
+  /**
+   * Called first thing in a new agent process, before anything slow (loading modules, LVM
+   * checks, joining, reading systemd): if the agent that ran before on this boot left a lease
+   * deadline that has not passed (a restart, a SIGKILL and `Restart=`), the watchdog it left
+   * armed is petted until that deadline or until this agent decides pets itself. Without it, a
+   * restart on a loaded machine that takes longer than the watchdog timeout to reach its
+   * first pet resets the node (the lab's CI did). Safe: a pet before a deadline earned by a
+   * successful renew is one the previous agent could have given; peers' takeover wait counts
+   * from that renew (lease + watchdog + reset), so the node is still down or reset within it.
+   */
+  async bridgeWatchdog(): Promise<void> {
+    if (this.bridgeOver || this.bridgeTimer || this.running) return;
+    const inherited = this.d.effects.loadDeadline();
+    if (inherited === undefined || this.d.clock.now() >= inherited) return;
+    try {
+      if (!this.d.watchdog.armed) await this.d.watchdog.open();
+      else this.d.watchdog.pet();
+    } catch (err) {
+      this.log("-", `watchdog: ${(err as Error).message}`);
+      return;
+    }
+    this.log("-", `watchdog petted on the previous agent's lease deadline (${Math.round(inherited - this.d.clock.now())} ms left) while this agent starts`);
+    // The store's timings may not be read yet: a quarter of the device's timeout, at most a second.
+    const every = Math.max(50, Math.min(1000, (this.d.watchdog.timeoutMs ?? 4000) / 4));
+    const again = () => {
+      this.bridgeTimer = undefined;
+      if (this.bridgeOver || this.d.clock.now() >= inherited) return;
+      this.d.watchdog.pet();
+      this.bridgeTimer = this.d.clock.timer(every, again);
+    };
+    this.bridgeTimer = this.d.clock.timer(every, again);
+  }
+
+  /** Ends the pets on the previous agent's deadline (a start that failed: the process exits, the watchdog keeps counting). */
+  endBridge(): void {
+    this.bridgeOver = true;
+    this.bridgeTimer?.cancel();
+    this.bridgeTimer = undefined;
+  }
+
   /** Joins the lease store (waiting while another live host may hold this node's id), looks at systemd, then runs. */
   async start(onWait?: (why: string) => void): Promise<void> {
     for (const w of this.warnings) this.log("-", `WARNING: ${w}`);
+    await this.bridgeWatchdog();
     const previousDeadline = this.d.effects.loadDeadline();
     const joined = await this.d.store.join((why) => {
       this.joining = why;
@@ -228,6 +274,7 @@ export class Agent {
     if (!this.running) {
       // Still joining: nothing was taken or started by this agent.
       this.log("-", "agent stopping before it joined the lease store");
+      this.endBridge();
       this.d.watchdog.close(false);
       return "stopped";
     }
@@ -236,6 +283,7 @@ export class Agent {
     if (jobType === "restart" || jobType === "try-restart" || jobType === "reload-or-restart") {
       this.log("-", "agent restarting (its unit's job is a restart): services keep running; the next agent resumes the leases within their deadline");
       this.halt();
+      await this.handOver();
       this.d.watchdog.close(false);
       return "restart";
     }
@@ -268,11 +316,41 @@ export class Agent {
     }
     if (clean) await this.d.store.leave().catch(() => (clean = false));
     this.halt();
+    // Nothing held, watchdog disarmed: a next agent has no deadline to bridge (it arms anew once it decides).
+    if (clean) this.d.effects.saveDeadline(0);
     this.d.watchdog.close(clean);
     return clean ? "stopped" : "left-armed";
   }
 
+  /**
+   * Before a restart exits: one more renew (after one in flight, bounded) and a pet, so the
+   * next agent starts with a whole lease and a whole watchdog timeout ahead of it. The deadline
+   * handed over is one this agent would pet under; otherwise it hands over an expired one and
+   * the next agent does not resume (it stops what runs, then releases).
+   */
+  private async handOver(): Promise<void> {
+    const until = this.d.clock.now() + this.timings.ioTimeoutMs + 500;
+    while (this.renewing && this.d.clock.now() < until) await this.d.clock.sleep(20);
+    if (!this.renewing) {
+      this.renewing = true;
+      try {
+        const r = await this.d.store.renew();
+        if (r.ok) this.validUntil = r.validUntil;
+        if (r.fatal) this.storeFatal ??= r.fatal;
+      } catch {
+        // the last good deadline stands
+      } finally {
+        this.renewing = false;
+      }
+    }
+    if (this.safeToPet()) {
+      this.d.effects.saveDeadline(this.validUntil);
+      this.d.watchdog.pet();
+    } else this.d.effects.saveDeadline(Math.min(this.validUntil, this.d.clock.now()));
+  }
+
   private halt(): void {
+    this.endBridge();
     this.running = false;
     this.renewTimer?.cancel();
     this.pollTimer?.cancel();
@@ -345,13 +423,18 @@ export class Agent {
   }
 
   private async petIfSafe(): Promise<void> {
+    // From this agent's first decision on, pets are its own (the bridge ends, safe or not).
+    this.endBridge();
     if (!this.safeToPet()) return;
     try {
       if (!this.d.watchdog.armed) {
         await this.d.watchdog.open();
         this.log("-", `watchdog armed: ${this.d.watchdog.description}`);
-        this.checkWatchdogBudget();
       } else this.d.watchdog.pet();
+      if (!this.watchdogBudgetChecked) {
+        this.watchdogBudgetChecked = true;
+        this.checkWatchdogBudget();
+      }
     } catch (err) {
       this.log("-", `watchdog: ${(err as Error).message}`);
     }
@@ -673,6 +756,7 @@ export class Agent {
       return;
     }
     this.fenced = true; // no more pets, whatever the action
+    this.endBridge();
     if (action === "watchdog") {
       this.d.watchdog.close(false);
       return;

@@ -136,6 +136,8 @@ export class DeviceWatchdog implements Watchdog {
     // O_WRONLY | O_CLOEXEC (0o2000000, which fs.constants lacks): children (docker, lvm) must not inherit it, or a child outliving
     // the agent would hold the device open.
     this.fd = openSync(this.path, constants.O_WRONLY | 0o2000000);
+    // Reopening a device a previous agent left counting does not ping it: pet before the ioctl helper (a process start) runs.
+    this.pet();
     const r = await this.ioctl(this.fd, this.wantSeconds);
     if (r.seconds !== undefined) this.timeoutMs = r.seconds * 1000;
     else {

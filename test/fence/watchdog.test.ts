@@ -16,16 +16,19 @@ describe("device watchdog", () => {
     const dev = join(dir, "dev1");
     writeFileSync(dev, "");
     const asked: Array<number | undefined> = [];
-    const w = new DeviceWatchdog(dev, 4, async (_fd, s) => (asked.push(s), { seconds: 4 }));
+    const writtenBeforeIoctl: string[] = [];
+    const w = new DeviceWatchdog(dev, 4, async (_fd, s) => (asked.push(s), writtenBeforeIoctl.push(readFileSync(dev, "utf8")), { seconds: 4 }));
     expect(w.armed).toBe(false);
     await w.open();
     expect(asked).toEqual([4]);
+    // A device a previous agent left counting is petted at once, not after the ioctl helper (a process start) ran.
+    expect(writtenBeforeIoctl).toEqual(["1"]);
     expect(w.timeoutMs).toBe(4000);
     expect(w.armed).toBe(true);
     w.pet();
     w.pet();
     w.close(true);
-    expect(readFileSync(dev, "utf8")).toBe("111V"); // open pets once, two pets, the magic close
+    expect(readFileSync(dev, "utf8")).toBe("1111V"); // open pets before and after the ioctls, two pets, the magic close
     expect(w.armed).toBe(false);
   });
 
@@ -35,7 +38,7 @@ describe("device watchdog", () => {
     const w = new DeviceWatchdog(dev, 4, async () => ({ seconds: 4 }));
     await w.open();
     w.close(false);
-    expect(readFileSync(dev, "utf8")).toBe("1");
+    expect(readFileSync(dev, "utf8")).toBe("11");
   });
 
   it("a device that refuses the ioctls: its timeout is read from sysfs, and the refusal is kept for the log", async () => {

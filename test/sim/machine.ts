@@ -181,7 +181,8 @@ export class SimMachine {
 
   // ---------- the agent process ----------
 
-  startAgent(): void {
+  /** startupMs: the new process's own start-up (loading modules, LVM checks) before it joins. */
+  startAgent(startupMs = 0): void {
     if (!this.powered || this.process) return;
     // offset + world.now × rate: the same clock as nodeNow(), shared by every process of this boot.
     const clock = new ProcessClock(this.world, this.rate, this.offset);
@@ -225,15 +226,20 @@ export class SimMachine {
     });
     const proc = { clock, agent, store, started: false };
     this.process = proc;
-    agent.start().then(
-      () => (proc.started = true),
-      (err) => {
-        if (this.process !== proc) return;
-        this.log(`agent exits: ${(err as Error).message}`);
-        this.killAgent();
-        this.restartAgentLater(3000);
-      },
-    );
+    // As runAgent does: the watchdog bridge first, then the slow start-up, then the join.
+    void agent.bridgeWatchdog();
+    const begin = () =>
+      agent.start().then(
+        () => (proc.started = true),
+        (err) => {
+          if (this.process !== proc) return;
+          this.log(`agent exits: ${(err as Error).message}`);
+          this.killAgent();
+          this.restartAgentLater(3000);
+        },
+      );
+    if (startupMs > 0) clock.timer(startupMs, () => void begin());
+    else void begin();
   }
 
   private realStore(clock: ProcessClock): LeaseStore {
@@ -248,17 +254,17 @@ export class SimMachine {
     this.listeners.clear();
   }
 
-  restartAgentLater(ms: number): void {
+  restartAgentLater(ms: number, startupMs = 0): void {
     this.world.after(ms, () => {
       if (this.powered && !this.process) {
         this.agentRestarts += 1;
-        this.startAgent();
+        this.startAgent(startupMs);
       }
     });
   }
 
   /** `systemctl stop|restart svcc-agent`: SIGTERM with the unit's job visible to the agent. */
-  signalAgent(kind: "stop" | "restart", startAgainAfterMs: number): void {
+  signalAgent(kind: "stop" | "restart", startAgainAfterMs: number, startupMs = 0): void {
     const p = this.process;
     if (!p) return;
     this.ownJob = kind;
@@ -269,7 +275,7 @@ export class SimMachine {
         this.log(`agent ${how}`);
         this.killAgent();
         this.ownJob = undefined;
-        this.restartAgentLater(kind === "restart" ? 300 : startAgainAfterMs);
+        this.restartAgentLater(kind === "restart" ? 300 : startAgainAfterMs, startupMs);
       });
     });
   }

@@ -269,6 +269,24 @@ export const namedCases: NamedCase[] = [
       return ended.some((e) => /another request on db1 won/.test(e.what)) ? [] : [`the loser was not told another request won: ${ended.map((e) => e.what).join(" | ")}`];
     },
   },
+  {
+    id: 54,
+    name: "an agent restart (an upgrade) whose new process takes 3 s to start on a loaded machine: db1 stays up on n1, no watchdog reset",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 20_000,
+      plan: [onN1, at(6000, { kind: "agent-restart", machine: 0, startupMs: 3000 })],
+    },
+    check: (r) => {
+      const problems: string[] = [];
+      const reset = r.entries.find((e) => e.who.startsWith("n1") && /^RESET/.test(e.what));
+      if (reset) problems.push(`n1 was reset at ${Math.round(reset.t)} ms: ${reset.what}`);
+      if (firstEntry(r, "n1#0", /resuming the lease held before this agent restarted/) === undefined) problems.push("the new agent on n1 did not resume the lease");
+      if (firstEntry(r, "n1#0", /not resuming/) !== undefined) problems.push("the new agent on n1 refused to resume the lease");
+      return problems;
+    },
+  },
 ];
 
 export interface NamedOutcome {

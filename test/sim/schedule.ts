@@ -22,7 +22,7 @@ export type Fault =
   | { kind: "reset"; machine: number }
   | { kind: "agent-crash"; machine: number; restartAfterMs?: number }
   | { kind: "agent-stop"; machine: number; restartAfterMs: number }
-  | { kind: "agent-restart"; machine: number }
+  | { kind: "agent-restart"; machine: number; startupMs?: number }
   | { kind: "docker-hang"; machine: number; ms: number }
   | { kind: "bus-drop"; machine: number; ms: number }
   | { kind: "start-failure"; machine: number; member: number }
@@ -145,6 +145,10 @@ function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<stri
         break;
       case "agent-stop":
         fault = { kind, machine: m(), restartAfterMs: rng.range(500, 8000) };
+        break;
+      case "agent-restart":
+        // The new process's start-up (modules, LVM checks) on a machine from idle to loaded.
+        fault = { kind, machine: m(), startupMs: rng.chance(0.5) ? rng.range(0, 500) : rng.range(500, 3500) };
         break;
       case "start-failure":
         fault = { kind, machine: m(), member: rng.int(1, 4) };
@@ -318,7 +322,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
           m.signalAgent("stop", fault.restartAfterMs);
           return;
         case "agent-restart":
-          m.signalAgent("restart", 0);
+          m.signalAgent("restart", 0, fault.startupMs ?? 0);
           return;
         case "docker-hang":
           log(m.id, `FAULT: dockerd hangs for ${Math.round(fault.ms)} ms`);
