@@ -72,7 +72,7 @@ async function openStore(config: import("../fence/config.js").AgentConfig, confi
 
 export async function runAgent(configFile: string): Promise<number> {
   const { readAgentConfig } = await import("../fence/config.js");
-  const { systemClock } = await import("../fence/clock.js");
+  const { systemClock, withTimeout } = await import("../fence/clock.js");
   const { SystemdBus } = await import("../fence/systemd-bus.js");
   const { readServiceDesc } = await import("../fence/service-desc.js");
   const { Agent } = await import("../fence/agent.js");
@@ -136,12 +136,12 @@ export async function runAgent(configFile: string): Promise<number> {
   // Resolved once a signal's shutdown finished; nothing polls for it (an idle agent wakes only for its timers).
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
   const stop = () => {
-    stopping ??= agent.shutdown().then((how) => {
+    stopping ??= agent.shutdown().then(async (how) => {
       log("-", `agent ${how === "restart" ? "restarting: services keep running" : how === "stopped" ? "stopped: services down, leases released, watchdog disarmed" : "stopped with something not proven down: the watchdog stays armed"}`);
       server.close();
       systemd.close();
       notifier.close();
-      void store.close();
+      await withTimeout(clock, 1000, store.close().catch(() => undefined));
     }).finally(() => markStopped());
   };
   process.once("SIGTERM", stop);

@@ -251,7 +251,9 @@ export function buildProgram(): Command {
         process.stdout.write(agentUnit(process.argv[1] ?? "/usr/local/bin/svcc", options.config));
         return;
       }
-      process.exitCode = await runAgent(options.config);
+      // Exit as soon as the agent is done: a timer or socket left behind must not hold the
+      // process (a restart's next agent has only the lease deadline to come up in).
+      process.exit(await runAgent(options.config));
     });
 
   withProgressOptions(

@@ -278,7 +278,10 @@ export class Agent {
       this.d.watchdog.close(false);
       return "stopped";
     }
-    const jobType = await Promise.race([this.d.systemd.ownJobType().catch(() => undefined), this.d.clock.sleep(2000).then(() => undefined)]);
+    // withTimeout cancels its timer: a bare sleep in a race kept the process alive 2 s after
+    // every stop and restart, which ate the next agent's budget (the lab saw it reset a node).
+    const asked = await withTimeout(this.d.clock, 2000, this.d.systemd.ownJobType().catch(() => undefined));
+    const jobType = asked === TIMED_OUT ? undefined : asked;
     this.d.notify?.("STOPPING=1");
     if (jobType === "restart" || jobType === "try-restart" || jobType === "reload-or-restart") {
       this.log("-", "agent restarting (its unit's job is a restart): services keep running; the next agent resumes the leases within their deadline");
