@@ -14,9 +14,12 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { LeaseIoError, type TimedBlockIO } from "./block-io.js";
-import { areaOffset, type Geometry, HEADER_BYTES, HEADERS_BYTES, hostOffset } from "./layout.js";
+import { type ConfigStore, type ConfigVersion, checkConfigText, configHash, decodeConfigBody, describeVersion, encodeConfigBody, type PublishedConfig, type PublishResult } from "./config-area.js";
+import { areaOffset, CONFIG_BODY_BYTES, configBodyOffset, configOffset, type Geometry, HEADER_BYTES, HEADERS_BYTES, hostOffset } from "./layout.js";
 import {
   type BallotRecord,
+  type ConfigBallotRecord,
+  type ConfigRef,
   type DeadDeclaration,
   type Decoded,
   decodeRecord,
@@ -27,6 +30,7 @@ import {
   type IntentOrigin,
   type IntentRecord,
   isBallot,
+  isConfigBallot,
   isHeader,
   isHost,
   newestOfPair,
@@ -111,7 +115,7 @@ class Mutex {
   }
 }
 
-export class DiskLeaseStore implements LeaseStore {
+export class DiskLeaseStore implements LeaseStore, ConfigStore {
   readonly node: string;
   private readonly clock: Clock;
   private readonly lock = new Mutex();
@@ -129,6 +133,10 @@ export class DiskLeaseStore implements LeaseStore {
   /** Leases given up whose release is not on disk yet (retried on renew). */
   private readonly releasing = new Set<string>();
   private readonly pendingDead: DeadDeclaration[] = [];
+  /** This host's config ballot block per service, as last written. */
+  private readonly configMine = new Map<string, { record: ConfigBallotRecord; slot: 0 | 1 }>();
+  /** One publish at a time from this host; each of its I/O steps takes the store's lock on its own, so renews go on between them. */
+  private readonly publishLock = new Mutex();
   private watchStartedAt = 0;
   private validUntil = -Infinity;
   private fatal?: string;
@@ -479,7 +487,9 @@ export class DiskLeaseStore implements LeaseStore {
     const newest = this.newestIntent(area);
     const newerIntent = newest && (!mine?.intent || newest.intent.v > mine.intent.v);
     const higherToken = this.areaMaxToken(service) > (mine?.max ?? 0);
-    if (newerIntent || (higherToken && mine)) await this.writeBallot(service, newerIntent ? { intent: newest!.intent } : {});
+    const cfg = newestConfig(area.blocks);
+    const newerCfg = cfg && cfg.n > (mine?.cfg?.n ?? 0);
+    if (newerIntent || newerCfg || (higherToken && mine)) await this.writeBallot(service, { ...(newerIntent ? { intent: newest!.intent } : {}), ...(newerCfg ? { cfg } : {}) });
   }
 
   async refresh(): Promise<void> {
@@ -749,6 +759,151 @@ export class DiskLeaseStore implements LeaseStore {
     });
   }
 
+  // ---------- published configs (svcc deploy): Disk Paxos per version counter ----------
+
+  /** The newest published version in the blocks as last read (every renew reads them): no I/O. */
+  configVersion(service: string): ConfigVersion | undefined {
+    const area = this.areas.get(service);
+    if (!area) return undefined;
+    const ref = newestConfig(this.blocksWithMine(service, area));
+    return ref && this.versionOf(ref);
+  }
+
+  private versionOf(ref: ConfigRef): ConfigVersion {
+    return { n: ref.n, hash: ref.x, by: this.header.nodes[ref.b] ?? `host ${ref.b}`, ...(ref.d ? { deleted: true } : {}) };
+  }
+
+  async readConfig(service: string): Promise<PublishedConfig | undefined> {
+    return this.lock.run(async () => {
+      const area = await this.readArea(service);
+      const ref = newestConfig(this.blocksWithMine(service, area));
+      if (!ref || ref.d) return undefined;
+      const a = this.header.services.indexOf(service);
+      const body = await this.io.read(configBodyOffset(this.geometry, this.hostCount, a, ref.b, ref.k), CONFIG_BODY_BYTES);
+      const r = decodeConfigBody(body.value, service, ref.x);
+      if ("error" in r) throw new Error(`${service}'s published config ${describeVersion(this.versionOf(ref))} on ${this.io.device.path} is unreadable: ${r.error}; publish it again`);
+      return { version: this.versionOf(ref), text: r.text };
+    });
+  }
+
+  async publishConfig(service: string, text: string | null, base: number): Promise<PublishResult> {
+    return this.publishLock.run(async () => {
+      if (this.fatal) return { ok: false, reason: this.fatal };
+      if (text !== null) {
+        const tooBig = checkConfigText(service, text);
+        if (tooBig) return { ok: false, reason: tooBig };
+      }
+      const a = this.header.services.indexOf(service);
+      if (a < 0) return { ok: false, reason: `service ${service} has no area on ${this.io.device.path}: add it to the agents' config and run \`svcc lease init\` (it only appends)` };
+      try {
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const current = await this.lock.run(async () => newestConfig(this.blocksWithMine(service, await this.readArea(service))));
+          // Our own proposal, chosen and committed while this publish was retrying (another node completed it).
+          if (current && current.n === base + 1 && current.b === this.index && current.x === (text === null ? "" : configHash(text))) return { ok: true, version: this.versionOf(current) };
+          if ((current?.n ?? 0) !== base) return { ok: false, reason: `${service}'s published config is ${describeVersion(current && this.versionOf(current))}${current ? ` from ${this.versionOf(current).by}` : ""}, not v${base} as this publish expected`, current: current && this.versionOf(current) };
+          const r = await this.configBallot(service, a, text, base, current);
+          if (r !== "retry") return r;
+          await this.clock.sleep(((this.index + attempt) % 3) * 37 + 10); // two publishers out of step
+        }
+        return { ok: false, reason: `another node kept balloting for ${service}'s config v${base + 1}: try again` };
+      } catch (err) {
+        if (err instanceof LeaseFatal) {
+          this.fatal = err.message;
+          return { ok: false, reason: err.message };
+        }
+        const end = configOffset(this.geometry, this.hostCount, a + 1);
+        return { ok: false, reason: `lease I/O failed while publishing ${service}'s config: ${(err as Error).message} (its config area ends at byte ${end} of ${this.io.device.path}: the device must be at least that large)` };
+      }
+    });
+  }
+
+  private async readConfigBlocks(service: string, a: number): Promise<Map<number, ConfigBallotRecord>> {
+    const S = this.header.sectorSize;
+    const r = await this.io.read(configOffset(this.geometry, this.hostCount, a), 2 * this.hostCount * S);
+    const blocks = new Map<number, ConfigBallotRecord>();
+    for (let h = 0; h < this.hostCount; h++) {
+      const pair = newestOfPair(decodeRecord(r.value.subarray(2 * h * S, (2 * h + 1) * S), "config", isConfigBallot), decodeRecord(r.value.subarray((2 * h + 1) * S, (2 * h + 2) * S), "config", isConfigBallot));
+      if (pair.kind === "version") throw new LeaseFatal(`${this.header.nodes[h]} wrote ${service}'s config block in svcc lease format v${pair.version}: refusing to act beside it`);
+      if (pair.kind !== "record" || pair.record.hid !== this.header.id || pair.record.s !== service || pair.record.h !== h) continue; // empty, torn both ways, or from an earlier initialisation
+      blocks.set(h, pair.record);
+      if (h === this.index && (!this.configMine.has(service) || this.configMine.get(service)!.record.copy < pair.record.copy)) this.configMine.set(service, { record: pair.record, slot: pair.slot });
+    }
+    const mine = this.configMine.get(service);
+    if (mine) blocks.set(this.index, mine.record);
+    return blocks;
+  }
+
+  private async writeConfigBlock(service: string, a: number, change: Partial<ConfigBallotRecord>): Promise<ConfigBallotRecord> {
+    const mine = this.configMine.get(service);
+    const base: ConfigBallotRecord = mine?.record ?? { s: service, h: this.index, hid: this.header.id, n: 0, mbal: 0, bal: 0, copy: 0 };
+    const record: ConfigBallotRecord = { ...base, ...change, hid: this.header.id, copy: base.copy + 1 };
+    // The copy that does not hold the newest state: a torn write loses only this one.
+    const slot: 0 | 1 = mine ? (mine.slot === 0 ? 1 : 0) : 0;
+    const S = this.header.sectorSize;
+    await this.io.write(configOffset(this.geometry, this.hostCount, a) + (2 * this.index + slot) * S, encodeRecord("config", record, SECTOR, S));
+    this.configMine.set(service, { record, slot });
+    return record;
+  }
+
+  /**
+   * One ballot for counter base + 1 (Disk Paxos, as acquire's): phase 1 writes our ballot
+   * number and reads every block, adopting the highest-ballot proposal; only with none to adopt
+   * is our body written (into the slot of ours that the current version does not use); phase 2
+   * writes the proposal and reads again. A chosen value is committed by writing it into this
+   * host's service block, where every renew reads it. A value adopted from another publisher is
+   * committed for it, and this publish is told it lost.
+   */
+  private async configBallot(service: string, a: number, text: string | null, base: number, current: ConfigRef | undefined): Promise<PublishResult | "retry"> {
+    const n = base + 1;
+    const step = <T>(fn: () => Promise<T>) => this.lock.run(fn);
+    const before = await step(() => this.readConfigBlocks(service, a));
+    if ([...before.values()].some((b) => b.n > n)) return "retry"; // a later counter: the area's commit will show it
+    const maxMbal = Math.max(0, ...[...before.values()].filter((b) => b.n === n).map((b) => b.mbal));
+    const round = maxMbal - (maxMbal % this.header.maxHosts);
+    const mbal = maxMbal === 0 ? this.index + 1 : round + this.header.maxHosts + this.index + 1;
+    const own = this.configMine.get(service)?.record;
+    const keep = own && own.n === n ? { bal: own.bal, v: own.v } : { bal: 0, v: undefined };
+    await step(() => this.writeConfigBlock(service, a, { n, mbal, ...keep }));
+    const p1 = await step(() => this.readConfigBlocks(service, a));
+    if (this.configAbort(p1, n, mbal)) return "retry";
+    let adopted: (ConfigRef & { base: number }) | undefined;
+    let bestBal = 0;
+    for (const b of p1.values()) if (b.n === n && b.v && b.bal > bestBal) ((bestBal = b.bal), (adopted = b.v));
+    let value = adopted;
+    if (!value) {
+      const k: 0 | 1 = current && current.b === this.index ? (current.k === 0 ? 1 : 0) : own?.v && own.v.b === this.index ? (own.v.k === 0 ? 1 : 0) : 0;
+      const hash = text === null ? "" : configHash(text);
+      if (text !== null) await step(() => this.io.write(configBodyOffset(this.geometry, this.hostCount, a, this.index, k), encodeConfigBody(service, text, CONFIG_BODY_BYTES)));
+      value = { n, x: hash, b: this.index, k, base, ...(text === null ? { d: 1 as const } : {}) };
+    }
+    await step(() => this.writeConfigBlock(service, a, { bal: mbal, v: value }));
+    const p2 = await step(() => this.readConfigBlocks(service, a));
+    if (this.configAbort(p2, n, mbal)) return "retry";
+    // Chosen for counter n: commit it where every node reads it.
+    const { base: _base, ...ref } = value;
+    try {
+      await step(async () => {
+        await this.readArea(service);
+        await this.writeBallot(service, { cfg: ref });
+      });
+    } catch (err) {
+      if (err instanceof LeaseFatal) throw err;
+      // Chosen, and nobody can choose another value for v(n) now: the next publish on this
+      // base completes it (and is told), or our write landed after all.
+      return { ok: false, reason: `v${n} of ${service} was chosen for ${adopted ? this.header.nodes[adopted.b] : "this publish"}, but writing its commit failed (${(err as Error).message}): it is published when the write landed or at the next publish of ${service}; see svcc status` };
+    }
+    const version = this.versionOf(ref);
+    if (adopted && (adopted.b !== this.index || adopted.x !== (text === null ? "" : configHash(text)))) {
+      return { ok: false, reason: `another publish of ${service} (from ${version.by}) took v${n} first: ${describeVersion(version)} is the published config now`, current: version };
+    }
+    return { ok: true, version };
+  }
+
+  private configAbort(blocks: Map<number, ConfigBallotRecord>, n: number, mbal: number): boolean {
+    for (const b of blocks.values()) if (b.h !== this.index && (b.n > n || (b.n === n && b.mbal > mbal))) return true;
+    return false;
+  }
+
   async declareDead(node: string): Promise<void> {
     return this.lock.run(async () => {
       const h = this.header.nodes.indexOf(node);
@@ -779,6 +934,13 @@ export class DiskLeaseStore implements LeaseStore {
   async close(): Promise<void> {
     await this.io.device.close();
   }
+}
+
+/** The newest committed config version any block carries (Paxos makes one value per counter). */
+function newestConfig(blocks: Map<number, BallotRecord>): ConfigRef | undefined {
+  let best: ConfigRef | undefined;
+  for (const b of blocks.values()) if (b.cfg && (!best || b.cfg.n > best.n)) best = b.cfg;
+  return best;
 }
 
 export function newIncarnation(): string {

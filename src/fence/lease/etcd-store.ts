@@ -12,10 +12,13 @@
 //                               its create revision is the fencing token
 //   P svc/<svc>/intent          the newest intent (compare-and-swap on its mod revision)
 //   P svc/<svc>/status/<node>   each node's published state, on its lease
+//   P svc/<svc>/config          the published config (svcc deploy): {n, hash, by, text} or
+//                               {n, hash: "", by, deleted}; written by a compare on its revision
 // A watch on P keeps a local mirror, so a peer hears an intent (a switch) at once.
 
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from "etcd3";
 import { type Clock, TIMED_OUT, withTimeout } from "../clock.js";
+import { type ConfigStore, type ConfigVersion, checkConfigText, configHash, describeVersion, type PublishedConfig, type PublishResult } from "./config-area.js";
 import type { IntentOrigin, IntentRecord, StatusRecord } from "./records.js";
 import {
   type AcquireResult,
@@ -82,6 +85,10 @@ function prefixEnd(prefix: string): Buffer {
   return Buffer.from([0]);
 }
 
+function versionOf(c: StoredConfig): ConfigVersion {
+  return { n: c.n, hash: c.hash, by: c.by, ...(c.deleted ? { deleted: true } : {}) };
+}
+
 function parse<T>(value: string | undefined): T | undefined {
   if (value === undefined) return undefined;
   try {
@@ -105,7 +112,12 @@ class Mutex {
 
 type KeepAliveStream = Awaited<ReturnType<Etcd3["leaseClient"]["leaseKeepAlive"]>>;
 
-export class EtcdLeaseStore implements LeaseStore {
+/** The config key's value. */
+interface StoredConfig extends ConfigVersion {
+  text?: string;
+}
+
+export class EtcdLeaseStore implements LeaseStore, ConfigStore {
   readonly node: string;
   readonly timings: LeaseTimings;
   private readonly clock: Clock;
@@ -159,6 +171,7 @@ export class EtcdLeaseStore implements LeaseStore {
     owner: (s: string) => `${this.p}svc/${s}/owner`,
     intent: (s: string) => `${this.p}svc/${s}/intent`,
     status: (s: string, n: string) => `${this.p}svc/${s}/status/${n}`,
+    svcConfig: (s: string) => `${this.p}svc/${s}/config`,
   };
 
   private wanted(key: string): boolean {
@@ -654,6 +667,59 @@ export class EtcdLeaseStore implements LeaseStore {
       }
       throw new Error(`the intent of ${service} kept changing under 5 attempts to write it`);
     });
+  }
+
+  // ---------- published configs (svcc deploy) ----------
+
+  /** The newest published version as the mirror has it (the watch, or the renew's read while the watch is down): no request of its own. */
+  configVersion(service: string): ConfigVersion | undefined {
+    const c = json<StoredConfig>(this.mirror.get(this.key.svcConfig(service)));
+    return c && versionOf(c);
+  }
+
+  async readConfig(service: string): Promise<PublishedConfig | undefined> {
+    const kv = (await this.client.kv.range({ key: enc(this.key.svcConfig(service)) }, this.deadline())).kvs[0];
+    if (!kv) return undefined;
+    const c = parse<StoredConfig>(kv.value.toString());
+    if (!c || typeof c.n !== "number") throw new Error(`${this.key.svcConfig(service)} in etcd is not a published config`);
+    if (c.deleted) return undefined;
+    if (typeof c.text !== "string" || configHash(c.text) !== c.hash) throw new Error(`${service}'s published config ${describeVersion(versionOf(c))} in etcd does not match its hash; publish it again`);
+    return { version: versionOf(c), text: c.text };
+  }
+
+  async publishConfig(service: string, text: string | null, base: number): Promise<PublishResult> {
+    if (this.fatal) return { ok: false, reason: this.fatal };
+    if (text !== null) {
+      const tooBig = checkConfigText(service, text);
+      if (tooBig) return { ok: false, reason: tooBig };
+    }
+    const key = enc(this.key.svcConfig(service));
+    const hash = text === null ? "" : configHash(text);
+    const told = (kv: IKeyValue | undefined): PublishResult => {
+      const c = parse<StoredConfig>(kv?.value.toString());
+      const current = c && versionOf(c);
+      // Our own write, landed though its answer was lost (a retry after a timeout).
+      if (current && current.n === base + 1 && current.by === this.node && current.hash === hash) return { ok: true, version: current };
+      return { ok: false, reason: `${service}'s published config is ${describeVersion(current)}${current ? ` from ${current.by}` : ""}, not v${base} as this publish expected`, current };
+    };
+    try {
+      return await this.publishOnce(key, base, text, hash, told);
+    } catch (err) {
+      return { ok: false, reason: `etcd request failed while publishing ${service}'s config: ${(err as Error).message}` };
+    }
+  }
+
+  private async publishOnce(key: Buffer, base: number, text: string | null, hash: string, told: (kv: IKeyValue | undefined) => PublishResult): Promise<PublishResult> {
+    const cur = (await this.client.kv.range({ key }, this.deadline())).kvs[0];
+    const currentN = parse<StoredConfig>(cur?.value.toString())?.n ?? 0;
+    if (currentN !== base) return told(cur);
+    const next: StoredConfig = text === null ? { n: base + 1, hash: "", by: this.node, deleted: true } : { n: base + 1, hash, by: this.node, text };
+    const compare = cur ? { key, target: "Mod" as const, result: "Equal" as const, mod_revision: cur.mod_revision } : { key, target: "Create" as const, result: "Equal" as const, create_revision: 0 };
+    const res = await this.client.kv.txn({ compare: [compare], success: [{ request_put: { key, value: enc(JSON.stringify(next)) } }], failure: [{ request_range: { key } }] }, this.deadline());
+    if (!res.succeeded) return told(res.responses[0].response_range.kvs[0]);
+    const rev = String(res.header.revision);
+    this.applyPut({ key, value: enc(JSON.stringify(next)), create_revision: cur?.create_revision ?? rev, mod_revision: rev, version: "0", lease: "0" });
+    return { ok: true, version: versionOf(next) };
   }
 
   /** An operator checked the node is powered off: its etcd lease is revoked, so its keys (and leases) go at once. */

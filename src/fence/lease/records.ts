@@ -19,7 +19,7 @@ export const HEADER_SIZE = 4096;
 export const SECTOR = 512;
 const MAGIC = "SVCCLEASE";
 
-export type RecordKind = "header" | "host" | "ballot";
+export type RecordKind = "header" | "host" | "ballot" | "config";
 
 export type Decoded<T> =
   | { kind: "empty" }
@@ -52,11 +52,11 @@ export class RecordTooLarge extends Error {
   }
 }
 
-const LINE = /^SVCCLEASE v(\d+) (header|host|ballot) ([0-9a-f]{32}) (.*)$/s;
+const LINE = /^SVCCLEASE v(\d+) (header|host|ballot|config) ([0-9a-f]{32}) (.*)$/s;
 
 const ZERO = Buffer.alloc(HEADER_SIZE);
 /** Decoded records by kind and text: a device mostly returns what it returned last time, and checksums cost. */
-const decodedByText = { header: new Map<string, Decoded<unknown>>(), host: new Map<string, Decoded<unknown>>(), ballot: new Map<string, Decoded<unknown>>() };
+const decodedByText = { header: new Map<string, Decoded<unknown>>(), host: new Map<string, Decoded<unknown>>(), ballot: new Map<string, Decoded<unknown>>(), config: new Map<string, Decoded<unknown>>() };
 
 export function decodeRecord<T>(block: Buffer, kind: RecordKind, check: (r: unknown) => r is T): Decoded<T> {
   if (block[0] === 0) return block.equals(ZERO.subarray(0, block.length)) ? { kind: "empty" } : { kind: "corrupt", raw: digest(block) };
@@ -219,6 +219,37 @@ export interface BallotRecord extends Versioned {
   max: number;
   intent?: IntentRecord;
   status?: StatusRecord;
+  /** The newest published config this host has seen committed (every host carries it, as the intent). */
+  cfg?: ConfigRef;
+}
+
+/** A published config version on the disk: its counter, hash, and where its body is (the proposer's slot k). */
+export interface ConfigRef {
+  n: number;
+  /** Content hash (16 hex digits); "" when deleted. */
+  x: string;
+  /** Host index of the proposer (its body slots hold the text). */
+  b: number;
+  /** Which of the proposer's two body slots. */
+  k: 0 | 1;
+  /** Deleted. */
+  d?: 1;
+}
+
+/**
+ * One host's ballot block for a service's config counter (single-decree Disk Paxos per
+ * counter, as for leases): the value chosen for counter n is the config published as version
+ * n. hid: the header id (blocks from an earlier initialisation of the device are ignored).
+ */
+export interface ConfigBallotRecord extends Versioned {
+  s: string;
+  h: number;
+  hid: string;
+  n: number;
+  mbal: number;
+  bal: number;
+  /** The proposal accepted at bal (phase 2), with the version it built on. */
+  v?: ConfigRef & { base: number };
 }
 
 const isObject = (r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null && !Array.isArray(r);
@@ -231,7 +262,12 @@ export const isHost = (r: unknown): r is HostRecord =>
   isObject(r) && typeof r.node === "string" && isInt(r.index) && typeof r.incarnation === "string" && isInt(r.generation) && isInt(r.seq) && isInt(r.copy) && typeof r.nodesHash === "string";
 
 export const isBallot = (r: unknown): r is BallotRecord =>
-  isObject(r) && typeof r.s === "string" && isInt(r.h) && isInt(r.gen) && isInt(r.lver) && isInt(r.mbal) && isInt(r.bal) && isInt(r.inp) && isInt(r.inpGen) && (r.own === 0 || r.own === 1 || r.own === 2) && isInt(r.max) && isInt(r.copy);
+  isObject(r) && typeof r.s === "string" && isInt(r.h) && isInt(r.gen) && isInt(r.lver) && isInt(r.mbal) && isInt(r.bal) && isInt(r.inp) && isInt(r.inpGen) && (r.own === 0 || r.own === 1 || r.own === 2) && isInt(r.max) && isInt(r.copy) && (r.cfg === undefined || isRef(r.cfg));
+
+const isRef = (r: unknown): r is ConfigRef => isObject(r) && isInt(r.n) && typeof r.x === "string" && isInt(r.b) && (r.k === 0 || r.k === 1);
+
+export const isConfigBallot = (r: unknown): r is ConfigBallotRecord =>
+  isObject(r) && typeof r.s === "string" && isInt(r.h) && typeof r.hid === "string" && isInt(r.n) && isInt(r.mbal) && isInt(r.bal) && isInt(r.copy) && (r.v === undefined || (isRef(r.v) && isInt((r.v as { base?: unknown }).base)));
 
 /** Encodes a ballot record, shedding what is only informative (step text, unit letters) if it does not fit a sector. */
 export function encodeBallot(record: BallotRecord, size: number): Buffer {
