@@ -11,7 +11,7 @@
 // writes at a time (service-lock.ts).
 
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
 import type { CompiledFile } from "./compile.js";
 import { fsFailure, OpenDirectory, openOutputDirectory, symlinkTarget, WriteError } from "./output-dir.js";
 import { lockFileName, lockService } from "./service-lock.js";
@@ -170,6 +170,88 @@ function locate(path: string, serviceName: string): { inService: boolean; name: 
   return { inService, name };
 }
 
+/** Writes all of `content` (writeSync may write less than asked). */
+function writeAll(fd: number, content: string): void {
+  const bytes = Buffer.from(content, "utf8");
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** The manifest's text: what svcc wrote for the service, sorted. */
+function manifestText(serviceName: string, paths: Iterable<string>): string {
+  return `${JSON.stringify({ service: serviceName, files: [...paths].sort() }, null, 1)}\n`;
+}
+
+/**
+ * Files → an output directory that belongs to this run alone and that nothing reads before the
+ * run is over: systemd's generator directories. systemd empties them and reruns every generator
+ * at boot and on each daemon-reload, loads units only once every generator has exited
+ * (systemd.generator(7)), and keeps them on /run, a tmpfs that a crash or reboot empties. There a
+ * temp file, fsync and rename per file buy nothing (no reader sees a file before it is whole, no
+ * file has to outlive a crash) and cost a third of the generator's time, so each file is created
+ * in place with O_CREAT|O_EXCL|O_NOFOLLOW: nothing already there (another generator's file, a
+ * symlink) is replaced or written through; that fails with the file's name. On any failure the
+ * files this call created are removed again, so no part of the service is left behind. The
+ * manifest is written as writeServiceFiles writes it (the package's prerm reads it).
+ */
+export function writeIntoFreshDirectory(out: OpenDirectory, serviceName: string, files: CompiledFile[]): string[] {
+  const located = files.map((f) => ({ f, at: locate(f.path, serviceName) }));
+  const bad = located.find((l) => !l.at);
+  if (bad) throw new WriteError(`refusing to write "${bad.f.path}": it could leave the output directory or clash with svcc's own files`);
+  const serviceDirName = `${serviceName}.svcc`;
+  try {
+    mkdirSync(out.at(serviceDirName), 0o755);
+  } catch (err) {
+    if (codeOf(err) === "EEXIST") throw new WriteError(`${out.shown}/${serviceDirName} is already there: the output directory is not fresh (systemd empties it before each run); not replaced`);
+    throw fsFailure(`cannot create ${out.shown}/${serviceDirName}`, err);
+  }
+  let svcDir: OpenDirectory | undefined;
+  const created: Array<{ dir: OpenDirectory; name: string }> = [];
+  try {
+    try {
+      svcDir = new OpenDirectory(openSync(out.at(serviceDirName), O_RDONLY | O_DIRECTORY | O_NOFOLLOW), `${out.shown}/${serviceDirName}`);
+    } catch (err) {
+      throw fsFailure(`cannot open ${out.shown}/${serviceDirName}`, err);
+    }
+    const create = (dir: OpenDirectory, name: string, content: string) => {
+      let fd: number;
+      try {
+        fd = openSync(dir.at(name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+      } catch (err) {
+        if (codeOf(err) === "EEXIST") throw new WriteError(`${dir.shown}/${name} is already there (another service or generator made it): not replaced`);
+        throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
+      }
+      created.push({ dir, name });
+      try {
+        writeAll(fd, content);
+      } catch (err) {
+        throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
+      } finally {
+        closeSync(fd);
+      }
+    };
+    for (const { f, at } of located) create(at!.inService ? svcDir : out, at!.name, f.content);
+    create(svcDir, "manifest.json", manifestText(serviceName, files.map((f) => f.path)));
+    return files.map((f) => f.path);
+  } catch (err) {
+    for (const { dir, name } of created) {
+      try {
+        unlinkSync(dir.at(name));
+      } catch {
+        // gone already
+      }
+    }
+    try {
+      rmdirSync(out.at(serviceDirName));
+    } catch {
+      // not empty: someone else's files are in it; leave them
+    }
+    throw err;
+  } finally {
+    svcDir?.close();
+  }
+}
+
 export function writeServiceFiles(outDir: string | OpenDirectory, serviceName: string, files: CompiledFile[], options: WriteOptions = {}): WriteResult {
   for (const f of files) {
     if (!locate(f.path, serviceName)) throw new WriteError(`refusing to write "${f.path}": it could leave the output directory or clash with svcc's own files`);
@@ -255,7 +337,7 @@ function writeLocked(out: OpenDirectory, svcDir: OpenDirectory, serviceName: str
   }
 
   // What svcc left in place is not its own any more: it drops out of the manifest.
-  atomicWrite(svcDir, "manifest.json", `${JSON.stringify({ service: serviceName, files: [...current].sort() }, null, 1)}\n`);
+  atomicWrite(svcDir, "manifest.json", manifestText(serviceName, current));
   touched.add(svcDir);
   for (const dir of touched) {
     try {

@@ -4,13 +4,13 @@
 // reason) and skipped, because a generator runs at boot and every service waits on it.
 // Everything is written through the compiler's writer into the output directory, nowhere else.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { type CompiledFile, compileService } from "../compiler/compile.js";
 import type { ClusterFacts } from "../compiler/model.js";
 import { formatWarning } from "../compiler/warnings.js";
 import { type OpenDirectory, openOutputDirectory } from "../compiler/output-dir.js";
-import { writeServiceFiles } from "../compiler/write.js";
+import { WriteError, writeIntoFreshDirectory } from "../compiler/write.js";
 import { configFilesIn, readClusterFacts, serviceNameOf } from "../cli/inputs.js";
 
 export const defaultServicesDir = "/etc/svcc/services";
@@ -122,14 +122,6 @@ export function generate(options: GeneratorOptions): GeneratorReport {
   return report;
 }
 
-function contentOf(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 function namesIn(dir: string): Set<string> {
   try {
     return new Set(readdirSync(dir));
@@ -157,25 +149,14 @@ function linkBootUnits(out: OpenDirectory, units: readonly string[]): void {
 }
 
 /**
- * The writer refuses foreign files before it writes anything; an I/O error part-way (a full
- * /run) would leave some of the service's units behind, and a service with half its units is
- * worse than none: remove what this call added. Only a file that was not there before and
- * holds exactly what svcc meant to write is removed (other generators write into the same
- * directory at the same time), and the service's own <name>.svcc directory.
+ * The service's files, created in systemd's fresh output directory (writeIntoFreshDirectory:
+ * no temp files, fsync or renames there; all or nothing). A name that is already there (another
+ * service made it before, or another generator) is refused before anything of the service is
+ * written; one that appears meanwhile is caught by O_EXCL, and what this service wrote is removed.
  */
-
 function writeAllOrNothing(out: OpenDirectory, name: string, files: CompiledFile[], present: Set<string>): void {
-  const serviceDir = `${name}.svcc`;
-  try {
-    writeServiceFiles(out, name, files);
-  } catch (err) {
-    for (const f of files) {
-      if (f.path.includes("/") || present.has(f.path)) continue;
-      if (contentOf(out.at(f.path)) === f.content) rmSync(out.at(f.path), { force: true });
-    }
-    if (!present.has(serviceDir)) rmSync(out.at(serviceDir), { recursive: true, force: true });
-    throw err;
-  }
+  const taken = [...new Set(files.map((f) => f.path.split("/")[0]))].filter((p) => present.has(p));
+  if (taken.length) throw new WriteError(`refusing to overwrite ${taken.map((p) => `${out.shown}/${p}`).join(", ")}: already in the output directory (made by another service or generator)`);
+  writeIntoFreshDirectory(out, name, files);
   for (const f of files) present.add(f.path.split("/")[0]);
-  present.add(serviceDir);
 }

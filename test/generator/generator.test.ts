@@ -4,7 +4,7 @@
 // report unit with systemd-analyze verify.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -15,6 +15,8 @@ import { compileService } from "../../src/compiler/compile.js";
 import { generate, type GeneratorOptions } from "../../src/generator/generate.js";
 import { deliver } from "../../src/generator/log.js";
 import { reportFiles } from "../../src/generator/report-unit.js";
+import { openOutputDirectory } from "../../src/compiler/output-dir.js";
+import { writeIntoFreshDirectory } from "../../src/compiler/write.js";
 import { parseExecLine, parseUnitFile, values } from "../helpers/unit-file.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -152,6 +154,35 @@ describe("generate()", () => {
     const { out, options } = setup({});
     expect(generate({ ...options, servicesDir: join(out, "..", "nowhere") })).toEqual({ services: [], problems: [] });
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it("creates each file in place, never through what is already there: a symlink or a file made meanwhile fails the service, and nothing of it is left", () => {
+    const { dir, out } = setup({});
+    const victim = join(dir, "victim");
+    writeFileSync(victim, "precious\n");
+    const files = compileService({ text: db1, file: "db1.json", serviceName: "db1", cluster: { nodes: ["node1", "node2"] }, svccBin: "/usr/bin/svcc", unitDir: out }).files;
+    // Planted after the generator listed the directory (another generator, or an attacker):
+    // the writer's own O_EXCL|O_NOFOLLOW catches it, not the listing.
+    symlinkSync(victim, join(out, "db1-ip0.service"));
+    const target = openOutputDirectory(out);
+    try {
+      expect(() => writeIntoFreshDirectory(target, "db1", files)).toThrow(/db1-ip0\.service is already there .*not replaced/);
+    } finally {
+      target.close();
+    }
+    expect(readFileSync(victim, "utf8")).toBe("precious\n");
+    expect(readdirSync(out)).toEqual(["db1-ip0.service"]);
+    expect(readlinkSync(join(out, "db1-ip0.service"))).toBe(victim);
+  });
+
+  it("run again into an output directory it already wrote (not fresh, as systemd's is), refuses each service by name and changes nothing", () => {
+    const { out, options } = setup({ "db1.json": db1 });
+    expect(generate(options).problems).toEqual([]);
+    const before = tree(out);
+    const again = generate(options);
+    expect(again.services).toEqual([]);
+    expect(again.problems.map((p) => p.message).join("\n")).toMatch(/refusing to overwrite .*db1\.target.*already in the output directory[^]*service db1 skipped/);
+    expect(tree(out)).toEqual(before);
   });
 
   describe.skipIf(!isRoot)("on a full filesystem (root: a tiny tmpfs)", () => {
