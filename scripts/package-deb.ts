@@ -217,7 +217,7 @@ function copyright(vendoredLicenses: Array<{ name: string; version: string; lice
       "Copyright: svcc developers",
       "License: Apache-2.0",
       "Comment: The bundles in usr/lib/svcc/dist include third-party npm packages",
-      " (commander, handlebars' runtime, execa and their dependencies; MIT, ISC and",
+      " (commander, execa and their dependencies; MIT, ISC and",
       " Apache-2.0): each one's name, version and license text is in",
       " usr/share/doc/svcc/THIRD-PARTY-LICENSES.txt.gz.",
     ].join("\n"),
