@@ -32,6 +32,15 @@ async function tokensSeenByPostgres(): Promise<Array<{ token: number; node: stri
   return r.stdout.split("\n").filter(Boolean).map((l) => ({ token: Number(l.split("|")[0]), node: l.split("|")[1] }));
 }
 
+/** On a failure: both nodes' status and resources as they are now, and each agent's last decisions. */
+async function tellWhatHappened(what: string) {
+  say(`FAILURE: ${what}; invariant violations so far: ${invariant.violations.length}`);
+  for (const n of lab.NODES) {
+    say(`${n}: active [${(await activeResources(n).catch((e: Error) => [e.message])).join(" ")}]; status ${JSON.stringify(await status(n).catch((e: Error) => e.message))}`);
+    say(`${n}'s agent:\n${await lab.journal(n, "svcc-agent.service", { lines: 80 }).catch((e: Error) => e.message)}`);
+  }
+}
+
 async function placeOn(node: lab.NodeName) {
   const s = await status(node).catch(() => undefined);
   if (s?.lease?.holder !== node || s.nodes[node]?.state !== "up") {
@@ -156,9 +165,11 @@ describe("svcc agent on etcd in the lab", () => {
       return undefined;
     }, { timeoutMs: 90_000, intervalMs: 200 });
     const starts = (await tokensSeenByPostgres()).slice(before);
-    say(`etcd restarted: db1 on ${s.lease?.holder}, ${starts.length} start(s) meanwhile`);
+    say(`etcd restarted: db1 on ${s.lease?.holder}, ${starts.length} start(s) meanwhile: ${JSON.stringify(starts)}`);
+    const elsewhere = await activeResources(other(s.lease!.holder as lab.NodeName));
+    if (starts.length > 1 || elsewhere.length) await tellWhatHappened(`after the etcd restart: db1 said up on ${s.lease?.holder}, active on ${other(s.lease!.holder as lab.NodeName)}: [${elsewhere.join(" ")}]`);
     expect(starts.length).toBeLessThanOrEqual(1);
-    expect(await activeResources(other(s.lease!.holder as lab.NodeName))).toEqual([]);
+    expect(elsewhere).toEqual([]);
   });
 
   it("never ran db1 on two nodes, and the tokens postgres saw only grew", async () => {
