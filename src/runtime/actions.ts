@@ -14,6 +14,7 @@ import { defaultAgentConfigPath, leaseGuard } from "./lease-guard.js";
 import { vgStart, vgStatus, vgStop, type VgTarget } from "./lvm.js";
 import { defaultStore, storeEnv } from "./store-env.js";
 import { type ScsiTarget, scsiReserveStart, scsiReserveStop } from "./scsi-pr.js";
+import { checkFlags, checkAction } from "./health-action.js";
 import { netnsIpStart, netnsIpStop, netnsModes, type NetnsAddress, type NetnsOwner } from "./netns-ip.js";
 
 export interface Action {
@@ -268,5 +269,12 @@ export const actions: Record<string, Action> = {
         timeoutMs: integerFlag(f, "timeout-ms", 5_000, 1, 3_600_000),
         runPid: integerFlag(f, "run-pid", 0, 0, 4_194_304) || undefined,
       }),
+  },
+  check: {
+    synopsis: "--service SVC --node NODE [--vg RID=VG] [--lv RID=VG/LV] [--fs RID=MNT] [--ip RID=ADDR@DEV] [--netns-ip RID=ADDR@ENGINE:CONTAINER] [--container RID=ENGINE:NAME] [--app RID=JSON] [--timeout-ms MS] [--state-dir DIR]",
+    summary: "health checks of a running service's resources, in parallel, each bounded; writes DIR/SVC.check.json (default /run/svcc); exit 1 when any failed",
+    flags: checkFlags,
+    resource: (f) => f.optional("service") ?? "",
+    run: checkAction,
   },
 };

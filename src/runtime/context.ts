@@ -32,6 +32,8 @@ export interface Host {
   readMountInfo(): Promise<string>;
   /** An IP address for a host name (ipname may be a DNS name, as in OpenSVC). */
   lookup(name: string): Promise<string>;
+  /** stat(2) of a path: goes to the filesystem (EIO from an xfs that shut down). */
+  statPath(path: string): Promise<void>;
 }
 
 export const realHost: Host = {
@@ -51,6 +53,10 @@ export const realHost: Host = {
   async lookup(name) {
     const { lookup } = await import("node:dns/promises");
     return (await lookup(name)).address;
+  },
+  async statPath(path) {
+    const { stat } = await import("node:fs/promises");
+    await stat(path);
   },
 };
 

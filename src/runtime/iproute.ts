@@ -3,7 +3,7 @@
 // rather than scraped, so interface names and addresses are never mistaken for each other.
 
 import { sameAddress } from "./address.js";
-import type { CommandRunner } from "./runner.js";
+import type { CommandRunner, RunOptions } from "./runner.js";
 import { CommandError, runChecked } from "./runner.js";
 
 /** Where a command runs: here, or in the network namespace of a process. */
@@ -52,9 +52,9 @@ export function findAddress(links: InterfaceAddresses[], address: string): { ifn
 }
 
 /** Addresses of every interface in a place, or of one device (a missing device has none). */
-export async function listAddresses(runner: CommandRunner, place: Place, dev?: string): Promise<InterfaceAddresses[] | "no-such-device"> {
+export async function listAddresses(runner: CommandRunner, place: Place, dev?: string, opts?: RunOptions): Promise<InterfaceAddresses[] | "no-such-device"> {
   const [cmd, args] = inPlace(place, "ip", ["-j", "addr", "show", ...(dev ? ["dev", dev] : [])]);
-  const result = await runner.run(cmd, args);
+  const result = await runner.run(cmd, args, opts);
   if (dev && result.exitCode !== 0 && /does not exist|Cannot find device/i.test(result.stderr)) return "no-such-device";
   if (result.exitCode !== 0) throw new CommandError(cmd, args, result);
   return parseIpAddrJson(result.stdout);

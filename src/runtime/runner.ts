@@ -18,6 +18,8 @@ export interface RunOptions {
    * to the helper's (the unit's journal), its stdout nowhere. For what must not hold up a step.
    */
   detach?: boolean;
+  /** Working directory of the child. */
+  cwd?: string;
 }
 
 export interface CommandResult {
@@ -93,6 +95,7 @@ export function execaRunner(): CommandRunner {
         forceKillAfterDelay: 2_000,
         cancelSignal: opts.signal,
         env: opts.env,
+        ...(opts.cwd ? { cwd: opts.cwd } : {}),
         extendEnv: true,
         stripFinalNewline: false,
       });

@@ -45,7 +45,7 @@ export class FakeRunner implements CommandRunner {
 export const hostNetns = "net:[4026531840]";
 export const containerNetns = "net:[4026532999]";
 
-export function fakeHost(options: { netns?: Record<string, string | undefined>; mountinfo?: string; names?: Record<string, string> } = {}): Host {
+export function fakeHost(options: { netns?: Record<string, string | undefined>; mountinfo?: string; names?: Record<string, string>; stat?: (path: string) => Promise<void> } = {}): Host {
   const netns = options.netns ?? { self: hostNetns };
   return {
     async netnsOf(pid) {
@@ -58,6 +58,9 @@ export function fakeHost(options: { netns?: Record<string, string | undefined>; 
       const address = options.names?.[name];
       if (!address) throw new Error(`getaddrinfo ENOTFOUND ${name}`);
       return address;
+    },
+    async statPath(path) {
+      await options.stat?.(path);
     },
   };
 }

@@ -1,0 +1,160 @@
+// Health checks (`svcc res check`): is each resource of a running service still what its start
+// made it? Run by the service's check unit (<svc>-check.service, started by its timer every
+// monitor_schedule) in one process for every resource, each check bounded in time and run in
+// parallel. The report goes to the journal (a line per failed check) and, atomically, to
+// /run/svcc/<svc>.check.json, which the agent reads when it sees the check unit fail and which
+// `svcc status` shows. The unit fails when any check fails; the agent decides what follows
+// (monitored resources: restart, then monitor_action; others: reported only).
+
+import type { RuntimeContext } from "./context.js";
+import { inspectContainer, type Engine } from "./container.js";
+import { findAddress, listAddresses } from "./iproute.js";
+import { readVgTags } from "./lvm.js";
+import { stderrSummary } from "./runner.js";
+
+export type HealthCheck =
+  | { rid: string; kind: "vg"; vg: string }
+  | { rid: string; kind: "lv"; vg: string; lv: string }
+  | { rid: string; kind: "fs"; mnt: string }
+  | { rid: string; kind: "ip"; addr: string; dev: string }
+  | { rid: string; kind: "netns-ip"; addr: string; engine: Engine; container: string }
+  | { rid: string; kind: "container"; engine: Engine; name: string }
+  | { rid: string; kind: "app"; argv: string[]; timeoutMs?: number; user?: string; group?: string; cwd?: string };
+
+export interface CheckResult {
+  rid: string;
+  kind: HealthCheck["kind"];
+  ok: boolean;
+  /** How long the check took (its bound when it timed out). */
+  ms: number;
+  /** What it saw: the reason of a failure, or a short "ok" description. */
+  output: string;
+}
+
+export interface CheckReport {
+  service: string;
+  node: string;
+  /** Wall clock (ms since the epoch) when the checks began. */
+  startedAt: number;
+  ms: number;
+  ok: boolean;
+  results: CheckResult[];
+}
+
+/** Bound on each built-in check (an app's check has its own, check_timeout). */
+export const defaultCheckTimeoutMs = 5000;
+
+const lvmEnv = { LVM_SUPPRESS_FD_WARNINGS: "1" };
+
+class CheckFailed extends Error {}
+const fail = (message: string): never => {
+  throw new CheckFailed(message);
+};
+
+/** One check: resolves with what it saw when healthy, throws CheckFailed (or anything) when not. */
+async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, timeoutMs: number, signal: AbortSignal): Promise<string> {
+  const opts = { timeoutMs, signal };
+  switch (check.kind) {
+    case "vg": {
+      const tags = await readVgTags({ run: (cmd, args) => ctx.runner.run(cmd, args, { ...opts, env: lvmEnv }) }, check.vg);
+      if (!tags.includes(node)) fail(`VG ${check.vg} is not tagged @${node} (tags: ${tags.map((t) => `@${t}`).join(" ") || "none"})`);
+      return `VG ${check.vg} tagged @${node}`;
+    }
+    case "lv": {
+      const r = await ctx.runner.run("lvs", ["--noheadings", "-o", "lv_active", `${check.vg}/${check.lv}`], { ...opts, env: lvmEnv });
+      if (r.exitCode !== 0) fail(`cannot read LV ${check.vg}/${check.lv}: ${stderrSummary(r.stderr) || `exit ${r.exitCode}`}`);
+      if (r.stdout.trim() !== "active") fail(`LV ${check.vg}/${check.lv} is not active (${r.stdout.trim() || "no state"})`);
+      return `LV ${check.vg}/${check.lv} active`;
+    }
+    case "fs": {
+      // Mounted, and answering: a stat of the mount point goes to the filesystem (an xfs that
+      // shut itself down after an I/O error answers EIO; a hung one does not answer in time).
+      const mounted = (await ctx.host.readMountInfo()).split("\n").some((l) => unescapeMountPath(l.split(" ")[4] ?? "") === check.mnt);
+      if (!mounted) fail(`${check.mnt} is not mounted`);
+      try {
+        await ctx.host.statPath(check.mnt);
+      } catch (err) {
+        fail(`${check.mnt} does not answer a stat: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      return `${check.mnt} mounted and answering`;
+    }
+    case "ip": {
+      const links = await listAddresses(ctx.runner, {}, check.dev, opts);
+      if (links === "no-such-device") fail(`device ${check.dev} does not exist`);
+      if (!findAddress(links as Exclude<typeof links, "no-such-device">, check.addr)) fail(`${check.addr} is not on ${check.dev}`);
+      return `${check.addr} on ${check.dev}`;
+    }
+    case "netns-ip": {
+      const state = await inspectContainer(ctx.runner, check.engine, check.container, timeoutMs);
+      if (!state.exists || !state.running || state.pid <= 0) fail(`container ${check.container}, which holds ${check.addr}, is not running`);
+      const links = await listAddresses(ctx.runner, { netnsPid: (state as { pid: number }).pid }, undefined, opts);
+      const at = findAddress(links as Exclude<typeof links, "no-such-device">, check.addr);
+      if (!at) fail(`${check.addr} is not in ${check.container}'s network namespace`);
+      return `${check.addr} on ${at!.ifname} in ${check.container}`;
+    }
+    case "container": {
+      const r = await ctx.runner.run(check.engine, ["container", "inspect", "-f", "{{json .State}}", check.name], opts);
+      if (r.exitCode !== 0) fail(/no such (container|object)/i.test(r.stderr) ? `container ${check.name} does not exist` : `cannot inspect container ${check.name}: ${stderrSummary(r.stderr) || `exit ${r.exitCode}`}`);
+      let state: { Running?: boolean; Paused?: boolean; Status?: string; Health?: { Status?: string; Log?: Array<{ Output?: string; ExitCode?: number }> } };
+      try {
+        state = JSON.parse(r.stdout.trim());
+      } catch {
+        return fail(`unreadable state of container ${check.name}`);
+      }
+      if (state.Running !== true) fail(`container ${check.name} is not running (${state.Status ?? "unknown"})`);
+      if (state.Paused === true) fail(`container ${check.name} is paused`);
+      // The engine's own health check (HEALTHCHECK in the image, or --health-cmd in run_args):
+      // "starting" is not a failure, "unhealthy" is.
+      const health = state.Health?.Status;
+      if (health === "unhealthy") {
+        const last = state.Health?.Log?.at(-1);
+        fail(`container ${check.name} is unhealthy${last ? ` (its health command exited ${last.ExitCode}: ${oneLine(last.Output ?? "")})` : ""}`);
+      }
+      return `container ${check.name} running${health ? ` (${health})` : ""}`;
+    }
+    case "app": {
+      // OpenSVC's check: exit 0 is up, anything else down. Run as the app's user, in its directory.
+      const argv = check.user ? ["runuser", "-u", check.user, ...(check.group ? ["-g", check.group] : []), "--", ...check.argv] : check.argv;
+      const r = await ctx.runner.run(argv[0], argv.slice(1), { ...opts, ...(check.cwd ? { cwd: check.cwd } : {}) });
+      const said = oneLine(`${r.stdout} ${r.stderr}`);
+      if (r.timedOut) fail(`check command did not finish within ${timeoutMs} ms${said ? `: ${said}` : ""}`);
+      if (r.exitCode !== 0) fail(`check command exited ${r.exitCode}${said ? `: ${said}` : ""}`);
+      return said || "check command exited 0";
+    }
+  }
+}
+
+function oneLine(text: string): string {
+  const t = text.replace(/\s+/g, " ").trim();
+  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Runs one check within its bound, whatever the command or the filesystem does. */
+export async function runCheck(check: HealthCheck, node: string, ctx: RuntimeContext, defaultTimeoutMs = defaultCheckTimeoutMs): Promise<CheckResult> {
+  const timeoutMs = check.kind === "app" && check.timeoutMs !== undefined ? check.timeoutMs : defaultTimeoutMs;
+  const started = ctx.clock.now();
+  const abort = new AbortController();
+  const bound = ctx.clock.sleep(timeoutMs + 500, abort.signal).then(
+    () => ({ ok: false, output: `no answer within ${timeoutMs} ms` }),
+    () => undefined,
+  );
+  const work = probe(check, node, ctx, timeoutMs, abort.signal).then(
+    (output) => ({ ok: true, output }),
+    (err: unknown) => ({ ok: false, output: err instanceof CheckFailed ? err.message : `check failed: ${oneLine(err instanceof Error ? err.message : String(err))}` }),
+  );
+  const outcome = (await Promise.race([work, bound]))!;
+  abort.abort();
+  return { rid: check.rid, kind: check.kind, ok: outcome.ok, ms: Math.round(ctx.clock.now() - started), output: outcome.output };
+}
+
+export async function runChecks(service: string, node: string, checks: readonly HealthCheck[], ctx: RuntimeContext, wallNow: () => number, defaultTimeoutMs?: number): Promise<CheckReport> {
+  const startedAt = wallNow();
+  const t0 = ctx.clock.now();
+  const results = await Promise.all(checks.map((c) => runCheck(c, node, ctx, defaultTimeoutMs)));
+  return { service, node, startedAt, ms: Math.round(ctx.clock.now() - t0), ok: results.every((r) => r.ok), results };
+}

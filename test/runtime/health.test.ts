@@ -1,0 +1,147 @@
+// svcc res check: each check against recorded command output and fakes (a runner that answers
+// from a script, a host with a chosen mount table and stat), each bounded in time, and the
+// report the agent reads.
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { CheckReport } from "../../src/runtime/health.js";
+import type { CommandResult, CommandRunner } from "../../src/runtime/runner.js";
+import { FakeClock } from "../helpers/fake-clock.js";
+import { fakeHost, FakeRunner, runAction } from "./fakes.js";
+
+const dir = mkdtempSync(join(tmpdir(), "svcc-health-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const check = (...flags: string[]) => ["check", "--service", "db1", "--node", "node1", "--state-dir", dir, ...flags];
+const report = (): CheckReport => JSON.parse(readFileSync(join(dir, "db1.check.json"), "utf8"));
+
+const mountinfo = "22 1 0:21 / / rw - ext4 /dev/sda1 rw\n91 22 253:2 / /srv/db1/data rw,relatime - xfs /dev/mapper/db1-data rw\n";
+const ipJson = (ifname: string, ...addrs: string[]) => ({ stdout: JSON.stringify([{ ifname, addr_info: addrs.map((a) => ({ local: a, prefixlen: 24 })) }]) });
+const state = (s: Record<string, unknown>) => ({ stdout: `${JSON.stringify({ Running: true, Paused: false, Status: "running", Pid: 4321, ExitCode: 0, Error: "", ...s })}\n` });
+const inspect = "docker container inspect -f {{json .State}} db1.container.1";
+
+describe("svcc res check: one check per resource kind", () => {
+  it("vg: tagged for this node (the token tag beside it) is healthy; untagged names the tags", async () => {
+    const ok = await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on("vgs --noheadings -o vg_tags db1", { stdout: "  node1,svcc_token_7_node1\n" }));
+    expect(ok.code).toBe(0);
+    expect(report().results).toMatchObject([{ rid: "disk#0", kind: "vg", ok: true }]);
+    const bad = await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on("vgs --noheadings -o vg_tags db1", { stdout: "  node2,svcc_token_8_node2\n" }));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("disk#0 FAILED");
+    expect(report().results[0]).toMatchObject({ ok: false, output: "VG db1 is not tagged @node1 (tags: @node2 @svcc_token_8_node2)" });
+  });
+
+  it("lv: active, or not; LVM's error is passed on", async () => {
+    expect((await runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on("lvs --noheadings -o lv_active db1/data", { stdout: "  active\n" }))).code).toBe(0);
+    expect((await runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on("lvs --noheadings -o lv_active db1/data", { stdout: "  \n" }))).code).toBe(1);
+    expect(report().results[0].output).toBe("LV db1/data is not active (no state)");
+    await runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on(/^lvs/, { exitCode: 5, stderr: "  Volume group \"db1\" not found\n" }));
+    expect(report().results[0].output).toContain('Volume group "db1" not found');
+  });
+
+  it("fs: mounted and answering a stat; not mounted; an xfs shut down answers EIO", async () => {
+    expect((await runAction(check("--fs", "fs#1=/srv/db1/data"), new FakeRunner(), fakeHost({ mountinfo }))).code).toBe(0);
+    expect((await runAction(check("--fs", "fs#1=/srv/db1/data"), new FakeRunner(), fakeHost({ mountinfo: "22 1 0:21 / / rw - ext4 /dev/sda1 rw\n" }))).code).toBe(1);
+    expect(report().results[0].output).toBe("/srv/db1/data is not mounted");
+    const eio = Object.assign(new Error("EIO: i/o error, stat '/srv/db1/data'"), { code: "EIO" });
+    const shut = await runAction(check("--fs", "fs#1=/srv/db1/data"), new FakeRunner(), fakeHost({ mountinfo, stat: async () => Promise.reject(eio) }));
+    expect(shut.code).toBe(1);
+    expect(report().results[0].output).toBe("/srv/db1/data does not answer a stat: EIO");
+  });
+
+  it("fs: a stat that never returns is a failure within the bound", async () => {
+    const r = await runAction(check("--fs", "fs#1=/srv/db1/data", "--timeout-ms", "2000"), new FakeRunner(), fakeHost({ mountinfo, stat: () => new Promise(() => undefined) }));
+    expect(r.code).toBe(1);
+    expect(report().results[0]).toMatchObject({ ok: false, output: "no answer within 2000 ms", ms: 2500 });
+    expect(r.elapsedMs).toBe(2500);
+  });
+
+  it("ip: the address on its device; gone; the device gone", async () => {
+    const show = "ip -j addr show dev eth0";
+    expect((await runAction(check("--ip", "ip#0=198.51.100.10@eth0"), new FakeRunner().on(show, ipJson("eth0", "198.51.100.2", "198.51.100.10")))).code).toBe(0);
+    expect((await runAction(check("--ip", "ip#0=198.51.100.10@eth0"), new FakeRunner().on(show, ipJson("eth0", "198.51.100.2")))).code).toBe(1);
+    expect(report().results[0].output).toBe("198.51.100.10 is not on eth0");
+    await runAction(check("--ip", "ip#0=198.51.100.10@eth0"), new FakeRunner().on(show, { exitCode: 1, stderr: 'Device "eth0" does not exist.\n' }));
+    expect(report().results[0].output).toBe("device eth0 does not exist");
+  });
+
+  it("ip in a container's netns: looked up through the container's PID", async () => {
+    const pause = "docker container inspect -f {{json .State}} db1.container.0";
+    const inNs = "nsenter -t 4321 -n ip -j addr show";
+    const runner = new FakeRunner().on(pause, state({})).on(inNs, ipJson("eth0", "198.51.100.10"));
+    expect((await runAction(check("--netns-ip", "ip#0=198.51.100.10@docker:db1.container.0"), runner)).code).toBe(0);
+    expect(runner.lines).toEqual([pause, inNs]);
+    expect(report().results[0].output).toBe("198.51.100.10 on eth0 in db1.container.0");
+    // The namespace lost its interface (or the address).
+    expect((await runAction(check("--netns-ip", "ip#0=198.51.100.10@docker:db1.container.0"), new FakeRunner().on(pause, state({})).on(inNs, { stdout: JSON.stringify([{ ifname: "lo", addr_info: [{ local: "127.0.0.1", prefixlen: 8 }] }]) }))).code).toBe(1);
+    expect(report().results[0].output).toBe("198.51.100.10 is not in db1.container.0's network namespace");
+    expect((await runAction(check("--netns-ip", "ip#0=198.51.100.10@docker:db1.container.0"), new FakeRunner().on(pause, state({ Running: false, Status: "exited", Pid: 0 })))).code).toBe(1);
+  });
+
+  it("container: running; paused; exited; gone; unhealthy by the engine's own health check", async () => {
+    const c = (reply: Partial<CommandResult>) => runAction(check("--container", "container#1=docker:db1.container.1"), new FakeRunner().on(inspect, reply));
+    expect((await c(state({}))).code).toBe(0);
+    expect((await c(state({ Health: { Status: "starting" } }))).code).toBe(0);
+    expect(report().results[0].output).toBe("container db1.container.1 running (starting)");
+    expect((await c(state({ Paused: true }))).code).toBe(1);
+    expect(report().results[0].output).toBe("container db1.container.1 is paused");
+    expect((await c(state({ Running: false, Status: "exited" }))).code).toBe(1);
+    expect(report().results[0].output).toBe("container db1.container.1 is not running (exited)");
+    expect((await c({ exitCode: 1, stderr: "Error: No such container: db1.container.1\n" })).code).toBe(1);
+    expect(report().results[0].output).toBe("container db1.container.1 does not exist");
+    expect((await c(state({ Health: { Status: "unhealthy", Log: [{ ExitCode: 2, Output: "/var/run/postgresql:5432 - no response\n" }] } }))).code).toBe(1);
+    expect(report().results[0].output).toBe("container db1.container.1 is unhealthy (its health command exited 2: /var/run/postgresql:5432 - no response)");
+  });
+
+  it("app: OpenSVC's check command (exit 0 up), run as the app's user in its directory, with its own timeout", async () => {
+    const app = JSON.stringify({ argv: ["/usr/bin/pg_isready", "-q"], timeoutMs: 3000, user: "postgres", cwd: "/srv/db1" });
+    const runner = new FakeRunner().on("runuser -u postgres -- /usr/bin/pg_isready -q", { exitCode: 0 });
+    expect((await runAction(check("--app", `app#1=${app}`), runner)).code).toBe(0);
+    expect(runner.calls[0].opts).toMatchObject({ timeoutMs: 3000, cwd: "/srv/db1" });
+    const down = await runAction(check("--app", `app#1=${app}`), new FakeRunner().on(/pg_isready/, { exitCode: 2, stdout: "/var/run/postgresql:5432 - no response\n" }));
+    expect(down.code).toBe(1);
+    expect(report().results[0].output).toBe("check command exited 2: /var/run/postgresql:5432 - no response");
+    await runAction(check("--app", `app#1=${app}`), new FakeRunner().on(/pg_isready/, { exitCode: 143, timedOut: true }));
+    expect(report().results[0].output).toBe("check command did not finish within 3000 ms");
+  });
+});
+
+describe("svcc res check: bounds and report", () => {
+  it("a check that hangs (a command that never returns) fails at its bound; the others report on their own", async () => {
+    const hung: CommandRunner = {
+      run: (cmd, args, opts) =>
+        cmd === "docker" ? new Promise(() => undefined) : new FakeRunner().on("vgs --noheadings -o vg_tags db1", { stdout: "node1\n" }).run(cmd, args, opts),
+    };
+    const clock = new FakeClock();
+    const r = await runAction(check("--vg", "disk#0=db1", "--container", "container#1=docker:db1.container.1"), hung as FakeRunner, fakeHost(), clock);
+    expect(r.code).toBe(1);
+    const rep = report();
+    expect(rep.ok).toBe(false);
+    expect(rep.results).toMatchObject([
+      { rid: "disk#0", ok: true },
+      { rid: "container#1", ok: false, output: "no answer within 5000 ms", ms: 5500 },
+    ]);
+    expect(r.elapsedMs).toBe(5500);
+  });
+
+  it("the report names the service, node and start time; checks run in parallel", async () => {
+    const r = await runAction(check("--vg", "disk#0=db1", "--fs", "fs#1=/srv/db1/data"), new FakeRunner().on(/^vgs/, { stdout: "node1\n" }), fakeHost({ mountinfo }));
+    expect(r.code).toBe(0);
+    const rep = report();
+    expect(rep).toMatchObject({ service: "db1", node: "node1", ok: true });
+    expect(rep.results.map((x) => x.rid)).toEqual(["disk#0", "fs#1"]);
+    expect(typeof rep.startedAt).toBe("number");
+    expect(r.stderr).toContain("2 checks ok");
+  });
+
+  it("bad flags are usage errors that name the flag; no check at all is refused", async () => {
+    expect((await runAction(check("--vg", "db1"))).code).toBe(2);
+    expect((await runAction(check("--vg", "disk0=db1"))).stderr).toContain("is not a resource id");
+    expect((await runAction(check("--fs", "fs#1=relative"))).stderr).toContain("expected an absolute path");
+    expect((await runAction(check("--app", "app#1=[1]"))).stderr).toContain('"argv" must be a non-empty list of strings');
+    expect((await runAction(check("--container", "container#1=lxc:x"))).code).toBe(2);
+    expect((await runAction(check())).stderr).toContain("nothing to check");
+  });
+});
