@@ -21,6 +21,7 @@ import type { ResolvedService } from "./model.js";
 import { type ResourceCheck, SERVICE_DESC_FORMAT, type ServiceDesc } from "./service-desc.js";
 import { containerName } from "./drivers/types.js";
 import { privateDockerCheck, privateDockerPaths, privateDockerUnit } from "./drivers/private-docker.js";
+import { checkUnits } from "./check-unit.js";
 
 export interface CompileInput {
   text: string;
@@ -290,6 +291,10 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     add(targetUnit, "Install", "WantedBy", "multi-user.target");
     bootUnits.push(target);
   }
+  // Health checks while the service is up here (check-unit.ts).
+  const checks = checkUnits(service, plan, builtByRid, { svccBin, environmentFile, target, upUnit: upUnit.name, stateDir: leaseStateDir, skip: standbyRids });
+  if (checks) add(targetUnit, "Unit", "Wants", checks.timer.name);
+  const checkMembers = checks ? [checks.timer, checks.service] : [];
 
   // Starting this stops every member and returns only when the last is down (it conflicts
   // with them and is ordered after them); it then goes inactive, so nothing of the service
@@ -297,8 +302,8 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
   const stop = newUnit(stopUnit, header(service));
   add(stop, "Unit", "Description", describe(`${name} stop barrier (start this to stop ${name} and wait until every member is down)`));
   add(stop, "Unit", "DefaultDependencies", "no");
-  for (const u of [targetUnit, upUnit, downUnit, ...members]) add(stop, "Unit", "Conflicts", u.name);
-  for (const u of [targetUnit, upUnit, downUnit, ...members]) add(stop, "Unit", "After", u.name);
+  for (const u of [targetUnit, upUnit, downUnit, ...checkMembers, ...members]) add(stop, "Unit", "Conflicts", u.name);
+  for (const u of [targetUnit, upUnit, downUnit, ...checkMembers, ...members]) add(stop, "Unit", "After", u.name);
   add(stop, "Service", "Type", "oneshot");
   add(stop, "Service", "ExecStart", commandLine(["true"]));
 
@@ -315,7 +320,8 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     bootUnits.push(standbyTarget.name);
   }
   const description = lease ? serviceDescription(service, plan, builtByRid, { target, stopUnit, leaseUnit: lease.name, members: members.map((u) => u.name) }, standbyRids) : undefined;
-  const units = [targetUnit, stop, upUnit, downUnit, ...members, ...(standbyTarget ? [standbyTarget, ...standbyUnits] : [])];
+  if (checks && description) description.health = checks.health;
+  const units = [targetUnit, stop, upUnit, downUnit, ...checkMembers, ...members, ...(standbyTarget ? [standbyTarget, ...standbyUnits] : [])];
   const files: CompiledFile[] = units.map((u) => ({ path: u.name, content: renderUnit(u) }));
   // The agent manages what has a service.json: never a flex service.
   if (description) files.push({ path: `${name}.svcc/service.json`, content: `${JSON.stringify(description, null, 1)}\n` });

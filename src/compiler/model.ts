@@ -56,6 +56,8 @@ export interface ResolvedService {
   /** topology=flex: an instance on every node (flex_target = #nodes), outside the lease (flex.ts). */
   flex?: FlexCounts;
   monitorAction: string;
+  /** How often the check unit runs (monitor_schedule). */
+  monitorIntervalMs: number;
   rollback: boolean;
   priority: number;
   /** How long the precheck listens for answers to its ARP probes (precheck_wait). */

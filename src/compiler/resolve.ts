@@ -695,6 +695,8 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
   const service = defaults as Record<string, Value | undefined> & ServiceValues;
   const flex = flexOf(service, resolver, resources, problems, warnings);
   problems.throwIfAny();
+  const monitorIntervalMs = parseMonitorSchedule(String(service.monitor_schedule ?? defaultMonitorSchedule));
+  if (typeof monitorIntervalMs === "string") throw new ConfigError([{ file: options.file, section: "DEFAULT", key: resolver.written("DEFAULT", "monitor_schedule"), reason: monitorIntervalMs }]);
   const resolved: ResolvedService = {
     name: options.serviceName,
     file: options.file,
@@ -704,6 +706,7 @@ export function resolveService(raw: RawConfig, options: ResolveOptions): Resolve
     orchestrate: service.orchestrate,
     ...(flex ? { flex } : {}),
     monitorAction: service.monitor_action,
+    monitorIntervalMs,
     rollback: service.rollback,
     priority: service.priority,
     precheckWaitMs: service.precheck_wait,
@@ -822,4 +825,19 @@ function expandNodes(words: readonly string[], clusterNodes: readonly string[]):
     out.push(...matched);
   }
   return [...new Set(out)];
+}
+
+export const defaultMonitorSchedule = "@1m";
+
+/**
+ * monitor_schedule as an interval: `@<n>` (minutes, OpenSVC's unit), `@<n>s|m|h`. The check
+ * timer runs at a fixed interval; OpenSVC's time ranges and days have no equivalent there.
+ * Returns the reason when the value cannot be used.
+ */
+export function parseMonitorSchedule(text: string): number | string {
+  const m = /^@(\d{1,6})([smh]?)$/.exec(text.trim());
+  if (!m) return `"${text}": svcc runs the checks at a fixed interval: write @<interval> such as @30s, @1m or @5 (minutes); time ranges and days are not supported`;
+  const ms = Number(m[1]) * (m[2] === "s" ? 1000 : m[2] === "h" ? 3_600_000 : 60_000);
+  if (ms < 5000 || ms > 86_400_000) return `"${text}": the interval must be from 5s to 24h`;
+  return ms;
 }

@@ -23,6 +23,26 @@ export type ResourceCheck =
   | ({ rid: string; kind: "container"; name: string; engine: "docker" | "podman" } & PrivateDaemon)
   | { rid: string; kind: "app" };
 
+/** The health checks (check-unit.ts): the unit the agent watches, its report, and what each failing resource allows. */
+export interface HealthDesc {
+  /** <svc>-check.service: `failed` after a run where some check failed. */
+  unit: string;
+  timer: string;
+  intervalMs: number;
+  /** Where the check writes its report (svcc res check, CheckReport). */
+  report: string;
+  resources: Array<{
+    rid: string;
+    /** Restarting this unit redoes the resource (and what is bound to it). */
+    unit: string;
+    /** monitor=true: a failed check is acted on (restart, then monitor_action); otherwise reported only. */
+    monitored: boolean;
+    /** Restarts in place before monitor_action. */
+    restart: number;
+    restartDelayMs: number;
+  }>;
+}
+
 export interface ServiceDesc {
   format: typeof SERVICE_DESC_FORMAT;
   service: string;
@@ -40,6 +60,8 @@ export interface ServiceDesc {
   monitorAction: string;
   /** What must be proven gone before the lease is released, in stop order. */
   resources: ResourceCheck[];
+  /** Absent when the service has nothing to check (or was compiled by an svcc without checks). */
+  health?: HealthDesc;
 }
 
 export function isServiceDesc(v: unknown): v is ServiceDesc {

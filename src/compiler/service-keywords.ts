@@ -100,7 +100,7 @@ export const serviceKeywordDecls = {
   flex_target: kw.int("topology=flex: how many instances run (om3: default flex_min, within flex_min and flex_max). svcc runs one on every node, so this (after om3's bounds) must be the node count: fewer would need OpenSVC's placement across nodes, which svcc refuses.", { static: true }),
   flex_cpu_low_threshold: kw.int("OpenSVC 2: CPU usage below which its collector flags a flex service.", { status: collectorAlert }),
   flex_cpu_high_threshold: kw.int("OpenSVC 2: CPU usage above which its collector flags a flex service.", { status: collectorAlert }),
-  monitor_schedule: schedule("resource monitor"),
+  monitor_schedule: kw.string("How often the check unit (<svc>-check.timer) runs every resource's health check while the service is up here: `@<interval>` (`@30s`, `@1m`, `@2h`; a bare number is minutes, as OpenSVC). Time ranges and days are refused.", { default: "@1m", static: true }),
   status_schedule: schedule("status evaluation"),
   resinfo_schedule: schedule("resource info push"),
   comp_schedule: kw.string("Schedule of the compliance checks.", { status: notRun("compliance") }),

@@ -8,7 +8,7 @@
 
 import { ConversionError } from "../convert.js";
 import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf, whenOff } from "../keyword.js";
-import { environmentAssignment, jsonValue, unquotedValue, userValue } from "../unit.js";
+import { environmentAssignment, unquotedValue, userValue } from "../unit.js";
 import { type ServiceSteps, serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { actionCommand } from "./command.js";
 import { storeEnvironment, storeEnvironmentKeywords, storeItemRules } from "./store-env.js";
@@ -20,15 +20,14 @@ const appKeywords = {
   script: kw.string("The launcher script, run as `<script> start|stop|status` where start, stop or check is `true` or a sequence number."),
   start: kw.shell("Start command; `true` or a sequence number runs `<script> start` (a number also orders the apps); `false`: nothing."),
   stop: kw.shell("Stop command (simple apps: default is stopping the main process); `true`: `<script> stop`; `false`: nothing."),
-  check: kw.shell("Status command.", {
-    status: ignored("the agent reads the unit's state from systemd, not the check command (health checks come later); a monitored app with a check is refused"),
+  check: kw.shell("Health check command (exit 0: up; anything else: down), run by the service's check unit every monitor_schedule, as the app's user; `true`: `<script> status`.", {
     valueStatus: whenOff("no check command"),
   }),
   info: kw.string("Command printing key: value info lines for the collector.", { status: ignored("svcc has no info action") }),
-  status_log: kw.bool("Log the check command's outputs in the status.", { default: "false", status: ignored("svcc does not run the check command"), valueStatus: whenOff() }),
-  check_timeout: kw.duration("Bound on the check command.", { status: ignored("svcc does not run the check command") }),
+  status_log: kw.bool("Log the check command's outputs in the status.", { default: "false", status: inert("the check's output is always in its report (svcc status) and, when it fails, in the journal") }),
+  check_timeout: kw.duration("Bound on the check command (default 5s): a check that does not finish in time has failed.", { positive: true }),
   info_timeout: kw.duration("Bound on the info command.", { status: ignored("svcc has no info action") }),
-  retcodes: kw.string("Check exit code meanings.", { default: "0:up 1:down", status: ignored("svcc does not run the check command") }),
+  retcodes: kw.string("Check exit code meanings.", { default: "0:up 1:down", status: ignored("svcc reads a check's exit 0 as up and any other exit as down") }),
   desc: kw.string("Description of the app.", { status: inert("a label") }),
   cwd: kw.path("Working directory (WorkingDirectory=).", { static: true }),
   user: kw.user("User to run the commands as (User=).", { static: true }),
@@ -88,9 +87,6 @@ export const app = defineDriver({
   startRank: 6,
   rules(v) {
     const problems: Array<{ key: string; status: KeywordStatus }> = [];
-    if (v.monitor === true && v.check !== undefined && actionCommand(v.check, v.script, "status") !== undefined) {
-      problems.push({ key: "check", status: refused("a monitored app's check command decides failovers in OpenSVC, and svcc does not run check commands yet: drop monitor or check") });
-    }
     for (const [key, action] of [["start", "start"], ["stop", "stop"], ["check", "status"]] as const) {
       try {
         actionCommand(v[key], v.script, action);
@@ -110,9 +106,7 @@ export const app = defineDriver({
     const script = v.script;
     const start = actionCommand(v.start, script, "start");
     const stop = actionCommand(v.stop, script, "stop");
-    const check = actionCommand(v.check, script, "status");
     const extra = settings(v);
-    if (check) extra.push(["X-Svcc-Check", jsonValue(check.join(" "))]); // read by the agent, never by systemd
     const simple = resource.type === "simple" && start !== undefined;
     const unitName = resourceUnitName(service, resource.rid);
     const store = storeEnvironment(svccBin, service.namespace, unitName, v);
