@@ -26,12 +26,12 @@ describe("svcc compile", () => {
     const out = join(work, "out1");
     const first = svcc(["compile", db1, ...nodes, "-o", out]);
     expect(first.code, first.stderr).toBe(0);
-    expect(unitFiles(out)).toEqual(["db1-container0.service", "db1-container1.service", "db1-disk0.service", "db1-disk1.service", "db1-down.service", "db1-fs1.service", "db1-ip0.service", "db1-lease.service", "db1-precheck.service", "db1-stop.service", "db1-up.service", "db1.target", "srv-db1-data.mount"]);
-    expect(first.stderr).toContain("14 written, 0 unchanged, 0 removed");
+    expect(unitFiles(out)).toEqual(["db1-check.service", "db1-check.timer", "db1-container0.service", "db1-container1.service", "db1-disk0.service", "db1-disk1.service", "db1-down.service", "db1-fs1.service", "db1-ip0.service", "db1-lease.service", "db1-precheck.service", "db1-stop.service", "db1-up.service", "db1.target", "srv-db1-data.mount"]);
+    expect(first.stderr).toContain("16 written, 0 unchanged, 0 removed");
     const manifest = JSON.parse(readFileSync(join(out, "db1.svcc/manifest.json"), "utf8"));
     expect(manifest.files).toContain("db1.target");
     const second = svcc(["compile", db1, ...nodes, "-o", out]);
-    expect(second.stderr).toContain("0 written, 14 unchanged, 0 removed");
+    expect(second.stderr).toContain("0 written, 16 unchanged, 0 removed");
     expect(readdirSync(out).filter((f) => f.includes("svcc-tmp"))).toEqual([]);
   });
 
@@ -86,7 +86,7 @@ describe("svcc compile", () => {
     const headers = r.stdout.split("\n").filter((l) => /^---.*---$/.test(l));
     expect(headers).toContain("---db1.target---");
     expect(headers).toContain("---srv-db1-data.mount---");
-    expect(headers.length).toBe(14); // 13 units and db1.svcc/service.json
+    expect(headers.length).toBe(16); // 15 units and db1.svcc/service.json
   });
 
   it("reads stdin with --name, and --env overrides the env section", () => {
@@ -172,7 +172,7 @@ describe("svcc validate and plan", () => {
   it("validate exits 0 on a good config and 2 with every problem on a bad one", () => {
     const ok = svcc(["validate", db1, ...nodes]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain("ok (db1: 13 units)");
+    expect(ok.stdout).toContain("ok (db1: 15 units)");
     const bad = join(work, "bad.json");
     writeFileSync(bad, JSON.stringify({ "container#0": { imgae: "x", rm: "maybe" } }));
     const r = svcc(["validate", bad]);

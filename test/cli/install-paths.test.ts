@@ -140,7 +140,7 @@ describe("svcc compile --root: an OS image tree", () => {
         "etc/svcc/svcc-agent.svcc/manifest.json",
         "etc/systemd",
         "etc/systemd/system",
-        ...["db1-container0.service", "db1-container1.service", "db1-disk0.service", "db1-disk1.service", "db1-down.service", "db1-fs1.service", "db1-ip0.service", "db1-lease.service", "db1-precheck.service", "db1-stop.service", "db1-up.service", "db1.svcc", "db1.svcc/manifest.json", "db1.svcc/service.json", "db1.target", "srv-db1-data.mount"].map((f) => `etc/systemd/system/${f}`),
+        ...["db1-check.service", "db1-check.timer", "db1-container0.service", "db1-container1.service", "db1-disk0.service", "db1-disk1.service", "db1-down.service", "db1-fs1.service", "db1-ip0.service", "db1-lease.service", "db1-precheck.service", "db1-stop.service", "db1-up.service", "db1.svcc", "db1.svcc/manifest.json", "db1.svcc/service.json", "db1.target", "srv-db1-data.mount"].map((f) => `etc/systemd/system/${f}`),
         "etc/systemd/system/multi-user.target.wants",
         "etc/systemd/system/multi-user.target.wants/svcc-agent.service",
         "etc/systemd/system/svcc-agent.service",
@@ -161,7 +161,7 @@ describe("svcc compile --root: an OS image tree", () => {
 
     const second = compile(root, "--agent-config", config);
     expect(second.status, second.stderr).toBe(0);
-    expect(second.stderr).toContain("db1: 0 written, 14 unchanged, 0 removed");
+    expect(second.stderr).toContain("db1: 0 written, 16 unchanged, 0 removed");
     expect(second.stderr).toContain("agent: 0 written, 3 unchanged");
     expect(tree(root)).toEqual(t);
   });
