@@ -10,7 +10,8 @@ import type { ServiceDesc } from "../compiler/service-desc.js";
 import { type Clock, TIMED_OUT, type Timer, withTimeout } from "./clock.js";
 import type { AgentConfig } from "./config.js";
 import { unsafeChoices } from "./config.js";
-import { type Action, admit, decide, type Escalation, escalation, type LocalState, type Observation, type Request } from "./decide.js";
+import { type Action, admit, decide, type Escalation, escalation, type LocalState, type MonitorAction, type Observation, type Request, type SickResource } from "./decide.js";
+import type { CheckReport } from "../runtime/health.js";
 import type { NodeEffects } from "./effects.js";
 import { type ProgressEvent, ProgressTracker, STEP_ERROR, splitStep } from "./progress.js";
 import type { InstanceState, StatusRecord } from "./lease/records.js";
@@ -90,6 +91,14 @@ interface ServiceRuntime {
   fenceReason?: string;
   step: string;
   stepAt: number;
+  /** The last report of the check unit (read when its state changes). */
+  check?: CheckReport;
+  /** The check unit's ActiveState at the last look. */
+  checkState?: string;
+  /** Restarts in place used per resource since the service last started here. */
+  restarts: Map<string, number>;
+  /** Wall time of the last start or restart here: reports of checks begun earlier are not acted on. */
+  healthyAfter: number;
 }
 
 export type RequestEvent = ProgressEvent;
@@ -151,7 +160,7 @@ export class Agent {
     this.newId = d.newId ?? randomUUID;
     this.node = d.config.node;
     for (const desc of d.services) {
-      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false, killedByUs: false });
+      this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false, killedByUs: false, restarts: new Map(), healthyAfter: d.clock.wallNow() });
     }
     this.warnings = unsafeChoices(d.config);
     this.onChange(() => this.noteStates());
@@ -248,7 +257,7 @@ export class Agent {
         this.log(service, `not resuming token ${token}: ${s.distrust}; stopping what runs here, then releasing it`);
       }
     }
-    this.d.systemd.watchUnits([...this.services.values()].flatMap((s) => [s.desc.target, ...s.desc.members]));
+    this.d.systemd.watchUnits([...this.services.values()].flatMap((s) => this.unitsOf(s)));
     this.d.systemd.onChange(() => {
       this.lookDirty = true;
       this.schedule();
@@ -506,8 +515,13 @@ export class Agent {
   private lookDirty = true;
   private lastLookAt = -Infinity;
 
+  /** The units whose state the agent reads: the target, every member, the check unit. */
+  private unitsOf(s: ServiceRuntime): string[] {
+    return [s.desc.target, ...s.desc.members, ...(s.desc.health ? [s.desc.health.unit] : [])];
+  }
+
   private async look(): Promise<void> {
-    const all = [...this.services.values()].flatMap((s) => [s.desc.target, ...s.desc.members]);
+    const all = [...this.services.values()].flatMap((s) => this.unitsOf(s));
     this.lookDirty = false; // a change signalled while the call runs sets it again
     const at = this.d.clock.now();
     for (const [service, s] of this.services) s.tokenAtLook = this.heldToken(service);
@@ -526,6 +540,7 @@ export class Agent {
         s.wasActive = s.units.get(s.desc.target) === "active";
         if (this.anyUnitUp(s)) s.startUnknown = false; // seen: no longer unknown
         if (!this.anyUnitUp(s) && !s.job) s.startUnknown = false;
+        if (s.desc.health) this.lookAtChecks(s, states.get(s.desc.health.unit) ?? "inactive");
       }
       if (this.systemdError) this.log("-", "systemd answers again");
       this.systemdError = undefined;
@@ -535,6 +550,39 @@ export class Agent {
       if (!this.systemdError) this.log("-", `cannot read unit states from systemd: ${(err as Error).message}`);
       this.systemdError = (err as Error).message;
     }
+  }
+
+  /** A run of the check unit ended (its state changed): read its report, say what failed. */
+  private lookAtChecks(s: ServiceRuntime, state: string): void {
+    if (state === s.checkState) return;
+    s.checkState = state;
+    if (state !== "failed" && state !== "inactive") return;
+    const report = this.d.effects.readCheckReport(s.desc.health!.report);
+    if (!report || report.startedAt === s.check?.startedAt) {
+      if (state === "failed" && !report) this.log(s.desc.service, `${s.desc.health!.unit} failed without a report (${s.desc.health!.report}): see its journal`);
+      return;
+    }
+    const before = new Set(s.check?.results.filter((r) => !r.ok).map((r) => r.rid) ?? []);
+    s.check = report;
+    for (const r of report.results) {
+      const acted = s.desc.health!.resources.find((x) => x.rid === r.rid)?.monitored;
+      if (!r.ok && !before.has(r.rid)) this.log(s.desc.service, `check of ${r.rid} failed (${r.ms} ms): ${r.output}${acted ? "" : " (not monitored: reported only)"}`);
+      if (r.ok && before.has(r.rid)) this.log(s.desc.service, `check of ${r.rid} passes again`);
+    }
+  }
+
+  /** The first monitored resource whose latest check (begun after the last start or restart here) failed. */
+  private sickResource(s: ServiceRuntime): SickResource | undefined {
+    const h = s.desc.health;
+    const r = s.check;
+    if (!h || !r || r.ok || r.startedAt < s.healthyAfter) return undefined;
+    for (const res of r.results) {
+      if (res.ok) continue;
+      const m = h.resources.find((x) => x.rid === res.rid);
+      if (!m?.monitored) continue;
+      return { rid: m.rid, unit: m.unit, why: res.output, restartsLeft: Math.max(0, m.restart - (s.restarts.get(m.rid) ?? 0)), restartDelayMs: m.restartDelayMs };
+    }
+    return undefined;
   }
 
   private anyUnitUp(s: ServiceRuntime): boolean {
@@ -573,6 +621,7 @@ export class Agent {
       now,
       nodes: s.desc.nodes,
       orchestrate: s.desc.orchestrate,
+      monitorAction: s.desc.monitorAction as MonitorAction,
       lease: {
         token,
         validUntil: held !== undefined && !s.distrust ? this.validUntil : -Infinity,
@@ -589,7 +638,8 @@ export class Agent {
         failed: this.anyFailed(s),
         runtimeFailure: s.runtimeFailure,
         provenDown: s.provenDown && !this.anyUnitUp(s) && !this.anyFailed(s),
-        monitorFailed: s.desc.monitorAction === "switch" && s.desc.monitored.some((u) => s.units.get(u) === "failed"),
+        monitorFailed: s.desc.monitored.some((u) => s.units.get(u) === "failed"),
+        sick: this.sickResource(s),
         guardPending: s.statesKnown && !s.job && s.units.get(s.desc.leaseUnit) === "activating" && s.desc.members.every((u) => u === s.desc.leaseUnit || s.units.get(u) === "inactive"),
       },
       job: s.job?.kind,
@@ -748,11 +798,12 @@ export class Agent {
     this.schedule();
   }
 
-  private fence(service: string, reason: string): void {
+  private fence(service: string, reason: string, how?: "reboot" | "crash"): void {
     if (this.fenced) return;
     const s = this.services.get(service);
     if (s) s.fenceReason = reason;
-    const action = this.d.config.fence;
+    // monitor_action=reboot|crash asks for that reset; the configured fence (watchdog, none) still decides how it can be done.
+    const action = how && this.d.config.fence !== "none" && this.d.config.fence !== "watchdog" ? how : this.d.config.fence;
     this.log(service, `FENCING this node (${action}): ${reason}`);
     if (action === "none") {
       this.log(service, 'fence is "none": NOT fencing; this node may run the service beside its peer');
@@ -844,6 +895,19 @@ export class Agent {
         await store.writeIntent(service, { placement: action.node }, { id: this.newId(), origin: action.origin }).catch((err) => this.log(service, `cannot write the placement: ${(err as Error).message}`));
         this.log(service, `placement set to ${action.node || "(stopped everywhere)"} (${action.reason})`);
         return;
+      case "restart":
+        this.restartJob(service, s, action);
+        return;
+      case "freeze-stop":
+        this.log(service, `freezing and stopping ${service} everywhere (${action.reason})`);
+        await store.writeIntent(service, { placement: "", frozen: true }, { id: this.newId(), origin: "monitor" }).catch((err) => this.log(service, `cannot write the freeze and stop: ${(err as Error).message}`));
+        this.schedule();
+        return;
+      case "reset-node":
+        // The same path as a fence: no more watchdog pets, the kernel's reset. The lease is not
+        // renewed any more; a peer takes over only after the takeover wait.
+        this.fence(service, action.reason, action.how);
+        return;
     }
   }
 
@@ -863,6 +927,8 @@ export class Agent {
     s.killedByUs = false;
     s.provenDown = false;
     s.startError = undefined;
+    s.restarts.clear();
+    s.healthyAfter = this.d.clock.wallNow();
     this.log(service, `starting ${s.desc.target} with token ${token} (${reason})`);
     this.setStep(s, `starting (token ${token})`);
     this.publishLease(service, s, token);
@@ -899,6 +965,57 @@ export class Agent {
         if (failed.length) void this.noteStartError(service, s, failed, this.d.clock.wallNow() - (this.d.clock.now() - job.startedAt));
       }
       if (s.job === job) s.job = undefined;
+      this.schedule();
+    })();
+  }
+
+  /**
+   * A resource restarted in place (its check failed; restarts left): after restart_delay, and
+   * only if the lease is still valid then, systemd restarts its unit (units bound to it follow).
+   * It runs as a start job: a stop (an escalation, a request) supersedes it, and nothing else is
+   * decided meanwhile. Then the checks run again at once.
+   */
+  private restartJob(service: string, s: ServiceRuntime, action: Extract<Action, { kind: "restart" }>): void {
+    if (s.job) return;
+    const job: Job = { kind: "start", startedAt: this.d.clock.now(), reason: action.reason };
+    s.job = job;
+    const used = (s.restarts.get(action.rid) ?? 0) + 1;
+    s.restarts.set(action.rid, used);
+    const of = s.desc.health?.resources.find((r) => r.rid === action.rid)?.restart ?? used;
+    this.log(service, `restarting ${action.unit} in ${action.delayMs} ms, restart ${used} of ${of} (${action.reason})`);
+    this.setStep(s, `restarting ${action.rid} (${used}/${of})`);
+    this.publishLease(service, s, action.token);
+    void (async () => {
+      await this.d.clock.sleep(action.delayMs);
+      if (s.job !== job) return this.schedule();
+      // A restart is a start: only on this lease, and not when it is in doubt (it would only be stopped).
+      const lease = this.leaseCheck(service);
+      const inDoubt = this.d.clock.now() >= this.validUntil - Math.floor(this.timings.leaseMs / 2);
+      if (!lease.ok || lease.token !== action.token || inDoubt) {
+        this.log(service, `not restarting ${action.unit}: ${lease.reason ?? (inDoubt ? "the lease is in doubt (renews lagging)" : "the lease changed")}`);
+        s.job = undefined;
+        return this.schedule();
+      }
+      let outcome: JobOutcome;
+      try {
+        outcome = await this.d.systemd.restartUnit(action.unit, this.d.config.stopTimeoutMs * 2);
+      } catch (err) {
+        outcome = "unknown";
+        this.log(service, `restart: ${(err as Error).message}`);
+      }
+      s.healthyAfter = this.d.clock.wallNow();
+      await this.look();
+      if (s.job !== job) {
+        this.log(service, `restart of ${action.unit} ended (job ${outcome}) after a stop took over`);
+        return this.schedule();
+      }
+      if (outcome === "unknown") s.startUnknown = true;
+      this.log(service, `restart of ${action.unit}: job ${outcome}`);
+      this.setStep(s, outcome === "done" ? `restarted ${action.rid} (${used}/${of})` : `restart of ${action.rid} ended: ${outcome}`);
+      s.job = undefined;
+      // Check again now rather than a whole interval later.
+      const h = s.desc.health;
+      if (outcome === "done" && h) void this.d.systemd.startUnit(h.unit, 60_000).catch(() => undefined);
       this.schedule();
     })();
   }
@@ -1116,6 +1233,7 @@ export class Agent {
       lease: v.holder ? { holder: v.holder.node, token: v.holder.token, state: v.holder.state, live: v.holder.live } : undefined,
       maxToken: v.maxToken,
       problems: [...v.problems, ...(this.storeFatal ? [this.storeFatal] : [])],
+      health: s.desc.health ? { node: this.node, unit: s.desc.health.unit, state: s.checkState ?? "unknown", everyMs: s.desc.health.intervalMs, report: s.check, restarts: Object.fromEntries(s.restarts) } : undefined,
       nodes: Object.fromEntries(
         s.desc.nodes.map((n) => {
           const st = v.statuses.get(n);

@@ -23,12 +23,30 @@ export interface LocalView {
   /** A monitored member failed here (after its own restarts). */
   monitorFailed: boolean;
   /**
+   * A monitored resource failed its health check here (in a check begun after the service's
+   * last start or restart here): restart it in place while restarts are left, then
+   * monitor_action as for a failed member.
+   */
+  sick?: SickResource;
+  /**
    * The lease guard (first unit of the chain) is running and every other member is inactive:
    * a start by hand that the guard is about to refuse or admit. Nothing else can start before
    * it finishes (every member is ordered after it).
    */
   guardPending?: boolean;
 }
+
+export interface SickResource {
+  rid: string;
+  /** The unit whose restart redoes the resource. */
+  unit: string;
+  /** What its check said. */
+  why: string;
+  restartsLeft: number;
+  restartDelayMs: number;
+}
+
+export type MonitorAction = "none" | "switch" | "freezestop" | "reboot" | "crash";
 
 export interface LeaseView {
   /** Held here, with its token. */
@@ -55,6 +73,8 @@ export interface Observation {
   /** Preference order (the service's nodes). */
   nodes: readonly string[];
   orchestrate: Orchestrate;
+  /** What a monitored failure here leads to, once restarts are used up (DEFAULT.monitor_action). */
+  monitorAction?: MonitorAction;
   lease: LeaseView;
   intent: Intent;
   liveNodes: ReadonlySet<string>;
@@ -80,7 +100,13 @@ export type Action =
   | { kind: "stop"; reason: string }
   | { kind: "release"; reason: string }
   | { kind: "hold-down"; reason: string }
-  | { kind: "set-placement"; node: string; reason: string; origin: "failover" | "rollback" | "monitor" };
+  | { kind: "set-placement"; node: string; reason: string; origin: "failover" | "rollback" | "monitor" }
+  /** Restart one resource's unit in place, after delayMs, under this valid lease (a health check failed). */
+  | { kind: "restart"; token: number; rid: string; unit: string; delayMs: number; reason: string }
+  /** monitor_action=freezestop: freeze the service and stop it everywhere. */
+  | { kind: "freeze-stop"; reason: string }
+  /** monitor_action=reboot|crash: reset this node now (its lease then runs out; peers take over after the takeover wait). */
+  | { kind: "reset-node"; how: "reboot" | "crash"; reason: string };
 
 /**
  * Escalation for a service that may be up without a trustworthy lease: stop now (or from
@@ -176,12 +202,8 @@ export function decide(o: Observation): Action[] {
       ];
     }
     const placedHere = o.intent.placement === undefined || o.intent.placement === o.self;
-    if (o.local.monitorFailed && placedHere && !o.intent.frozen && o.orchestrate === "ha") {
-      const next = firstUsableNode({ ...o, heldDown: new Set([...o.heldDown, o.self]) }, o.self);
-      const actions: Action[] = [{ kind: "hold-down", reason: "a monitored resource failed here" }];
-      if (next) actions.push({ kind: "set-placement", node: next, reason: `monitor_action=switch: a monitored resource failed on ${o.self}`, origin: "monitor" });
-      return actions;
-    }
+    const reacted = monitorReaction(o, token, placedHere);
+    if (reacted) return reacted;
     const elsewhere = (target !== undefined && target !== o.self) || o.intent.placement === "";
     if (elsewhere) {
       if (up) return [{ kind: "stop", reason: o.intent.placement === "" ? "stopped by request" : `placed on ${target}` }];
@@ -206,6 +228,47 @@ export function decide(o: Observation): Action[] {
     return [{ kind: "acquire", reason: o.intent.placement === o.self ? `placed on ${o.self}` : `orchestrate=${o.orchestrate}: first usable node` }];
   }
   return [];
+}
+
+/**
+ * OpenSVC's reactions to a monitored resource that is not up here, under a valid lease: a
+ * resource whose health check failed is restarted in place while it has restarts left (never
+ * while the lease is in doubt: a restart is a start); then monitor_action. switch hands the
+ * service to the next usable node and holds this one down (so a service sick everywhere stops
+ * moving instead of ping-ponging); freezestop freezes and stops it; reboot and crash reset the
+ * node (its lease runs out and a peer takes over after the takeover wait, as after any crash).
+ * Undefined: nothing to do about it (not monitored, frozen, placed elsewhere, or done already).
+ */
+function monitorReaction(o: Observation, token: number, placedHere: boolean): Action[] | undefined {
+  if (!placedHere || o.intent.frozen) return undefined;
+  const sick = o.local.sick;
+  const activeHere = o.local.target === "active";
+  const inDoubt = o.now >= o.lease.validUntil - o.timings.stopMarginMs;
+  if (sick && sick.restartsLeft > 0) {
+    if (!activeHere || inDoubt) return [];
+    return [{ kind: "restart", token, rid: sick.rid, unit: sick.unit, delayMs: sick.restartDelayMs, reason: `${sick.rid} failed its check (${sick.why})` }];
+  }
+  if (!o.local.monitorFailed && !sick) return undefined;
+  const what = sick ? `${sick.rid} failed its check (${sick.why}) and has no restart left` : "a monitored resource failed";
+  const action = o.monitorAction ?? "switch";
+  switch (action) {
+    case "none":
+      return undefined; // reported, not acted on
+    case "switch": {
+      if (o.orchestrate !== "ha") return undefined;
+      const next = firstUsableNode({ ...o, heldDown: new Set([...o.heldDown, o.self]) }, o.self);
+      // Nowhere to go: held down once, then left running here (reported), not re-decided every tick.
+      if (!next && o.heldDown.has(o.self)) return [];
+      const actions: Action[] = [{ kind: "hold-down", reason: `${what} here` }];
+      if (next) actions.push({ kind: "set-placement", node: next, reason: `monitor_action=switch: ${what} on ${o.self}`, origin: "monitor" });
+      return actions;
+    }
+    case "freezestop":
+      return [{ kind: "freeze-stop", reason: `monitor_action=freezestop: ${what} on ${o.self}` }];
+    case "reboot":
+    case "crash":
+      return [{ kind: "reset-node", how: action, reason: `monitor_action=${action}: ${what}` }];
+  }
 }
 
 // ---------- admission of operator requests ----------

@@ -8,6 +8,7 @@ import { execa } from "execa";
 import type { ServiceDesc } from "../compiler/service-desc.js";
 import { bootId, type LeaseFile, removeLeaseFile, writeLeaseFile } from "./lease-file.js";
 import { verifyDown } from "./verify-down.js";
+import type { CheckReport } from "../runtime/health.js";
 
 export type FenceAction = "reboot" | "poweroff" | "crash" | "watchdog" | "none";
 
@@ -26,6 +27,8 @@ export interface NodeEffects {
   /** The lease file the units read; undefined removes it. */
   publishLease(service: string, lease: Omit<LeaseFile, "bootId"> | undefined): void;
   verifyDown(desc: ServiceDesc, node: string): Promise<DownCheck>;
+  /** The last report of a service's check unit (svcc res check), or undefined when there is none or it cannot be read. */
+  readCheckReport(path: string): CheckReport | undefined;
   /** Keeps the lease deadline across agent restarts on this boot (never across a reboot). */
   saveDeadline(validUntil: number): void;
   loadDeadline(): number | undefined;
@@ -67,6 +70,15 @@ export class HostEffects implements NodeEffects {
 
   verifyDown(desc: ServiceDesc, node: string): Promise<DownCheck> {
     return verifyDown(desc, node);
+  }
+
+  readCheckReport(path: string): CheckReport | undefined {
+    try {
+      const r = JSON.parse(readFileSync(path, "utf8")) as CheckReport;
+      return typeof r.startedAt === "number" && Array.isArray(r.results) ? r : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private get deadlineFile(): string {

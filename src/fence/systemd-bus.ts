@@ -184,10 +184,18 @@ export class SystemdBus implements Systemd {
     return reply.body;
   }
 
-  async startUnit(unit: string, waitMs: number): Promise<JobOutcome> {
+  startUnit(unit: string, waitMs: number): Promise<JobOutcome> {
+    return this.job("StartUnit", unit, waitMs);
+  }
+
+  restartUnit(unit: string, waitMs: number): Promise<JobOutcome> {
+    return this.job("RestartUnit", unit, waitMs);
+  }
+
+  private async job(method: "StartUnit" | "RestartUnit", unit: string, waitMs: number): Promise<JobOutcome> {
     let jobPath: string;
     try {
-      [jobPath] = (await this.call("StartUnit", "ss", [unit, "replace"])) as [string];
+      [jobPath] = (await this.call(method, "ss", [unit, "replace"])) as [string];
     } catch (err) {
       // The call may or may not have reached systemd: the job's fate is unknown.
       if (/did not answer|disconnect|closed|EPIPE|ECONNRESET/i.test((err as Error).message)) return "unknown";

@@ -11,6 +11,8 @@ export interface Systemd {
    * (the bus dropped, or the job outlived the wait): a start of unknown outcome counts as up.
    */
   startUnit(unit: string, waitMs: number): Promise<JobOutcome>;
+  /** Restarts a unit (stop, then start; units bound to it follow) and resolves when the job ended, as startUnit. */
+  restartUnit(unit: string, waitMs: number): Promise<JobOutcome>;
   /** ActiveState of each unit ("active", "inactive", "failed", …); throws when systemd cannot be asked. */
   states(units: readonly string[]): Promise<Map<string, string>>;
   resetFailed(units: readonly string[]): Promise<void>;

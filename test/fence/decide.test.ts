@@ -97,6 +97,54 @@ describe("decide", () => {
     expect(kinds({ lease: held, orchestrate: "ha", intent: { placement: "n2" }, local: { ...down, monitorFailed: true } })).toEqual(["release"]);
   });
 
+  describe("health checks (issue 16)", () => {
+    const sick = { rid: "container#1", unit: "db1-container1.service", why: "unhealthy", restartsLeft: 1, restartDelayMs: 500 };
+    const sickHere = (o: Change = {}) => obs({ lease: held, orchestrate: "ha", monitorAction: "switch", ...o, local: { ...running, sick, ...o.local } });
+
+    it("a failed check of a monitored resource restarts it in place, with its delay and this lease's token", () => {
+      expect(decide(sickHere())).toEqual([{ kind: "restart", token: 3, rid: "container#1", unit: "db1-container1.service", delayMs: 500, reason: "container#1 failed its check (unhealthy)" }]);
+      // Whatever the orchestration or monitor_action: a restart in place is the resource's own.
+      expect(kinds({ lease: held, orchestrate: "no", monitorAction: "none", local: { ...running, sick } })).toEqual(["restart"]);
+    });
+
+    it("never restarts on a lease in doubt, without the lease, during a job, frozen, placed elsewhere, or while the target is not active", () => {
+      expect(kinds({ lease: { ...held, validUntil: 11_500 }, orchestrate: "ha", local: { ...running, sick } })).toEqual([]);
+      expect(kinds({ orchestrate: "ha", local: { ...running, sick } }).includes("restart")).toBe(false);
+      expect(kinds({ lease: held, orchestrate: "ha", job: "start", local: { ...running, sick } })).toEqual([]);
+      expect(kinds({ lease: held, orchestrate: "ha", intent: { frozen: true }, local: { ...running, sick } })).toEqual([]);
+      expect(kinds({ lease: held, orchestrate: "ha", intent: { placement: "n2" }, local: { ...running, sick } })).toEqual(["stop"]);
+      expect(kinds({ lease: held, orchestrate: "ha", local: { ...running, target: "activating", sick } })).toEqual([]);
+    });
+
+    it("restarts used up: monitor_action=switch holds this node down and places the service on the next usable node", () => {
+      const used = { ...sick, restartsLeft: 0 };
+      const actions = decide(sickHere({ local: { sick: used } }));
+      expect(actions).toEqual([expect.objectContaining({ kind: "hold-down" }), expect.objectContaining({ kind: "set-placement", node: "n2", origin: "monitor" })]);
+      expect((actions[1] as { reason: string }).reason).toContain("container#1 failed its check (unhealthy) and has no restart left on n1");
+      // The next usable node skips the ones held down (n2 failed there before): no ping-pong.
+      expect(decide(sickHere({ local: { sick: used }, heldDown: new Set(["n2"]) }))[1]).toEqual(expect.objectContaining({ node: "n3" }));
+      // Held down everywhere else: this node holds itself down once, then the service stays here, reported.
+      const alone = { local: { sick: used }, heldDown: new Set(["n2", "n3"]) };
+      expect(kinds(alone as Change)).toEqual([]); // orchestrate=no in base: switch needs ha
+      expect(decide(sickHere(alone))).toEqual([expect.objectContaining({ kind: "hold-down" })]);
+      expect(decide(sickHere({ ...alone, heldDown: new Set(["n1", "n2", "n3"]) }))).toEqual([]);
+      // switch needs orchestrate=ha (orchestration places the service).
+      expect(kinds({ lease: held, orchestrate: "start", monitorAction: "switch", local: { ...running, sick: used } })).toEqual([]);
+    });
+
+    it("restarts used up: freezestop freezes and stops; reboot and crash reset the node; none only reports", () => {
+      const used = { ...sick, restartsLeft: 0 };
+      expect(decide(sickHere({ monitorAction: "freezestop", local: { sick: used } }))).toEqual([expect.objectContaining({ kind: "freeze-stop" })]);
+      expect(decide(sickHere({ monitorAction: "reboot", local: { sick: used } }))).toEqual([expect.objectContaining({ kind: "reset-node", how: "reboot" })]);
+      expect(decide(sickHere({ monitorAction: "crash", orchestrate: "no", local: { sick: used } }))).toEqual([expect.objectContaining({ kind: "reset-node", how: "crash" })]);
+      expect(decide(sickHere({ monitorAction: "none", local: { sick: used } }))).toEqual([]);
+      // A failed monitored unit (no check involved) takes the same monitor_action.
+      expect(decide(obs({ lease: held, orchestrate: "ha", monitorAction: "freezestop", local: { ...running, monitorFailed: true } }))).toEqual([expect.objectContaining({ kind: "freeze-stop" })]);
+      // Once frozen (the freezestop written), nothing more.
+      expect(kinds({ lease: held, orchestrate: "ha", monitorAction: "freezestop", intent: { frozen: true }, local: { ...running, sick: used } })).toEqual([]);
+    });
+  });
+
   it("under orchestrate=ha a placement on a dead node gives way to failover; otherwise it waits", () => {
     const dead = { self: "n2", intent: { placement: "n1" }, liveNodes: new Set(["n2", "n3"]) };
     expect(decide(obs({ ...dead, orchestrate: "ha" }))).toEqual([expect.objectContaining({ kind: "acquire", failover: true })]);

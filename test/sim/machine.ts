@@ -14,6 +14,7 @@ import type { LeaseStore, LeaseTimings } from "../../src/fence/lease/types.js";
 import type { ServiceDesc } from "../../src/compiler/service-desc.js";
 import type { JobOutcome, Systemd } from "../../src/fence/systemd.js";
 import type { Watchdog } from "../../src/fence/watchdog.js";
+import type { CheckReport } from "../../src/runtime/health.js";
 import type { SimPath } from "./disk.js";
 import type { Rng } from "./rng.js";
 import { ProcessClock, type World } from "./world.js";
@@ -62,6 +63,17 @@ export function describeService(service: string, nodes: string[], orchestrate: S
     nodes,
     orchestrate,
     monitorAction: "switch",
+    // The check unit (svcc res check): container#1 monitored (one restart in place, then switch), fs#1 reported only.
+    health: {
+      unit: `${service}-check.service`,
+      timer: `${service}-check.timer`,
+      intervalMs: 2000,
+      report: `/run/svcc/${service}.check.json`,
+      resources: [
+        { rid: "fs#1", unit: members[2], monitored: false, restart: 0, restartDelayMs: 500 },
+        { rid: "container#1", unit: members[4], monitored: true, restart: 1, restartDelayMs: 200 },
+      ],
+    },
     resources: [
       { rid: "container#1", kind: "container", name: `${service}.container.1`, engine: "docker" },
       { rid: "container#0", kind: "container", name: `${service}.container.0`, engine: "docker" },
@@ -79,6 +91,13 @@ interface ServiceUnits {
   job?: { kind: "start" | "stop"; canceled: boolean; done: Promise<JobOutcome> };
   failNextStart?: number;
   failNextVgStop?: boolean;
+  /** A health fault: container#1 fails its check here until restarted this many times (or the faults heal). */
+  sick?: { restartsToHeal: number };
+  /** The check unit's state and its last report (in /run: gone at a reset). */
+  checkState: "inactive" | "activating" | "failed";
+  report?: CheckReport;
+  /** A check run is scheduled (the timer). */
+  checkArmed?: boolean;
 }
 
 export class SimMachine {
@@ -118,7 +137,7 @@ export class SimMachine {
     private readonly agentConfig: Partial<AgentConfig>,
   ) {
     this.id = `${node}#${index}`;
-    for (const desc of descs) this.services.set(desc.service, { desc, members: desc.members.map((unit, i) => ({ unit, kind: kinds[i], state: "inactive", holds: false })) });
+    for (const desc of descs) this.services.set(desc.service, { desc, members: desc.members.map((unit, i) => ({ unit, kind: kinds[i], state: "inactive", holds: false })), checkState: "inactive" });
   }
 
   private get world() {
@@ -164,6 +183,9 @@ export class SimMachine {
     this.epoch += 1;
     for (const s of this.services.values()) {
       s.job = undefined;
+      s.sick = undefined;
+      s.checkState = "inactive";
+      s.report = undefined;
       for (const m of s.members) {
         m.state = "inactive";
         m.holds = false;
@@ -332,6 +354,8 @@ export class SimMachine {
       watchUnits: () => undefined, // every unit change below calls the listeners
       startUnit: (unit, waitMs) => {
         if (this.busDown()) return this.later(clock, this.latency(), () => "unknown" as JobOutcome);
+        const checked = [...this.services.values()].find((x) => x.desc.health?.unit === unit);
+        if (checked) return this.runCheck(checked).then((o) => new Promise((resolve) => this.world.after(this.latency(0.5, 3), () => clock.deliver(() => resolve(o)))));
         const s = [...this.services.values()].find((x) => x.desc.target === unit || x.desc.stopUnit === unit);
         if (!s) return this.later(clock, 1, () => "invalid" as JobOutcome);
         const job = s.desc.target === unit ? this.startService(s) : this.stopService(s);
@@ -351,11 +375,16 @@ export class SimMachine {
           this.world.after(200, dropWatch);
         });
       },
+      restartUnit: (unit) => {
+        if (this.busDown()) return this.later(clock, this.latency(), () => "unknown" as JobOutcome);
+        return this.restartMember(unit).then((o) => new Promise((resolve) => this.world.after(this.latency(0.5, 3), () => clock.deliver(() => resolve(this.busDown() ? "unknown" : o)))));
+      },
       states: (units) =>
         this.later(clock, this.latency(0.5, 3), () => {
           bus("ListUnitsByNames");
           const out = new Map<string, string>();
           for (const s of this.services.values()) {
+            if (s.desc.health) out.set(s.desc.health.unit, s.checkState);
             out.set(s.desc.target, this.targetState(s));
             for (const m of s.members) out.set(m.unit, m.state);
           }
@@ -376,6 +405,80 @@ export class SimMachine {
       onChange: (listener) => this.listeners.add(() => clock.deliver(listener)),
       close: () => undefined,
     };
+  }
+
+  /**
+   * `systemctl restart <member>`: the member stops and starts again (no lease guard on the way:
+   * only the agent's own check of its lease stands between a restart and a start elsewhere, so
+   * a restart of a member that was down counts as a new hold). A sick container#1 heals after
+   * its restarts.
+   */
+  restartMember(unit: string): Promise<JobOutcome> {
+    const epoch = this.epoch;
+    for (const s of this.services.values()) {
+      const m = s.members.find((x) => x.unit === unit);
+      if (!m) continue;
+      return (async () => {
+        if (m.state !== "inactive" && m.state !== "failed") {
+          m.state = "deactivating";
+          this.changed();
+          await this.step(this.latency(5, 60));
+          if (this.epoch !== epoch) return "canceled" as JobOutcome;
+        }
+        m.state = "activating";
+        m.holds = true;
+        this.c.onHold(s.desc.service, this);
+        this.changed();
+        await this.step(this.latency(5, 150));
+        if (this.epoch !== epoch) return "canceled" as JobOutcome;
+        m.state = "active";
+        if (s.sick && unit === s.desc.health?.resources.find((r) => r.monitored)?.unit && --s.sick.restartsToHeal <= 0) s.sick = undefined;
+        this.changed();
+        return "done" as JobOutcome;
+      })();
+    }
+    return Promise.resolve("invalid");
+  }
+
+  /** One run of the check unit: only while the service is up here (Requisite= the target). */
+  runCheck(s: ServiceUnits): Promise<JobOutcome> {
+    const h = s.desc.health!;
+    if (this.targetState(s) !== "active") return Promise.resolve("dependency");
+    const epoch = this.epoch;
+    s.checkState = "activating";
+    this.changed();
+    const startedAt = 1_800_000_000_000 + this.world.now;
+    return new Promise((resolve) =>
+      this.world.after(this.latency(20, 120), () => {
+        if (this.epoch !== epoch) return resolve("canceled");
+        const sick = s.sick !== undefined;
+        s.report = {
+          service: s.desc.service,
+          node: this.node,
+          startedAt,
+          ms: 50,
+          ok: !sick,
+          results: h.resources.map((r) => ({ rid: r.rid, kind: r.rid.startsWith("fs") ? "fs" : "container", ok: !(sick && r.monitored), ms: 20, output: sick && r.monitored ? "container db1.container.1 is unhealthy (sim)" : "ok" })),
+        };
+        s.checkState = sick ? "failed" : "inactive";
+        this.changed();
+        this.armChecks(s);
+        resolve(sick ? "failed" : "done");
+      }),
+    );
+  }
+
+  /** The check timer: runs again every interval while the service is up here and the last check failed or a fault is on. */
+  armChecks(s: ServiceUnits): void {
+    if (s.checkArmed || !s.desc.health || (!s.sick && s.checkState !== "failed")) return;
+    s.checkArmed = true;
+    const epoch = this.epoch;
+    this.world.after(s.desc.health.intervalMs, () => {
+      s.checkArmed = false;
+      if (this.epoch !== epoch || !this.powered) return;
+      if (this.targetState(s) === "active") void this.runCheck(s);
+      else this.armChecks(s);
+    });
   }
 
   targetState(s: ServiceUnits): string {
@@ -532,6 +635,7 @@ export class SimMachine {
           const remaining = s.members.filter((m) => m.holds || (m.kind === "container" && hung)).map((m) => `${m.unit}${m.kind === "container" && hung ? " (dockerd does not answer)" : " still held"}`);
           return { down: remaining.length === 0, remaining };
         }),
+      readCheckReport: (path) => [...this.services.values()].find((s) => s.desc.health?.report === path)?.report,
       saveDeadline: (d) => (this.persistedDeadline = d),
       loadDeadline: () => this.persistedDeadline,
     };
@@ -587,11 +691,21 @@ export class SimMachine {
     this.services.get(service)!.failNextStart = memberIndex;
   }
 
+  /** container#1 fails its health check here (and keeps failing until restarted `restartsToHeal` times). */
+  injectSick(service: string, restartsToHeal: number): void {
+    const s = this.services.get(service)!;
+    if (!this.powered) return;
+    this.log(`fault: ${s.desc.health?.resources.find((r) => r.monitored)?.rid} sick here (heals after ${restartsToHeal} restart(s))`);
+    s.sick = { restartsToHeal };
+    this.armChecks(s);
+  }
+
   /** Failures armed but not yet hit are dropped when faults heal. */
   disarmInjected(service: string): void {
     const s = this.services.get(service)!;
     s.failNextStart = undefined;
     s.failNextVgStop = false;
+    s.sick = undefined;
   }
 
   injectVgStopFailure(service: string): void {

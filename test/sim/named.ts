@@ -287,6 +287,45 @@ export const namedCases: NamedCase[] = [
       return problems;
     },
   },
+  {
+    id: 55,
+    name: "issue 16: a monitored container fails its health check: restarted in place once, then switched; sick on the other node too: held down there, no ping-pong",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 40_000,
+      configFor: () => ({ holdDownMs: 60_000 }),
+      plan: [onN1, at(6000, { kind: "sick", machine: 0, restartsToHeal: 5 }), at(6000, { kind: "sick", machine: 1, restartsToHeal: 5 })],
+    },
+    check: (r) => {
+      const problems: string[] = [];
+      const restarts = (who: string) => r.entries.filter((e) => e.who.startsWith(who) && /restarting db1-container1\.service/.test(e.what)).length;
+      const placements = r.entries.filter((e) => /placement set to/.test(e.what));
+      if (restarts("n1#0") !== 1) problems.push(`n1 restarted the sick container ${restarts("n1#0")} times (restart=1: once)`);
+      if (placements.length !== 1 || !placements[0].who.startsWith("n1#0") || !/placement set to n2 \(monitor_action=switch: container#1 failed its check/.test(placements[0].what)) problems.push(`expected exactly one switch, n1 → n2, for the failed check; saw: ${placements.map((e) => `${e.who} ${e.what}`).join(" | ") || "none"}`);
+      if (restarts("n2#1") !== 1) problems.push(`n2 restarted the sick container ${restarts("n2#1")} times (restart=1: once)`);
+      if (firstEntry(r, "n2#1", /held down .*container#1 failed its check/) === undefined) problems.push("n2 did not hold itself down when its check failed with nowhere to go");
+      return problems;
+    },
+  },
+  {
+    id: 56,
+    name: "issue 16: a sick container healed by its restart in place stays where it is",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 20_000,
+      plan: [onN1, at(6000, { kind: "sick", machine: 0, restartsToHeal: 1 })],
+    },
+    check: (r) => {
+      const problems: string[] = [];
+      if (firstEntry(r, "n1#0", /restart of db1-container1\.service: job done/) === undefined) problems.push("n1 did not restart the sick container");
+      if (firstEntry(r, "n1#0", /check of container#1 passes again/) === undefined) problems.push("n1 never saw the check pass after the restart");
+      const moved = r.entries.find((e) => /placement set to/.test(e.what) && e.t > 6000);
+      if (moved) problems.push(`db1 moved although its restart healed it: ${moved.who} ${moved.what}`);
+      return problems;
+    },
+  },
 ];
 
 export interface NamedOutcome {

@@ -40,7 +40,9 @@ export type Fault =
   /** The machine's records on the lease disk are lost (zeroed): a slot destroyed. */
   | { kind: "wipe"; machine: number }
   /** An operator starts the service by hand with a stale lease file (token 1, still "valid"): the guard bypassed. */
-  | { kind: "stale-start"; machine: number };
+  | { kind: "stale-start"; machine: number }
+  /** The monitored container fails its health check on the machine until restarted that many times (or faults heal). */
+  | { kind: "sick"; machine: number; restartsToHeal: number };
 
 export interface PlannedFault {
   at: number;
@@ -122,7 +124,7 @@ function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<stri
   const plan: PlannedFault[] = [];
   const n = rng.int(1, most);
   const m = () => rng.int(0, machines - 1);
-  const kinds: Fault["kind"][] = ["pause", "pause", "disk-slow", "disk-eio", "disk-hang", "reset", "agent-crash", "agent-stop", "agent-restart", "docker-hang", "bus-drop", "start-failure", "vg-stop-failure", "request", "request", "request", "by-hand", "torn-write", "ballot-eio", "ballot-pause", "stale-start"];
+  const kinds: Fault["kind"][] = ["pause", "pause", "disk-slow", "disk-eio", "disk-hang", "reset", "agent-crash", "agent-stop", "agent-restart", "docker-hang", "bus-drop", "start-failure", "vg-stop-failure", "request", "request", "request", "by-hand", "torn-write", "ballot-eio", "ballot-pause", "stale-start", "sick"];
   const allowed = kinds.filter((k) => !exclude.has(k));
   for (let i = 0; i < n; i++) {
     const at = rng.range(500, until);
@@ -152,6 +154,9 @@ function randomPlan(rng: Rng, machines: number, until: number, exclude: Set<stri
         break;
       case "start-failure":
         fault = { kind, machine: m(), member: rng.int(1, 4) };
+        break;
+      case "sick":
+        fault = { kind, machine: m(), restartsToHeal: rng.int(1, 3) };
         break;
       case "ballot-eio":
         fault = { kind, machine: m(), op: rng.int(0, 6), ms: rng.range(50, 3000) };
@@ -340,6 +345,10 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
         case "vg-stop-failure":
           log(m.id, "FAULT: the next VG stop fails");
           m.injectVgStopFailure(SERVICE);
+          return;
+        case "sick":
+          log(m.id, `FAULT: the monitored container fails its health check until restarted ${fault.restartsToHeal} time(s)`);
+          m.injectSick(SERVICE, fault.restartsToHeal);
           return;
         case "request":
           issue(m, fault.request);
