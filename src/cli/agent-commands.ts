@@ -181,6 +181,19 @@ interface ServiceStatus {
   maxToken: number;
   problems: string[];
   nodes: Record<string, NodeStatus>;
+  /** This node's last health check (the agent's own node only). */
+  health?: { node: string; unit: string; state: string; everyMs: number; report?: { startedAt: number; ms: number; ok: boolean; results: Array<{ rid: string; ok: boolean; ms: number; output: string }> }; restarts: Record<string, number> };
+}
+
+/** The health checks of the node answering: when they last ran, and each failure with its output. */
+export function formatHealth(h: NonNullable<ServiceStatus["health"]>, style: Pick<Style, "red"> = makeStyle(false)): string[] {
+  const r = h.report;
+  if (!r) return [`  checks on ${h.node}: none reported yet (${h.unit} every ${Math.round(h.everyMs / 1000)} s while the service is up here)`];
+  const when = new Date(r.startedAt).toISOString();
+  const failed = r.results.filter((x) => !x.ok);
+  const lines = [`  checks on ${h.node} at ${when} (${r.ms} ms): ${failed.length ? style.red(`${failed.length} of ${r.results.length} FAILED`) : `${r.results.length} ok`}`];
+  for (const x of failed) lines.push(`    ${x.rid}: ${x.output}${h.restarts[x.rid] ? ` (restarted ${h.restarts[x.rid]}×)` : ""}`);
+  return lines;
 }
 
 export interface AgentStatus {
@@ -253,6 +266,7 @@ export function formatStatus(data: AgentStatus, f: StatusFormat): string {
       lines.push(`${cell(s.service, w.service)}${cell(node, w.node)}${cell(n.state, 9, (t) => f.style.state(n.state, t))}${cell(leaseText(s, node), w.lease)}${since ? cell(sinceText(n, f.now), 8) : ""}${action}`.trimEnd());
     }
     for (const s of data.services) for (const p of s.problems ?? []) lines.push(f.style.red(`${s.service}: problem: ${p}`));
+    for (const s of data.services) if (s.health) lines.push(...formatHealth(s.health, f.style).map((l) => `${s.service}: ${l.trim()}`));
   }
   return lines.length ? `${lines.join("\n")}\n` : "";
 }
@@ -264,6 +278,7 @@ function serviceTree(s: ServiceStatus, f: StatusFormat): string[] {
   const lease = s.lease ? `lease ${s.lease.holder} token ${s.lease.token} (${s.lease.state}${s.lease.live ? "" : ", holder silent"})` : "lease free";
   lines.push(`${style.bold(s.service)}  orchestrate=${s.orchestrate}  frozen=${s.frozen ? "yes" : "no"}  placement=${s.placement === undefined ? "auto" : s.placement === "" ? "stopped" : s.placement}  ${lease}  max token ${s.maxToken}`);
   for (const p of s.problems ?? []) lines.push(style.red(`  problem: ${p}`));
+  if (s.health) lines.push(...formatHealth(s.health, style));
   const nodes = Object.entries(s.nodes);
   nodes.forEach(([node, n], i) => {
     const lastNode = i === nodes.length - 1;
