@@ -10,8 +10,8 @@ import * as lab from "./lab.js";
 
 export const SERVICE = "db1";
 export const UNITS = ["db1-precheck.service", "db1-disk0.service", "srv-db1-data.mount", "db1-fs1.service", "db1-container0.service", "db1-ip0.service", "db1-container1.service"];
-/** Units that hold no resource: the lease guard, the precheck (it only looks), the up/down pair, the stop barrier. */
-const notResources = new Set(["db1-lease.service", "db1-precheck.service", "db1-up.service", "db1-down.service", "db1-stop.service"]);
+/** Units that hold no resource: the lease guard, the precheck (it only looks), the up/down pair, the stop barrier, the health checks (they only look; the timer starts them). */
+const notResources = new Set(["db1-lease.service", "db1-precheck.service", "db1-up.service", "db1-down.service", "db1-stop.service", "db1-check.service", "db1-check.timer"]);
 
 /** Compiles fixtures/lab/db1.json (optionally changed) with the lab's devices; returns the unit dir. */
 export function compileLabUnits(change?: (config: Record<string, Record<string, string>>) => void): string {
