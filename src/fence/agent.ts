@@ -935,7 +935,7 @@ export class Agent {
     void (async () => {
       let outcome: JobOutcome;
       try {
-        await this.bounded(this.d.systemd.resetFailed(s.desc.members), 5000).catch(() => undefined);
+        await this.bounded(this.d.systemd.resetFailed([...s.desc.members, ...(s.desc.health ? [s.desc.health.unit] : [])]), 5000).catch(() => undefined);
         outcome = await this.d.systemd.startUnit(s.desc.target, this.d.config.stopTimeoutMs * 2);
       } catch (err) {
         outcome = "unknown";
@@ -1076,6 +1076,8 @@ export class Agent {
     const check = await this.d.effects.verifyDown(s.desc, this.node).catch((err) => ({ down: false, remaining: [`check failed: ${(err as Error).message}`] }));
     s.remaining = check.remaining;
     if (check.down) {
+      // A check that failed before the stop says nothing about a service that is down here.
+      if (s.desc.health && s.checkState === "failed") await this.bounded(this.d.systemd.resetFailed([s.desc.health.unit]), 5000).catch(() => undefined);
       if (this.anyFailed(s)) {
         await this.bounded(this.d.systemd.resetFailed(s.desc.members), 5000).catch(() => undefined);
         await this.look();
