@@ -162,6 +162,38 @@ export function compileAgentUnits(orchestrate: "no" | "start" | "ha", change?: (
   });
 }
 
+/** Short enough for a test; the default (@1m) is what `npm run bench` costs per minute. */
+export const LAB_MONITOR_SCHEDULE = "@5s";
+export const HANG_FLAG = "/run/svcc-lab-hang";
+
+/**
+ * db1 with health checks the lab can trip (issue 16): postgres's readiness through docker's own
+ * health check (pg_isready), the mount and the address monitored (the address with one restart
+ * in place), and an app whose check hangs while HANG_FLAG exists.
+ */
+export function compileHealthUnits(schedule = LAB_MONITOR_SCHEDULE): string {
+  return compileAgentUnits("ha", (c) => {
+    c.DEFAULT.monitor_schedule = schedule;
+    c["container#1"].run_args += " --health-cmd 'pg_isready -q -h 127.0.0.1 -t 2' --health-interval 2s --health-timeout 4s --health-retries 1";
+    c["fs#1"].monitor = "true";
+    c["ip#0"].monitor = "true";
+    c["ip#0"].restart = "1";
+    c["app#9"] = { type: "forking", start: "/bin/true", check: `test ! -e ${HANG_FLAG} || sleep 60`, check_timeout: "2s" };
+  });
+}
+
+/** When the agent on node first logged a line matching re at or after `since` (ms since the epoch), from its journal. */
+export async function agentSaid(node: lab.NodeName, re: RegExp, since: number, timeoutMs = 60_000): Promise<number> {
+  return lab.waitFor(`${node}'s agent: ${re}`, async () => {
+    const out = (await lab.exec(node, ["journalctl", "--no-pager", "-o", "short-unix", "-u", "svcc-agent.service", "--since", `@${Math.floor(since / 1000)}`])).stdout;
+    for (const line of out.split("\n")) {
+      const t = Number(line.split(" ")[0]) * 1000;
+      if (t >= since && re.test(line)) return t;
+    }
+    return undefined;
+  }, { timeoutMs, intervalMs: 250 });
+}
+
 /** Brings a crashed or reset node back with its agent. */
 export async function rebootWithAgent(node: lab.NodeName): Promise<void> {
   await lab.reboot(node);

@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import * as lab from "./lab.js";
-import { agentPid, compileAgentUnits, hostPidOf, initLease, installAgent, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
+import { agentPid, agentSaid, compileAgentUnits, compileHealthUnits, hostPidOf, initLease, installAgent, LAB_MONITOR_SCHEDULE, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
 import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
 
 const runs = Number(process.env.BENCH_LAB_RUNS ?? 5);
@@ -241,12 +241,14 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
       from = to;
     }
     const idle = await idleAgentCost(from);
+    const checkCost = await checkRunCost(from);
     const t0 = performance.now();
     const survivor: lab.NodeName = from === "node1" ? "node2" : "node1";
     await lab.crash(from);
     await upOn(survivor, 90_000);
     const takeoverMs = performance.now() - t0;
     log(`crash takeover ${from} → ${survivor}: ${takeoverMs.toFixed(0)} ms (the settings promise takeover after ${takeoverWaitMs} ms of silence)`);
+    const detection = await detectionTimes(survivor);
     const total = median(samples.map((s) => s.totalMs));
     const actions = median(samples.map((s) => s.actionsMs));
     // The switch is timed as a user sees it, from running the CLI in a node; its own start-up is
@@ -269,10 +271,84 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
       ...idle,
       { name: "crash_takeover", value: takeoverMs, unit: "ms" },
       { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },
+      ...checkCost,
+      { name: "idle_agent_and_checks_cpu_s_per_min", value: idle.find((f) => f.name === "idle_agent_holder_cpu_s_per_min")!.value + checkCost.find((f) => f.name === "checks_cpu_s_per_min_default")!.value, unit: "s" },
+      ...detection,
     ];
   } finally {
     await watchdog.stop();
   }
+}
+
+/**
+ * What the health checks cost on the holder: db1-check.service's command (as its unit has it)
+ * run by hand 5 times under bash's time (the helper and the commands it waits for; dockerd's
+ * and LVM's daemons-side work is not in it), per run and per minute at the default interval.
+ */
+async function checkRunCost(holderNode: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
+  const unit = (await lab.exec(holderNode, ["cat", "/etc/systemd/system/db1-check.service"], { check: true })).stdout;
+  const command = /^ExecStart=(.*)$/m.exec(unit)![1].replace(/%H/g, holderNode);
+  const intervalS = Number(/^OnUnitInactiveSec=(\d+)s$/m.exec((await lab.exec(holderNode, ["cat", "/etc/systemd/system/db1-check.timer"], { check: true })).stdout)![1]);
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    const r = await lab.exec(holderNode, ["bash", "-c", `TIMEFORMAT='%3U %3S'; { time ${command} --state-dir /run/svcc-bench >/dev/null 2>&1; } 2>&1`]);
+    wall.push(performance.now() - t);
+    const [u, sys] = r.stdout.trim().split("\n").pop()!.split(" ").map(Number);
+    cpu.push(u + sys);
+  }
+  const perRun = median(cpu);
+  log(`health checks on ${holderNode}: ${perRun.toFixed(3)} CPU-s and ${median(wall).toFixed(0)} ms per run; every ${intervalS} s (the default): ${((perRun * 60) / intervalS).toFixed(3)} CPU-s/min`);
+  return [
+    { name: "checks_cpu_s_per_run", value: perRun, unit: "s" },
+    { name: "checks_wall_per_run", value: median(wall), unit: "ms" },
+    { name: "checks_interval_default", value: intervalS * 1000, unit: "ms" },
+    { name: "checks_cpu_s_per_min_default", value: (perRun * 60) / intervalS, unit: "s" },
+  ];
+}
+
+/**
+ * From a fault to the agent's decision (its journal), on the holder alone (its peer crashed):
+ * postgres frozen (docker's health check sees it), the service address deleted, the xfs shut
+ * down. Checks every LAB_MONITOR_SCHEDULE; Pacemaker's monitor intervals are its resource
+ * agents' defaults as `pcs resource create` sets them (Filesystem 20 s, IPaddr2 10 s, docker 30 s),
+ * so its detection is up to that interval plus the monitor's own time.
+ */
+async function detectionTimes(node: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
+  await lab.installUnits(node, compileHealthUnits());
+  // The running target's new Wants= start nothing by themselves: the container takes its health
+  // check at its next start, and the timer is started by hand.
+  await lab.systemctl(node, "restart", "db1-container1.service");
+  await lab.systemctl(node, "start", "db1-check.timer");
+  await new Promise((r) => setTimeout(r, 8000));
+  const out: Array<{ name: string; value: number; unit: string }> = [];
+  const interval = Number(/^@(\d+)s$/.exec(LAB_MONITOR_SCHEDULE)![1]) * 1000;
+  const timeIt = async (name: string, fault: () => Promise<unknown>, decision: RegExp) => {
+    const t0 = Date.now();
+    await fault();
+    const at = await agentSaid(node, decision, t0, 120_000);
+    log(`${name}: decision ${at - t0} ms after the fault (checks every ${interval} ms)`);
+    out.push({ name: `detect_${name}`, value: at - t0, unit: "ms" });
+  };
+  await timeIt("postgres_frozen", () => lab.exec(node, ["docker", "kill", "-s", "STOP", "db1.container.1"], { check: true }), /restarting db1-container1\.service/);
+  await agentSaid(node, /restart of db1-container1\.service: job done/, Date.now() - 60_000, 120_000);
+  await new Promise((r) => setTimeout(r, 8000));
+  await timeIt("address_deleted", async () => {
+    const pid = (await lab.exec(node, ["docker", "inspect", "-f", "{{.State.Pid}}", "db1.container.0"], { check: true })).stdout.trim();
+    await lab.exec(node, ["sh", "-c", `nsenter -t ${pid} -n ip -o addr show | awk '$4 ~ /^${lab.SERVICE_ADDR.replace(/\./g, "\\.")}\\// {print $2, $4}' | while read dev a; do nsenter -t ${pid} -n ip addr del "$a" dev "$dev"; done`], { check: true });
+  }, /restarting db1-ip0\.service/);
+  await agentSaid(node, /restart of db1-ip0\.service: job done/, Date.now() - 60_000, 120_000);
+  await new Promise((r) => setTimeout(r, 8000));
+  // The decision: held down with nowhere to go (its peer is down), for the mount's check or postgres's failure that follows.
+  await timeIt("xfs_shutdown", () => lab.exec(node, ["xfs_io", "-x", "-c", "shutdown", "/srv/db1/data"], { check: true }), /held down for/);
+  out.push(
+    { name: "detect_check_interval", value: interval, unit: "ms" },
+    { name: "pacemaker_monitor_interval_docker", value: 30_000, unit: "ms" },
+    { name: "pacemaker_monitor_interval_ipaddr2", value: 10_000, unit: "ms" },
+    { name: "pacemaker_monitor_interval_filesystem", value: 20_000, unit: "ms" },
+  );
+  return out;
 }
 
 /** What an idle agent costs over a minute: PSS and CPU seconds, on the holder and on the standby. */

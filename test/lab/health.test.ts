@@ -8,29 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lab from "./lab.js";
 import { bringUpForTests, tearDownForTests } from "./lifecycle.js";
 import { activeResources, installEverywhere, watchInvariant } from "./db1-units.js";
-import { compileAgentUnits, initLease, installAgent, startAgent, startWatchdog, status, svcc, upOn } from "./agent-setup.js";
-
-/** Short enough for a test; the default (@1m) is what `npm run bench` costs. */
-export const LAB_MONITOR_SCHEDULE = "@5s";
-const HANG_FLAG = "/run/svcc-lab-hang";
+import { agentSaid, compileHealthUnits, HANG_FLAG, initLease, installAgent, startAgent, startWatchdog, status, svcc, upOn } from "./agent-setup.js";
 
 let invariant: ReturnType<typeof watchInvariant>;
 let watchdog: ReturnType<typeof startWatchdog>;
 let writer: ReturnType<typeof rowWriter>;
 const say = (line: string) => process.stderr.write(`lab: ${line}\n`);
-export const detection: Record<string, number> = {};
-
-/** db1 with health checks the lab can trip: postgres's readiness through docker's health check, the mount and the address monitored, an app whose check can be made to hang. */
-export function compileHealthUnits(schedule = LAB_MONITOR_SCHEDULE): string {
-  return compileAgentUnits("ha", (c) => {
-    c.DEFAULT.monitor_schedule = schedule;
-    c["container#1"].run_args += " --health-cmd 'pg_isready -q -h 127.0.0.1 -t 2' --health-interval 2s --health-timeout 4s --health-retries 1";
-    c["fs#1"].monitor = "true";
-    c["ip#0"].monitor = "true";
-    c["ip#0"].restart = "1";
-    c["app#9"] = { type: "forking", start: "/bin/true", check: `test ! -e ${HANG_FLAG} || sleep 60`, check_timeout: "2s" };
-  });
-}
+const detection: Record<string, number> = {};
 
 /** Inserts a row every 100 ms and remembers each one postgres acknowledged. Bounded: at most 20 minutes. */
 function rowWriter() {
@@ -59,18 +43,6 @@ async function everyAckedRowIsThere(): Promise<void> {
   const present = new Set(r.stdout.split("\n").filter(Boolean).map(Number));
   const lost = writer.acked.filter((i) => !present.has(i));
   expect(lost, `acknowledged rows lost (of ${writer.acked.length})`).toEqual([]);
-}
-
-/** When the agent on node first logged a line matching re after `since` (ms since the epoch), from its journal. */
-async function agentSaid(node: lab.NodeName, re: RegExp, since: number, timeoutMs = 60_000): Promise<number> {
-  return lab.waitFor(`${node}'s agent: ${re}`, async () => {
-    const out = (await lab.exec(node, ["journalctl", "--no-pager", "-o", "short-unix", "-u", "svcc-agent.service", "--since", `@${Math.floor(since / 1000)}`])).stdout;
-    for (const line of out.split("\n")) {
-      const t = Number(line.split(" ")[0]) * 1000;
-      if (t >= since && re.test(line)) return t;
-    }
-    return undefined;
-  }, { timeoutMs, intervalMs: 250 });
 }
 
 async function holderNode(): Promise<lab.NodeName> {
