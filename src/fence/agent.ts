@@ -552,14 +552,19 @@ export class Agent {
     }
   }
 
-  /** A run of the check unit ended (its state changed): read its report, say what failed. */
+  /**
+   * After a run of the check unit: read its report (a small file in /run; read at every look, as
+   * two runs in a row may both fail faster than the agent sees the unit activating between
+   * them), say what failed and what passes again.
+   */
   private lookAtChecks(s: ServiceRuntime, state: string): void {
-    if (state === s.checkState) return;
+    const changed = state !== s.checkState;
     s.checkState = state;
     if (state !== "failed" && state !== "inactive") return;
+    if (!changed && state === "inactive" && s.check?.ok !== false) return; // idle and healthy: nothing new to learn
     const report = this.d.effects.readCheckReport(s.desc.health!.report);
     if (!report || report.startedAt === s.check?.startedAt) {
-      if (state === "failed" && !report) this.log(s.desc.service, `${s.desc.health!.unit} failed without a report (${s.desc.health!.report}): see its journal`);
+      if (changed && state === "failed" && !report) this.log(s.desc.service, `${s.desc.health!.unit} failed without a report (${s.desc.health!.report}): see its journal`);
       return;
     }
     const before = new Set(s.check?.results.filter((r) => !r.ok).map((r) => r.rid) ?? []);
