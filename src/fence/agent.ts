@@ -985,7 +985,6 @@ export class Agent {
     const job: Job = { kind: "start", startedAt: this.d.clock.now(), reason: action.reason };
     s.job = job;
     const used = (s.restarts.get(action.rid) ?? 0) + 1;
-    s.restarts.set(action.rid, used);
     const of = s.desc.health?.resources.find((r) => r.rid === action.rid)?.restart ?? used;
     this.log(service, `restarting ${action.unit} in ${action.delayMs} ms, restart ${used} of ${of} (${action.reason})`);
     this.setStep(s, `restarting ${action.rid} (${used}/${of})`);
@@ -1001,6 +1000,8 @@ export class Agent {
         s.job = undefined;
         return this.schedule();
       }
+      // Counted once it is asked of systemd (a restart given up above is not one).
+      s.restarts.set(action.rid, used);
       let outcome: JobOutcome;
       try {
         outcome = await this.d.systemd.restartUnit(action.unit, this.d.config.stopTimeoutMs * 2);

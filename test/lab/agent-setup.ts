@@ -191,7 +191,7 @@ export async function agentSaid(node: lab.NodeName, re: RegExp, since: number, t
       if (t >= since && re.test(line)) return t;
     }
     return undefined;
-  }, { timeoutMs, intervalMs: 250 });
+  }, { timeoutMs, intervalMs: 250, detail: async () => (await lab.journal(node, "svcc-agent.service", { lines: 40 }).catch(() => "(no journal)")) });
 }
 
 /** Brings a crashed or reset node back with its agent. */
