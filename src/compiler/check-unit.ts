@@ -69,7 +69,7 @@ export function checkUnits(
   service: ResolvedService,
   plan: ServicePlan,
   built: ReadonlyMap<string, ResourceUnits>,
-  opts: { svccBin: string; environmentFile?: string; target: string; upUnit: string; stateDir: string; skip?: ReadonlySet<string> },
+  opts: { svccBin: string; environmentFile?: string; target: string; upUnit: string; stateDir: string; skip?: ReadonlySet<string>; dockerHost?: string },
 ): CheckUnits | undefined {
   const name = service.name;
   const args: string[] = [];
@@ -94,6 +94,7 @@ export function checkUnits(
     });
   }
   if (resources.length === 0) return undefined;
+  if (opts.dockerHost && service.resources.some((r) => r.group === "container" && r.type === "docker")) args.unshift("--docker-host", opts.dockerHost);
 
   const unitName = `${name}-check.service`;
   const timerName = `${name}-check.timer`;

@@ -4,9 +4,9 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { addressFlag, resolveAddress } from "./address.js";
-import { containerName, type FlagSpec, type Flags, integerFlag, interfaceName, mountPath, nodeName, oneOf, serviceName, vgName } from "./args.js";
+import { containerName, dockerHost, type FlagSpec, type Flags, integerFlag, interfaceName, mountPath, nodeName, oneOf, serviceName, vgName } from "./args.js";
 import type { RuntimeContext } from "./context.js";
-import { engines } from "./container.js";
+import { type Engine, engines } from "./container.js";
 import { exitCodes, UsageError } from "./errors.js";
 import { type CheckReport, defaultCheckTimeoutMs, type HealthCheck, runChecks } from "./health.js";
 
@@ -14,7 +14,7 @@ const many = { type: "string", multiple: true } as const;
 const str = { type: "string" } as const;
 
 export const checkFlags: FlagSpec = {
-  service: str, node: str, vg: many, lv: many, fs: many, ip: many, "netns-ip": many, container: many, app: many, "timeout-ms": str, "state-dir": str,
+  service: str, node: str, vg: many, lv: many, fs: many, ip: many, "netns-ip": many, container: many, app: many, "docker-host": str, "timeout-ms": str, "state-dir": str,
 };
 
 /** Where the check units write their reports (the agent's run directory). */
@@ -51,6 +51,9 @@ function appCheck(r: string, json: string): HealthCheck {
 
 export async function parseChecks(f: Flags, ctx: RuntimeContext): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
+  // The service's private docker daemon, when it has one: its docker containers live there.
+  const privateHost = f.optional("docker-host");
+  const host = (engine: Engine) => (privateHost !== undefined && engine === "docker" ? { host: dockerHost("docker-host", privateHost, engine) } : {});
   for (const v of f.all("vg")) {
     const [r, vg] = split("vg", v, "=", "RID=VG");
     checks.push({ rid: rid("vg", r), kind: "vg", vg: vgName("vg", vg) });
@@ -73,12 +76,14 @@ export async function parseChecks(f: Flags, ctx: RuntimeContext): Promise<Health
     const [r, rest] = split("netns-ip", v, "=", "RID=ADDR@ENGINE:CONTAINER");
     const [addr, owner] = split("netns-ip", rest, "@", "RID=ADDR@ENGINE:CONTAINER");
     const [engine, container] = split("netns-ip", owner, ":", "RID=ADDR@ENGINE:CONTAINER");
-    checks.push({ rid: rid("netns-ip", r), kind: "netns-ip", addr: (await resolveAddress(addressFlag("netns-ip", addr), ctx.host)).address, engine: oneOf("netns-ip", engine, engines), container: containerName("netns-ip", container) });
+    const e = oneOf("netns-ip", engine, engines);
+    checks.push({ rid: rid("netns-ip", r), kind: "netns-ip", addr: (await resolveAddress(addressFlag("netns-ip", addr), ctx.host)).address, engine: e, container: containerName("netns-ip", container), ...host(e) });
   }
   for (const v of f.all("container")) {
     const [r, rest] = split("container", v, "=", "RID=ENGINE:NAME");
     const [engine, name] = split("container", rest, ":", "RID=ENGINE:NAME");
-    checks.push({ rid: rid("container", r), kind: "container", engine: oneOf("container", engine, engines), name: containerName("container", name) });
+    const e = oneOf("container", engine, engines);
+    checks.push({ rid: rid("container", r), kind: "container", engine: e, name: containerName("container", name), ...host(e) });
   }
   for (const v of f.all("app")) {
     const [r, json] = split("app", v, "=", "RID=JSON");

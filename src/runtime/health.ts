@@ -7,7 +7,7 @@
 // (monitored resources: restart, then monitor_action; others: reported only).
 
 import type { RuntimeContext } from "./context.js";
-import { inspectContainer, type Engine } from "./container.js";
+import { clientArgs, inspectContainer, type Engine } from "./container.js";
 import { findAddress, listAddresses } from "./iproute.js";
 import { readVgTags } from "./lvm.js";
 import { stderrSummary } from "./runner.js";
@@ -17,8 +17,8 @@ export type HealthCheck =
   | { rid: string; kind: "lv"; vg: string; lv: string }
   | { rid: string; kind: "fs"; mnt: string }
   | { rid: string; kind: "ip"; addr: string; dev: string }
-  | { rid: string; kind: "netns-ip"; addr: string; engine: Engine; container: string }
-  | { rid: string; kind: "container"; engine: Engine; name: string }
+  | { rid: string; kind: "netns-ip"; addr: string; engine: Engine; container: string; host?: string }
+  | { rid: string; kind: "container"; engine: Engine; name: string; host?: string }
   | { rid: string; kind: "app"; argv: string[]; timeoutMs?: number; user?: string; group?: string; cwd?: string };
 
 export interface CheckResult {
@@ -85,7 +85,7 @@ async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, time
       return `${check.addr} on ${check.dev}`;
     }
     case "netns-ip": {
-      const state = await inspectContainer(ctx.runner, check.engine, check.container, timeoutMs);
+      const state = await inspectContainer(ctx.runner, { engine: check.engine, host: check.host }, check.container, timeoutMs);
       if (!state.exists || !state.running || state.pid <= 0) fail(`container ${check.container}, which holds ${check.addr}, is not running`);
       const links = await listAddresses(ctx.runner, { netnsPid: (state as { pid: number }).pid }, undefined, opts);
       const at = findAddress(links as Exclude<typeof links, "no-such-device">, check.addr);
@@ -93,7 +93,7 @@ async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, time
       return `${check.addr} on ${at!.ifname} in ${check.container}`;
     }
     case "container": {
-      const r = await ctx.runner.run(check.engine, ["container", "inspect", "-f", "{{json .State}}", check.name], opts);
+      const r = await ctx.runner.run(check.engine, [...clientArgs({ engine: check.engine, host: check.host }), "container", "inspect", "-f", "{{json .State}}", check.name], opts);
       if (r.exitCode !== 0) fail(/no such (container|object)/i.test(r.stderr) ? `container ${check.name} does not exist` : `cannot inspect container ${check.name}: ${stderrSummary(r.stderr) || `exit ${r.exitCode}`}`);
       let state: { Running?: boolean; Paused?: boolean; Status?: string; Health?: { Status?: string; Log?: Array<{ Output?: string; ExitCode?: number }> } };
       try {

@@ -95,6 +95,12 @@ describe("svcc res check: one check per resource kind", () => {
     expect(report().results[0].output).toBe("container db1.container.1 is unhealthy (its health command exited 2: /var/run/postgresql:5432 - no response)");
   });
 
+  it("container on the service's private docker daemon: asked there (--docker-host)", async () => {
+    const runner = new FakeRunner().on("docker -H unix:///run/svcc-docker/x/docker.sock container inspect -f {{json .State}} db1.container.1", state({}));
+    expect((await runAction(check("--docker-host", "unix:///run/svcc-docker/x/docker.sock", "--container", "container#1=docker:db1.container.1"), runner)).code).toBe(0);
+    expect(runner.lines).toEqual(["docker -H unix:///run/svcc-docker/x/docker.sock container inspect -f {{json .State}} db1.container.1"]);
+  });
+
   it("app: OpenSVC's check command (exit 0 up), run as the app's user in its directory, with its own timeout", async () => {
     const app = JSON.stringify({ argv: ["/usr/bin/pg_isready", "-q"], timeoutMs: 3000, user: "postgres", cwd: "/srv/db1" });
     const runner = new FakeRunner().on("runuser -u postgres -- /usr/bin/pg_isready -q", { exitCode: 0 });
