@@ -242,13 +242,14 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
     }
     const idle = await idleAgentCost(from);
     const checkCost = await checkRunCost(from);
+    const detection = await detectionTimes(from);
+    from = detection.holder;
     const t0 = performance.now();
     const survivor: lab.NodeName = from === "node1" ? "node2" : "node1";
     await lab.crash(from);
     await upOn(survivor, 90_000);
     const takeoverMs = performance.now() - t0;
     log(`crash takeover ${from} → ${survivor}: ${takeoverMs.toFixed(0)} ms (the settings promise takeover after ${takeoverWaitMs} ms of silence)`);
-    const detection = await detectionTimes(survivor);
     const total = median(samples.map((s) => s.totalMs));
     const actions = median(samples.map((s) => s.actionsMs));
     // The switch is timed as a user sees it, from running the CLI in a node; its own start-up is
@@ -273,7 +274,7 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
       { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },
       ...checkCost,
       { name: "idle_agent_and_checks_cpu_s_per_min", value: idle.find((f) => f.name === "idle_agent_holder_cpu_s_per_min")!.value + checkCost.find((f) => f.name === "checks_cpu_s_per_min_default")!.value, unit: "s" },
-      ...detection,
+      ...detection.figures,
     ];
   } finally {
     await watchdog.stop();
@@ -309,46 +310,52 @@ async function checkRunCost(holderNode: lab.NodeName): Promise<Array<{ name: str
 }
 
 /**
- * From a fault to the agent's decision (its journal), on the holder alone (its peer crashed):
- * postgres frozen (docker's health check sees it), the service address deleted, the xfs shut
- * down. Checks every LAB_MONITOR_SCHEDULE; Pacemaker's monitor intervals are its resource
- * agents' defaults as `pcs resource create` sets them (Filesystem 20 s, IPaddr2 10 s, docker 30 s),
- * so its detection is up to that interval plus the monitor's own time.
+ * From a fault to the agent's decision (its journal), with checks every LAB_MONITOR_SCHEDULE:
+ * the service address deleted (restarted in place), postgres frozen (docker's health check sees
+ * it; db1 moves), then the xfs shut down on the node db1 moved to (it moves back). Pacemaker's
+ * monitor intervals are its resource agents' defaults as `pcs resource create` sets them
+ * (Filesystem 20 s, IPaddr2 10 s, docker 30 s): its detection is up to that interval plus the
+ * monitor's own time. Returns the figures and where db1 runs at the end.
  */
-async function detectionTimes(node: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
-  await lab.installUnits(node, compileHealthUnits());
+async function detectionTimes(holder: lab.NodeName): Promise<{ figures: Array<{ name: string; value: number; unit: string }>; holder: lab.NodeName }> {
+  const units = compileHealthUnits();
+  for (const node of lab.NODES) await lab.installUnits(node, units);
   // The running target's new Wants= start nothing by themselves: the container takes its health
   // check at its next start, and the timer is started by hand.
-  await lab.systemctl(node, "restart", "db1-container1.service");
-  await lab.systemctl(node, "start", "db1-check.timer");
+  await lab.systemctl(holder, "restart", "db1-container1.service");
+  await lab.systemctl(holder, "start", "db1-check.timer");
   await new Promise((r) => setTimeout(r, 8000));
   const out: Array<{ name: string; value: number; unit: string }> = [];
   const interval = Number(/^@(\d+)s$/.exec(LAB_MONITOR_SCHEDULE)![1]) * 1000;
-  const timeIt = async (name: string, fault: () => Promise<unknown>, decision: RegExp) => {
+  const timeIt = async (node: lab.NodeName, name: string, fault: () => Promise<unknown>, decision: RegExp) => {
     const t0 = Date.now();
     await fault();
     const at = await agentSaid(node, decision, t0, 120_000);
-    log(`${name}: decision ${at - t0} ms after the fault (checks every ${interval} ms)`);
+    log(`${name}: decision ${Math.round(at - t0)} ms after the fault (checks every ${interval} ms)`);
     out.push({ name: `detect_${name}`, value: at - t0, unit: "ms" });
   };
-  await timeIt("postgres_frozen", () => lab.exec(node, ["docker", "kill", "-s", "STOP", "db1.container.1"], { check: true }), /restarting db1-container1\.service/);
-  await agentSaid(node, /restart of db1-container1\.service: job done/, Date.now() - 60_000, 120_000);
-  await new Promise((r) => setTimeout(r, 8000));
-  await timeIt("address_deleted", async () => {
-    const pid = (await lab.exec(node, ["docker", "inspect", "-f", "{{.State.Pid}}", "db1.container.0"], { check: true })).stdout.trim();
-    await lab.exec(node, ["sh", "-c", `nsenter -t ${pid} -n ip -o addr show | awk '$4 ~ /^${lab.SERVICE_ADDR.replace(/\./g, "\\.")}\\// {print $2, $4}' | while read dev a; do nsenter -t ${pid} -n ip addr del "$a" dev "$dev"; done`], { check: true });
+  const other = (n: lab.NodeName): lab.NodeName => (n === "node1" ? "node2" : "node1");
+  await timeIt(holder, "address_deleted", async () => {
+    const pid = (await lab.exec(holder, ["docker", "inspect", "-f", "{{.State.Pid}}", "db1.container.0"], { check: true })).stdout.trim();
+    await lab.exec(holder, ["sh", "-c", `nsenter -t ${pid} -n ip -o addr show | awk '$4 ~ /^${lab.SERVICE_ADDR.replace(/\./g, "\\.")}\\// {print $2, $4}' | while read dev a; do nsenter -t ${pid} -n ip addr del "$a" dev "$dev"; done`], { check: true });
   }, /restarting db1-ip0\.service/);
-  await agentSaid(node, /restart of db1-ip0\.service: job done/, Date.now() - 60_000, 120_000);
+  await agentSaid(holder, /restart of db1-ip0\.service: job done/, Date.now() - 60_000, 120_000);
   await new Promise((r) => setTimeout(r, 8000));
-  // The decision: held down with nowhere to go (its peer is down), for the mount's check or postgres's failure that follows.
-  await timeIt("xfs_shutdown", () => lab.exec(node, ["xfs_io", "-x", "-c", "shutdown", "/srv/db1/data"], { check: true }), /held down for/);
+  await timeIt(holder, "postgres_frozen", () => lab.exec(holder, ["docker", "kill", "-s", "STOP", "db1.container.1"], { check: true }), /restarting db1-container1\.service/);
+  const moved = other(holder);
+  await upOn(moved, 180_000);
+  await svcc(moved, ["clear-hold-down", "db1", holder]);
+  await new Promise((r) => setTimeout(r, 8000));
+  await timeIt(moved, "xfs_shutdown", () => lab.exec(moved, ["xfs_io", "-x", "-c", "shutdown", "/srv/db1/data"], { check: true }), /held down for|placement set to/);
+  await upOn(holder, 180_000);
+  await svcc(holder, ["clear-hold-down", "db1", moved]);
   out.push(
     { name: "detect_check_interval", value: interval, unit: "ms" },
     { name: "pacemaker_monitor_interval_docker", value: 30_000, unit: "ms" },
     { name: "pacemaker_monitor_interval_ipaddr2", value: 10_000, unit: "ms" },
     { name: "pacemaker_monitor_interval_filesystem", value: 20_000, unit: "ms" },
   );
-  return out;
+  return { figures: out, holder };
 }
 
 /** What an idle agent costs over a minute: PSS and CPU seconds, on the holder and on the standby. */

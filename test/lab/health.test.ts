@@ -85,18 +85,16 @@ describe("health checks in the lab (issue 16)", () => {
     expect(s.stdout).toMatch(/checks on node1 at .*: 6 ok/);
   });
 
-  it("postgres frozen (SIGSTOP in its container): detected, restarted in place; frozen again: moved, and not back", { timeout: 240_000 }, async () => {
+  it("postgres frozen (SIGSTOP in its container): detected, a restart in place tried, moved to node2, and not back; no acknowledged row lost", { timeout: 240_000 }, async () => {
     const t0 = Date.now();
     await lab.exec("node1", ["docker", "kill", "-s", "STOP", "db1.container.1"], { check: true });
     const decided = await agentSaid("node1", /restarting db1-container1\.service/, t0, 60_000);
-    detection.postgres_frozen = decided - t0;
-    say(`postgres frozen → restart decided in ${decided - t0} ms`);
-    await agentSaid("node1", /restart of db1-container1\.service: job done/, t0, 90_000);
-    await lab.waitFor("postgres answering after the restart", async () => ((await lab.clientPsql("select 1")).stdout.trim() === "1" ? true : undefined), { timeoutMs: 60_000, intervalMs: 500 });
-    expect((await status("node1")).lease?.holder).toBe("node1");
-    const t1 = Date.now();
-    await lab.exec("node1", ["docker", "kill", "-s", "STOP", "db1.container.1"], { check: true });
-    await agentSaid("node1", /placement set to node2 \(monitor_action=switch: container#1 failed its check/, t1, 60_000);
+    detection.postgres_frozen = Math.round(decided - t0);
+    say(`postgres frozen → restart decided in ${Math.round(decided - t0)} ms`);
+    // A frozen postgres ignores docker stop's SIGTERM: the stop ends in SIGKILL, which systemd
+    // counts as the unit failing, so its rollback stops db1 and the monitored failure moves it
+    // (docs/health.md). Either way db1 leaves the sick node.
+    await agentSaid("node1", /placement set to node2 \(monitor_action=switch/, t0, 90_000);
     await upOn("node2", 120_000);
     await new Promise((r) => setTimeout(r, 5000));
     expect((await status("node2")).lease?.holder).toBe("node2");
