@@ -85,7 +85,7 @@ async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, time
       return `${check.addr} on ${check.dev}`;
     }
     case "netns-ip": {
-      const state = await inspectContainer(ctx.runner, { engine: check.engine, host: check.host }, check.container, timeoutMs);
+      const state = await inspectContainer(ctx, { engine: check.engine, host: check.host }, check.container, timeoutMs);
       if (!state.exists || !state.running || state.pid <= 0) fail(`container ${check.container}, which holds ${check.addr}, is not running`);
       const links = await listAddresses(ctx.runner, { netnsPid: (state as { pid: number }).pid }, undefined, opts);
       const at = findAddress(links as Exclude<typeof links, "no-such-device">, check.addr);
@@ -93,13 +93,21 @@ async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, time
       return `${check.addr} on ${at!.ifname} in ${check.container}`;
     }
     case "container": {
-      const r = await ctx.runner.run(check.engine, [...clientArgs({ engine: check.engine, host: check.host }), "container", "inspect", "-f", "{{json .State}}", check.name], opts);
-      if (r.exitCode !== 0) fail(/no such (container|object)/i.test(r.stderr) ? `container ${check.name} does not exist` : `cannot inspect container ${check.name}: ${stderrSummary(r.stderr) || `exit ${r.exitCode}`}`);
-      let state: { Running?: boolean; Paused?: boolean; Status?: string; Health?: { Status?: string; Log?: Array<{ Output?: string; ExitCode?: number }> } };
-      try {
-        state = JSON.parse(r.stdout.trim());
-      } catch {
-        return fail(`unreadable state of container ${check.name}`);
+      type State = { Running?: boolean; Paused?: boolean; Status?: string; Health?: { Status?: string; Log?: Array<{ Output?: string; ExitCode?: number }> } };
+      let state: State;
+      // The engine's API socket where the CLI would talk to it (one HTTP request, no CLI start), else the CLI.
+      const client = { engine: check.engine, host: check.host };
+      const viaApi = ctx.engineApi ? await ctx.engineApi.inspect(client, check.name, timeoutMs) : undefined;
+      if (viaApi && "missing" in viaApi) fail(`container ${check.name} does not exist`);
+      if (viaApi && "state" in viaApi) state = viaApi.state as State;
+      else {
+        const r = await ctx.runner.run(check.engine, [...clientArgs(client), "container", "inspect", "-f", "{{json .State}}", check.name], opts);
+        if (r.exitCode !== 0) fail(/no such (container|object)/i.test(r.stderr) ? `container ${check.name} does not exist` : `cannot inspect container ${check.name}: ${stderrSummary(r.stderr) || `exit ${r.exitCode}`}`);
+        try {
+          state = JSON.parse(r.stdout.trim());
+        } catch {
+          return fail(`unreadable state of container ${check.name}`);
+        }
       }
       if (state.Running !== true) fail(`container ${check.name} is not running (${state.Status ?? "unknown"})`);
       if (state.Paused === true) fail(`container ${check.name} is paused`);
