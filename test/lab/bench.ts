@@ -317,13 +317,19 @@ async function checkRunCost(holderNode: lab.NodeName): Promise<Array<{ name: str
  * (Filesystem 20 s, IPaddr2 10 s, docker 30 s): its detection is up to that interval plus the
  * monitor's own time. Returns the figures and where db1 runs at the end.
  */
-async function detectionTimes(holder: lab.NodeName): Promise<{ figures: Array<{ name: string; value: number; unit: string }>; holder: lab.NodeName }> {
+async function detectionTimes(from: lab.NodeName): Promise<{ figures: Array<{ name: string; value: number; unit: string }>; holder: lab.NodeName }> {
   const units = compileHealthUnits();
   for (const node of lab.NODES) await lab.installUnits(node, units);
-  // The running target's new Wants= start nothing by themselves: the container takes its health
-  // check at its next start, and the timer is started by hand.
-  await lab.systemctl(holder, "restart", "db1-container1.service");
-  await lab.systemctl(holder, "start", "db1-check.timer");
+  // The agents read service.json when they start: restarted (an upgrade: db1 keeps running),
+  // they know the new checks; db1 then starts afresh on the other node with the new units.
+  for (const node of lab.NODES) {
+    const r = await lab.systemctl(node, "restart", "svcc-agent.service");
+    if (r.exitCode !== 0) throw new Error(`svcc-agent restart on ${node}: ${r.stderr}`);
+  }
+  const holder: lab.NodeName = from === "node1" ? "node2" : "node1";
+  const moved0 = await svcc(from, ["switch", "db1", holder], 120_000);
+  if (moved0.exitCode !== 0) throw new Error(`svcc switch db1 ${holder}: ${moved0.stderr}`);
+  await upOn(holder, 120_000);
   await new Promise((r) => setTimeout(r, 8000));
   const out: Array<{ name: string; value: number; unit: string }> = [];
   const interval = Number(/^@(\d+)s$/.exec(LAB_MONITOR_SCHEDULE)![1]) * 1000;
