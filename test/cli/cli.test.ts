@@ -128,8 +128,8 @@ describe("svcc compile", () => {
     expect(good.code, good.stderr).toBe(0);
     expect(existsSync(join(out, "a.target"))).toBe(true);
     expect(existsSync(join(out, "b.target"))).toBe(true);
-    // One summary line for the run, not one per service (db1 writes 14 files, as above; b 7).
-    expect(good.stderr.split("\n").filter((l) => l.includes(" written, "))).toEqual([`svcc: 2 of 2 services: ${14 + 7} written, 0 unchanged, 0 removed in ${out}`]);
+    // One summary line for the run, not one per service (db1 writes 16 files, as above; b 7).
+    expect(good.stderr.split("\n").filter((l) => l.includes(" written, "))).toEqual([`svcc: 2 of 2 services: ${16 + 7} written, 0 unchanged, 0 removed in ${out}`]);
   });
 
   it("refuses two configs for one service in one run", () => {
