@@ -241,8 +241,10 @@ export function decide(o: Observation): Action[] {
  */
 function monitorReaction(o: Observation, token: number, placedHere: boolean): Action[] | undefined {
   if (!placedHere || o.intent.frozen) return undefined;
-  const sick = o.local.sick;
   const activeHere = o.local.target === "active";
+  // A check report speaks of the service as it ran here: once it is down here (moved away and
+  // back, or stopped), it must not keep the next start from happening.
+  const sick = activeHere ? o.local.sick : undefined;
   const inDoubt = o.now >= o.lease.validUntil - o.timings.stopMarginMs;
   if (sick && sick.restartsLeft > 0) {
     if (!activeHere || inDoubt) return [];

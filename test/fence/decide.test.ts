@@ -114,6 +114,8 @@ describe("decide", () => {
       expect(kinds({ lease: held, orchestrate: "ha", intent: { frozen: true }, local: { ...running, sick } })).toEqual([]);
       expect(kinds({ lease: held, orchestrate: "ha", intent: { placement: "n2" }, local: { ...running, sick } })).toEqual(["stop"]);
       expect(kinds({ lease: held, orchestrate: "ha", local: { ...running, target: "activating", sick } })).toEqual([]);
+      // A report from before the service went down here does not keep it from starting again (bench: failover back to a node whose last check had failed).
+      expect(kinds({ lease: held, orchestrate: "ha", local: { ...down, sick: { ...sick, restartsLeft: 0 } } })).toEqual(["start"]);
     });
 
     it("restarts used up: monitor_action=switch holds this node down and places the service on the next usable node", () => {
