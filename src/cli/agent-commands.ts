@@ -265,8 +265,13 @@ export function formatStatus(data: AgentStatus, f: StatusFormat): string {
       const action = `${notes.length ? `[${notes.join(", ")}] ` : ""}${n.step ?? ""}`;
       lines.push(`${cell(s.service, w.service)}${cell(node, w.node)}${cell(n.state, 9, (t) => f.style.state(n.state, t))}${cell(leaseText(s, node), w.lease)}${since ? cell(sinceText(n, f.now), 8) : ""}${action}`.trimEnd());
     }
-    for (const s of data.services) for (const p of s.problems ?? []) lines.push(f.style.red(`${s.service}: problem: ${p}`));
-    for (const s of data.services) if (s.health) lines.push(...formatHealth(s.health, f.style).map((l) => `${s.service}: ${l.trim()}`));
+    // The table is only the rows; what concerns a service as a whole (its problems, the
+    // answering node's last health checks) follows after a blank line, each first line led by
+    // the service's name, so a reader (or awk) can take the table up to the first empty line.
+    const notes: string[] = [];
+    for (const s of data.services) for (const p of s.problems ?? []) notes.push(f.style.red(`${s.service}: problem: ${p}`));
+    for (const s of data.services) if (s.health) notes.push(...formatHealth(s.health, f.style).map((l, i) => (i === 0 ? `${s.service}: ${l.trim()}` : l)));
+    if (notes.length) lines.push("", ...notes);
   }
   return lines.length ? `${lines.join("\n")}\n` : "";
 }

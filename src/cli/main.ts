@@ -266,7 +266,7 @@ export function buildProgram(): Command {
 
   program
     .command("status")
-    .description("One line per service and node: state, lease and token, since when (>: at least that long), last action. -v for each node's units.")
+    .description("One line per service and node: state, lease and token, since when (>: at least that long), last action; after an empty line, each service's problems and this node's last health checks. -v for each node's units.")
     .argument("[service]")
     .addOption(socketOption())
     .option("-v, --verbose", "each node's units as a tree, under the service's orchestrate, placement and highest token")
