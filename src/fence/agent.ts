@@ -185,6 +185,7 @@ export class Agent {
     // The record says only the message: which unit failed is in its unit letters.
     s.startError = error.message;
     this.log(service, `start failed: ${error.unit}: ${error.message}`);
+    this.schedule(); // into this node's status record now, not at the next poll
   }
 
   private setStep(s: ServiceRuntime, step: string): void {
@@ -1176,12 +1177,14 @@ export class Agent {
           if (v.intent.version > mine.version || (v.intent.version === mine.version && v.intent.request !== id)) {
             if (v.intent.origin === "operator") return finish({ ok: false, error: `another request on ${service} won (placement ${v.intent.placement === "" ? "stopped" : (v.intent.placement ?? "orchestrated")}, from ${v.intent.from})`, data: outcome() });
             if (destination) {
-              // Told once the destination said its failed unit's own error or finished rolling
-              // back, at most FAILURE_REPORT_WAIT_MS after the new placement was seen: the
-              // error then names the unit's journal line. Reporting only; nothing waits on it.
+              // Told once the destination said its failed unit's own error (or, when no unit
+              // of it was seen failing, once it finished rolling back), at most
+              // FAILURE_REPORT_WAIT_MS after the new placement was seen: the error then names
+              // the unit's journal line, which its agent reads 500 ms after the failure, often
+              // after a quick rollback has ended. Reporting only; nothing waits on it.
               supersededAt ??= this.d.clock.now();
               const st = v.statuses.get(destination);
-              const said = !st || st.st === "down" || splitStep(st.step)[1] !== undefined;
+              const said = !st || splitStep(st.step)[1] !== undefined || (st.st === "down" && !progress.sawFailedUnit(destination));
               if (!said && this.d.clock.now() - supersededAt < FAILURE_REPORT_WAIT_MS) return;
               return finish({ ok: false, error: progress.failure(v.intent.placement), data: outcome() });
             }

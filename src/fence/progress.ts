@@ -194,6 +194,11 @@ export class ProgressTracker {
     if (lines.length) this.lastLineT = t;
   }
 
+  /** Units seen failing on this node during the request (whose own error its agent reads from the journal). */
+  sawFailedUnit(node: string): boolean {
+    return this.failedUnits.has(node);
+  }
+
   /**
    * Why the destination could not run the service, for the request's error: the unit that
    * failed, its own error (the journal line its agent put after the step), what that node did

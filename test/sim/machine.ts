@@ -617,8 +617,11 @@ export class SimMachine {
             clock.deliver(() => resolve(hung ? containers.map((c) => `docker kill ${c.name}: no answer within ${timeoutMs} ms`) : []));
           });
         }),
-      // What a failed unit's journal would say (reports only: nothing decides on it).
-      unitError: async (units) => (units.length ? { unit: units[0], message: "simulated start failure" } : undefined),
+      // What a failed unit's journal would say (reports only: nothing decides on it), found as
+      // late as the host's (500 ms after the failure, then systemctl and journalctl): often
+      // after a quick rollback has ended.
+      // (A fixed delay: no draw on the schedule's random numbers.)
+      unitError: (units) => this.later(clock, 600, () => (units.length ? { unit: units[0], message: "simulated start failure" } : undefined)),
       fence: (action) => {
         this.log(`fence ${action}`);
         this.world.after(this.latency(1, 50), () => this.reset(`fenced (${action})`));
