@@ -4,6 +4,7 @@
 // Prints {"name","value","unit"} JSON lines on stdout (npm run bench collects them).
 
 import { readdirSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import * as lab from "./lab.js";
 import { agentPid, agentSaid, compileAgentUnits, compileHealthUnits, hostPidOf, initLease, installAgent, LAB_MONITOR_SCHEDULE, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
 import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
@@ -76,7 +77,7 @@ async function main() {
     }
     // BENCH_LAB_AGENT=0: the relocation figures only (a short run that holds the lab lock less).
     if (process.env.BENCH_LAB_AGENT !== "0") figures.push(...(await agentFigures(floor.total)));
-    for (const f of figures) f.value = f.unit === "ratio" || f.unit === "s" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
+    for (const f of figures) f.value = f.unit === "ratio" || f.unit === "s" || f.unit === "load" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
   } catch (err) {
     // Said before the tear-down, whose own failure would otherwise hide it.
@@ -278,6 +279,7 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
     ];
   } finally {
     await watchdog.stop();
+    if (watchdog.resets.length) log(`watchdog resets during the agent figures: ${watchdog.resets.map((r) => `${r.node} (${r.quietMs} ms without a pet)`).join(", ")}`);
   }
 }
 
@@ -318,17 +320,20 @@ async function checkRunCost(holderNode: lab.NodeName): Promise<Array<{ name: str
  * monitor's own time. Returns the figures and where db1 runs at the end.
  */
 async function detectionTimes(from: lab.NodeName): Promise<{ figures: Array<{ name: string; value: number; unit: string }>; holder: lab.NodeName }> {
+  // The agents read service.json when they start. Both stopped (the standby first; the
+  // holder's stop takes db1 down and releases the lease, its watchdog disarmed), the units
+  // with the lab's checks installed, both started again: db1 starts afresh on node1, the first
+  // of its nodes (orchestrate=ha). Not a restart of the agents: that path is the agent tests'
+  // subject, and a node reset there would end this bench half-way.
+  const other = (n: lab.NodeName): lab.NodeName => (n === "node1" ? "node2" : "node1");
+  for (const node of [other(from), from]) {
+    const r = await lab.systemctl(node, "stop", "svcc-agent.service");
+    if (r.exitCode !== 0) throw new Error(`svcc-agent stop on ${node}: ${r.stderr}`);
+  }
   const units = compileHealthUnits();
   for (const node of lab.NODES) await lab.installUnits(node, units);
-  // The agents read service.json when they start: restarted (an upgrade: db1 keeps running),
-  // they know the new checks; db1 then starts afresh on the other node with the new units.
-  for (const node of lab.NODES) {
-    const r = await lab.systemctl(node, "restart", "svcc-agent.service");
-    if (r.exitCode !== 0) throw new Error(`svcc-agent restart on ${node}: ${r.stderr}`);
-  }
-  const holder: lab.NodeName = from === "node1" ? "node2" : "node1";
-  const moved0 = await svcc(from, ["switch", "db1", holder], 120_000);
-  if (moved0.exitCode !== 0) throw new Error(`svcc switch db1 ${holder}: ${moved0.stderr}`);
+  for (const node of lab.NODES) await startAgent(node);
+  const holder: lab.NodeName = "node1";
   await upOn(holder, 120_000);
   await new Promise((r) => setTimeout(r, 8000));
   const out: Array<{ name: string; value: number; unit: string }> = [];
@@ -340,7 +345,6 @@ async function detectionTimes(from: lab.NodeName): Promise<{ figures: Array<{ na
     log(`${name}: decision ${Math.round(at - t0)} ms after the fault (checks every ${interval} ms)`);
     out.push({ name: `detect_${name}`, value: at - t0, unit: "ms" });
   };
-  const other = (n: lab.NodeName): lab.NodeName => (n === "node1" ? "node2" : "node1");
   await timeIt(holder, "address_deleted", async () => {
     const pid = (await lab.exec(holder, ["docker", "inspect", "-f", "{{.State.Pid}}", "db1.container.0"], { check: true })).stdout.trim();
     await lab.exec(holder, ["sh", "-c", `nsenter -t ${pid} -n ip -o addr show | awk '$4 ~ /^${lab.SERVICE_ADDR.replace(/\./g, "\\.")}\\// {print $2, $4}' | while read dev a; do nsenter -t ${pid} -n ip addr del "$a" dev "$dev"; done`], { check: true });
@@ -385,7 +389,11 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
   const before = new Map([...pids].map(([n, p]) => [n, cpu(p)]));
   const windowMs = 60_000;
   await new Promise((r) => setTimeout(r, windowMs));
-  const out: Array<{ name: string; value: number; unit: string }> = [];
+  // The machine's own load over the window (other people's tests share its 2 cores): the
+  // figures above are only comparable at a similar load.
+  const load = loadavg()[0];
+  log(`machine load (1 min average) at the end of the idle window: ${load.toFixed(2)}`);
+  const out: Array<{ name: string; value: number; unit: string }> = [{ name: "idle_window_machine_load_1m", value: load, unit: "load" }];
   for (const [node, pid] of pids) {
     const role = node === holderNode ? "holder" : "standby";
     const cpuPerMin = ((cpu(pid) - before.get(node)!) * 60_000) / windowMs;
