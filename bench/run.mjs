@@ -7,6 +7,7 @@
 // - as root (unless BENCH_LAB=0), db1's relocation in the two-node lab (test/lab/bench.ts);
 // - as root (unless BENCH_ETCD=0), the etcd lease store with 1,000 services over 50 simulated agents (bench/etcd-scale.ts).
 // Figures are printed as a table and appended to bench/results.jsonl as {"name","value","unit"}.
+// BENCH_ONLY=compile runs the compile and generator figures alone (the first four lines above).
 
 import { spawnSync } from "node:child_process";
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -133,8 +134,9 @@ try {
 // a driver svcc does not compile, a feature svcc refuses on purpose, or a config that is
 // invalid as OpenSVC itself reads it. The goal counts configs that use only supported drivers
 // and are valid.
+const compileOnly = process.env.BENCH_ONLY === "compile";
 const corpusClasses = {};
-{
+if (!compileOnly) {
   const corpus = join(repo, "test/fixtures/opensvc");
   const run = spawnSync(process.execPath, [bin, "validate", corpus, "--nodes", "n1,n2"], { encoding: "utf8" });
   const files = readdirSync(corpus).filter((f) => f.endsWith(".conf")).sort();
@@ -186,7 +188,7 @@ const corpusClasses = {};
 
 // The safety simulator (issue 8): schedules per second over the real agent code, and how many
 // schedules hit each fault at each phase of a ballot, so a sweep's coverage is visible.
-{
+if (!compileOnly) {
   const seeds = Number(process.env.BENCH_SIM_SEEDS ?? 10000); // the CI sweep's size: fewer understate the rate (warm-up)
   const sim = spawnSync(process.execPath, [join(repo, "scripts/sim.mjs"), "--seeds", String(seeds), "--short", "--json"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const line = sim.stdout.split("\n").find((l) => l.startsWith("{"));
@@ -202,7 +204,7 @@ const corpusClasses = {};
   for (const [phase, n] of Object.entries(r.ballotFaults).sort()) record(`sim_ballot_${phase.replace(/[^a-z0-9]+/gi, "_")}`, n, "schedules");
 }
 
-if (process.env.BENCH_LAB !== "0" && process.getuid?.() === 0) {
+if (!compileOnly && process.env.BENCH_LAB !== "0" && process.getuid?.() === 0) {
   const lab = spawnSync("npx", ["tsx", join(repo, "test/lab/bench.ts")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (lab.status !== 0) throw new Error(`lab bench failed (${lab.status})`);
   for (const line of lab.stdout.split("\n").filter((l) => l.startsWith("{"))) figures.push(JSON.parse(line));
@@ -210,7 +212,7 @@ if (process.env.BENCH_LAB !== "0" && process.getuid?.() === 0) {
 
 // The etcd lease store at scale: 50 simulated agents, 1,000 services, a 3-member etcd in a
 // network namespace the bench creates (root only: namespaces; BENCH_ETCD=0 skips it).
-if (process.env.BENCH_ETCD !== "0" && process.getuid?.() === 0) {
+if (!compileOnly && process.env.BENCH_ETCD !== "0" && process.getuid?.() === 0) {
   const scale = spawnSync("npx", ["tsx", join(repo, "bench/etcd-scale.ts")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 600_000 });
   if (scale.status !== 0) throw new Error(`etcd scale bench failed (${scale.status ?? scale.signal})`);
   for (const line of scale.stdout.split("\n").filter((l) => l.startsWith("{"))) figures.push(JSON.parse(line));
@@ -222,9 +224,10 @@ for (const f of figures) console.log(`  ${f.name.padEnd(width)}  ${String(f.valu
 const targets = Object.fromEntries(figures.map((f) => [f.name, f.value]));
 const met = (ok) => (ok ? "met" : "NOT met");
 console.log(`  targets: db1 cold ≤ 1.3× node floor: ${met(targets.db1_compile_vs_node_floor <= 1.3)}; svcc res start ${targets.res_helper_start_vs_node_floor}× node floor; 1,000 services < 300 ms: dryrun ${met(targets.compile_1000_services_dryrun < 300)}, tmpfs ${met(targets.compile_1000_services_tmpfs < 300)}`);
-console.log(`  generator (1 / 100 / 1,000 services): ${targets.generator_1_services} / ${targets.generator_100_services} / ${targets.generator_1000_services} ms, ${targets.generator_1_services_vs_node_floor} / ${targets.generator_100_services_vs_node_floor} / ${targets.generator_1000_services_vs_node_floor}× node -e 0; per unit at 1,000 vs Quadlet (issue 11's figures, not run here): ${targets.generator_1000_per_unit_vs_quadlet}× (goal ≤ 1: ${met(targets.generator_1000_per_unit_vs_quadlet <= 1)})`);
-console.log(`  corpus: ${targets.corpus_compiled} of ${targets.corpus_configs} real OpenSVC configs compile and pass systemd-analyze verify; refused: ${targets.corpus_refused_unsupported_driver} for a driver svcc does not compile, ${targets.corpus_refused_unsupported_feature} for a feature svcc refuses (${(corpusClasses["unsupported-feature"] ?? []).join(", ") || "none"}), ${targets.corpus_invalid} invalid as OpenSVC reads them (${(corpusClasses.invalid ?? []).join(", ") || "none"}), ${targets.corpus_refused_unclassified} for another reason${targets.corpus_refused_unclassified ? ` (${corpusClasses.unclassified.join(", ")})` : ""}. Of the ${targets.corpus_supported_driver_configs} configs using only supported drivers, the valid ones compile: ${targets.corpus_supported_only_compiled}% (goal ≥ 90%: ${met(targets.corpus_supported_only_compiled >= 90)}; ${targets.corpus_supported_only_compiled_incl_invalid}% counting the invalid ones)`);
-console.log(`  simulator: ${targets.sim_schedules} short schedules, ${targets.sim_failing_schedules} failing, ${targets.sim_schedules_per_s} schedules/s (10,000 in ${targets.sim_10000_short_schedules} s; goal ≤ 60 s: ${met(targets.sim_10000_short_schedules <= 60)}); with a pause past the takeover wait ${targets.sim_with_pause_longer_than_takeover}, a torn write ${targets.sim_with_torn_write}, an EIO ${targets.sim_with_eio}`);
+console.log(`  generator (1 / 100 / 1,000 services): ${targets.generator_1_services} / ${targets.generator_100_services} / ${targets.generator_1000_services} ms, ${targets.generator_1_services_vs_node_floor} / ${targets.generator_100_services_vs_node_floor} / ${targets.generator_1000_services_vs_node_floor}× node -e 0; per unit vs Quadlet (issue 11's figures, not run here): ${targets.generator_100_per_unit_vs_quadlet}× at 100, ${targets.generator_1000_per_unit_vs_quadlet}× at 1,000 (goal ≤ 1 at 1,000: ${met(targets.generator_1000_per_unit_vs_quadlet <= 1)})`);
+console.log(`  load average at the end: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (2 cores: figures above 1-2 are noisy; compare ratios taken in the same run)`);
+if (!compileOnly) console.log(`  corpus: ${targets.corpus_compiled} of ${targets.corpus_configs} real OpenSVC configs compile and pass systemd-analyze verify; refused: ${targets.corpus_refused_unsupported_driver} for a driver svcc does not compile, ${targets.corpus_refused_unsupported_feature} for a feature svcc refuses (${(corpusClasses["unsupported-feature"] ?? []).join(", ") || "none"}), ${targets.corpus_invalid} invalid as OpenSVC reads them (${(corpusClasses.invalid ?? []).join(", ") || "none"}), ${targets.corpus_refused_unclassified} for another reason${targets.corpus_refused_unclassified ? ` (${corpusClasses.unclassified.join(", ")})` : ""}. Of the ${targets.corpus_supported_driver_configs} configs using only supported drivers, the valid ones compile: ${targets.corpus_supported_only_compiled}% (goal ≥ 90%: ${met(targets.corpus_supported_only_compiled >= 90)}; ${targets.corpus_supported_only_compiled_incl_invalid}% counting the invalid ones)`);
+if (!compileOnly) console.log(`  simulator: ${targets.sim_schedules} short schedules, ${targets.sim_failing_schedules} failing, ${targets.sim_schedules_per_s} schedules/s (10,000 in ${targets.sim_10000_short_schedules} s; goal ≤ 60 s: ${met(targets.sim_10000_short_schedules <= 60)}); with a pause past the takeover wait ${targets.sim_with_pause_longer_than_takeover}, a torn write ${targets.sim_with_torn_write}, an EIO ${targets.sim_with_eio}`);
 if (targets.idle_agent_pss_mib !== undefined) console.log(`  idle agent: ${targets.idle_agent_pss_mib} MiB PSS (goal ≤ 50: ${met(targets.idle_agent_pss_mib <= 50)}), ${targets.idle_agent_cpu_s_per_min} CPU-s/min (goal ≤ 0.1: ${met(targets.idle_agent_cpu_s_per_min <= 0.1)})`);
 if (targets.checks_cpu_s_per_run !== undefined) {
   console.log(`  health checks (db1, every resource): ${targets.checks_cpu_s_per_run} CPU-s and ${targets.checks_wall_per_run} ms per run; every ${targets.checks_interval_default / 1000} s (the default): ${targets.checks_cpu_s_per_min_default} CPU-s/min; idle agent on the holder with its checks: ${targets.idle_agent_and_checks_cpu_s_per_min} CPU-s/min (goal ≤ 0.1: ${met(targets.idle_agent_and_checks_cpu_s_per_min <= 0.1)}; machine load ${targets.idle_window_machine_load_1m} during the idle window)`);

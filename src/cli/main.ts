@@ -132,9 +132,12 @@ export function buildProgram(): Command {
     // services would otherwise print a thousand lines). What needs attention stays per service.
     const total = { services: 0, written: 0, unchanged: 0, removed: 0 };
     try {
-      for (const { serviceName, files, bootUnits } of results) {
+      // Written together: one flush to disk per batch of services, not one per file (write.ts).
+      const outcomes = writer.writeServicesFiles(out, results, { force: options.force });
+      for (const [i, { serviceName, bootUnits }] of results.entries()) {
         try {
-          const written = writer.writeServiceFiles(out, serviceName, files, { force: options.force });
+          const written = outcomes[i];
+          if (written instanceof Error) throw written;
           for (const k of written.kept) process.stderr.write(`svcc: ${serviceName}: left ${out.shown}/${k.path} in place: ${k.reason}\n`);
           total.services++;
           total.written += written.written.length;

@@ -1,8 +1,13 @@
 // Compiled files → disk, atomically, never through a symlink svcc did not make.
 //
 // Each file goes to a temp file created with O_CREAT|O_EXCL|O_NOFOLLOW under an unpredictable
-// name in the same directory, is flushed and renamed over the old one (a rename replaces a
-// symlink, it never writes through it). A manifest per service (<svc>.svcc/manifest.json)
+// name in the same directory, and is renamed over the old one once it is on disk (a rename
+// replaces a symlink, it never writes through it). On disk means: the temp files of a batch of
+// services are written, then one syncfs() (sync -f) flushes them all, then the renames and
+// removals are done and a second syncfs makes them durable. A crash at any point leaves each
+// file whole, old or new; when svcc returns, everything it wrote is on disk. One fsync per file
+// and directory cost 4-8 s for 11,000 files on ext4; two syncfs per batch cost a fraction of
+// that. On tmpfs and ramfs, which a crash empties anyway, there is nothing to flush. A manifest per service (<svc>.svcc/manifest.json)
 // records what svcc wrote, so a recompile removes units that no longer exist and never touches
 // a file svcc did not write. A file is removed only when it is a regular file the manifest
 // lists, directly in the output directory or in <svc>.svcc/ (so it cannot resolve outside),
@@ -10,8 +15,9 @@
 // reached through the directory's descriptor (output-dir.ts), and one compile per service
 // writes at a time (service-lock.ts).
 
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import type { CompiledFile } from "./compile.js";
 import { fsFailure, OpenDirectory, openOutputDirectory, symlinkTarget, WriteError } from "./output-dir.js";
 import { lockFileName, lockService } from "./service-lock.js";
@@ -87,7 +93,16 @@ function inspect(dir: OpenDirectory, name: string, limit = Infinity): Existing {
 let tempPrefix: string | undefined;
 let tempCount = 0;
 
-function atomicWrite(dir: OpenDirectory, name: string, content: string): void {
+function removeQuietly(dir: OpenDirectory, name: string): void {
+  try {
+    unlinkSync(dir.at(name));
+  } catch {
+    // never made, or already renamed
+  }
+}
+
+/** A temp file beside `name` holding `content` (not yet flushed): its name. */
+function writeTemp(dir: OpenDirectory, name: string, content: string): string {
   tempPrefix ??= `.svcc-tmp-${randomBytes(8).toString("hex")}`;
   const temp = `${tempPrefix}-${tempCount++}`;
   let fd: number;
@@ -98,19 +113,44 @@ function atomicWrite(dir: OpenDirectory, name: string, content: string): void {
   }
   try {
     try {
-      writeSync(fd, content);
-      fsyncSync(fd);
+      writeAll(fd, content);
     } finally {
       closeSync(fd);
     }
-    renameSync(dir.at(temp), dir.at(name));
   } catch (err) {
-    try {
-      unlinkSync(dir.at(temp));
-    } catch {
-      // never made it, or already renamed
-    }
+    removeQuietly(dir, temp);
     throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
+  }
+  return temp;
+}
+
+/** Filesystems a crash empties (tmpfs, ramfs): nothing written there can be made durable. */
+const volatileFilesystems = new Set([0x01021994, 0x858458f6]);
+
+/**
+ * Makes what was written under `out` durable: one syncfs of its filesystem (`sync -f`, given
+ * the directory's descriptor: Node has no syncfs()), else, when sync(1) cannot do it, an fsync
+ * of each file and directory in `fallback`.
+ */
+function flush(out: OpenDirectory, fallback: () => Array<{ dir: OpenDirectory; name?: string }>): void {
+  if (volatileFilesystems.has(Number(statfsSync(out.at(".")).type))) return;
+  const synced = spawnSync("sync", ["--file-system", "/proc/self/fd/3"], { stdio: ["ignore", "ignore", "ignore", out.fd], timeout: 600_000 });
+  if (synced.status === 0) return;
+  for (const { dir, name } of fallback()) {
+    try {
+      if (name === undefined) {
+        fsyncSync(dir.fd);
+        continue;
+      }
+      const fd = openSync(dir.at(name), O_RDONLY | O_NOFOLLOW);
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      throw fsFailure(`cannot flush ${dir.shown}/${name ?? ""}`.replace(/\/$/, ""), err);
+    }
   }
 }
 
@@ -253,61 +293,155 @@ export function writeIntoFreshDirectory(out: OpenDirectory, serviceName: string,
 }
 
 export function writeServiceFiles(outDir: string | OpenDirectory, serviceName: string, files: CompiledFile[], options: WriteOptions = {}): WriteResult {
-  for (const f of files) {
-    if (!locate(f.path, serviceName)) throw new WriteError(`refusing to write "${f.path}": it could leave the output directory or clash with svcc's own files`);
-  }
   const out = typeof outDir === "string" ? openOutputDirectory(outDir) : outDir;
   try {
-    const svcDir = openServiceDirectory(out, serviceName);
-    try {
-      const release = lockService(svcDir, serviceName, { waitMs: options.lockWaitMs });
-      try {
-        return writeLocked(out, svcDir, serviceName, files, options);
-      } finally {
-        release();
-      }
-    } finally {
-      svcDir.close();
-    }
+    const [result] = writeServicesFiles(out, [{ serviceName, files }], options);
+    if (result instanceof Error) throw result;
+    return result;
   } finally {
     if (typeof outDir === "string") out.close();
   }
 }
 
-function writeLocked(out: OpenDirectory, svcDir: OpenDirectory, serviceName: string, files: CompiledFile[], options: WriteOptions): WriteResult {
-  const force = options.force === true;
-  const previous = new Set(readManifest(svcDir, serviceName, force).files);
-  const where = (path: string) => {
-    const { inService, name } = locate(path, serviceName)!;
-    return { dir: inService ? svcDir : out, name };
-  };
+/** Services flushed together: each holds its lock and its directory open until the batch is done. */
+const batchSize = 256;
 
-  // Look at every target first: nothing is written when one of them is not svcc's to replace.
-  const foreign: string[] = [];
-  const plan = files.map((f) => {
-    const { dir, name } = where(f.path);
-    const existing = inspect(dir, name);
-    if (existing.kind === "other" && !force) foreign.push(`${dir.shown}/${name} (${existing.what})`);
-    if (existing.kind === "file" && !previous.has(f.path) && !force) foreign.push(`${dir.shown}/${name}`);
-    return { f, dir, name, unchanged: existing.kind === "file" && existing.content.equals(Buffer.from(f.content, "utf8")) };
-  });
-  if (foreign.length > 0) {
-    throw new WriteError(`refusing to overwrite ${foreign.join(", ")}: not written by svcc for ${serviceName} (no manifest entry); move it away or pass --force`);
-  }
-
-  const result: WriteResult = { written: [], unchanged: [], removed: [], kept: [] };
-  const touched = new Set<OpenDirectory>();
-  for (const { f, dir, name, unchanged } of plan) {
-    if (unchanged) {
-      result.unchanged.push(f.path);
-      continue;
+/**
+ * Several services into one output directory, in batches (see the top of this file): each
+ * service's result, or the error that stopped it (nothing of it replaced when the error came
+ * before the renames). One service's error does not stop the others.
+ */
+export function writeServicesFiles(out: OpenDirectory, services: Array<{ serviceName: string; files: CompiledFile[] }>, options: WriteOptions = {}): Array<WriteResult | Error> {
+  const results: Array<WriteResult | Error> = [];
+  for (let start = 0; start < services.length; start += batchSize) {
+    const batch = services.slice(start, start + batchSize).map(({ serviceName, files }) => {
+      try {
+        return prepare(out, serviceName, files, options);
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    const ready = () => batch.filter((p): p is Prepared => !(p instanceof Error));
+    try {
+      try {
+        flush(out, () => ready().flatMap((p) => p.pending.map(({ dir, temp }) => ({ dir, name: temp }))));
+      } catch (err) {
+        for (const p of ready()) p.abandon();
+        throw err;
+      }
+      const committed = batch.map((p) => {
+        if (p instanceof Error) return p;
+        try {
+          return p.commit();
+        } catch (err) {
+          return err as Error;
+        }
+      });
+      flush(out, () => [{ dir: out }, ...ready().map((p) => ({ dir: p.svcDir }))]);
+      results.push(...committed);
+    } catch (err) {
+      results.push(...batch.map((p) => (p instanceof Error ? p : (err as Error))));
+    } finally {
+      for (const p of ready()) p.finish();
     }
-    atomicWrite(dir, name, f.content);
-    touched.add(dir);
-    result.written.push(f.path);
   }
+  return results;
+}
 
-  const current = new Set(files.map((f) => f.path));
+interface Prepared {
+  svcDir: OpenDirectory;
+  /** Temp files written and not yet renamed (the manifest's last). */
+  pending: Array<{ dir: OpenDirectory; temp: string; name: string }>;
+  /** Renames the temp files into place, removes what the service no longer has, renames the manifest. */
+  commit(): WriteResult;
+  /** Removes the temp files not renamed. */
+  abandon(): void;
+  /** Releases the lock and closes the service's directory. */
+  finish(): void;
+}
+
+/** Locks the service, checks every target and writes its temp files (nothing replaced yet). */
+function prepare(out: OpenDirectory, serviceName: string, files: CompiledFile[], options: WriteOptions): Prepared {
+  for (const f of files) {
+    if (!locate(f.path, serviceName)) throw new WriteError(`refusing to write "${f.path}": it could leave the output directory or clash with svcc's own files`);
+  }
+  const svcDir = openServiceDirectory(out, serviceName);
+  let release: (() => void) | undefined;
+  const pending: Prepared["pending"] = [];
+  const abandon = () => {
+    for (const { dir, temp } of pending.splice(0)) removeQuietly(dir, temp);
+  };
+  const finish = () => {
+    abandon();
+    try {
+      release?.();
+    } finally {
+      svcDir.close();
+    }
+  };
+  try {
+    release = lockService(svcDir, serviceName, { waitMs: options.lockWaitMs });
+    const force = options.force === true;
+    const previous = new Set(readManifest(svcDir, serviceName, force).files);
+    const where = (path: string) => {
+      const { inService, name } = locate(path, serviceName)!;
+      return { dir: inService ? svcDir : out, name };
+    };
+
+    // Look at every target first: nothing is written when one of them is not svcc's to replace.
+    const foreign: string[] = [];
+    const plan = files.map((f) => {
+      const { dir, name } = where(f.path);
+      const existing = inspect(dir, name);
+      if (existing.kind === "other" && !force) foreign.push(`${dir.shown}/${name} (${existing.what})`);
+      if (existing.kind === "file" && !previous.has(f.path) && !force) foreign.push(`${dir.shown}/${name}`);
+      return { f, dir, name, unchanged: existing.kind === "file" && existing.content.equals(Buffer.from(f.content, "utf8")) };
+    });
+    if (foreign.length > 0) {
+      throw new WriteError(`refusing to overwrite ${foreign.join(", ")}: not written by svcc for ${serviceName} (no manifest entry); move it away or pass --force`);
+    }
+
+    const result: WriteResult = { written: [], unchanged: [], removed: [], kept: [] };
+    for (const { f, dir, name, unchanged } of plan) {
+      if (unchanged) {
+        result.unchanged.push(f.path);
+        continue;
+      }
+      pending.push({ dir, temp: writeTemp(dir, name, f.content), name });
+      result.written.push(f.path);
+    }
+    // What svcc leaves in place below is not its own any more: it drops out of the manifest.
+    const current = new Set(files.map((f) => f.path));
+    pending.push({ dir: svcDir, temp: writeTemp(svcDir, "manifest.json", manifestText(serviceName, current)), name: "manifest.json" });
+
+    const commit = (): WriteResult => {
+      const renameInto = ({ dir, temp, name }: Prepared["pending"][number]) => {
+        try {
+          renameSync(dir.at(temp), dir.at(name));
+        } catch (err) {
+          throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
+        }
+      };
+      // The manifest is pending's last: renamed after the units and the removals. Each temp
+      // leaves `pending` once renamed, so a failure leaves the rest to abandon().
+      while (pending.length > 1) {
+        renameInto(pending[0]);
+        pending.shift();
+      }
+      removeStale(out, svcDir, serviceName, previous, current, result);
+      renameInto(pending[0]);
+      pending.shift();
+      return result;
+    };
+    return { svcDir, pending, commit, abandon, finish };
+  } catch (err) {
+    finish();
+    throw err;
+  }
+}
+
+/** Removes what the old manifest listed and the service no longer has, when it is still svcc's. */
+function removeStale(out: OpenDirectory, svcDir: OpenDirectory, serviceName: string, previous: Set<string>, current: Set<string>, result: WriteResult): void {
   for (const old of previous) {
     if (current.has(old)) continue;
     const location = locate(old, serviceName);
@@ -332,19 +466,6 @@ function writeLocked(out: OpenDirectory, svcDir: OpenDirectory, serviceName: str
     } catch (err) {
       if (codeOf(err) !== "ENOENT") throw fsFailure(`cannot remove ${dir.shown}/${location.name}`, err);
     }
-    touched.add(dir);
     result.removed.push(old);
   }
-
-  // What svcc left in place is not its own any more: it drops out of the manifest.
-  atomicWrite(svcDir, "manifest.json", manifestText(serviceName, current));
-  touched.add(svcDir);
-  for (const dir of touched) {
-    try {
-      fsyncSync(dir.fd);
-    } catch (err) {
-      throw fsFailure(`cannot flush ${dir.shown}`, err);
-    }
-  }
-  return result;
 }

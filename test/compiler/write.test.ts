@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { compileService } from "../../src/compiler/compile.js";
 import { ConfigError } from "../../src/compiler/errors.js";
-import { openInsideRoot } from "../../src/compiler/output-dir.js";
-import { WriteError, writeServiceFiles } from "../../src/compiler/write.js";
+import { openInsideRoot, openOutputDirectory } from "../../src/compiler/output-dir.js";
+import { WriteError, writeServiceFiles, writeServicesFiles } from "../../src/compiler/write.js";
 
 // Lets one test make the temp name predictable, as if an attacker had guessed it.
 const guessed = vi.hoisted(() => ({ bytes: undefined as Buffer | undefined }));
@@ -272,4 +272,98 @@ describe("writer: one compile per service at a time", () => {
       expect([...onDisk, ...envFiles].sort()).toEqual(listed);
     }
   }, 120_000);
+});
+
+describe("writer: durability, one flush per batch", () => {
+  const other = () => {
+    const config = JSON.parse(db1Text);
+    config["fs#1"].mnt = "/srv/other/data";
+    return compile("other", JSON.stringify(config));
+  };
+  /** A sync(1) on PATH that records, at each call, what the output directory (its fd 3) holds. */
+  function fakeSync(exitCode: number) {
+    const dir = fresh("fake-sync");
+    const log = join(dir, "log");
+    writeFileSync(join(dir, "sync"), `#!/bin/sh\n[ "$1" = --file-system ] || exit 9\necho "call $(ls -A "$2" | tr '\\n' ' ')" >> ${log}\nexit ${exitCode}\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    return { calls: () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : []), restore: () => (process.env.PATH = path) };
+  }
+
+  /** An output directory on a disk (tmpdir() may be a tmpfs): under the checkout's tmp/. */
+  const onDisk = () => {
+    mkdirSync(join(repo, "tmp"), { recursive: true });
+    const dir = mkdtempSync(join(repo, "tmp", "svcc-write-"));
+    onDiskDirs.push(dir);
+    return dir;
+  };
+  const onDiskDirs: string[] = [];
+  afterAll(() => onDiskDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it("on a disk: the temp files are flushed by one syncfs before any rename, the renames by a second one", () => {
+    const out = onDisk();
+    const sync = fakeSync(0);
+    const dir = openOutputDirectory(out);
+    try {
+      writeServicesFiles(dir, [
+        { serviceName: "db1", files: compile() },
+        { serviceName: "other", files: other() },
+      ]);
+    } finally {
+      sync.restore();
+      dir.close();
+    }
+    const calls = sync.calls();
+    expect(calls).toHaveLength(2);
+    // First call: only temp files (and the services' directories) — no unit is in place yet.
+    expect(calls[0].split(" ").slice(1).filter((f) => f && !f.startsWith(".svcc-tmp-")).sort()).toEqual(["db1.svcc", "other.svcc"]);
+    expect(calls[0]).toMatch(/\.svcc-tmp-/);
+    // Second: every unit renamed into place, no temp file left.
+    expect(calls[1]).not.toMatch(/\.svcc-tmp-/);
+    expect(calls[1]).toContain("db1.target");
+    expect(calls[1]).toContain("other.target");
+  });
+
+  it("without a working sync(1) it flushes file by file and still writes everything", () => {
+    const out = onDisk();
+    const sync = fakeSync(1);
+    try {
+      writeServiceFiles(out, "db1", compile());
+    } finally {
+      sync.restore();
+    }
+    expect(sync.calls()).toHaveLength(2);
+    expect(readdirSync(out).filter((f) => f.startsWith(".svcc-tmp-"))).toEqual([]);
+    for (const f of compile()) expect(readFileSync(join(out, f.path), "utf8")).toBe(f.content);
+  });
+
+  it("on tmpfs (emptied by a crash anyway) nothing is flushed", () => {
+    const out = mkdtempSync("/dev/shm/svcc-write-");
+    const sync = fakeSync(0);
+    try {
+      writeServiceFiles(out, "db1", compile());
+      expect(sync.calls()).toEqual([]);
+      expect(readFileSync(join(out, "db1.target"), "utf8")).toBe(compile().find((f) => f.path === "db1.target")!.content);
+    } finally {
+      sync.restore();
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("one service refused does not stop the others of its batch", () => {
+    const out = fresh("out");
+    writeFileSync(join(out, "other.target"), "[Unit]\n"); // not svcc's
+    const dir = openOutputDirectory(out);
+    const results = writeServicesFiles(dir, [
+      { serviceName: "other", files: other() },
+      { serviceName: "db1", files: compile() },
+    ]);
+    dir.close();
+    expect(results[0]).toBeInstanceOf(WriteError);
+    expect(String(results[0])).toMatch(/refusing to overwrite .*other\.target/);
+    expect(results[1]).toMatchObject({ written: expect.arrayContaining(["db1.target"]) });
+    expect(readFileSync(join(out, "other.target"), "utf8")).toBe("[Unit]\n");
+    expect(readdirSync(out).filter((f) => f.startsWith(".svcc-tmp-"))).toEqual([]);
+    expect(existsSync(join(out, "other.svcc/lock"))).toBe(false);
+  });
 });
