@@ -89,12 +89,19 @@ export async function runAgent(configFile: string): Promise<number> {
     log("-", `cannot start: ${message}`);
     return 1;
   };
+  const { notInstalledDesc } = await import("../compiler/service-desc.js");
+  const { HostConfigInstaller } = await import("../fence/config-install.js");
+  const { defaultServicesDir } = await import("../generator/generate.js");
   const services = [];
   for (const s of config.services) {
     try {
       services.push(readServiceDesc(config.unitDirs, s));
     } catch (err) {
-      return fail((err as Error).message);
+      const message = (err as Error).message;
+      // No units here yet: a published config (svcc deploy) brings them; until then nothing starts.
+      if (!/is not compiled on this node/.test(message)) return fail(message);
+      log(s, `${message}; waiting for a published config (svcc deploy ${s}): it is not started here until then`);
+      services.push(notInstalledDesc(s, config.nodes ?? [config.node], `${s} is not installed on this node (no units, and no published config yet): deploy it with \`svcc deploy\``));
     }
   }
   if (config.watchdog.kind === "device" && !existsSync(config.watchdog.device)) {
@@ -110,7 +117,19 @@ export async function runAgent(configFile: string): Promise<number> {
     : new NoWatchdog();
   const notifier = new SocketNotifier();
   const systemd = new SystemdBus(config.busAddress);
-  const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m) });
+  const daemonReload = async () => {
+    const r = await realRunner.run("systemctl", ["daemon-reload"], { timeoutMs: 60_000 });
+    if (r.exitCode !== 0) throw new Error(`systemctl daemon-reload failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  };
+  const configs = new HostConfigInstaller(defaultServicesDir, daemonReload);
+  const reloadDesc = (service: string) => {
+    try {
+      return readServiceDesc(config.unitDirs, service);
+    } catch {
+      return undefined;
+    }
+  };
+  const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m), configs, reloadDesc });
   // Before the slow checks below: a restarted agent keeps the watchdog its predecessor left
   // armed petted until that agent's lease deadline (Agent.bridgeWatchdog).
   await agent.bridgeWatchdog();
@@ -170,6 +189,8 @@ interface NodeStatus {
   since?: number;
   sinceExact?: boolean;
   units: Record<string, string>;
+  /** The published config version this node installed ("<n>:<hash>"). */
+  config?: string;
 }
 
 interface ServiceStatus {
@@ -183,6 +204,15 @@ interface ServiceStatus {
   nodes: Record<string, NodeStatus>;
   /** This node's last health check (the agent's own node only). */
   health?: { node: string; unit: string; state: string; everyMs: number; report?: { startedAt: number; ms: number; ok: boolean; results: Array<{ rid: string; ok: boolean; ms: number; output: string }> }; restarts: Record<string, number> };
+  /** The cluster's newest published config (svcc deploy), if any. */
+  config?: { n: number; hash: string; by: string; deleted?: boolean };
+}
+
+/** A node's installed config beside the cluster's: "v3", or "v2≠v3" while it lags. */
+function configText(s: ServiceStatus, n: NodeStatus): string {
+  if (!s.config) return "";
+  const here = n.config ? `v${n.config.split(":")[0]}` : "-";
+  return n.config === `${s.config.n}:${s.config.hash}` ? here : `${here}≠v${s.config.n}`;
 }
 
 /** The health checks of the node answering: when they last ran, and each failure with its output. */
@@ -259,11 +289,14 @@ export function formatStatus(data: AgentStatus, f: StatusFormat): string {
       lease: Math.max(8, ...rows.map((r) => leaseText(r.s, r.node).length + 1)),
     };
     const since = f.now !== undefined;
-    lines.push(f.style.dim(`${cell("SERVICE", w.service)}${cell("NODE", w.node)}${cell("STATE", 9)}${cell("LEASE", w.lease)}${since ? cell("SINCE", 8) : ""}LAST ACTION`));
+    // Only once a config was published (svcc deploy): each node's installed version beside the cluster's.
+    const configs = rows.some((r) => r.s.config);
+    const wc = Math.max(7, ...rows.map((r) => configText(r.s, r.n).length + 1));
+    lines.push(f.style.dim(`${cell("SERVICE", w.service)}${cell("NODE", w.node)}${cell("STATE", 9)}${cell("LEASE", w.lease)}${configs ? cell("CONFIG", wc) : ""}${since ? cell("SINCE", 8) : ""}LAST ACTION`));
     for (const { s, node, n } of rows) {
       const notes = [s.frozen ? "frozen" : "", n.heldDown ? "held down" : "", n.live ? "" : `node ${n.host}`].filter(Boolean);
       const action = `${notes.length ? `[${notes.join(", ")}] ` : ""}${n.step ?? ""}`;
-      lines.push(`${cell(s.service, w.service)}${cell(node, w.node)}${cell(n.state, 9, (t) => f.style.state(n.state, t))}${cell(leaseText(s, node), w.lease)}${since ? cell(sinceText(n, f.now), 8) : ""}${action}`.trimEnd());
+      lines.push(`${cell(s.service, w.service)}${cell(node, w.node)}${cell(n.state, 9, (t) => f.style.state(n.state, t))}${cell(leaseText(s, node), w.lease)}${configs ? cell(configText(s, n), wc, (t) => (t.includes("≠") ? f.style.red(t) : t)) : ""}${since ? cell(sinceText(n, f.now), 8) : ""}${action}`.trimEnd());
     }
     // The table is only the rows; what concerns a service as a whole (its problems, the
     // answering node's last health checks) follows after a blank line, each first line led by

@@ -244,6 +244,166 @@ export function buildProgram(): Command {
       .option("-q, --quiet", "only the final line (or the error)");
 
   program
+    .command("deploy")
+    .description("Publish a service config to every node, as `om SVC deploy --config=-`: compiled here first (a bad config: exit 2, nothing published), published through this node's agent with a version (counter and content hash), then followed until every live node's agent has installed it in /etc/svcc/services and reloaded systemd (its generator makes the units). A node that is down installs it when it comes back, before it may start the service. The published config is readable by root on every node: keep secrets in svcc's sec store.")
+    .argument("<config>", "config file (JSON or OpenSVC INI), or - for stdin (with --name)")
+    .option("--name <service>", "service name (default: the config file name without extension; required with -)")
+    .option("--cluster <file>", "cluster facts for the local compile (default /etc/svcc/cluster.json when it exists)")
+    .option("--strict", "make every warning an error")
+    .option("--base <version>", "publish only if the cluster's newest version is still this one (its counter; 0: none yet), as a compare-and-set; default: the newest this node's agent knows", (v) => Number(v))
+    .option("--timeout <seconds>", "how long to wait for every live node to install it", (v) => Number(v), 60)
+    .option("-q, --quiet", "only the final line (or the error)")
+    .addOption(socketOption())
+    .action(async (config: string, options: { name?: string; cluster?: string; strict?: boolean; base?: number; timeout: number; quiet?: boolean; socket: string }) => {
+      const { compileService } = await import("../compiler/compile.js");
+      const { ConfigError } = await import("../compiler/errors.js");
+      const { requireRoot } = await import("./agent-commands.js");
+      const { publishAndFollow } = await import("./deploy.js");
+      if (options.base !== undefined && !(Number.isSafeInteger(options.base) && options.base >= 0)) throw new CommanderError(exitCodes.usage, "svcc.usage", "--base expects a version counter (0 or more)");
+      if (!Number.isFinite(options.timeout) || options.timeout <= 0) throw new CommanderError(exitCodes.usage, "svcc.usage", "--timeout expects a positive number of seconds");
+      const { inputs, cluster } = await loadInputs([config], { ...options, env: [] });
+      if (inputs.length !== 1) throw new CommanderError(exitCodes.usage, "svcc.usage", `deploy takes one config file, not a directory (${config} holds ${inputs.length})`);
+      const input = inputs[0];
+      try {
+        const result = compileService({ ...input, cluster, strict: options.strict });
+        await reportWarnings(input.serviceName, input.file, result.warnings);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        report(err);
+        process.stderr.write("svcc: nothing published\n");
+        process.exitCode = exitCodes.usage;
+        return;
+      }
+      requireRoot();
+      const { systemClock } = await import("../fence/clock.js");
+      process.exitCode = await publishAndFollow(input.serviceName, input.text, { socket: options.socket, timeoutMs: options.timeout * 1000, quiet: options.quiet }, {
+        out: (l) => process.stdout.write(`${l}\n`),
+        err: (l) => process.stderr.write(`${l}\n`),
+        now: () => systemClock.now(),
+        sleep: (ms) => systemClock.sleep(ms),
+      }, options.base);
+    });
+
+  /** set, unset, edit config: the changed config is compiled here, then published on the version it came from. */
+  const publishChanged = async (service: string, text: string, base: number, source: string, options: { socket: string; timeout: number; quiet?: boolean; cluster?: string; strict?: boolean }) => {
+    const { compileService } = await import("../compiler/compile.js");
+    const { ConfigError } = await import("../compiler/errors.js");
+    const { publishAndFollow, sayWhatTakesEffect } = await import("./deploy.js");
+    const { readClusterFacts } = await import("./inputs.js");
+    try {
+      const result = compileService({ text, file: source, serviceName: service, cluster: readClusterFacts({ cluster: options.cluster }), strict: options.strict });
+      await reportWarnings(service, source, result.warnings);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      report(err);
+      process.stderr.write("svcc: nothing published\n");
+      return exitCodes.usage;
+    }
+    const { systemClock } = await import("../fence/clock.js");
+    const io = { out: (l: string) => process.stdout.write(`${l}\n`), err: (l: string) => process.stderr.write(`${l}\n`), now: () => systemClock.now(), sleep: (ms: number) => systemClock.sleep(ms) };
+    const code = await publishAndFollow(service, text, { socket: options.socket, timeoutMs: options.timeout * 1000, quiet: options.quiet }, io, base);
+    if (code === 0 && !options.quiet) await sayWhatTakesEffect(options.socket, service, io);
+    return code;
+  };
+  const withPublishOptions = (command: Command) =>
+    command
+      .option("--cluster <file>", "cluster facts for the local compile (default /etc/svcc/cluster.json when it exists)")
+      .option("--strict", "make every warning an error")
+      .option("--timeout <seconds>", "how long to wait for every live node to install it", (v) => Number(v), 60)
+      .option("-q, --quiet", "only the final line (or the error)")
+      .addOption(socketOption());
+
+  for (const cmd of ["set", "unset"] as const) {
+    withPublishOptions(
+      program
+        .command(cmd)
+        .description(cmd === "set"
+          ? "Change keywords of a published service config (as `om SVC set --kw`): the changed config is compiled here (a bad one: exit 2, nothing published), then published on the version it came from and followed as deploy. Says what takes effect now and what at the next start."
+          : "Remove keywords from a published service config (as `om SVC unset --kw`), validated and published as set does.")
+        .argument("<service>")
+        .requiredOption("--kw <keyword>", cmd === "set" ? "section.key=value, e.g. container#1.image=postgres:16 (repeatable)" : "section.key, e.g. container#1.start_timeout (repeatable)", collect, []),
+    ).action(async (service: string, options: { kw: string[]; socket: string; timeout: number; quiet?: boolean; cluster?: string; strict?: boolean }) => {
+      const { requireRoot } = await import("./agent-commands.js");
+      const { applyKeywords, fetchPublished, parseKeyword } = await import("./deploy.js");
+      const changes = options.kw.map((k) => parseKeyword(k, cmd === "set"));
+      requireRoot();
+      const published = await fetchPublished(options.socket, service);
+      const text = applyKeywords(published.text, changes);
+      if (text === published.text) {
+        process.stdout.write(`${service}: no change to v${published.version.n}: nothing published\n`);
+        return;
+      }
+      process.exitCode = await publishChanged(service, text, published.version.n, `${service} (v${published.version.n} with ${options.kw.join(", ")})`, options);
+    });
+  }
+
+  program
+    .command("print")
+    .description("Print published things: print config SERVICE.")
+    .command("config")
+    .description("Print a service's published config (the text svcc deploy published, as every node installs it).")
+    .argument("<service>")
+    .addOption(socketOption())
+    .action(async (service: string, options: { socket: string }) => {
+      const { requireRoot } = await import("./agent-commands.js");
+      const { fetchPublished } = await import("./deploy.js");
+      requireRoot();
+      const published = await fetchPublished(options.socket, service);
+      process.stdout.write(published.text);
+    });
+
+  withPublishOptions(
+    program
+      .command("edit")
+      .description("Edit published things: edit config SERVICE.")
+      .command("config")
+      .description("Edit a service's published config with $EDITOR (as `om SVC edit config`): validated here (a bad edit: exit 2, nothing published, the edit kept for svcc deploy --base), then published on the version it came from and followed as deploy.")
+      .argument("<service>"),
+  ).action(async (service: string, options: { socket: string; timeout: number; quiet?: boolean; cluster?: string; strict?: boolean }) => {
+    const { requireRoot } = await import("./agent-commands.js");
+    const { fetchPublished } = await import("./deploy.js");
+    const { mkdtempSync, readFileSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    requireRoot();
+    const published = await fetchPublished(options.socket, service);
+    const dir = mkdtempSync(join(tmpdir(), "svcc-edit-"));
+    const file = join(dir, `${service}.${published.text.trimStart().startsWith("{") ? "json" : "conf"}`);
+    writeFileSync(file, published.text, { mode: 0o600 });
+    const editor = process.env.VISUAL || process.env.EDITOR || "vi";
+    const ran = spawnSync("sh", ["-c", `${editor} "$1"`, "svcc-edit", file], { stdio: "inherit" });
+    if (ran.status !== 0) {
+      process.stderr.write(`svcc: ${editor} exited with ${ran.status ?? ran.signal}: nothing published (your edit is in ${file})\n`);
+      process.exitCode = exitCodes.failure;
+      return;
+    }
+    const text = readFileSync(file, "utf8");
+    if (text === published.text) {
+      rmSync(dir, { recursive: true, force: true });
+      process.stdout.write(`${service}: no change to v${published.version.n}: nothing published\n`);
+      return;
+    }
+    process.exitCode = await publishChanged(service, text, published.version.n, file, options);
+    if (process.exitCode === exitCodes.usage) process.stderr.write(`svcc: your edit is kept in ${file}: fix it, then svcc deploy ${file} --base ${published.version.n}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  });
+
+  program
+    .command("delete")
+    .description("Delete a service from every node: refused while it runs anywhere; otherwise its config is removed from the store (a deletion is a version) and every node removes its config and units (systemd reloads).")
+    .argument("<service>")
+    .option("--timeout <seconds>", "how long to wait for every live node to remove it", (v) => Number(v), 60)
+    .option("-q, --quiet", "only the final line (or the error)")
+    .addOption(socketOption())
+    .action(async (service: string, options: { socket: string; timeout: number; quiet?: boolean }) => {
+      const { requireRoot } = await import("./agent-commands.js");
+      const { publishAndFollow } = await import("./deploy.js");
+      const { systemClock } = await import("../fence/clock.js");
+      requireRoot();
+      process.exitCode = await publishAndFollow(service, null, { socket: options.socket, timeoutMs: options.timeout * 1000, quiet: options.quiet }, { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), now: () => systemClock.now(), sleep: (ms) => systemClock.sleep(ms) });
+    });
+
+  program
     .command("agent")
     .description("Run the lease and fencing agent of this node (normally as svcc-agent.service).")
     .option("--config <file>", "agent config", "/etc/svcc/agent.json")

@@ -62,6 +62,13 @@ export interface ServiceDesc {
   resources: ResourceCheck[];
   /** Absent when the service has nothing to check (or was compiled by an svcc without checks). */
   health?: HealthDesc;
+  /** Set by the agent for a service it manages that has no units here yet (`svcc deploy` installs them): never started. */
+  notInstalled?: string;
+}
+
+/** What the agent knows of a service with no units on this node: nothing runs, nothing may start. */
+export function notInstalledDesc(service: string, nodes: string[], why: string): ServiceDesc {
+  return { format: SERVICE_DESC_FORMAT, service, target: `${service}.target`, stopUnit: `${service}-stop.service`, leaseUnit: `${service}-lease.service`, members: [], containers: [], monitored: [], nodes, orchestrate: "no", monitorAction: "", resources: [], notInstalled: why };
 }
 
 export function isServiceDesc(v: unknown): v is ServiceDesc {

@@ -18,6 +18,8 @@ import type { InstanceState, StatusRecord } from "./lease/records.js";
 import type { ClusterIntent, HostView, LeaseStore, ServiceView } from "./lease/types.js";
 import type { JobOutcome, Systemd } from "./systemd.js";
 import type { Watchdog } from "./watchdog.js";
+import type { ConfigInstaller, InstalledConfig } from "./config-install.js";
+import { type ConfigStore, type ConfigVersion, describeVersion, type PublishResult } from "./lease/config-area.js";
 
 export interface AgentLog {
   (service: string, message: string): void;
@@ -36,6 +38,10 @@ export interface AgentDeps {
   notify?: (message: string) => void;
   /** Request ids (random in production; seeded in the simulator, so a schedule replays exactly). */
   newId?: () => string;
+  /** Installs published configs (`svcc deploy`) where the generator reads them; without it, published configs are ignored. */
+  configs?: ConfigInstaller;
+  /** Reads a service's description again after its config was installed (the generator's new units). */
+  reloadDesc?: (service: string) => ServiceDesc | undefined;
 }
 
 interface Job {
@@ -51,6 +57,11 @@ interface ArmedEscalation {
 
 interface ServiceRuntime {
   desc: ServiceDesc;
+  /** The published config version installed here (`svcc deploy`), as its version file says. */
+  installed?: InstalledConfig;
+  installing?: boolean;
+  /** The last install's failure, for the version it was tried for, retried after 5 s. */
+  installError?: { version: string; message: string; at: number };
   /** The token held here at the last look (a change of it makes the next tick look again). */
   tokenAtLook?: number;
   /** The last failed start's own error (from the journal), shown after the step until the next start. */
@@ -162,6 +173,7 @@ export class Agent {
     for (const desc of d.services) {
       this.services.set(desc.service, { desc, units: new Map(), statesKnown: false, startUnknown: false, startFailed: false, provenDown: false, remaining: [], step: "agent starting", stepAt: d.clock.now(), runtimeFailure: false, wasActive: false, killedByUs: false, restarts: new Map(), healthyAfter: d.clock.wallNow() });
     }
+    for (const [service, s] of this.services) s.installed = d.configs?.installed(service);
     this.warnings = unsafeChoices(d.config);
     this.onChange(() => this.noteStates());
   }
@@ -684,6 +696,7 @@ export class Agent {
 
   private async tickService(service: string, s: ServiceRuntime, live: Set<string>): Promise<void> {
     const now = this.d.clock.now();
+    this.followConfig(service, s);
     const view = this.d.store.view(service);
     // An operator cleared this node's hold-down (a newer intent naming it).
     if (view.intent.clear?.includes(this.node) && s.clearedAt !== view.intent.version) {
@@ -741,7 +754,7 @@ export class Agent {
       : this.anyUnitUp(s) ? "warn"
       : "down";
     const hd = s.holdDownUntil !== undefined && this.d.clock.now() < s.holdDownUntil;
-    return { st, u: s.desc.members.map((u) => letter(s.units.get(u))).join(""), tok: token, step: stepText(s.step, s.startError), ...(hd ? { hd: true } : {}) };
+    return { st, u: s.desc.members.map((u) => letter(s.units.get(u))).join(""), tok: token, step: stepText(s.step, s.startError), ...(hd ? { hd: true } : {}), ...(s.installed ? { cv: installedText(s.installed) } : {}) };
   }
 
   private statusLine?: string;
@@ -841,6 +854,11 @@ export class Agent {
     const { config, store } = this.d;
     switch (action.kind) {
       case "acquire": {
+        const stale = this.configStale(service, s);
+        if (stale) {
+          this.refuseStale(service, s, `not taking the lease: ${stale}`);
+          return;
+        }
         if (this.d.watchdog.kind !== "none" && !this.d.watchdog.armed) {
           await this.petIfSafe();
           if (!this.d.watchdog.armed) {
@@ -865,9 +883,15 @@ export class Agent {
         this.schedule();
         return;
       }
-      case "start":
+      case "start": {
+        const stale = this.configStale(service, s);
+        if (stale) {
+          this.refuseStale(service, s, `not starting: ${stale}`);
+          return;
+        }
         this.startJob(service, s, action.token, action.reason);
         return;
+      }
       case "stop":
         this.startStop(service, s, action.reason);
         return;
@@ -1229,6 +1253,92 @@ export class Agent {
     return { ok: true, token };
   }
 
+  // ---------- published configs (svcc deploy) ----------
+
+  private get configStore(): ConfigStore | undefined {
+    const store = this.d.store as Partial<ConfigStore>;
+    return typeof store.configVersion === "function" ? (store as ConfigStore) : undefined;
+  }
+
+  /** The cluster's newest published config of the service, as the store last read it (renew or watch: no I/O of its own). */
+  clusterConfig(service: string): ConfigVersion | undefined {
+    return this.d.configs ? this.configStore?.configVersion(service) : undefined;
+  }
+
+  /** Why this node may not run the service's units as they are here, if it may not. */
+  private configStale(service: string, s: ServiceRuntime): string | undefined {
+    const cluster = this.clusterConfig(service);
+    if (cluster?.deleted) return `${service} was deleted from the cluster at ${describeVersion(cluster)}`;
+    if (cluster && !(s.installed && s.installed.n === cluster.n && s.installed.hash === cluster.hash)) {
+      const here = s.installed ? `v${s.installed.n} (${s.installed.hash.slice(0, 8) || "deleted"})` : "none";
+      const error = s.installError?.version === installedText(cluster) ? `: installing it failed: ${s.installError.message}` : " (installing it)";
+      return `its installed config is ${here}, the cluster's is ${describeVersion(cluster)}${error}`;
+    }
+    if (s.desc.notInstalled) return s.desc.notInstalled;
+    return undefined;
+  }
+
+  private refuseStale(service: string, s: ServiceRuntime, step: string): void {
+    if (s.step !== step) this.log(service, step);
+    this.setStep(s, step);
+  }
+
+  /** A newer published version: read it, install it where the generator reads it, reload systemd; in the background (the tick goes on). */
+  private followConfig(service: string, s: ServiceRuntime): void {
+    const cluster = this.clusterConfig(service);
+    const configs = this.d.configs;
+    if (!cluster || !configs || s.installing) return;
+    if (s.installed && s.installed.n === cluster.n && s.installed.hash === cluster.hash) return;
+    const now = this.d.clock.now();
+    if (s.installError?.version === installedText(cluster) && now - s.installError.at < 5000) return;
+    if (cluster.deleted && (this.mayBeUp(s) || this.heldToken(service) !== undefined)) return; // removed once it is down here
+    s.installing = true;
+    void (async () => {
+      try {
+        if (cluster.deleted) await configs.remove(service, cluster);
+        else {
+          const published = await this.configStore!.readConfig(service);
+          if (!published || published.version.n !== cluster.n || published.version.hash !== cluster.hash) throw new Error(`the store now has ${describeVersion(published?.version)}`);
+          await configs.install(service, published.text, published.version);
+        }
+        s.installed = { n: cluster.n, hash: cluster.hash };
+        s.installError = undefined;
+        const desc = cluster.deleted ? undefined : this.d.reloadDesc?.(service);
+        if (desc && JSON.stringify(desc) !== JSON.stringify(s.desc)) {
+          s.desc = desc;
+          this.d.systemd.watchUnits([...this.services.values()].flatMap((r) => this.unitsOf(r)));
+          this.lookDirty = true;
+        }
+        this.log(service, `installed config ${describeVersion(cluster)} from ${cluster.by}${cluster.deleted ? " (removed its config and units)" : ""}; systemd reloaded`);
+      } catch (err) {
+        s.installError = { version: installedText(cluster), message: (err as Error).message, at: this.d.clock.now() };
+        this.log(service, `cannot install config ${describeVersion(cluster)}: ${(err as Error).message}`);
+        this.setStep(s, `cannot install config ${describeVersion(cluster)}: ${(err as Error).message}`);
+      } finally {
+        s.installing = false;
+        this.schedule();
+      }
+    })();
+  }
+
+  /** `svcc deploy`/`set`/`delete`: publishes through this node's store; base defaults to the newest version known here. */
+  async publishConfig(service: string, text: string | null, base?: number): Promise<PublishResult> {
+    const store = this.configStore;
+    if (!store || !this.d.configs) return { ok: false, reason: "this agent does not install published configs" };
+    if (text === null) {
+      const up = this.statusOf(service);
+      const running = Object.entries(up.nodes).filter(([, n]) => n.state !== "down" && n.state !== "unknown").map(([node, n]) => `${node} (${n.state})`);
+      if (running.length) return { ok: false, reason: `${service} is not down everywhere: ${running.join(", ")}; stop it first (svcc stop ${service})` };
+    }
+    return store.publishConfig(service, text, base ?? store.configVersion(service)?.n ?? 0);
+  }
+
+  async readConfig(service: string) {
+    const store = this.configStore;
+    if (!store) throw new Error("this agent's lease store keeps no published configs");
+    return store.readConfig(service);
+  }
+
   statusOf(service: string) {
     const s = this.services.get(service)!;
     const v = this.d.store.view(service);
@@ -1245,12 +1355,13 @@ export class Agent {
       maxToken: v.maxToken,
       problems: [...v.problems, ...(this.storeFatal ? [this.storeFatal] : [])],
       health: s.desc.health ? { node: this.node, unit: s.desc.health.unit, state: s.checkState ?? "unknown", everyMs: s.desc.health.intervalMs, report: s.check, restarts: Object.fromEntries(s.restarts) } : undefined,
+      config: this.clusterConfig(service),
       nodes: Object.fromEntries(
         s.desc.nodes.map((n) => {
           const st = v.statuses.get(n);
           const seen = this.stateSeen.get(service)?.get(n);
           const since = seen && seen.st === st?.st ? { since: seen.at, sinceExact: seen.exact } : {};
-          return [n, { live: live.has(n), host: hosts.get(n)?.state ?? "unknown", state: st?.st ?? "unknown", token: st?.tok, step: st?.step, heldDown: st?.hd ?? false, ...since, units: units(st?.u) }];
+          return [n, { live: live.has(n), host: hosts.get(n)?.state ?? "unknown", state: st?.st ?? "unknown", token: st?.tok, step: st?.step, heldDown: st?.hd ?? false, ...since, units: units(st?.u), ...(st?.cv !== undefined ? { config: st.cv } : {}) }];
         }),
       ),
     };
@@ -1295,4 +1406,9 @@ export class Agent {
       services: this.serviceNames().map((s) => this.statusOf(s)),
     };
   }
+}
+
+/** A version as a node reports it in its status record: "<n>:<hash>". */
+function installedText(v: { n: number; hash: string }): string {
+  return `${v.n}:${v.hash}`;
 }

@@ -17,7 +17,11 @@ export type ControlRequest =
   | { cmd: "stop"; service: string }
   | { cmd: "freeze" | "thaw"; service: string }
   | { cmd: "declare-dead"; node: string }
-  | { cmd: "clear-hold-down"; service: string; node: string };
+  | { cmd: "clear-hold-down"; service: string; node: string }
+  /** Publish a config (null: delete the service) on the newest version, or on base when given. */
+  | { cmd: "deploy"; service: string; text: string | null; base?: number }
+  /** The published config, whole. */
+  | { cmd: "config"; service: string };
 
 export type ControlEvent = RequestEvent;
 
@@ -116,6 +120,18 @@ async function handle(agent: Agent, request: ControlRequest, emit: (e: ControlEv
     case "clear-hold-down":
       await agent.clearHoldDown(String(request.service), String(request.node));
       return { done: true, ok: true };
+    case "deploy":
+    case "config": {
+      const service = String(request.service);
+      if (!agent.knows(service)) return { done: true, ok: false, error: `unknown service ${service} (this agent manages ${agent.serviceNames().join(", ") || "none"}: add it to every node's agent config and \`svcc lease init\` first)` };
+      if (request.cmd === "config") {
+        const published = await agent.readConfig(service);
+        return published ? { done: true, ok: true, data: published } : { done: true, ok: false, error: `${service} has no published config (svcc deploy publishes one)` };
+      }
+      const text = request.text === null ? null : String(request.text);
+      const r = await agent.publishConfig(service, text, typeof request.base === "number" ? request.base : undefined);
+      return r.ok ? { done: true, ok: true, data: { version: r.version } } : { done: true, ok: false, error: r.reason, data: { current: r.current } };
+    }
     case "switch":
     case "start":
     case "stop":

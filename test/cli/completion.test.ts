@@ -51,7 +51,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 
 describe("bash completion", () => {
   it("completes commands, subcommands and each command's options", () => {
-    expect(bashComplete("s")).toEqual(["start", "status", "stop", "switch"]);
+    expect(bashComplete("s")).toEqual(["set", "start", "status", "stop", "switch"]);
+    expect(bashComplete("print", "")).toEqual(["config"]);
     expect(bashComplete("lease", "")).toEqual(["init", "show"]);
     expect(bashComplete("status", "--")).toEqual(["--help", "--json", "--socket", "--verbose", "--watch"]);
     expect(bashComplete("logs", "db1", "-o", "json")).toEqual(["json", "json-pretty", "json-seq", "json-sse"]);
@@ -65,6 +66,9 @@ describe("bash completion", () => {
     expect(bashComplete("start", "db1", "--node", "")).toEqual(["node1", "node2", "node3"]);
     expect(bashComplete("clear-hold-down", "web2", "node")).toEqual(["node1", "node2", "node3"]);
     expect(bashComplete("logs", "-n", "15", "")).toEqual(["db1", "web2"]);
+    expect(bashComplete("set", "")).toEqual(["db1", "web2"]);
+    expect(bashComplete("edit", "config", "")).toEqual(["db1", "web2"]);
+    expect(bashComplete("delete", "")).toEqual(["db1", "web2"]);
   });
 
   it("offers no names that are not names (a value that would run in the shell is left out)", () => {

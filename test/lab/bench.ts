@@ -3,8 +3,9 @@
 // side with the seed's OpenSVC switch (stop ≈ 3.4 s, start ≈ 7.7 s, total ≈ 11.6 s).
 // Prints {"name","value","unit"} JSON lines on stdout (npm run bench collects them).
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import * as lab from "./lab.js";
 import { agentPid, agentSaid, compileAgentUnits, compileHealthUnits, hostPidOf, initLease, installAgent, LAB_MONITOR_SCHEDULE, startAgent, startWatchdog, svcc, takeoverWaitMs, upOn } from "./agent-setup.js";
 import { compileLabUnits, installEverywhere, startOn, stopOn, UNITS, unitTimes } from "./db1-units.js";
@@ -241,6 +242,7 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
       log(`switch ${from} → ${to}: ${totalMs.toFixed(0)} ms, resource actions ${(stopMs + startMs).toFixed(0)} ms, coordination ${(totalMs - stopMs - startMs).toFixed(0)} ms`);
       from = to;
     }
+    const deploy = await deployFigures(from);
     const idle = await idleAgentCost(from);
     const checkCost = await checkRunCost(from);
     const detection = await detectionTimes(from);
@@ -270,6 +272,7 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
       { name: "switch_coordination_overhead_agents", value: median(samples.map((s) => s.totalMs - s.actionsMs)) - cliStart, unit: "ms" },
       { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
       { name: "switch_total_vs_by_hand", value: total / byHandTotal, unit: "ratio" },
+      ...deploy,
       ...idle,
       { name: "crash_takeover", value: takeoverMs, unit: "ms" },
       { name: "crash_takeover_silence_bound", value: takeoverWaitMs, unit: "ms" },
@@ -366,6 +369,40 @@ async function detectionTimes(from: lab.NodeName): Promise<{ figures: Array<{ na
     { name: "pacemaker_monitor_interval_filesystem", value: 20_000, unit: "ms" },
   );
   return { figures: out, holder };
+}
+
+/**
+ * `svcc deploy` from one node until every node's agent reports the new version (issue 15), as
+ * the user waits for it (the CLI's start and local compile included) and from the publish on
+ * (the line svcc deploy ends with). The seed gives no figure for `om db1 deploy`: "after a few
+ * seconds, the service will be up". The nodes get svcc's generator and cluster facts; db1's
+ * units installed by hand shadow the generator's (the agents read the same description).
+ */
+async function deployFigures(from: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
+  for (const node of lab.NODES) {
+    await lab.exec(node, ["mkdir", "-p", "/etc/systemd/system-generators"], { check: true });
+    await lab.exec(node, ["ln", "-sf", `${lab.REPO_IN_NODE}/bin/svcc-generator`, "/etc/systemd/system-generators/svcc-generator"], { check: true });
+    writeFileSync(join(`/proc/${lab.nodePid(node)}/root`, "etc/svcc/cluster.json"), JSON.stringify({ clustername: "lab", nodes: [...lab.NODES] }));
+  }
+  const config = JSON.parse(readFileSync(join(lab.REPO_ROOT, "fixtures/lab/db1.json"), "utf8"));
+  const wall: number[] = [];
+  const followed: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    config.DEFAULT.comment = `bench deploy ${i}`;
+    writeFileSync(join(`/proc/${lab.nodePid(from)}/root`, "tmp/db1.json"), JSON.stringify(config));
+    const t0 = performance.now();
+    const r = await svcc(from, ["deploy", "/tmp/db1.json"], 120_000);
+    wall.push(performance.now() - t0);
+    if (r.exitCode !== 0) throw new Error(`svcc deploy: ${r.stderr}`);
+    const m = /is installed on every live node: (\d+\.\d+)s/.exec(r.stdout);
+    if (!m) throw new Error(`svcc deploy said: ${r.stdout}`);
+    followed.push(Number(m[1]) * 1000);
+    log(`deploy ${i + 1}: ${wall.at(-1)!.toFixed(0)} ms as the user waits, ${followed.at(-1)!.toFixed(0)} ms from the publish to every node reporting`);
+  }
+  return [
+    { name: "deploy_to_every_node", value: median(wall), unit: "ms" },
+    { name: "deploy_publish_to_every_node", value: median(followed), unit: "ms" },
+  ];
 }
 
 /** What an idle agent costs over a minute: PSS and CPU seconds, on the holder and on the standby. */

@@ -198,6 +198,8 @@ export interface StatusRecord {
   step?: string;
   /** Held down after a failure here (orchestration keeps the service away from this node). */
   hd?: boolean;
+  /** The published config version installed here (`svcc deploy`): "<n>:<hash>". */
+  cv?: string;
 }
 
 /** The ballot block of one host for one service (Disk Paxos dblock), plus what the host publishes. */
