@@ -3,7 +3,8 @@
 // named with what happens when it comes back, a lagging node named with its reason at the bound,
 // a refused publish, a newer version published meanwhile.
 
-import { mkdtempSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,5 +110,76 @@ describe("svcc set/unset: keywords changed in the published text", () => {
       "# db1\n[DEFAULT]\nnodes = n1 n2\n\n[container#1]\n; the database\nimage = postgres:15\nrm = true\n\n[fs#1]\nmnt = /srv\n\n[ip#0]\nipname = 1.2.3.4\n",
     );
     expect(() => applyKeywords(ini, [{ section: "DEFAULT", key: "comment", value: "a\nb" }])).toThrow(/a line break cannot be set in an INI config/);
+  });
+});
+
+describe("svcc edit config (the built CLI against a fake agent)", () => {
+  const repo = join(__dirname, "../..");
+  const text = readFileSync(join(repo, "fixtures/db1.json"), "utf8");
+  const hash = "0123456789abcdef";
+
+  async function fakeAgent(received: Array<Record<string, unknown>>): Promise<string> {
+    const socket = join(mkdtempSync(join(tmpdir(), "svcc-edit-")), "agent.sock");
+    server = createServer((c) => {
+      c.once("data", (chunk) => {
+        const req = JSON.parse(chunk.toString().split("\n")[0]);
+        received.push(req);
+        const at3 = { n: 3, hash, by: "n1" };
+        const answer =
+          req.cmd === "config" ? { done: true, ok: true, data: { version: { n: 2, hash: "aaaaaaaaaaaaaaaa", by: "n2" }, text } }
+          : req.cmd === "deploy" ? { done: true, ok: true, data: { version: at3 } }
+          : { done: true, ok: true, data: { services: [{ service: "db1", config: at3, nodes: { n1: { live: true, host: "live", state: "up", config: `3:${hash}` }, n2: { live: true, host: "live", state: "down", config: `3:${hash}` } } }] } };
+        c.end(`${JSON.stringify(answer)}\n`);
+      });
+    });
+    await new Promise<void>((r) => server!.listen(socket, r));
+    return socket;
+  }
+
+  function run(socket: string, editor: string) {
+    const cluster = join(mkdtempSync(join(tmpdir(), "svcc-edit-")), "cluster.json");
+    writeFileSync(cluster, JSON.stringify({ nodes: ["n1", "n2"] }));
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(repo, "bin/svcc"), "edit", "config", "db1", "--socket", socket, "--cluster", cluster], { env: { PATH: process.env.PATH ?? "", EDITOR: editor } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it("the edited text is validated, published on the version it came from, followed, and what takes effect when is said", async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const socket = await fakeAgent(received);
+    const r = await run(socket, `sed -i 's|"postgres"|"postgres:16"|'`);
+    expect(r.code, r.stderr).toBe(0);
+    const deploy = received.find((q) => q.cmd === "deploy")!;
+    expect(deploy).toMatchObject({ service: "db1", base: 2 });
+    expect(deploy.text).toBe(text.replace('"postgres"', '"postgres:16"'));
+    expect(r.stdout).toContain("db1 v3 (01234567) is installed on every live node");
+    expect(r.stdout).toContain("db1 keeps running as it was started on n1 (up): the change applies at its next start there");
+  });
+
+  it("a bad edit publishes nothing (exit 2) and is kept, with the command that publishes it once fixed", async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const socket = await fakeAgent(received);
+    const r = await run(socket, "sed -i 's|\"image\"|\"imagee\"|'");
+    expect(r.code).toBe(2);
+    expect(received.map((q) => q.cmd)).toEqual(["config"]);
+    expect(r.stderr).toMatch(/unknown keyword "imagee"/);
+    expect(r.stderr).toContain("svcc: nothing published");
+    const kept = /your edit is kept in (\S+): fix it, then svcc deploy \S+ --base 2/.exec(r.stderr);
+    expect(kept).not.toBeNull();
+    expect(readFileSync(kept![1], "utf8")).toContain('"imagee"');
+  });
+
+  it("an unchanged edit publishes nothing", async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const socket = await fakeAgent(received);
+    const r = await run(socket, "true");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("db1: no change to v2: nothing published\n");
+    expect(received.map((q) => q.cmd)).toEqual(["config"]);
   });
 });
