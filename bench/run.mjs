@@ -4,7 +4,8 @@
 // - the systemd generator on 1, 100 and 1,000 configs (ratios to node -e 0 and to Quadlet's);
 // - the corpus of real OpenSVC configs: how many compile and pass verify, and why the others are refused;
 // - the safety simulator: schedules/s and fault coverage per ballot phase;
-// - as root (unless BENCH_LAB=0), db1's relocation in the two-node lab (test/lab/bench.ts);
+// - as root (unless BENCH_LAB=0), db1's relocation in the two-node lab (test/lab/bench.ts), the
+//   agents' switch, takeover, idle cost and health checks, and svcc deploy until every node reports;
 // - as root (unless BENCH_ETCD=0), the etcd lease store with 1,000 services over 50 simulated agents (bench/etcd-scale.ts).
 // Figures are printed as a table and appended to bench/results.jsonl as {"name","value","unit"}.
 // BENCH_ONLY=compile runs the compile and generator figures alone (the first four lines above).
@@ -243,6 +244,9 @@ if (targets.lab_relocation_total !== undefined) {
 if (targets.switch_total !== undefined) {
   console.log(`  svcc switch: ${targets.switch_total} ms (goal < 3000 ms: ${met(targets.switch_total < 3000)}; ${targets.switch_total_vs_by_hand}× the by-hand relocation); coordination ${targets.switch_coordination_overhead} ms, ${targets.switch_coordination_overhead_agents} ms without the CLI's own start-up (goal < 300 ms: ${met(targets.switch_coordination_overhead < 300)} / ${met(targets.switch_coordination_overhead_agents < 300)})`);
   console.log(`  crash takeover: ${targets.crash_takeover} ms (settings: takeover after ${targets.crash_takeover_silence_bound} ms of silence; goal < 15000 ms: ${met(targets.crash_takeover < 15000)})`);
+}
+if (targets.deploy_to_every_node !== undefined) {
+  console.log(`  svcc deploy: ${targets.deploy_to_every_node} ms until every node's agent reports the new version, as the user waits (the CLI's start and local compile included); ${targets.deploy_publish_to_every_node} ms from the publish on. The seed's \`om db1 deploy\`: "after a few seconds, the service will be up" (no figure in its log)`);
 }
 if (targets.etcd_scale_failover !== undefined) {
   console.log(`  etcd store: ${targets.etcd_scale_services} services over ${targets.etcd_scale_nodes} simulated agents, 3-member etcd: steady ${targets.etcd_scale_steady_requests_per_s} requests/s (goal < 500: ${met(targets.etcd_scale_steady_requests_per_s < 500)}), ${targets.etcd_scale_memory_per_agent} KiB per agent; the ${targets.etcd_scale_killed_node_services} services of a killed node held elsewhere after ${targets.etcd_scale_failover} ms = ${targets.etcd_scale_failover_vs_ttl}× the TTL (goal < 2×: ${met(targets.etcd_scale_failover_vs_ttl < 2)})`);
