@@ -698,12 +698,16 @@ export class Agent {
     const now = this.d.clock.now();
     this.followConfig(service, s);
     const view = this.d.store.view(service);
-    // An operator cleared this node's hold-down (a newer intent naming it).
+    // An operator cleared this node's hold-down (a newer intent naming it: a start or switch
+    // here, or clear-hold-down), and with it the memory of a failure here: a start that failed,
+    // or an unmonitored member that failed while running (reported, not acted on, until then).
     if (view.intent.clear?.includes(this.node) && s.clearedAt !== view.intent.version) {
       s.clearedAt = view.intent.version;
       if (s.holdDownUntil !== undefined) this.log(service, `hold-down cleared by request (${view.intent.from})`);
+      if (s.runtimeFailure) this.log(service, `the failure while running is cleared by request (${view.intent.from}): it may start here again`);
       s.holdDownUntil = undefined;
       s.startFailed = false;
+      s.runtimeFailure = false;
     }
     const held = this.heldToken(service);
     const up = this.mayBeUp(s);

@@ -703,6 +703,18 @@ export class SimMachine {
     this.armChecks(s);
   }
 
+  /** A running member's process dies: systemd marks its unit failed, and OnFailure= starts the stop barrier (the rollback). */
+  injectMemberDeath(service: string, memberIndex: number): void {
+    const s = this.services.get(service)!;
+    const m = s.members[memberIndex];
+    if (!this.powered || !m || m.state !== "active" || s.job) return;
+    this.log(`fault: ${m.unit} died while running`);
+    m.state = "failed";
+    m.holds = false;
+    this.changed();
+    void this.stopService(s);
+  }
+
   /** Failures armed but not yet hit are dropped when faults heal. */
   disarmInjected(service: string): void {
     const s = this.services.get(service)!;

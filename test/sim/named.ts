@@ -326,6 +326,26 @@ export const namedCases: NamedCase[] = [
       return problems;
     },
   },
+  {
+    id: 57,
+    name: "an unmonitored member dies while running: reported, rolled back by systemd and left down (not restarted by the agent); an operator's start then starts db1 there again",
+    options: {
+      names: ["n1", "n2"],
+      orchestrate: "ha",
+      faultsUntil: 30_000,
+      // Member 3 (container#0) is not monitored in the simulated db1.
+      plan: [onN1, at(6000, { kind: "member-dies", machine: 0, member: 3 }), at(12_000, { kind: "request", machine: 0, request: { cmd: "start", node: "n1" } })],
+    },
+    check: (r) => {
+      const problems: string[] = [];
+      if (firstEntry(r, "n1#0", /failed while running/) === undefined) problems.push("n1 did not notice the runtime failure");
+      const restarted = r.entries.find((e) => e.who.startsWith("n1#0") && /starting db1\.target/.test(e.what) && e.t > 6000 && e.t < 12_000);
+      if (restarted) problems.push(`n1 started db1 again by itself after an unmonitored failure: ${restarted.what}`);
+      const ended = r.entries.find((e) => e.t >= 12_000 && /operator: start n1 → /.test(e.what));
+      if (!ended || !/→ done$/.test(ended.what)) problems.push(`the operator's start did not end done: ${ended?.what ?? "it never ended"}`);
+      return problems;
+    },
+  },
 ];
 
 export interface NamedOutcome {

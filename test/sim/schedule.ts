@@ -42,7 +42,9 @@ export type Fault =
   /** An operator starts the service by hand with a stale lease file (token 1, still "valid"): the guard bypassed. */
   | { kind: "stale-start"; machine: number }
   /** The monitored container fails its health check on the machine until restarted that many times (or faults heal). */
-  | { kind: "sick"; machine: number; restartsToHeal: number };
+  | { kind: "sick"; machine: number; restartsToHeal: number }
+  /** A running member's process dies (named cases only): systemd marks it failed and OnFailure= rolls the service back. */
+  | { kind: "member-dies"; machine: number; member: number };
 
 export interface PlannedFault {
   at: number;
@@ -349,6 +351,10 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
         case "sick":
           log(m.id, `FAULT: the monitored container fails its health check until restarted ${fault.restartsToHeal} time(s)`);
           m.injectSick(SERVICE, fault.restartsToHeal);
+          return;
+        case "member-dies":
+          log(m.id, `FAULT: member ${fault.member} dies while running`);
+          m.injectMemberDeath(SERVICE, fault.member);
           return;
         case "request":
           issue(m, fault.request);
