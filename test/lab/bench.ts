@@ -422,10 +422,18 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
     return ns / 1e9;
   };
   const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024;
-  await new Promise((r) => setTimeout(r, 5_000)); // let the switch's work settle
-  const before = new Map([...pids].map(([n, p]) => [n, cpu(p)]));
   const windowMs = 60_000;
-  await new Promise((r) => setTimeout(r, windowMs));
+  const minute = async () => {
+    const before = new Map([...pids].map(([n, p]) => [n, cpu(p)]));
+    await new Promise((r) => setTimeout(r, windowMs));
+    return new Map([...pids].map(([n, p]) => [n, ((cpu(p) - before.get(n)!) * 60_000) / windowMs]));
+  };
+  // The minute right after a switch is not idle: V8 compiles what became hot and collects the
+  // switch's garbage on its worker threads (the source node paid ~0.03-0.05 CPU-s more in the
+  // lab). It is printed; the idle figure is the minute after it.
+  await new Promise((r) => setTimeout(r, 5_000));
+  const afterSwitch = await minute();
+  const idle = await minute();
   // The machine's own load over the window (other people's tests share its 2 cores): the
   // figures above are only comparable at a similar load.
   const load = loadavg()[0];
@@ -433,11 +441,11 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
   const out: Array<{ name: string; value: number; unit: string }> = [{ name: "idle_window_machine_load_1m", value: load, unit: "load" }];
   for (const [node, pid] of pids) {
     const role = node === holderNode ? "holder" : "standby";
-    const cpuPerMin = ((cpu(pid) - before.get(node)!) * 60_000) / windowMs;
-    out.push({ name: `idle_agent_${role}_pss_mib`, value: pss(pid), unit: "MiB" }, { name: `idle_agent_${role}_cpu_s_per_min`, value: cpuPerMin, unit: "s" });
-    log(`idle agent on ${node} (${role}): ${pss(pid).toFixed(1)} MiB PSS, ${cpuPerMin.toFixed(3)} CPU-s/min`);
+    const cpuPerMin = idle.get(node)!;
+    out.push({ name: `idle_agent_${role}_pss_mib`, value: pss(pid), unit: "MiB" }, { name: `idle_agent_${role}_cpu_s_per_min`, value: cpuPerMin, unit: "s" }, { name: `agent_${role}_cpu_s_in_the_minute_after_a_switch`, value: afterSwitch.get(node)!, unit: "s" });
+    log(`idle agent on ${node} (${role}): ${pss(pid).toFixed(1)} MiB PSS, ${cpuPerMin.toFixed(3)} CPU-s/min (the minute right after the switch: ${afterSwitch.get(node)!.toFixed(3)})`);
   }
-  const worst = (suffix: string) => Math.max(...out.filter((f) => f.name.endsWith(suffix)).map((f) => f.value));
+  const worst = (suffix: string) => Math.max(...out.filter((f) => f.name.startsWith("idle_agent_") && f.name.endsWith(suffix)).map((f) => f.value));
   out.push({ name: "idle_agent_pss_mib", value: worst("_pss_mib"), unit: "MiB" }, { name: "idle_agent_cpu_s_per_min", value: worst("_cpu_s_per_min"), unit: "s" });
   return out;
 }
