@@ -68,7 +68,11 @@ try {
     config.env.gateway = `198.51.${100 + Math.floor(i / 250)}.254`;
     writeFileSync(join(many, `svc${String(i).padStart(4, "0")}.json`), JSON.stringify(config));
   }
-  const unitsPerService = 10;
+  // Units per service (files in the output directory itself, not in <svc>.svcc/), counted from
+  // what the compiler makes of one of them: per-unit figures follow the compiler as it grows.
+  const one = spawnSync(process.execPath, [bin, "compile", join(many, "svc0000.json"), "--nodes", "node-1-1,node-1-2", "--dryrun"], { encoding: "utf8" });
+  if (one.status !== 0) throw new Error(`compile of one service failed: ${one.stderr}`);
+  const unitsPerService = one.stdout.split("\n").filter((l) => /^---[^/]+---$/.test(l)).length;
   const manyRuns = Math.max(3, Math.floor(runs / 3));
   const dryrun = median([process.execPath, bin, "compile", many, "--nodes", "node-1-1,node-1-2", "--dryrun"], manyRuns);
   const manyOut = join(scratch, "many-out");
