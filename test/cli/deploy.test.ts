@@ -183,3 +183,67 @@ describe("svcc edit config (the built CLI against a fake agent)", () => {
     expect(received.map((q) => q.cmd)).toEqual(["config"]);
   });
 });
+
+describe("svcc deploy - (stdin, as the seed's om db1 deploy --config=-), the built CLI against a fake agent", () => {
+  const repo = join(__dirname, "../..");
+  const text = readFileSync(join(repo, "fixtures/db1.json"), "utf8");
+
+  async function fakeAgent(received: Array<Record<string, unknown>>): Promise<string> {
+    const socket = join(mkdtempSync(join(tmpdir(), "svcc-deploy-stdin-")), "agent.sock");
+    const v = { n: 1, hash: "0123456789abcdef", by: "n1" };
+    server = createServer((c) => {
+      c.once("data", (chunk) => {
+        const req = JSON.parse(chunk.toString().split("\n")[0]);
+        received.push(req);
+        const answer = req.cmd === "deploy" ? { done: true, ok: true, data: { version: v } } : { done: true, ok: true, data: { services: [{ service: "db1", config: v, nodes: { n1: { live: true, host: "live", state: "down", config: `1:${v.hash}` } } }] } };
+        c.end(`${JSON.stringify(answer)}\n`);
+      });
+    });
+    await new Promise<void>((r) => server!.listen(socket, r));
+    return socket;
+  }
+
+  function deploy(socket: string, input: string, args: string[]) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(repo, "bin/svcc"), "deploy", "-", ...args, "--socket", socket], { env: { PATH: process.env.PATH ?? "" } });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input);
+    });
+  }
+
+  it("publishes the text read from stdin, byte for byte, under --name", async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const socket = await fakeAgent(received);
+    const cluster = join(mkdtempSync(join(tmpdir(), "svcc-deploy-stdin-")), "cluster.json");
+    writeFileSync(cluster, JSON.stringify({ nodes: ["n1", "n2"] }));
+    const r = await deploy(socket, text, ["--name", "db1", "--cluster", cluster]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(received[0]).toEqual({ cmd: "deploy", service: "db1", text });
+    expect(r.stdout).toContain("db1 v1 (01234567) is installed on every live node");
+  });
+
+  it("a bad config from stdin: exit 2 with the usual message, and no request reaches the agent", async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const socket = await fakeAgent(received);
+    const cluster = join(mkdtempSync(join(tmpdir(), "svcc-deploy-stdin-")), "cluster.json");
+    writeFileSync(cluster, JSON.stringify({ nodes: ["n1", "n2"] }));
+    const r = await deploy(socket, text.replace('"image"', '"imagee"'), ["--name", "db1", "--cluster", cluster]);
+    expect(r.code).toBe(2);
+    expect(received).toEqual([]);
+    expect(r.stderr).toMatch(/-: \[container#0\] imagee: unknown keyword "imagee"/);
+    expect(r.stderr).toContain("svcc: nothing published");
+  });
+
+  it("- without --name is a usage error", async () => {
+    const received: Array<Record<string, unknown>> = [];
+    const socket = await fakeAgent(received);
+    const r = await deploy(socket, text, []);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--name/);
+    expect(received).toEqual([]);
+  });
+});
