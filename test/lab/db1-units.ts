@@ -109,27 +109,52 @@ async function stopTimesFromJournal(node: lab.NodeName, units: readonly string[]
   return out;
 }
 
-/** Samples both nodes until stopped; any moment with db1 resources on both is a violation. */
+/**
+ * The node's own mount table (read through its PID 1 from the machine: no process, no D-Bus,
+ * nothing that can time out under load): db1's data mount point, if mounted there.
+ */
+export function db1Mounted(node: lab.NodeName): boolean {
+  const table = readFileSync(`/proc/${lab.nodePid(node)}/mountinfo`, "utf8");
+  return table.split("\n").some((l) => l.split(" ")[4] === "/srv/db1/data");
+}
+
+/**
+ * Samples both nodes until stopped; any moment with db1 resources on both (units active, or
+ * the data mounted) is a violation. A node that is up but whose units could not be listed is
+ * counted as a blind sample (its mount table is still read), never as "nothing there".
+ */
 export function watchInvariant(intervalMs = 200) {
   const violations: string[] = [];
   let samples = 0;
+  let blind = 0;
   let running = true;
+  const sample = async (n: lab.NodeName): Promise<string[] | undefined> => {
+    let mounted: boolean;
+    try {
+      mounted = db1Mounted(n);
+    } catch {
+      return undefined; // the node is down (a test reset or rebooted it): nothing runs there
+    }
+    const units = await activeResources(n).catch(() => undefined);
+    if (units === undefined) blind++;
+    const out = units ?? [];
+    if (mounted && !out.includes("srv-db1-data.mount")) out.push("(/srv/db1/data mounted)");
+    return out;
+  };
   const loop = (async () => {
     // Bounded: at most one hour of samples, and it ends when stop() is called.
     for (let i = 0; running && i < 3_600_000 / intervalMs; i++) {
-      try {
-        const [a, b] = await Promise.all(lab.NODES.map((n) => activeResources(n).catch(() => [] as string[])));
-        samples++;
-        if (a.length && b.length) violations.push(`${new Date().toISOString()}: node1 [${a.join(" ")}] and node2 [${b.join(" ")}]`);
-      } catch {
-        // a node being rebooted by a test: nothing to sample there
-      }
+      const [a, b] = await Promise.all(lab.NODES.map(sample));
+      samples++;
+      if (a?.length && b?.length) violations.push(`${new Date().toISOString()}: node1 [${a.join(" ")}] and node2 [${b.join(" ")}]`);
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   })();
   return {
     violations,
     samples: () => samples,
+    /** Samples where a running node's units could not be listed (its mount table still was). */
+    blind: () => blind,
     async stop() {
       running = false;
       await loop;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as lab from "./lab.js";
 import { bringUpForTests, tearDownForTests } from "./lifecycle.js";
-import { activeResources, compileLabUnits, installEverywhere, notInactive, SERVICE, startOn, stopOn, vgTags, watchInvariant } from "./db1-units.js";
+import { activeResources, compileLabUnits, db1Mounted, installEverywhere, notInactive, SERVICE, startOn, stopOn, vgTags, watchInvariant } from "./db1-units.js";
 
 const addr = lab.SERVICE_ADDR;
 let invariant: ReturnType<typeof watchInvariant>;
@@ -45,6 +45,8 @@ describe("db1 in the lab", () => {
     expect(await lab.clientPsql("select 1").then((r) => r.stdout.trim())).toBe("1");
     expect(await vgTags("node1")).toBe("node1");
     expect(await lab.mountsUnder("node1", "/srv/db1/data")).toEqual(["/srv/db1/data"]);
+    // What the invariant sampler reads without running anything in the nodes.
+    expect([db1Mounted("node1"), db1Mounted("node2")]).toEqual([true, false]);
     expect((await lab.exec("node1", ["findmnt", "-no", "FSTYPE", "/srv/db1/data"])).stdout.trim()).toBe("xfs");
     expect((await lab.containers("node1")).sort()).toEqual(["db1.container.0", "db1.container.1"]);
     expect((await lab.exec("node1", ["docker", "exec", "db1.container.1", "id", "-u"])).stdout.trim()).toBe("999");
@@ -62,6 +64,7 @@ describe("db1 in the lab", () => {
     const stopMs = performance.now() - t0;
     expect(stop.exitCode, stop.stderr).toBe(0);
     expect(await activeResources("node1")).toEqual([]);
+    expect(db1Mounted("node1")).toBe(false);
     expect(await notInactive("node1")).toEqual([]);
     process.stderr.write(`lab: systemctl stop db1.target returned in ${Math.round(stopMs)} ms with every member down\n`);
     expect(await lab.mountsUnder("node1", "/srv/db1")).toEqual([]);
