@@ -176,6 +176,8 @@ function openServiceDirectory(out: OpenDirectory, serviceName: string): OpenDire
 
 interface Manifest {
   files: string[];
+  /** Its text as read (undefined when there was none, or it was set aside). */
+  text?: string;
 }
 
 function readManifest(svcDir: OpenDirectory, serviceName: string, force: boolean): Manifest {
@@ -196,7 +198,7 @@ function readManifest(svcDir: OpenDirectory, serviceName: string, force: boolean
   }
   if (data.service !== serviceName) return unreadable(`belongs to service ${JSON.stringify(data.service)}, not ${serviceName}`);
   if (!Array.isArray(data.files) || !data.files.every((f) => typeof f === "string")) return unreadable("unreadable svcc manifest");
-  return { files: data.files };
+  return { files: data.files, text: existing.content.toString("utf8") };
 }
 
 /** Where a manifest or compiled path lives: the output directory itself, or <svc>.svcc/. */
@@ -322,9 +324,11 @@ export function writeServicesFiles(out: OpenDirectory, services: Array<{ service
       }
     });
     const ready = () => batch.filter((p): p is Prepared => !(p instanceof Error));
+    // A batch where nothing changed (a recompile of the same configs) has nothing to flush.
+    const changes = ready().some((p) => p.pending.length > 0);
     try {
       try {
-        flush(out, () => ready().flatMap((p) => p.pending.map(({ dir, temp }) => ({ dir, name: temp }))));
+        if (changes) flush(out, () => ready().flatMap((p) => p.pending.map(({ dir, temp }) => ({ dir, name: temp }))));
       } catch (err) {
         for (const p of ready()) p.abandon();
         throw err;
@@ -337,7 +341,7 @@ export function writeServicesFiles(out: OpenDirectory, services: Array<{ service
           return err as Error;
         }
       });
-      flush(out, () => [{ dir: out }, ...ready().map((p) => ({ dir: p.svcDir }))]);
+      if (changes) flush(out, () => [{ dir: out }, ...ready().map((p) => ({ dir: p.svcDir }))]);
       results.push(...committed);
     } catch (err) {
       results.push(...batch.map((p) => (p instanceof Error ? p : (err as Error))));
@@ -382,7 +386,8 @@ function prepare(out: OpenDirectory, serviceName: string, files: CompiledFile[],
   try {
     release = lockService(svcDir, serviceName, { waitMs: options.lockWaitMs });
     const force = options.force === true;
-    const previous = new Set(readManifest(svcDir, serviceName, force).files);
+    const old = readManifest(svcDir, serviceName, force);
+    const previous = new Set(old.files);
     const where = (path: string) => {
       const { inService, name } = locate(path, serviceName)!;
       return { dir: inService ? svcDir : out, name };
@@ -412,7 +417,11 @@ function prepare(out: OpenDirectory, serviceName: string, files: CompiledFile[],
     }
     // What svcc leaves in place below is not its own any more: it drops out of the manifest.
     const current = new Set(files.map((f) => f.path));
-    pending.push({ dir: svcDir, temp: writeTemp(svcDir, "manifest.json", manifestText(serviceName, current)), name: "manifest.json" });
+    const manifest = manifestText(serviceName, current);
+    // Nothing changed (every file as compiled, the same manifest, so nothing to remove): nothing
+    // is written, renamed or flushed.
+    if (pending.length === 0 && manifest === old.text) return { svcDir, pending, commit: () => result, abandon, finish };
+    pending.push({ dir: svcDir, temp: writeTemp(svcDir, "manifest.json", manifest), name: "manifest.json" });
 
     const commit = (): WriteResult => {
       const renameInto = ({ dir, temp, name }: Prepared["pending"][number]) => {

@@ -324,6 +324,27 @@ describe("writer: durability, one flush per batch", () => {
     expect(calls[1]).toContain("other.target");
   });
 
+  it("a recompile that changes nothing writes, renames and flushes nothing (the manifest is left as it was)", () => {
+    const out = onDisk();
+    const sync = fakeSync(0);
+    try {
+      writeServiceFiles(out, "db1", compile());
+      const manifest = lstatSync(join(out, "db1.svcc/manifest.json"));
+      const again = writeServiceFiles(out, "db1", compile());
+      expect(again.written).toEqual([]);
+      expect(again.unchanged.sort()).toEqual(compile().map((f) => f.path).sort());
+      expect(sync.calls()).toHaveLength(2); // the first write's two, none for the second
+      const after = lstatSync(join(out, "db1.svcc/manifest.json"));
+      expect([after.ino, after.mtimeMs]).toEqual([manifest.ino, manifest.mtimeMs]);
+      // One file changed: written, and the manifest with it, with both flushes.
+      const changed = compile().map((f) => (f.path === "db1.target" ? { ...f, content: `${f.content}# changed\n` } : f));
+      expect(writeServiceFiles(out, "db1", changed).written).toEqual(["db1.target"]);
+      expect(sync.calls()).toHaveLength(4);
+    } finally {
+      sync.restore();
+    }
+  });
+
   it("without a working sync(1) it flushes file by file and still writes everything", () => {
     const out = onDisk();
     const sync = fakeSync(1);
