@@ -11,7 +11,8 @@ function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function keysPattern(names: Iterable<string>): string {
+/** A section's keywords, each plain or scoped (`name@node`); scripts/build.ts turns this shape into a set lookup. */
+export function keysPattern(names: Iterable<string>): string {
   return `^(${[...names].map(escapeRegex).join("|")})${scopeSuffix}$`;
 }
 
