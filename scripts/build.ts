@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import AjvModule from "ajv";
 import standaloneModule from "ajv/dist/standalone/index.js";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { buildConfigSchema, keysPattern } from "../src/compiler/schema.js";
 import { renderKeywordDocs } from "../src/compiler/keyword-docs.js";
 
@@ -111,6 +111,7 @@ const common = {
   supported: { "dynamic-import": false },
   absWorkingDir: root,
   logLevel: "warning" as const,
+  plugins: [commanderLazyChildProcess()],
 };
 /** Each npm package whose code went into a bundle: name, version, license and its license text. */
 function thirdPartyLicenses(inputs: string[]): string {
@@ -128,12 +129,35 @@ function thirdPartyLicenses(inputs: string[]): string {
   return `svcc's bundles in dist/ include the following packages.\n\n${sections.join(`\n${"-".repeat(72)}\n\n`)}`;
 }
 
+/**
+ * commander requires node:child_process when it loads, for executable subcommands (`git-foo`
+ * style), which svcc has none of. That module and what it brings (net's dgram, the socket list)
+ * cost every `svcc` start about a millisecond: the require is made lazy, on first spawn. The
+ * build fails if commander's code changed so that the line is not found.
+ */
+function commanderLazyChildProcess(): Plugin {
+  const line = "const childProcess = require('node:child_process');";
+  return {
+    name: "commander-lazy-child-process",
+    setup(b) {
+      b.onLoad({ filter: /node_modules[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+        const text = readFileSync(args.path, "utf8");
+        if (!text.includes(line) || (text.match(/childProcess\./g) ?? []).length !== (text.match(/childProcess\.spawn\(/g) ?? []).length) {
+          throw new Error(`${args.path}: commander no longer requires child_process as expected (or uses more than spawn): update commanderLazyChildProcess`);
+        }
+        return { contents: text.replace(line, "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };"), loader: "js" };
+      });
+    },
+  };
+}
+
 const bundles = [];
 bundles.push(await build({
   ...common,
   entryPoints: [join(root, "src/cli/main.ts")],
   outfile: join(root, "dist/svcc.cjs"),
   plugins: [
+    ...common.plugins,
     {
       name: "separate-bundles",
       setup(b) {

@@ -15,11 +15,11 @@
 // reached through the directory's descriptor (output-dir.ts), and one compile per service
 // writes at a time (service-lock.ts).
 
-import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import type { CompiledFile } from "./compile.js";
 import { fsFailure, OpenDirectory, openOutputDirectory, symlinkTarget, WriteError } from "./output-dir.js";
+import { randomHex } from "./random.js";
 import { lockFileName, lockService } from "./service-lock.js";
 
 export { WriteError } from "./output-dir.js";
@@ -89,6 +89,10 @@ function inspect(dir: OpenDirectory, name: string, limit = Infinity): Existing {
   }
 }
 
+// node:child_process (sync -f) is loaded only to flush a real disk: it brings some 5 internal
+// modules, a measurable part of a one-service compile's start, and tmpfs does not need it.
+const requireBuiltin = createRequire(import.meta.url);
+
 /** Temp names: random per process (so nobody can plant one in advance), then counted. */
 let tempPrefix: string | undefined;
 let tempCount = 0;
@@ -103,7 +107,7 @@ function removeQuietly(dir: OpenDirectory, name: string): void {
 
 /** A temp file beside `name` holding `content` (not yet flushed): its name. */
 function writeTemp(dir: OpenDirectory, name: string, content: string): string {
-  tempPrefix ??= `.svcc-tmp-${randomBytes(8).toString("hex")}`;
+  tempPrefix ??= `.svcc-tmp-${randomHex(8)}`;
   const temp = `${tempPrefix}-${tempCount++}`;
   let fd: number;
   try {
@@ -134,6 +138,7 @@ const volatileFilesystems = new Set([0x01021994, 0x858458f6]);
  */
 function flush(out: OpenDirectory, fallback: () => Array<{ dir: OpenDirectory; name?: string }>): void {
   if (volatileFilesystems.has(Number(statfsSync(out.at(".")).type))) return;
+  const { spawnSync } = requireBuiltin("node:child_process") as typeof import("node:child_process");
   const synced = spawnSync("sync", ["--file-system", "/proc/self/fd/3"], { stdio: ["ignore", "ignore", "ignore", out.fd], timeout: 600_000 });
   if (synced.status === 0) return;
   for (const { dir, name } of fallback()) {

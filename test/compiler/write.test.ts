@@ -15,9 +15,9 @@ import { WriteError, writeServiceFiles, writeServicesFiles } from "../../src/com
 
 // Lets one test make the temp name predictable, as if an attacker had guessed it.
 const guessed = vi.hoisted(() => ({ bytes: undefined as Buffer | undefined }));
-vi.mock("node:crypto", async (importOriginal) => {
-  const original = await importOriginal<typeof import("node:crypto")>();
-  return { ...original, randomBytes: (n: number) => guessed.bytes ?? original.randomBytes(n) };
+vi.mock("../../src/compiler/random.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("../../src/compiler/random.js")>();
+  return { ...original, randomHex: (n: number) => guessed.bytes?.toString("hex") ?? original.randomHex(n) };
 });
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
