@@ -97,10 +97,27 @@ describe("the Engine API over a unix socket (a stand-in daemon)", () => {
 });
 
 describe("container-wait with the engine's API", () => {
-  const run = (api: EngineApi, runner = new FakeRunner()) => {
+  const run = (api: EngineApi, runner = new FakeRunner(), clock = new FakeClock()) => {
     let stderr = "";
-    return runResAction(["container-wait", "--engine", "docker", "--name", "db1.container.1", "--timeout-ms", "5000"], { runner, engineApi: api, host: fakeHost(), clock: new FakeClock(), stderr: (t) => void (stderr += t), stdout: () => undefined }).then((code) => ({ code, stderr, runner }));
+    return runResAction(["container-wait", "--engine", "docker", "--name", "db1.container.1", "--timeout-ms", "5000"], { runner, engineApi: api, host: fakeHost(), clock, stderr: (t) => void (stderr += t), stdout: () => undefined }).then((code) => ({ code, stderr, runner }));
   };
+
+  it("asks the API every 20 ms, not on the CLI's backoff: a container that runs is seen within 20 ms of it", async () => {
+    const clock = new FakeClock();
+    const asked: number[] = [];
+    const { code } = await run(
+      {
+        inspect: async () => {
+          asked.push(clock.now());
+          return asked.length < 8 ? { state: { Status: "created", Running: false, Pid: 0 } } : { state: { Status: "running", Running: true, Pid: 99 } };
+        },
+      },
+      new FakeRunner(),
+      clock,
+    );
+    expect(code).toBe(0);
+    expect(asked.slice(1).map((t, i) => t - asked[i])).toEqual(Array(7).fill(20));
+  });
 
   it("asks the API until the container runs, and runs no CLI", async () => {
     const answers = [{ missing: true as const }, { state: { Status: "created", Running: false, Pid: 0 } }, { state: { Status: "running", Running: true, Pid: 99 } }];
