@@ -658,7 +658,8 @@ export class Agent {
         provenDown: s.provenDown && !this.anyUnitUp(s) && !this.anyFailed(s),
         monitorFailed: s.desc.monitored.some((u) => s.units.get(u) === "failed"),
         sick: this.sickResource(s),
-        guardPending: s.statesKnown && !s.job && s.units.get(s.desc.leaseUnit) === "activating" && s.desc.members.every((u) => u === s.desc.leaseUnit || s.units.get(u) === "inactive"),
+        // The precheck runs beside the guard (it only sends ARP probes; everything else is ordered after both).
+        guardPending: s.statesKnown && !s.job && s.units.get(s.desc.leaseUnit) === "activating" && s.desc.members.every((u) => u === s.desc.leaseUnit || u === `${s.desc.service}-precheck.service` || s.units.get(u) === "inactive"),
       },
       job: s.job?.kind,
       startFailed: s.startFailed,

@@ -29,9 +29,10 @@ export interface LocalView {
    */
   sick?: SickResource;
   /**
-   * The lease guard (first unit of the chain) is running and every other member is inactive:
-   * a start by hand that the guard is about to refuse or admit. Nothing else can start before
-   * it finishes (every member is ordered after it).
+   * The lease guard (first unit of the chain) is running and every other member is inactive
+   * (but the precheck, which runs beside it and only looks): a start by hand that the guard is
+   * about to refuse or admit. Nothing that takes a resource can start before it finishes
+   * (every resource is ordered after it).
    */
   guardPending?: boolean;
 }

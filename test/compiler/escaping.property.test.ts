@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileService } from "../../src/compiler/compile.js";
 import { commandArgv } from "../../src/compiler/drivers/command.js";
+import { releaseCommand } from "../../src/compiler/drivers/fs.js";
 import { ConfigError } from "../../src/compiler/errors.js";
 import { type LoadedUnit, loadWithSystemdAsync, parseEnvironmentFile, substituteVariables } from "../helpers/systemd-oracle.js";
 
@@ -159,7 +160,7 @@ function meant(c: Case, i: number, mountUnit: string): Record<string, Meant> {
     },
     [mountUnit]: { exec: {}, environment: [], what: `/dev${c.dev}`, where: mnt, options: c.mntOpt === "" ? "n/a" : c.mntOpt },
     [`${name}-fs0.service`]: {
-      exec: { ExecStart: [[svcc, "res", "fs-prepare", "--mnt", mnt, "--user", c.fsUser]], ExecStop: [[svcc, "res", "fs-release", "--mnt", mnt, "--rounds", "3"]] },
+      exec: { ExecStart: [[svcc, "res", "fs-prepare", "--mnt", mnt, "--user", c.fsUser]], ExecStop: [releaseCommand(svcc, mnt, 3)] },
       environment: env("fs#0"),
     },
   };

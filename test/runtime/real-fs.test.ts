@@ -3,11 +3,12 @@
 // processes using that tmpfs: the ones started here.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { releaseCommand } from "../../src/compiler/drivers/fs.js";
 
 const isRoot = process.getuid?.() === 0;
 const helperScript = fileURLToPath(new URL("./run-helper.ts", import.meta.url));
@@ -70,6 +71,40 @@ describe.skipIf(!isRoot)("real: fs-prepare / fs-release on a tmpfs", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("is not a mount point");
     expect(statSync(base).mode & 0o7777).toBe(before);
+  });
+
+  // The unit's stop command (src/compiler/drivers/fs.ts releaseCommand): fuser first, the
+  // helper only when someone uses the mount or fuser cannot tell. A stand-in svcc records its call.
+  const stopCommand = (path: string, env?: NodeJS.ProcessEnv) => {
+    const fake = join(base, "fake-svcc");
+    const calls = join(base, "fake-svcc.calls");
+    rmSync(calls, { force: true });
+    writeFileSync(fake, `#!/bin/sh\necho "$@" >> '${calls}'\n`, { mode: 0o755 });
+    const [cmd, ...args] = releaseCommand(fake, path, 3);
+    const r = spawnSync(cmd, args, { encoding: "utf8", env: env ?? process.env });
+    return { code: r.status, stderr: r.stderr, helperCalls: existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : [] };
+  };
+
+  it("the unit's stop command: nobody uses the mount, so no helper start", () => {
+    const r = stopCommand(mnt);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.helperCalls).toEqual([]);
+    expect(r.stderr).toContain(`nobody uses ${mnt}: nothing to release`);
+  });
+
+  it("the unit's stop command: a path that is not a mount point (only the directory around it is) needs no helper", () => {
+    const r = stopCommand(base);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.helperCalls).toEqual([]);
+  });
+
+  it("the unit's stop command: a user of the mount, or no fuser to ask, hands over to the helper", async () => {
+    const child = await user(false);
+    expect(stopCommand(mnt).helperCalls).toEqual([`res fs-release --mnt ${mnt} --rounds 3`]);
+    process.kill(-child.pid!, "SIGKILL");
+    await exited(child);
+    const noFuser = stopCommand(mnt, { ...process.env, PATH: "/nonexistent" });
+    expect(noFuser.helperCalls).toEqual([`res fs-release --mnt ${mnt} --rounds 3`]);
   });
 
   it("kills the mount's users, SIGTERM then SIGKILL for those ignoring it, and the umount then succeeds", async () => {

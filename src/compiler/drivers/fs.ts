@@ -85,7 +85,7 @@ export const fsHost = defineDriver({
     const companion = serviceUnit(resourceUnitName(service, resource.rid), `users and ownership of ${mnt}`, service, resource, {
       type: "oneshot",
       start: prepare.length > 5 ? [prepare] : [],
-      stop: [[svccBin, "res", "fs-release", "--mnt", mnt, "--rounds", String(v.kill_rounds)]],
+      stop: [releaseCommand(svccBin, mnt, v.kill_rounds)],
       timeouts,
     });
     add(companion, "Unit", "BindsTo", mount.name);
@@ -93,6 +93,20 @@ export const fsHost = defineDriver({
     return { units: [mount, companion], first: mount, last: companion, main: companion, summary: `fs ${resource.type} ${dev} on ${mnt}` };
   },
 });
+
+/**
+ * The stop step that ends the mount's users before the umount. Usually nobody uses it, and
+ * `fuser -s -mM` says so in a few ms; the helper (a Node start, ~50 ms, ~130 ms for the step
+ * in the lab) runs only when fuser found a user (exit 0) or could not tell (anything but 1,
+ * e.g. fuser missing: the helper then fails with the reason). fuser exits 1 when nobody uses
+ * the mount and when the path is not a mount point: nothing to release either way (-M never
+ * widens the search to the filesystem around the path). The values go in as the shell's
+ * positional arguments, never into the script's text.
+ */
+export function releaseCommand(svccBin: string, mnt: string, rounds: number): string[] {
+  const script = 'fuser -s -mM "$2" 2>/dev/null; [ $? = 1 ] && { echo "nobody uses $2: nothing to release" >&2; exit 0; }; exec "$1" res fs-release --mnt "$2" --rounds "$3"';
+  return ["/bin/sh", "-c", script, "sh", svccBin, mnt, String(rounds)];
+}
 
 /**
  * fs type=flag: OpenSVC's marker that the service instance is up on this node (a file in
