@@ -4,7 +4,8 @@
 
 import { sameAddress } from "./address.js";
 import type { CommandRunner, RunOptions } from "./runner.js";
-import { CommandError, runChecked } from "./runner.js";
+import { ActionError } from "./errors.js";
+import { CommandError, commandLine, runChecked, stderrSummary } from "./runner.js";
 
 /** Where a command runs: here, or in the network namespace of a process. */
 export type Place = { netnsPid?: number };
@@ -18,6 +19,42 @@ export function inPlace(place: Place, cmd: string, args: string[]): [string, str
 export async function ipIn(runner: CommandRunner, place: Place, args: string[], what?: string): Promise<string> {
   const [cmd, argv] = inPlace(place, "ip", args);
   return (await runChecked(runner, cmd, argv, undefined, what)).stdout;
+}
+
+/** One command of a batch, and what it was for (the error names it). */
+export interface IpStep {
+  args: string[];
+  what?: string;
+}
+
+/** Thrown by ipBatch: which step failed (0-based), or undefined when ip did not say. */
+export class IpBatchError extends ActionError {
+  constructor(
+    message: string,
+    readonly failedStep: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Several ip commands in one process (`ip -batch -`, one command a line, stopping at the first
+ * that fails: ip says "Command failed -:N"), so a step pays one process start (and one nsenter)
+ * instead of one per command. A failure names its command and purpose as ipIn would.
+ */
+export async function ipBatch(runner: CommandRunner, place: Place, steps: IpStep[]): Promise<void> {
+  if (steps.length === 0) return;
+  for (const step of steps) if (step.args.some((a) => /[\s"'\\#]/.test(a) || a === "")) throw new Error(`internal: ip batch argument ${JSON.stringify(step.args)} needs quoting`);
+  const [cmd, argv] = inPlace(place, "ip", ["-batch", "-"]);
+  const result = await runner.run(cmd, argv, { input: `${steps.map((s) => s.args.join(" ")).join("\n")}\n` });
+  if (result.exitCode === 0 && !result.timedOut) return;
+  const n = Number(/Command failed -:(\d+)/.exec(result.stderr)?.[1]);
+  const failed = Number.isInteger(n) && n >= 1 && n <= steps.length ? n - 1 : undefined;
+  const step = failed === undefined ? undefined : steps[failed];
+  const detail = stderrSummary(result.stderr.replace(/^Command failed -:\d+\s*$/m, "")) || `exit ${result.exitCode}`;
+  const how = result.timedOut ? "timed out" : `failed (exit ${result.exitCode})`;
+  const shown = step ? commandLine(...inPlace(place, "ip", step.args)) : `${commandLine(cmd, argv)} (${steps.length} commands)`;
+  throw new IpBatchError(`${step?.what ? `${step.what}: ` : ""}\`${shown}\` ${how}: ${detail}`, failed);
 }
 
 export interface InterfaceAddresses {

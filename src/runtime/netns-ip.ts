@@ -1,16 +1,19 @@
 // The service address plumbed into a container's network namespace (OpenSVC's ip type=netns).
-// The interface is made on the host, on the parent device, under a temporary name derived
-// from the container's PID and the address (two services, or two addresses of one container,
-// never pick the same name), moved into the namespace, and finished there through nsenter.
-// Any failure after the interface exists deletes it again: a start either completes or
-// leaves nothing behind, so a retry starts from a clean slate.
+// macvlan and ipvlan interfaces are made directly inside the namespace under their final name
+// (`ip link add link DEV name NSDEV netns PID`: the parent is found here, the interface made
+// there). A veth pair (bridge mode) is made on the host under temporary names derived from the
+// container's PID and the address (two services, or two addresses of one container, never pick
+// the same name), its host end put in the bridge, the other end moved in and renamed. What is
+// done inside the namespace is one `ip -batch` through nsenter. Any failure after the interface
+// exists deletes it again: a start either completes or leaves nothing behind, so a retry starts
+// from a clean slate.
 
 import { announceAddress } from "./arp.js";
 import { subnetOf, type ServiceAddress } from "./address.js";
 import type { RuntimeContext } from "./context.js";
 import { type EngineClient, runningContainerPid } from "./container.js";
 import { ActionError, exitCodes } from "./errors.js";
-import { findAddress, here, inPlace, ipIn, listAddresses, type InterfaceAddresses, type Place } from "./iproute.js";
+import { findAddress, here, inPlace, ipBatch, IpBatchError, ipIn, type IpStep, listAddresses, type InterfaceAddresses, type Place } from "./iproute.js";
 
 export type NetnsMode = "bridge" | "macvlan" | "ipvlan-l2" | "ipvlan-l3";
 export const netnsModes: readonly NetnsMode[] = ["bridge", "macvlan", "ipvlan-l2", "ipvlan-l3"];
@@ -92,33 +95,48 @@ export async function netnsIpStart(ctx: RuntimeContext, spec: NetnsAddress): Pro
   if (links.some((l) => l.ifname === nsdev)) throw new ActionError(`${nsdev} already exists in the namespace of ${ownerName(spec.owner)} (pid ${pid}); choose another nsdev`);
 
   const { hostEnd, guest } = temporaryNames(pid, address.address);
-  // How to remove what exists so far; replaced as the interface moves and is renamed.
+  // What is made is set up inside the namespace in one `ip -batch` (one nsenter and one ip
+  // start instead of one per command: the lab's ip step went from 8 process starts to 2-3).
+  const inside: IpStep[] = [];
+  if (mode === "bridge") inside.push({ args: ["link", "set", guest, "name", nsdev], what: `cannot rename ${guest} to ${nsdev}` });
+  if (spec.macaddr) inside.push({ args: ["link", "set", nsdev, "address", spec.macaddr], what: `cannot set the MAC address of ${nsdev}` });
+  inside.push({ args: ["addr", "add", cidr, "dev", nsdev], what: `cannot add ${cidr} to ${nsdev}` });
+  inside.push({ args: ["link", "set", nsdev, "up"], what: `cannot bring ${nsdev} up` });
+  // Default route first: with the subnet route gone the gateway would be unreachable to add.
+  if (spec.gateway) inside.push({ args: ["route", "replace", "default", "via", spec.gateway, "dev", nsdev], what: `cannot set the default route via ${spec.gateway}` });
+  if (spec.delNetRoute) inside.push({ args: ["route", "del", subnetOf(address.address, prefix, address.family), "dev", nsdev], what: "cannot delete the subnet route" });
+  // How to remove what exists so far.
   let undo: { place: Place; name: string } | undefined;
   try {
     if (mode === "bridge") {
       // The veth takes the bridge's MTU: a port with a smaller one would lower the bridge's.
       const mtu = await parentMtu(ctx, dev);
       const mtuArgs = mtu ? ["mtu", String(mtu)] : [];
-      await ipIn(ctx.runner, here, ["link", "add", "name", hostEnd, ...mtuArgs, "type", "veth", "peer", "name", guest, ...mtuArgs], "cannot create the veth pair");
-      // Deleting the host end deletes its peer too, wherever the peer is by then.
+      const hostSide: IpStep[] = [
+        { args: ["link", "add", "name", hostEnd, ...mtuArgs, "type", "veth", "peer", "name", guest, ...mtuArgs], what: "cannot create the veth pair" },
+        { args: ["link", "set", hostEnd, "master", dev], what: `cannot attach ${hostEnd} to bridge ${dev}` },
+        { args: ["link", "set", hostEnd, "up"], what: `cannot bring ${hostEnd} up` },
+        { args: ["link", "set", guest, "netns", String(pid)], what: `cannot move ${guest} into the namespace of pid ${pid}` },
+      ];
+      try {
+        await ipBatch(ctx.runner, here, hostSide);
+      } catch (err) {
+        // The pair's creation itself failed: nothing was made (never delete what we did not make).
+        if (err instanceof IpBatchError && err.failedStep === 0) throw err;
+        // Deleting the host end deletes its peer too, wherever the peer is by then (not knowing
+        // how far ip got counts as made).
+        undo = { place: here, name: hostEnd };
+        throw err;
+      }
       undo = { place: here, name: hostEnd };
-      await ipIn(ctx.runner, here, ["link", "set", hostEnd, "master", dev], `cannot attach ${hostEnd} to bridge ${dev}`);
-      await ipIn(ctx.runner, here, ["link", "set", hostEnd, "up"]);
     } else {
+      // Made directly inside the namespace under its final name (the kernel resolves the parent
+      // here and creates the interface there): no temporary name, no move, no rename.
       const type = mode === "macvlan" ? ["macvlan", "mode", "bridge"] : ["ipvlan", "mode", mode === "ipvlan-l2" ? "l2" : "l3"];
-      await ipIn(ctx.runner, here, ["link", "add", "link", dev, "name", guest, "type", ...type], `cannot create the ${mode} interface on ${dev}`);
-      undo = { place: here, name: guest };
+      await ipIn(ctx.runner, here, ["link", "add", "link", dev, "name", nsdev, "netns", String(pid), "type", ...type], `cannot create the ${mode} interface on ${dev} in the namespace of pid ${pid}`);
+      undo = { place: netns, name: nsdev };
     }
-    await ipIn(ctx.runner, here, ["link", "set", guest, "netns", String(pid)], `cannot move ${guest} into the namespace of pid ${pid}`);
-    if (mode !== "bridge") undo = { place: netns, name: guest };
-    await ipIn(ctx.runner, netns, ["link", "set", guest, "name", nsdev], `cannot rename ${guest} to ${nsdev}`);
-    if (mode !== "bridge") undo = { place: netns, name: nsdev };
-    if (spec.macaddr) await ipIn(ctx.runner, netns, ["link", "set", nsdev, "address", spec.macaddr], `cannot set the MAC address of ${nsdev}`);
-    await ipIn(ctx.runner, netns, ["addr", "add", cidr, "dev", nsdev], `cannot add ${cidr} to ${nsdev}`);
-    await ipIn(ctx.runner, netns, ["link", "set", nsdev, "up"]);
-    // Default route first: with the subnet route gone the gateway would be unreachable to add.
-    if (spec.gateway) await ipIn(ctx.runner, netns, ["route", "replace", "default", "via", spec.gateway, "dev", nsdev], `cannot set the default route via ${spec.gateway}`);
-    if (spec.delNetRoute) await ipIn(ctx.runner, netns, ["route", "del", subnetOf(address.address, prefix, address.family), "dev", nsdev], "cannot delete the subnet route");
+    await ipBatch(ctx.runner, netns, inside);
   } catch (err) {
     if (undo) {
       const { place, name } = undo;

@@ -20,6 +20,8 @@ export interface RunOptions {
   detach?: boolean;
   /** Working directory of the child. */
   cwd?: string;
+  /** Written to the child's stdin (otherwise stdin is /dev/null). */
+  input?: string;
 }
 
 export interface CommandResult {
@@ -89,7 +91,7 @@ export function execaRunner(): CommandRunner {
       const { execa } = await import("execa");
       const result = await execa(cmd, args, {
         reject: false,
-        stdin: "ignore",
+        ...(opts.input !== undefined ? { input: opts.input } : { stdin: "ignore" as const }),
         timeout: opts.timeoutMs ?? defaultCommandTimeoutMs,
         killSignal: opts.killSignal ?? "SIGTERM",
         forceKillAfterDelay: 2_000,

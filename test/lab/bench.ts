@@ -76,7 +76,8 @@ async function main() {
       if (stops.length) figures.push({ name: `lab_stop_${unit}`, value: median(stops), unit: "ms" });
       figures.push({ name: `lab_start_${unit}`, value: median(samples.map((s) => s.perUnitStart[unit])), unit: "ms" });
     }
-    // BENCH_LAB_AGENT=0: the relocation figures only (a short run that holds the lab lock less).
+    // BENCH_LAB_AGENT=0: the relocation figures only (a short run that holds the lab lock less);
+    // BENCH_LAB_AGENT=switch: and the switch's.
     if (process.env.BENCH_LAB_AGENT !== "0") figures.push(...(await agentFigures(floor.total)));
     for (const f of figures) f.value = f.unit === "ratio" || f.unit === "s" || f.unit === "load" ? Math.round(f.value * 1000) / 1000 : Math.round(f.value * 10) / 10;
     for (const f of figures) process.stdout.write(`${JSON.stringify(f)}\n`);
@@ -242,6 +243,30 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
       log(`switch ${from} → ${to}: ${totalMs.toFixed(0)} ms, resource actions ${(stopMs + startMs).toFixed(0)} ms, coordination ${(totalMs - stopMs - startMs).toFixed(0)} ms`);
       from = to;
     }
+    const switchFigures = async (cliOn: lab.NodeName) => {
+      // The switch is timed as a user sees it, from running the CLI in a node; its own start-up is
+      // part of that but not of the agents' coordination, so it is measured apart.
+      const cliStarts: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        await svcc(cliOn, ["--version"]);
+        cliStarts.push(performance.now() - t);
+      }
+      const cliStart = median(cliStarts);
+      const total = median(samples.map((s) => s.totalMs));
+      const actions = median(samples.map((s) => s.actionsMs));
+      return [
+        { name: "switch_total", value: total, unit: "ms" },
+        { name: "switch_resource_actions", value: actions, unit: "ms" },
+        { name: "switch_coordination_overhead", value: median(samples.map((s) => s.totalMs - s.actionsMs)), unit: "ms" },
+        { name: "switch_cli_startup_in_node", value: cliStart, unit: "ms" },
+        { name: "switch_coordination_overhead_agents", value: median(samples.map((s) => s.totalMs - s.actionsMs)) - cliStart, unit: "ms" },
+        { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
+        { name: "switch_total_vs_by_hand", value: total / byHandTotal, unit: "ratio" },
+      ];
+    };
+    // BENCH_LAB_AGENT=switch: the switch figures only (no deploy, idle minutes, checks, crash).
+    if (process.env.BENCH_LAB_AGENT === "switch") return await switchFigures(from);
     const deploy = await deployFigures(from);
     const idle = await idleAgentCost(from);
     const checkCost = await checkRunCost(from);
@@ -253,25 +278,8 @@ async function agentFigures(byHandTotal: number): Promise<Array<{ name: string; 
     await upOn(survivor, 90_000);
     const takeoverMs = performance.now() - t0;
     log(`crash takeover ${from} → ${survivor}: ${takeoverMs.toFixed(0)} ms (the settings promise takeover after ${takeoverWaitMs} ms of silence)`);
-    const total = median(samples.map((s) => s.totalMs));
-    const actions = median(samples.map((s) => s.actionsMs));
-    // The switch is timed as a user sees it, from running the CLI in a node; its own start-up is
-    // part of that but not of the agents' coordination, so it is measured apart.
-    const cliStarts: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      await svcc(survivor, ["--version"]);
-      cliStarts.push(performance.now() - t);
-    }
-    const cliStart = median(cliStarts);
     return [
-      { name: "switch_total", value: total, unit: "ms" },
-      { name: "switch_resource_actions", value: actions, unit: "ms" },
-      { name: "switch_coordination_overhead", value: median(samples.map((s) => s.totalMs - s.actionsMs)), unit: "ms" },
-      { name: "switch_cli_startup_in_node", value: cliStart, unit: "ms" },
-      { name: "switch_coordination_overhead_agents", value: median(samples.map((s) => s.totalMs - s.actionsMs)) - cliStart, unit: "ms" },
-      { name: "switch_total_vs_seed", value: total / 11620, unit: "ratio" },
-      { name: "switch_total_vs_by_hand", value: total / byHandTotal, unit: "ratio" },
+      ...(await switchFigures(survivor)),
       ...deploy,
       ...idle,
       { name: "crash_takeover", value: takeoverMs, unit: "ms" },

@@ -15,6 +15,23 @@ function docker(mode: string, ...extra: string[]): string[] {
   return ["--engine", "docker", "--container", "db1.container.0", "--mode", mode, "--dev", "br-prd", "--addr", ADDR, "--netmask", "24", ...extra];
 }
 
+/** Each command as run, a batch (`ip -batch -`) as one line per command it was given, with the same prefix. */
+function commands(runner: FakeRunner): string[] {
+  return runner.calls.flatMap((c) => {
+    if (!c.line.endsWith("ip -batch -")) return [c.line];
+    const prefix = c.line.slice(0, -"ip -batch -".length);
+    return (c.opts?.input ?? "").trim().split("\n").map((l) => `${prefix}ip ${l}`);
+  });
+}
+
+/** A batch that fails at the command containing `text` (ip's own way of saying which), else succeeds. */
+function failAt(text: string, stderr: string) {
+  return (call: { opts?: { input?: string } }) => {
+    const n = (call.opts?.input ?? "").split("\n").findIndex((l) => l.includes(text));
+    return n < 0 ? {} : { exitCode: 1, stderr: `${stderr}Command failed -:${n + 1}\n` };
+  };
+}
+
 function plumbing(): FakeRunner {
   return new FakeRunner()
     .on(inspect(), running)
@@ -36,7 +53,8 @@ describe("netns-ip-start", () => {
     const runner = plumbing();
     const { code, stderr } = await runAction(["netns-ip-start", ...docker("bridge", "--gateway", "198.51.100.1")], runner);
     expect(code).toBe(0);
-    expect(runner.lines).toEqual([
+    expect(runner.lines).toEqual([inspect(), ns("ip -j addr show"), "ip -j link show dev br-prd", "ip -batch -", ns("ip -batch -"), ns(`arping -U -c 1 -w 1 -I eth0 ${ADDR}`)]);
+    expect(commands(runner)).toEqual([
       inspect(),
       ns("ip -j addr show"),
       "ip -j link show dev br-prd",
@@ -53,16 +71,15 @@ describe("netns-ip-start", () => {
     expect(stderr).toContain(`svcc res netns-ip-start ${ADDR}: ${ADDR}/24 on eth0 (bridge on br-prd) in the namespace of container db1.container.0 (pid ${PID})`);
   });
 
-  it("macvlan with nsdev, MAC address and the subnet route deleted after the default route", async () => {
+  it("macvlan with nsdev, MAC address and the subnet route deleted after the default route: made in the namespace, the rest in one batch there", async () => {
     const runner = plumbing();
     const { code } = await runAction(["netns-ip-start", ...docker("macvlan", "--gateway", "198.51.100.1", "--nsdev", "svc0", "--macaddr", "02:42:C6:33:64:0E", "--del-net-route")], runner);
     expect(code).toBe(0);
-    expect(runner.lines).toEqual([
+    expect(runner.lines).toHaveLength(5);
+    expect(commands(runner)).toEqual([
       inspect(),
       ns("ip -j addr show"),
-      `ip link add link br-prd name ${G} type macvlan mode bridge`,
-      `ip link set ${G} netns ${PID}`,
-      ns(`ip link set ${G} name svc0`),
+      `ip link add link br-prd name svc0 netns ${PID} type macvlan mode bridge`,
       ns("ip link set svc0 address 02:42:c6:33:64:0e"),
       ns(`ip addr add ${ADDR}/24 dev svc0`),
       ns("ip link set svc0 up"),
@@ -75,12 +92,10 @@ describe("netns-ip-start", () => {
   it("ipvlan-l2 (the seed's db1)", async () => {
     const runner = plumbing();
     expect((await runAction(["netns-ip-start", ...docker("ipvlan-l2")], runner)).code).toBe(0);
-    expect(runner.lines).toEqual([
+    expect(commands(runner)).toEqual([
       inspect(),
       ns("ip -j addr show"),
-      `ip link add link br-prd name ${G} type ipvlan mode l2`,
-      `ip link set ${G} netns ${PID}`,
-      ns(`ip link set ${G} name eth0`),
+      `ip link add link br-prd name eth0 netns ${PID} type ipvlan mode l2`,
       ns(`ip addr add ${ADDR}/24 dev eth0`),
       ns("ip link set eth0 up"),
       ns(`arping -U -c 1 -w 1 -I eth0 ${ADDR}`),
@@ -90,12 +105,10 @@ describe("netns-ip-start", () => {
   it("ipvlan-l3 sends no ARP (the mode has none)", async () => {
     const runner = plumbing();
     expect((await runAction(["netns-ip-start", ...docker("ipvlan-l3", "--gateway", "198.51.100.1")], runner)).code).toBe(0);
-    expect(runner.lines).toEqual([
+    expect(commands(runner)).toEqual([
       inspect(),
       ns("ip -j addr show"),
-      `ip link add link br-prd name ${G} type ipvlan mode l3`,
-      `ip link set ${G} netns ${PID}`,
-      ns(`ip link set ${G} name eth0`),
+      `ip link add link br-prd name eth0 netns ${PID} type ipvlan mode l3`,
       ns(`ip addr add ${ADDR}/24 dev eth0`),
       ns("ip link set eth0 up"),
       ns("ip route replace default via 198.51.100.1 dev eth0"),
@@ -114,7 +127,7 @@ describe("netns-ip-start", () => {
     expect(firstFreeEth([{ ifname: "lo", addresses: [] }, { ifname: "eth0", addresses: [] }, { ifname: "eth2", addresses: [] }])).toBe("eth1");
     const runner = plumbing().on(ns("ip -j addr show"), { stdout: ipAddrJson({ lo: [], eth0: ["172.17.0.2/16"] }) });
     await runAction(["netns-ip-start", ...docker("macvlan")], runner);
-    expect(runner.lines).toContain(ns(`ip link set ${G} name eth1`));
+    expect(runner.lines).toContain(`ip link add link br-prd name eth1 netns ${PID} type macvlan mode bridge`);
   });
 
   it("is idempotent: an address already plumbed in the namespace is fine, nothing is created", async () => {
@@ -151,34 +164,47 @@ describe("netns-ip-start", () => {
   });
 
   it("bridge: a failed address add deletes the veth pair (by its host end), nothing half-done", async () => {
-    const runner = plumbing().on(ns(`ip addr add ${ADDR}/24 dev eth0`), { exitCode: 2, stderr: "Error: any valid prefix is expected rather than \"x\".\n" });
+    const runner = plumbing().on(ns("ip -batch -"), failAt("addr add", "Error: any valid prefix is expected rather than \"x\".\n"));
     const { code, stderr } = await runAction(["netns-ip-start", ...docker("bridge")], runner);
     expect(code).toBe(1);
-    expect(runner.lines.slice(-2)).toEqual([ns(`ip addr add ${ADDR}/24 dev eth0`), `ip link del dev ${H}`]);
+    expect(runner.lines.slice(-2)).toEqual([ns("ip -batch -"), `ip link del dev ${H}`]);
+    expect(stderr).toContain(`\`nsenter -t ${PID} -n ip addr add ${ADDR}/24 dev eth0\` failed (exit 1): Error: any valid prefix is expected`);
     expect(stderr).toContain(`removed the half-made interface ${H}`);
     expect(stderr).toContain(`cannot add ${ADDR}/24 to eth0`);
   });
 
-  it("macvlan: cleanup follows the interface: on the host before the move, in the namespace after it", async () => {
-    const beforeMove = plumbing().on(`ip link set ${G} netns ${PID}`, { exitCode: 2, stderr: "RTNETLINK answers: Invalid argument\n" });
-    expect((await runAction(["netns-ip-start", ...docker("macvlan")], beforeMove)).code).toBe(1);
-    expect(beforeMove.lines.slice(-1)).toEqual([`ip link del dev ${G}`]);
+  it("macvlan: a failed creation leaves nothing to remove; any failure inside the namespace removes the interface there", async () => {
+    const creation = plumbing().on(/^ip link add/, { exitCode: 2, stderr: "RTNETLINK answers: Invalid argument\n" });
+    expect((await runAction(["netns-ip-start", ...docker("macvlan")], creation)).code).toBe(1);
+    expect(creation.lines.some((l) => l.includes("link del"))).toBe(false);
 
-    const beforeRename = plumbing().on(ns(`ip link set ${G} name eth0`), { exitCode: 2, stderr: "RTNETLINK answers: File exists\n" });
-    expect((await runAction(["netns-ip-start", ...docker("macvlan")], beforeRename)).code).toBe(1);
-    expect(beforeRename.lines.slice(-1)).toEqual([ns(`ip link del dev ${G}`)]);
+    const address = plumbing().on(ns("ip -batch -"), failAt("addr add", "RTNETLINK answers: Permission denied\n"));
+    const a = await runAction(["netns-ip-start", ...docker("macvlan")], address);
+    expect(a.code).toBe(1);
+    expect(address.lines.slice(-1)).toEqual([ns("ip link del dev eth0")]);
+    expect(a.stderr).toContain(`cannot add ${ADDR}/24 to eth0`);
 
-    const afterRename = plumbing().on(ns(`ip addr add ${ADDR}/24 dev eth0`), { exitCode: 2, stderr: "RTNETLINK answers: Permission denied\n" });
-    expect((await runAction(["netns-ip-start", ...docker("macvlan")], afterRename)).code).toBe(1);
-    expect(afterRename.lines.slice(-1)).toEqual([ns("ip link del dev eth0")]);
-
-    const route = plumbing().on(/ip route replace default/, { exitCode: 2, stderr: "Error: Nexthop has invalid gateway.\n" });
-    expect((await runAction(["netns-ip-start", ...docker("ipvlan-l2", "--gateway", "198.51.100.1")], route)).code).toBe(1);
+    const route = plumbing().on(ns("ip -batch -"), failAt("route replace default", "Error: Nexthop has invalid gateway.\n"));
+    const r = await runAction(["netns-ip-start", ...docker("ipvlan-l2", "--gateway", "198.51.100.1")], route);
+    expect(r.code).toBe(1);
     expect(route.lines.slice(-1)).toEqual([ns("ip link del dev eth0")]);
+    expect(r.stderr).toContain("cannot set the default route via 198.51.100.1");
+  });
+
+  it("bridge: a failure on the host after the pair exists removes it; a failed creation removes nothing", async () => {
+    const attach = plumbing().on("ip -batch -", failAt("master", "Error: argument \"br-prd\" is wrong: Device does not exist\n"));
+    const a = await runAction(["netns-ip-start", ...docker("bridge")], attach);
+    expect(a.code).toBe(1);
+    expect(attach.lines.slice(-1)).toEqual([`ip link del dev ${H}`]);
+    expect(a.stderr).toContain(`cannot attach ${H} to bridge br-prd`);
+
+    const creation = plumbing().on("ip -batch -", failAt("type veth", "RTNETLINK answers: File exists\n"));
+    expect((await runAction(["netns-ip-start", ...docker("bridge")], creation)).code).toBe(1);
+    expect(creation.lines.some((l) => l.includes("link del"))).toBe(false);
   });
 
   it("a failed creation leaves nothing to clean (and never deletes an interface it did not make)", async () => {
-    const runner = plumbing().on(/^ip link add/, { exitCode: 2, stderr: "RTNETLINK answers: File exists\n" });
+    const runner = plumbing().on(/^ip link add/, { exitCode: 2, stderr: "RTNETLINK answers: File exists\n" }).on("ip -batch -", failAt("link add", "RTNETLINK answers: File exists\n"));
     const { code } = await runAction(["netns-ip-start", ...docker("bridge")], runner);
     expect(code).toBe(1);
     expect(runner.lines.some((l) => l.includes("link del"))).toBe(false);
@@ -186,7 +212,7 @@ describe("netns-ip-start", () => {
 
   it("says so when even the cleanup fails", async () => {
     const runner = plumbing()
-      .on(ns(`ip addr add ${ADDR}/24 dev eth0`), { exitCode: 2, stderr: "nope\n" })
+      .on(ns("ip -batch -"), failAt("addr add", "nope\n"))
       .on(`ip link del dev ${H}`, { exitCode: 1, stderr: "Cannot find device\n" });
     const { code, stderr } = await runAction(["netns-ip-start", ...docker("bridge")], runner);
     expect(code).toBe(1);
