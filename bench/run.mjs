@@ -41,7 +41,26 @@ function median(argv, n = runs, setup) {
   return times[Math.floor(times.length / 2)];
 }
 
+// CPU time (user + sys, ms) of a command, median of n runs, where GNU time is installed (else
+// undefined): on 2 shared cores wall time follows the other users' load; CPU time much less.
+const gnuTime = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+function cpuMedian(argv, n, setup) {
+  if (!gnuTime) return undefined;
+  const file = join(scratch, "cpu-time.txt");
+  const cpu = [];
+  for (let i = 0; i < n; i++) {
+    setup?.();
+    const r = spawnSync(gnuTime, ["-f", "%U %S", "-o", file, ...argv], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
+    const [user, sys] = readFileSync(file, "utf8").trim().split("\n").pop().split(" ").map(Number);
+    cpu.push((user + sys) * 1000);
+  }
+  cpu.sort((a, b) => a - b);
+  return cpu[Math.floor(cpu.length / 2)];
+}
+
 function record(name, value, unit) {
+  if (value === undefined) return;
   figures.push({ name, value: Math.round(value * 1000) / 1000, unit });
 }
 
@@ -53,6 +72,11 @@ try {
   record("node_floor", nodeFloor, "ms");
   record("db1_compile_cold", db1Cold, "ms");
   record("db1_compile_vs_node_floor", db1Cold / nodeFloor, "ratio");
+  const nodeFloorCpu = cpuMedian([process.execPath, "-e", "0"], runs);
+  const db1ColdCpu = cpuMedian([process.execPath, bin, "compile", join(repo, "fixtures/db1.json"), "--nodes", "node-1-1,node-1-2", "-o", out], runs, () => rmSync(out, { recursive: true, force: true }));
+  record("node_floor_cpu", nodeFloorCpu, "ms");
+  record("db1_compile_cold_cpu", db1ColdCpu, "ms");
+  if (nodeFloorCpu) record("db1_compile_cpu_vs_node_floor_cpu", db1ColdCpu / nodeFloorCpu, "ratio");
   // The runtime helper's own start, paid by every `svcc res` step of a unit (several per start).
   const resStart = median([process.execPath, bin, "res", "--help-actions"]);
   record("res_helper_start", resStart, "ms");
@@ -79,6 +103,8 @@ try {
   const toTmpfs = median([process.execPath, bin, "compile", many, "--nodes", "node-1-1,node-1-2", "-o", manyOut], manyRuns, () => rmSync(manyOut, { recursive: true, force: true }));
   record("compile_1000_services_dryrun", dryrun, "ms");
   record("compile_1000_services_tmpfs", toTmpfs, "ms");
+  record("compile_1000_services_dryrun_cpu", cpuMedian([process.execPath, bin, "compile", many, "--nodes", "node-1-1,node-1-2", "--dryrun"], manyRuns), "ms");
+  record("compile_1000_services_tmpfs_cpu", cpuMedian([process.execPath, bin, "compile", many, "--nodes", "node-1-1,node-1-2", "-o", manyOut], manyRuns, () => rmSync(manyOut, { recursive: true, force: true })), "ms");
   record("units_per_1000_services", 1000 * unitsPerService, "units");
   record("per_unit_dryrun_after_runtime_start", ((dryrun - nodeFloor) * 1000) / (1000 * unitsPerService), "us");
   record("per_unit_tmpfs_after_runtime_start", ((toTmpfs - nodeFloor) * 1000) / (1000 * unitsPerService), "us");
@@ -125,6 +151,7 @@ try {
     const ms = median(argv, n === 1000 ? manyRuns : runs, fresh);
     const units = n * unitsPerService;
     record(`generator_${n}_services`, ms, "ms");
+    if (n === 1000) record("generator_1000_services_cpu", cpuMedian(argv, manyRuns, fresh), "ms");
     record(`generator_${n}_services_vs_node_floor`, ms / nodeFloor, "ratio");
     record(`generator_${n}_per_unit`, (ms * 1000) / units, "us");
     if (quadletMs[n]) record(`generator_${n}_per_unit_vs_quadlet`, (ms * 1000) / units / ((quadletMs[n] * 1000) / n), "ratio");
@@ -230,6 +257,7 @@ const targets = Object.fromEntries(figures.map((f) => [f.name, f.value]));
 const met = (ok) => (ok ? "met" : "NOT met");
 console.log(`  targets: db1 cold ≤ 1.3× node floor: ${met(targets.db1_compile_vs_node_floor <= 1.3)}; svcc res start ${targets.res_helper_start_vs_node_floor}× node floor; 1,000 services < 300 ms: dryrun ${met(targets.compile_1000_services_dryrun < 300)}, tmpfs ${met(targets.compile_1000_services_tmpfs < 300)}`);
 console.log(`  generator (1 / 100 / 1,000 services): ${targets.generator_1_services} / ${targets.generator_100_services} / ${targets.generator_1000_services} ms, ${targets.generator_1_services_vs_node_floor} / ${targets.generator_100_services_vs_node_floor} / ${targets.generator_1000_services_vs_node_floor}× node -e 0; per unit vs Quadlet (issue 11's figures, not run here): ${targets.generator_100_per_unit_vs_quadlet}× at 100, ${targets.generator_1000_per_unit_vs_quadlet}× at 1,000 (goal ≤ 1 at 1,000: ${met(targets.generator_1000_per_unit_vs_quadlet <= 1)})`);
+if (targets.compile_1000_services_dryrun_cpu !== undefined) console.log(`  CPU time (user + sys, GNU time's 10 ms resolution): node -e 0 ${targets.node_floor_cpu} ms, db1 cold ${targets.db1_compile_cold_cpu} ms (${targets.db1_compile_cpu_vs_node_floor_cpu}×); 1,000 services ${targets.compile_1000_services_dryrun_cpu} ms dryrun, ${targets.compile_1000_services_tmpfs_cpu} ms to tmpfs; generator at 1,000 ${targets.generator_1000_services_cpu} ms (more than wall: V8 compiles and collects on other threads)`);
 console.log(`  load average at the end: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (2 cores: figures above 1-2 are noisy; compare ratios taken in the same run)`);
 if (!compileOnly) console.log(`  corpus: ${targets.corpus_compiled} of ${targets.corpus_configs} real OpenSVC configs compile and pass systemd-analyze verify; refused: ${targets.corpus_refused_unsupported_driver} for a driver svcc does not compile, ${targets.corpus_refused_unsupported_feature} for a feature svcc refuses (${(corpusClasses["unsupported-feature"] ?? []).join(", ") || "none"}), ${targets.corpus_invalid} invalid as OpenSVC reads them (${(corpusClasses.invalid ?? []).join(", ") || "none"}), ${targets.corpus_refused_unclassified} for another reason${targets.corpus_refused_unclassified ? ` (${corpusClasses.unclassified.join(", ")})` : ""}. Of the ${targets.corpus_supported_driver_configs} configs using only supported drivers, the valid ones compile: ${targets.corpus_supported_only_compiled}% (goal ≥ 90%: ${met(targets.corpus_supported_only_compiled >= 90)}; ${targets.corpus_supported_only_compiled_incl_invalid}% counting the invalid ones)`);
 if (!compileOnly) console.log(`  simulator: ${targets.sim_schedules} short schedules, ${targets.sim_failing_schedules} failing, ${targets.sim_schedules_per_s} schedules/s (10,000 in ${targets.sim_10000_short_schedules} s; goal ≤ 60 s: ${met(targets.sim_10000_short_schedules <= 60)}); with a pause past the takeover wait ${targets.sim_with_pause_longer_than_takeover}, a torn write ${targets.sim_with_torn_write}, an EIO ${targets.sim_with_eio}`);
