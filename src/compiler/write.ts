@@ -242,6 +242,10 @@ function manifestText(serviceName: string, paths: Iterable<string>): string {
  * manifest is written as writeServiceFiles writes it (the package's prerm reads it).
  */
 export function writeIntoFreshDirectory(out: OpenDirectory, serviceName: string, files: CompiledFile[]): string[] {
+  return out.enter(() => createServiceFiles(out, serviceName, files));
+}
+
+function createServiceFiles(out: OpenDirectory, serviceName: string, files: CompiledFile[]): string[] {
   const located = files.map((f) => ({ f, at: locate(f.path, serviceName) }));
   const bad = located.find((l) => !l.at);
   if (bad) throw new WriteError(`refusing to write "${bad.f.path}": it could leave the output directory or clash with svcc's own files`);
@@ -319,6 +323,10 @@ const batchSize = 256;
  * before the renames). One service's error does not stop the others.
  */
 export function writeServicesFiles(out: OpenDirectory, services: Array<{ serviceName: string; files: CompiledFile[] }>, options: WriteOptions = {}): Array<WriteResult | Error> {
+  return out.enter(() => writeBatches(out, services, options));
+}
+
+function writeBatches(out: OpenDirectory, services: Array<{ serviceName: string; files: CompiledFile[] }>, options: WriteOptions): Array<WriteResult | Error> {
   const results: Array<WriteResult | Error> = [];
   for (let start = 0; start < services.length; start += batchSize) {
     const batch = services.slice(start, start + batchSize).map(({ serviceName, files }) => {

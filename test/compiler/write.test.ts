@@ -3,7 +3,7 @@
 // and two compiles of one service at once. Nothing outside the output may change.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import { compileService } from "../../src/compiler/compile.js";
 import { ConfigError } from "../../src/compiler/errors.js";
 import { openInsideRoot, openOutputDirectory } from "../../src/compiler/output-dir.js";
-import { WriteError, writeServiceFiles, writeServicesFiles } from "../../src/compiler/write.js";
+import { WriteError, writeIntoFreshDirectory, writeServiceFiles, writeServicesFiles } from "../../src/compiler/write.js";
 
 // Lets one test make the temp name predictable, as if an attacker had guessed it.
 const guessed = vi.hoisted(() => ({ bytes: undefined as Buffer | undefined }));
@@ -170,6 +170,47 @@ describe("writer: symlinks it did not make", () => {
     const result = writeServiceFiles(out, "db1", compile("db1", JSON.stringify(smaller)), { force: true });
     expect(result.removed).toEqual(["db1-container1.service"]);
     expect(existsSync(join(out, "db1-container1.service"))).toBe(false);
+  });
+});
+
+describe("writer: names resolved through the open directory (OpenDirectory.enter)", () => {
+  it("the output path swapped for a symlink after it was opened: everything lands in the directory opened, nothing in the link's target", () => {
+    const parent = fresh("swap");
+    const path = join(parent, "out");
+    mkdirSync(path);
+    const v = victim();
+    const out = openOutputDirectory(path);
+    try {
+      renameSync(path, join(parent, "moved"));
+      symlinkSync(v.dir, path);
+      const [result] = writeServicesFiles(out, [{ serviceName: "db1", files: compile() }]);
+      expect(result).not.toBeInstanceOf(Error);
+    } finally {
+      out.close();
+    }
+    expect(readdirSync(join(parent, "moved"))).toContain("db1.target");
+    expect(readdirSync(v.dir)).toEqual(["victim"]);
+    v.check();
+  });
+
+  it("the working directory is the caller's again after a write, a refused write and a generator write", () => {
+    const before = process.cwd();
+    const out = fresh("cwd");
+    writeServiceFiles(out, "db1", compile());
+    expect(process.cwd()).toBe(before);
+    writeFileSync(join(out, "db2.target"), "an operator's unit\n");
+    expect(() => writeServiceFiles(out, "db2", compile("db2"))).toThrow(/refusing to overwrite/);
+    expect(process.cwd()).toBe(before);
+    const fresher = fresh("cwd-fresh");
+    const dir = openOutputDirectory(fresher);
+    try {
+      writeIntoFreshDirectory(dir, "db1", compile());
+      expect(() => writeIntoFreshDirectory(dir, "db1", compile())).toThrow(/already there/);
+    } finally {
+      dir.close();
+    }
+    expect(process.cwd()).toBe(before);
+    expect(readdirSync(fresher)).toContain("db1.target");
   });
 });
 
