@@ -30,6 +30,7 @@ const SYSTEMD = "org.freedesktop.systemd1";
 const MANAGER_PATH = "/org/freedesktop/systemd1";
 const MANAGER = "org.freedesktop.systemd1.Manager";
 const PROPERTIES = "org.freedesktop.DBus.Properties";
+const UNIT_IFACE = "org.freedesktop.systemd1.Unit";
 const SIGNAL = 4;
 
 /** Loaded lazily: only the agent and the commands that talk to systemd pay for dbus-next. */
@@ -47,6 +48,22 @@ export function unitObjectPath(unit: string): string {
     label += /[A-Za-z]/.test(c) || (/[0-9]/.test(c) && i > 0) ? c : `_${byte.toString(16).padStart(2, "0")}`;
   }
   return `/org/freedesktop/systemd1/unit/${label || "_"}`;
+}
+
+/**
+ * What the agent asks the bus to send it: every job's end and start (JobRemoved wakes waiters;
+ * JobNew shows a shutdown), and each watched unit's own state changes (a process that exits
+ * with no job of anyone's). The latter only for the Unit interface (arg0), where ActiveState
+ * lives: systemd also sends PropertiesChanged for a unit's Service/Mount/Timer interface at
+ * each state change, dicts of dozens of properties (ExecStart with every argument, CPU and
+ * memory counters) that dbus-next parses slowly; an idle holder spent ~40 ms of CPU a minute
+ * on them, mostly for the check unit that runs every minute.
+ */
+export function matchRules(watchedPaths: Iterable<string>): string[] {
+  return [
+    ...["JobRemoved", "JobNew"].map((member) => `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'`),
+    ...[...watchedPaths].map((path) => `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',path='${path}',arg0='${UNIT_IFACE}'`),
+  ];
 }
 
 export class SystemdBus implements Systemd {
@@ -77,12 +94,7 @@ export class SystemdBus implements Systemd {
       bus.on("error", () => this.drop());
       bus.on("message", (msg: DbusMessage) => this.onMessage(msg));
       try {
-        const rules = [
-          ...["JobRemoved", "JobNew"].map((member) => `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'`),
-          // Each watched unit's own state changes (a process that exits with no job of anyone's).
-          ...[...this.watched].map((path) => `type='signal',sender='${SYSTEMD}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='${path}'`),
-        ];
-        for (const rule of rules) await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] })), "AddMatch");
+        for (const rule of matchRules(this.watched)) await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] })), "AddMatch");
         await this.bounded(bus.call(this.message({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member: "Subscribe" })), "Subscribe");
       } catch (err) {
         try {
@@ -121,7 +133,7 @@ export class SystemdBus implements Systemd {
 
   private onMessage(msg: DbusMessage): void {
     if (msg.type !== SIGNAL) return;
-    if (msg.member === "PropertiesChanged" && msg.path !== undefined && this.watched.has(msg.path)) {
+    if (msg.member === "PropertiesChanged" && msg.path !== undefined && this.watched.has(msg.path) && (msg.body as unknown[])[0] === UNIT_IFACE) {
       for (const listener of this.listeners) listener();
       return;
     }
