@@ -39,7 +39,7 @@ async function db1Lifetimes(): Promise<string> {
 }
 
 beforeAll(async () => {
-  deb = buildDeb(work);
+  deb = await buildDeb(work);
   await bringUpForTests();
   baseline = await svccLeftovers();
 }, 600_000);

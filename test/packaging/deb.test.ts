@@ -4,12 +4,12 @@
 // an image build would, run there, remove, purge, and nothing of svcc left.
 
 import { parseAgentConfig, unsafeChoices } from "../../src/fence/config.js";
-import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAsync } from "../helpers/run-async.js";
 import { buildDeb } from "../helpers/deb.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -19,19 +19,16 @@ const bookwormNode = "/var/cache/svcc-test/bookworm-node";
 const work = mkdtempSync(join(tmpdir(), "svcc-deb-test-"));
 let deb = "";
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: opts.env ?? process.env, input: opts.input, timeout: opts.timeout ?? 120_000 });
-  return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error };
-}
+const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}) => runAsync(cmd, args, opts);
 
-beforeAll(() => {
-  deb = buildDeb(work);
+beforeAll(async () => {
+  deb = await buildDeb(work);
 }, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** dpkg-deb -c: path → [mode string, owner, link target]. */
-function contents(): Map<string, { mode: string; owner: string; link?: string }> {
-  const r = run("dpkg-deb", ["-c", deb]);
+async function contents(): Promise<Map<string, { mode: string; owner: string; link?: string }>> {
+  const r = await run("dpkg-deb", ["-c", deb]);
   expect(r.code, r.stderr).toBe(0);
   const entries = new Map<string, { mode: string; owner: string; link?: string }>();
   for (const line of r.stdout.trim().split("\n")) {
@@ -43,8 +40,8 @@ function contents(): Map<string, { mode: string; owner: string; link?: string }>
 }
 
 describe("the .deb's contents", () => {
-  it("holds the CLI, the generator, the agent's unit (not enabled), examples and docs; nothing of the source tree", () => {
-    const entries = contents();
+  it("holds the CLI, the generator, the agent's unit (not enabled), examples and docs; nothing of the source tree", async () => {
+    const entries = await contents();
     const docs = ["README.md", ...readdirSync(join(repo, "docs")).map((d) => `docs/${d}`)].map((f) => {
       const name = f.replace(/^docs\//, "");
       return `usr/share/doc/svcc/${statSync(join(repo, f)).size > 4096 ? `${name}.gz` : name}`;
@@ -98,19 +95,19 @@ describe("the .deb's contents", () => {
     expect(modules.filter((p) => /(\.md|\.ts|\.map|\/LICENSE[^/]*|\/test(\/|\.js$))$/i.test(p))).toEqual([]);
   });
 
-  it("control: version from package.json, nodejs from engines, recommends what the runtime helper runs", () => {
-    const field = (name: string) => run("dpkg-deb", ["-f", deb, name]).stdout.trim();
-    expect(field("Package")).toBe("svcc");
-    expect(field("Version")).toBe(pkg.version.replace("-", "~"));
-    expect(field("Architecture")).toBe("all");
-    expect(field("Depends")).toBe(`nodejs (>= ${pkg.engines.node.replace(">=", "")})`);
-    expect(field("Recommends").split(/,\s*/).sort()).toEqual(["docker.io | podman", "iproute2", "iputils-arping", "lvm2", "psmisc", "xfsprogs"]);
+  it("control: version from package.json, nodejs from engines, recommends what the runtime helper runs", async () => {
+    const field = async (name: string) => ((await run("dpkg-deb", ["-f", deb, name]))).stdout.trim();
+    expect(await field("Package")).toBe("svcc");
+    expect(await field("Version")).toBe(pkg.version.replace("-", "~"));
+    expect(await field("Architecture")).toBe("all");
+    expect(await field("Depends")).toBe(`nodejs (>= ${pkg.engines.node.replace(">=", "")})`);
+    expect((await field("Recommends")).split(/,\s*/).sort()).toEqual(["docker.io | podman", "iproute2", "iputils-arping", "lvm2", "psmisc", "xfsprogs"]);
     expect(deb.endsWith(`svcc_${pkg.version.replace("-", "~")}_all.deb`)).toBe(true);
   });
 
-  it("the agent's unit calls the packaged svcc and is not enabled by the package", () => {
+  it("the agent's unit calls the packaged svcc and is not enabled by the package", async () => {
     const dir = join(work, "x");
-    expect(run("dpkg-deb", ["-x", deb, dir]).code).toBe(0);
+    expect((await run("dpkg-deb", ["-x", deb, dir])).code).toBe(0);
     const unit = readFileSync(join(dir, "usr/lib/systemd/system/svcc-agent.service"), "utf8");
     expect(unit).toContain("ExecStart=/usr/bin/svcc agent --config /etc/svcc/agent.json");
     expect(existsSync(join(dir, "etc/systemd"))).toBe(false);
@@ -127,9 +124,9 @@ describe("the maintainer scripts", () => {
   const mutating = /\b(systemctl\s+(--\S+\s+)*(start|stop|restart|try-restart|reload-or-restart|try-reload-or-restart|reload|kill|enable|disable|mask|isolate)\b|deb-systemd-invoke|invoke-rc\.d|^\s*service\s)/m;
   let scripts = "";
   let stubs = "";
-  beforeAll(() => {
+  beforeAll(async () => {
     scripts = join(work, "DEBIAN");
-    expect(run("dpkg-deb", ["-e", deb, scripts]).code).toBe(0);
+    expect((await run("dpkg-deb", ["-e", deb, scripts])).code).toBe(0);
     stubs = join(work, "stubs");
     mkdirSync(stubs);
     // systemctl as a recorder: every call is logged; answers come from the scenario's env.
@@ -150,7 +147,7 @@ describe("the maintainer scripts", () => {
     chmodSync(join(stubs, "systemctl"), 0o755);
   });
 
-  it("never start, stop, restart, enable or disable anything", () => {
+  it("never start, stop, restart, enable or disable anything", async () => {
     for (const s of ["postinst", "prerm", "postrm"]) {
       // What runs: not comments, not the advice the scripts print for the operator.
       const code = readFileSync(join(scripts, s), "utf8")
@@ -170,7 +167,7 @@ describe("the maintainer scripts", () => {
     reloadExit?: number;
   }
   /** Runs one script in its own mount namespace, with a private /run that has (or lacks) /run/systemd/system. */
-  function script(name: string, arg: string, s: Scenario) {
+  async function script(name: string, arg: string, s: Scenario) {
     const calls = join(work, `calls-${name}-${arg}-${Math.random().toString(36).slice(2)}`);
     writeFileSync(calls, "");
     const setup = [
@@ -181,39 +178,39 @@ describe("the maintainer scripts", () => {
       `exec sh ${join(scripts, name)} ${arg}`,
     ].join("\n");
     const env = { ...process.env, PATH: `${stubs}:${process.env.PATH}`, SVCC_TEST_CALLS: calls, SVCC_TEST_AGENT: s.agent ?? "inactive", SVCC_TEST_UNITS: s.units ?? "", SVCC_TEST_RELOAD_EXIT: String(s.reloadExit ?? 0) };
-    const r = run("unshare", ["-m", "sh", "-c", setup], { env });
+    const r = await run("unshare", ["-m", "sh", "-c", setup], { env });
     return { ...r, calls: readFileSync(calls, "utf8").split("\n").filter(Boolean) };
   }
 
   describe.skipIf(!isRoot)("run (root: a private /run in a mount namespace, systemctl recorded)", () => {
-    it("where systemd does not run (an image build), they do nothing and succeed", () => {
+    it("where systemd does not run (an image build), they do nothing and succeed", async () => {
       for (const [name, arg] of [["postinst", "configure"], ["prerm", "remove"], ["prerm", "upgrade"], ["postrm", "remove"]]) {
-        const r = script(name, arg, { systemd: false, agent: "active" });
+        const r = await script(name, arg, { systemd: false, agent: "active" });
         expect(r.code, `${name} ${arg}: ${r.stderr}`).toBe(0);
         expect(r.calls, `${name} ${arg}`).toEqual([]);
       }
     });
 
-    it("install, upgrade and removal only daemon-reload a running systemd; a failing reload is said, not fatal", () => {
-      expect(script("postinst", "configure", { systemd: true }).calls).toEqual(["--system daemon-reload"]);
-      expect(script("postrm", "remove", { systemd: true }).calls).toEqual(["--system daemon-reload"]);
+    it("install, upgrade and removal only daemon-reload a running systemd; a failing reload is said, not fatal", async () => {
+      expect((await script("postinst", "configure", { systemd: true })).calls).toEqual(["--system daemon-reload"]);
+      expect((await script("postrm", "remove", { systemd: true })).calls).toEqual(["--system daemon-reload"]);
       // An upgrade: the old prerm asks nothing and touches nothing, even with the agent running.
-      expect(script("prerm", "upgrade", { systemd: true, agent: "active" }).calls).toEqual([]);
-      const failing = script("postinst", "configure", { systemd: true, reloadExit: 1 });
+      expect((await script("prerm", "upgrade", { systemd: true, agent: "active" })).calls).toEqual([]);
+      const failing = await script("postinst", "configure", { systemd: true, reloadExit: 1 });
       expect(failing.code).toBe(0);
       expect(failing.stderr).toContain("svcc: systemctl daemon-reload failed; run it by hand");
     });
 
-    it("removal is refused while the agent or a service svcc compiled runs here (their stop steps need svcc)", () => {
-      const agent = script("prerm", "remove", { systemd: true, agent: "active" });
+    it("removal is refused while the agent or a service svcc compiled runs here (their stop steps need svcc)", async () => {
+      const agent = await script("prerm", "remove", { systemd: true, agent: "active" });
       expect(agent.code).toBe(1);
       expect(agent.stderr).toContain("svcc: not removed: still running on this node: svcc-agent.service.");
-      const service = script("prerm", "remove", { systemd: true, manifest: "db1", units: "db1-container1.service loaded active running db1 container#1\n" });
+      const service = await script("prerm", "remove", { systemd: true, manifest: "db1", units: "db1-container1.service loaded active running db1 container#1\n" });
       expect(service.code).toBe(1);
       expect(service.stderr).toContain("still running on this node: db1.");
       expect(service.calls).toContain("list-units --plain --no-legend --state=active,activating,deactivating,reloading db1.target db1-*.service");
       // The stop barrier is active on a stopped node: that is not the service running.
-      const stopped = script("prerm", "remove", { systemd: true, manifest: "db1", units: "db1-stopped.target loaded active active db1 stopped\n" });
+      const stopped = await script("prerm", "remove", { systemd: true, manifest: "db1", units: "db1-stopped.target loaded active active db1 stopped\n" });
       expect(stopped.code, stopped.stderr).toBe(0);
       for (const r of [agent, service, stopped]) expect(r.calls.every((c) => /^(is-active|list-units) /.test(c)), r.calls.join("; ")).toBe(true);
     });
@@ -235,11 +232,11 @@ describe("lintian", () => {
     "executable-in-usr-lib": "X",
   };
 
-  it("finds no error and no warning; every other tag is one explained here", () => {
-    const strict = run("lintian", ["--fail-on", "error,warning", deb]);
+  it("finds no error and no warning; every other tag is one explained here", async () => {
+    const strict = await run("lintian", ["--fail-on", "error,warning", deb]);
     expect(strict.error, "lintian must be installed (scripts/install-deps.sh)").toBeUndefined();
     expect(strict.code, strict.stdout + strict.stderr).toBe(0);
-    const all = run("lintian", ["-I", "-E", "--pedantic", deb]);
+    const all = await run("lintian", ["-I", "-E", "--pedantic", deb]);
     const tags = [...all.stdout.matchAll(/^([EWIPX]): svcc: (\S+)/gm)].map((m) => `${m[1]} ${m[2]}`);
     expect(tags.filter((t) => explained[t.slice(2)] !== t[0])).toEqual([]);
   });
@@ -251,8 +248,8 @@ describe.skipIf(!isRoot)("a whole life in a chroot with Debian 12's nodejs 18 (r
   let upper = "";
   const mounts: string[] = [];
   const inRoot = (argv: string[], timeout = 120_000) => run("chroot", [root, ...argv], { timeout });
-  const mount = (args: string[], target: string) => {
-    const r = run("mount", [...args, target]);
+  const mount = async (args: string[], target: string) => {
+    const r = await run("mount", [...args, target]);
     if (r.code !== 0) throw new Error(`mount ${args.join(" ")} ${target}: ${r.stderr}`);
     mounts.unshift(target);
   };
@@ -262,47 +259,47 @@ describe.skipIf(!isRoot)("a whole life in a chroot with Debian 12's nodejs 18 (r
       .filter((p) => !p.startsWith("tmp/") && statSync(join(upper, p), { throwIfNoEntry: false })?.isFile())
       .sort();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!existsSync(join(bookwormNode, "complete"))) throw new Error(`Debian 12's nodejs debs are missing in ${bookwormNode}: run scripts/install-deps.sh`);
     // On the root filesystem (an overlay's upper layer cannot sit on a tmpfs /tmp everywhere).
     base = mkdtempSync("/var/tmp/svcc-chroot-");
     root = join(base, "root");
     upper = join(base, "upper");
     for (const d of ["upper", "work", "root"]) mkdirSync(join(base, d));
-    mount(["-t", "overlay", "overlay", "-o", `lowerdir=/,upperdir=${upper},workdir=${join(base, "work")}`], root);
-    mount(["--bind", "/dev"], join(root, "dev"));
-    mount(["-t", "proc", "proc"], join(root, "proc"));
+    await mount(["-t", "overlay", "overlay", "-o", `lowerdir=/,upperdir=${upper},workdir=${join(base, "work")}`], root);
+    await mount(["--bind", "/dev"], join(root, "dev"));
+    await mount(["-t", "proc", "proc"], join(root, "proc"));
     cpSync(bookwormNode, join(root, "tmp/node18"), { recursive: true });
     cpSync(deb, join(root, "tmp/package.deb"));
     // NodeSource's nodejs (if that is this machine's) conflicts with Debian's libnode: replace it.
-    inRoot(["dpkg", "--remove", "--force-depends", "nodejs"]);
-    const node = inRoot(["sh", "-c", "dpkg -i /tmp/node18/*.deb"], 300_000);
+    await inRoot(["dpkg", "--remove", "--force-depends", "nodejs"]);
+    const node = await inRoot(["sh", "-c", "dpkg -i /tmp/node18/*.deb"], 300_000);
     if (node.code !== 0) throw new Error(`installing Debian's nodejs in the chroot failed: ${node.stdout}${node.stderr}`);
   }, 600_000);
 
-  afterAll(() => {
-    for (const m of mounts) if (run("umount", [m]).code !== 0) run("umount", ["-l", m]);
+  afterAll(async () => {
+    for (const m of mounts) if (((await run("umount", [m]))).code !== 0) await run("umount", ["-l", m]);
     if (base) rmSync(base, { recursive: true, force: true });
   }, 60_000);
 
-  it("installs there (no systemd: the scripts do nothing), runs on Node 18, and remove + purge leave nothing of svcc", () => {
-    expect(inRoot(["node", "--version"]).stdout.trim()).toMatch(/^v18\./);
+  it("installs there (no systemd: the scripts do nothing), runs on Node 18, and remove + purge leave nothing of svcc", async () => {
+    expect((await inRoot(["node", "--version"])).stdout.trim()).toMatch(/^v18\./);
     const before = changedFiles();
 
-    const install = inRoot(["dpkg", "-i", "/tmp/package.deb"]);
+    const install = await inRoot(["dpkg", "-i", "/tmp/package.deb"]);
     expect(install.code, install.stdout + install.stderr).toBe(0);
     expect(install.stdout + install.stderr).not.toMatch(/daemon-reload|svcc:/);
 
     // The CLI, the runtime helper, the agent's commands, dbus-next and etcd3 all load on Node 18.
-    expect(inRoot(["svcc", "--version"]).stdout.trim()).toBe(pkg.version);
-    const compiled = inRoot(["svcc", "compile", "/usr/share/doc/svcc/examples/db1.json", "--nodes", "node1,node2", "--dryrun"]);
+    expect((await inRoot(["svcc", "--version"])).stdout.trim()).toBe(pkg.version);
+    const compiled = await inRoot(["svcc", "compile", "/usr/share/doc/svcc/examples/db1.json", "--nodes", "node1,node2", "--dryrun"]);
     expect(compiled.code, compiled.stderr).toBe(0);
     expect(compiled.stdout).toContain("ExecStart=/usr/bin/svcc res vg-start --vg db1 --node %H");
     expect(compiled.stderr).toBe("");
-    expect(inRoot(["svcc", "res", "--help-actions"]).stdout).toContain("vg-start");
-    expect(inRoot(["svcc", "agent", "--print-unit"]).stdout).toContain("ExecStart=/usr/bin/svcc agent");
+    expect((await inRoot(["svcc", "res", "--help-actions"])).stdout).toContain("vg-start");
+    expect((await inRoot(["svcc", "agent", "--print-unit"])).stdout).toContain("ExecStart=/usr/bin/svcc agent");
     for (const dep of ["dbus-next", "etcd3"]) {
-      const loaded = inRoot(["node", "-e", `require("node:module").createRequire("/usr/lib/svcc/dist/svcc-agent.cjs")("${dep}"); console.log("ok")`]);
+      const loaded = await inRoot(["node", "-e", `require("node:module").createRequire("/usr/lib/svcc/dist/svcc-agent.cjs")("${dep}"); console.log("ok")`]);
       expect(loaded.stdout.trim(), loaded.stderr).toBe("ok");
     }
 
@@ -311,19 +308,19 @@ describe.skipIf(!isRoot)("a whole life in a chroot with Debian 12's nodejs 18 (r
     cpSync(join(root, "usr/share/doc/svcc/examples/db1.json"), join(root, "etc/svcc/services/db1.json"));
     cpSync(join(root, "usr/share/doc/svcc/examples/cluster.json"), join(root, "etc/svcc/cluster.json"));
     mkdirSync(join(root, "tmp/generated"));
-    const gen = inRoot(["/usr/lib/systemd/system-generators/svcc-generator", "--log-stderr", "/tmp/generated", "/tmp/e", "/tmp/l"]);
+    const gen = await inRoot(["/usr/lib/systemd/system-generators/svcc-generator", "--log-stderr", "/tmp/generated", "/tmp/e", "/tmp/l"]);
     expect(gen.code, gen.stderr).toBe(0);
     expect(readFileSync(join(root, "tmp/generated/db1-disk0.service"), "utf8")).toContain("ExecStart=/usr/bin/svcc res vg-start");
 
-    const remove = inRoot(["dpkg", "-r", "svcc"]);
+    const remove = await inRoot(["dpkg", "-r", "svcc"]);
     expect(remove.code, remove.stdout + remove.stderr).toBe(0);
     for (const p of ["usr/bin/svcc", "usr/lib/svcc", "usr/lib/systemd/system-generators/svcc-generator", "usr/lib/systemd/system/svcc-agent.service", "usr/share/doc/svcc"]) expect(existsSync(join(root, p)), p).toBe(false);
     // Removal keeps the operator's configs; purge takes them.
     expect(existsSync(join(root, "etc/svcc/services/db1.json"))).toBe(true);
-    const purge = inRoot(["dpkg", "-P", "svcc"]);
+    const purge = await inRoot(["dpkg", "-P", "svcc"]);
     expect(purge.code, purge.stdout + purge.stderr).toBe(0);
     expect(existsSync(join(root, "etc/svcc"))).toBe(false);
-    expect(inRoot(["dpkg", "-s", "svcc"]).code).not.toBe(0);
+    expect((await inRoot(["dpkg", "-s", "svcc"])).code).not.toBe(0);
 
     const after = changedFiles();
     expect(after.filter((p) => /svcc/.test(p))).toEqual([]);

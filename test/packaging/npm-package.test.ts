@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAsync } from "../helpers/run-async.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const work = mkdtempSync(join(tmpdir(), "svcc-npm-test-"));
@@ -20,8 +21,9 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
-beforeAll(() => {
-  const pack = run("npm", ["pack", "--json", "--pack-destination", work]);
+beforeAll(async () => {
+  // npm pack builds (prepack): asynchronous, as a build may take over a minute (helpers/run-async.ts).
+  const pack = await runAsync("npm", ["pack", "--json", "--pack-destination", work], { cwd: repo, timeout: 300_000 });
   if (pack.code !== 0) throw new Error(`npm pack failed: ${pack.stderr}`);
   const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(work, info[0].filename);
@@ -56,9 +58,9 @@ describe("npm pack", () => {
 
 describe("npm install -g of the tarball into a scratch prefix", () => {
   const path = () => `${join(prefix, "bin")}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`;
-  beforeAll(() => {
-    const r = run("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball]);
-    if (r.code !== 0) throw new Error(`npm install -g failed: ${r.stderr}`);
+  beforeAll(async () => {
+    const r = await runAsync("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error", tarball], { cwd: repo, timeout: 300_000 });
+    if (r.code !== 0) throw new Error(`npm install -g failed: ${r.error?.message ?? ""} ${r.stderr}`);
   }, 300_000);
 
   it("gives a working svcc whose units call the installed svcc", () => {
