@@ -4,11 +4,11 @@
 // a refused publish, a newer version published meanwhile.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { scratchDir } from "../helpers/scratch.js";
 import { applyKeywords, parseKeyword, publishAndFollow } from "../../src/cli/deploy.js";
 
 const version = { n: 3, hash: "0123456789abcdef", by: "n1" };
@@ -20,7 +20,7 @@ afterEach(() => server?.close());
 
 /** A fake agent: deploy answers `publish`; each status answers the next of `views` (the last one repeats). */
 async function agent(publish: object, views: Array<{ config?: object; nodes: Nodes }>): Promise<string> {
-  const socket = join(mkdtempSync(join(tmpdir(), "svcc-deploy-")), "agent.sock");
+  const socket = join(scratchDir("svcc-deploy-"), "agent.sock");
   let i = 0;
   server = createServer((c) => {
     c.once("data", (chunk) => {
@@ -119,7 +119,7 @@ describe("svcc edit config (the built CLI against a fake agent)", () => {
   const hash = "0123456789abcdef";
 
   async function fakeAgent(received: Array<Record<string, unknown>>): Promise<string> {
-    const socket = join(mkdtempSync(join(tmpdir(), "svcc-edit-")), "agent.sock");
+    const socket = join(scratchDir("svcc-edit-"), "agent.sock");
     server = createServer((c) => {
       c.once("data", (chunk) => {
         const req = JSON.parse(chunk.toString().split("\n")[0]);
@@ -137,10 +137,10 @@ describe("svcc edit config (the built CLI against a fake agent)", () => {
   }
 
   function run(socket: string, editor: string) {
-    const cluster = join(mkdtempSync(join(tmpdir(), "svcc-edit-")), "cluster.json");
+    const cluster = join(scratchDir("svcc-edit-"), "cluster.json");
     writeFileSync(cluster, JSON.stringify({ nodes: ["n1", "n2"] }));
     return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(repo, "bin/svcc"), "edit", "config", "db1", "--socket", socket, "--cluster", cluster], { env: { PATH: process.env.PATH ?? "", EDITOR: editor } });
+      const child = spawn(process.execPath, [join(repo, "bin/svcc"), "edit", "config", "db1", "--socket", socket, "--cluster", cluster], { env: { PATH: process.env.PATH ?? "", EDITOR: editor, TMPDIR: scratchDir("svcc-edit-tmp-") } });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
@@ -189,7 +189,7 @@ describe("svcc deploy - (stdin, as the seed's om db1 deploy --config=-), the bui
   const text = readFileSync(join(repo, "fixtures/db1.json"), "utf8");
 
   async function fakeAgent(received: Array<Record<string, unknown>>): Promise<string> {
-    const socket = join(mkdtempSync(join(tmpdir(), "svcc-deploy-stdin-")), "agent.sock");
+    const socket = join(scratchDir("svcc-deploy-stdin-"), "agent.sock");
     const v = { n: 1, hash: "0123456789abcdef", by: "n1" };
     server = createServer((c) => {
       c.once("data", (chunk) => {
@@ -218,7 +218,7 @@ describe("svcc deploy - (stdin, as the seed's om db1 deploy --config=-), the bui
   it("publishes the text read from stdin, byte for byte, under --name", async () => {
     const received: Array<Record<string, unknown>> = [];
     const socket = await fakeAgent(received);
-    const cluster = join(mkdtempSync(join(tmpdir(), "svcc-deploy-stdin-")), "cluster.json");
+    const cluster = join(scratchDir("svcc-deploy-stdin-"), "cluster.json");
     writeFileSync(cluster, JSON.stringify({ nodes: ["n1", "n2"] }));
     const r = await deploy(socket, text, ["--name", "db1", "--cluster", cluster]);
     expect(r.code, r.stderr).toBe(0);
@@ -229,7 +229,7 @@ describe("svcc deploy - (stdin, as the seed's om db1 deploy --config=-), the bui
   it("a bad config from stdin: exit 2 with the usual message, and no request reaches the agent", async () => {
     const received: Array<Record<string, unknown>> = [];
     const socket = await fakeAgent(received);
-    const cluster = join(mkdtempSync(join(tmpdir(), "svcc-deploy-stdin-")), "cluster.json");
+    const cluster = join(scratchDir("svcc-deploy-stdin-"), "cluster.json");
     writeFileSync(cluster, JSON.stringify({ nodes: ["n1", "n2"] }));
     const r = await deploy(socket, text.replace('"image"', '"imagee"'), ["--name", "db1", "--cluster", cluster]);
     expect(r.code).toBe(2);

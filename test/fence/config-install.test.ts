@@ -3,10 +3,10 @@
 // version recorded only after systemd reloaded (a failed reload leaves the old version, so the
 // agent installs again), and a deletion removes every file of the service.
 
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../helpers/scratch.js";
 import { configFileName, HostConfigInstaller } from "../../src/fence/config-install.js";
 import { configHash } from "../../src/fence/lease/config-area.js";
 
@@ -21,7 +21,7 @@ describe("installing a published config", () => {
   });
 
   it("writes the config root-only, reloads, then records the version; the other format's file goes", async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), "svcc-install-")), "services");
+    const dir = join(scratchDir("svcc-install-"), "services");
     const reloads: string[][] = [];
     const installer = new HostConfigInstaller(dir, async () => void reloads.push(readdirSync(dir).sort()));
     expect(installer.installed("db1")).toBeUndefined();
@@ -37,7 +37,7 @@ describe("installing a published config", () => {
   });
 
   it("a failed reload leaves the version as it was", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "svcc-install-"));
+    const dir = scratchDir("svcc-install-");
     let fail = false;
     const installer = new HostConfigInstaller(dir, async () => {
       if (fail) throw new Error("systemctl daemon-reload failed (exit 1)");
@@ -49,7 +49,7 @@ describe("installing a published config", () => {
   });
 
   it("a deletion removes every file of the service, and records the deletion", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "svcc-install-"));
+    const dir = scratchDir("svcc-install-");
     writeFileSync(join(dir, "db1.ini"), ini);
     writeFileSync(join(dir, "db2.json"), json);
     const installer = new HostConfigInstaller(dir, async () => undefined);

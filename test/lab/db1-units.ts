@@ -3,9 +3,9 @@
 // db1 resource active on both nodes at once).
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { scratchDir } from "../helpers/scratch.js";
 import * as lab from "./lab.js";
 
 export const SERVICE = "db1";
@@ -17,7 +17,8 @@ const notResources = new Set(["db1-lease.service", "db1-precheck.service", "db1-
 export function compileLabUnits(change?: (config: Record<string, Record<string, string>>) => void): string {
   const config = JSON.parse(readFileSync(join(lab.REPO_ROOT, "fixtures/lab/db1.json"), "utf8"));
   change?.(config);
-  const dir = mkdtempSync(join(tmpdir(), "svcc-lab-units-"));
+  // Callers use the directory after this returns: it goes when the test process exits.
+  const dir = scratchDir("svcc-lab-units-");
   const file = join(dir, "db1.json");
   writeFileSync(file, JSON.stringify(config));
   const out = join(dir, "units");
