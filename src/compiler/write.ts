@@ -16,7 +16,7 @@
 // writes at a time (service-lock.ts).
 
 import { createRequire } from "node:module";
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import type { CompiledFile } from "./compile.js";
 import { fsFailure, OpenDirectory, openOutputDirectory, symlinkTarget, WriteError } from "./output-dir.js";
 import { randomHex } from "./random.js";
@@ -40,6 +40,10 @@ export interface WriteOptions {
 }
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
+/** A new file, never one that is there already (a symlink included: O_EXCL does not follow it). */
+const createFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+/** The same for writeFileSync: Node takes open(2) flags as a number too (@types/node says string only). */
+const createFlagsOption = createFlags as unknown as string;
 const fileName = /^[A-Za-z0-9_.@:\\-]+$/;
 const maxManifestBytes = 1 << 20;
 
@@ -111,7 +115,7 @@ function writeTemp(dir: OpenDirectory, name: string, content: string): string {
   const temp = `${tempPrefix}-${tempCount++}`;
   let fd: number;
   try {
-    fd = openSync(dir.at(temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+    fd = openSync(dir.at(temp), createFlags, 0o644);
   } catch (err) {
     throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
   }
@@ -265,21 +269,19 @@ function createServiceFiles(out: OpenDirectory, serviceName: string, files: Comp
       throw fsFailure(`cannot open ${out.shown}/${serviceDirName}`, err);
     }
     const create = (dir: OpenDirectory, name: string, content: string) => {
-      let fd: number;
+      // One call: open (O_CREAT|O_EXCL|O_NOFOLLOW), write, close. Node ≥ 20.10 does it in C++
+      // from the string (no Buffer, one crossing instead of three: ~10% of a generator run's
+      // writing); older Nodes do openSync, writeSync, closeSync as this did. The error's syscall
+      // says whether the file was made: a failed open made nothing, a failed write or close did.
       try {
-        fd = openSync(dir.at(name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+        writeFileSync(dir.at(name), content, { flag: createFlagsOption, mode: 0o644 });
       } catch (err) {
-        if (codeOf(err) === "EEXIST") throw new WriteError(`${dir.shown}/${name} is already there (another service or generator made it): not replaced`);
+        const e = err as NodeJS.ErrnoException;
+        if (e.syscall !== undefined && e.syscall !== "open") created.push({ dir, name });
+        if (e.syscall === "open" && e.code === "EEXIST") throw new WriteError(`${dir.shown}/${name} is already there (another service or generator made it): not replaced`);
         throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
       }
       created.push({ dir, name });
-      try {
-        writeAll(fd, content);
-      } catch (err) {
-        throw fsFailure(`cannot write ${dir.shown}/${name}`, err);
-      } finally {
-        closeSync(fd);
-      }
     };
     for (const { f, at } of located) create(at!.inService ? svcDir : out, at!.name, f.content);
     create(svcDir, "manifest.json", manifestText(serviceName, files.map((f) => f.path)));

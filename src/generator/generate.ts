@@ -5,7 +5,7 @@
 // Everything is written through the compiler's writer into the output directory, nowhere else.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type CompiledFile, compileService } from "../compiler/compile.js";
 import type { ClusterFacts } from "../compiler/model.js";
 import { formatWarning } from "../compiler/warnings.js";
@@ -78,8 +78,12 @@ export function generate(options: GeneratorOptions): GeneratorReport {
   const shadowing = options.shadowDirs.map((dir) => ({ dir, names: namesIn(dir) }));
   const present = options.outputDir ? namesIn(options.outputDir) : new Set<string>();
   const out = options.outputDir ? openOutputDirectory(options.outputDir) : undefined;
+  // The whole run inside the output directory (OpenDirectory.enter: bare names, resolved through
+  // the directory svcc opened), entered once rather than once per service (an open, two chdir
+  // through /proc and a close each time); the configs are read by absolute path meanwhile.
+  const readPaths = new Map(files.map((file) => [file, resolve(file)]));
   const definedBy = new Map<string, string>();
-  try {
+  const compileAll = () => {
     for (const file of files) {
       const name = serviceNameOf(file);
       const earlier = definedBy.get(name);
@@ -94,7 +98,7 @@ export function generate(options: GeneratorOptions): GeneratorReport {
       }
       let service: GeneratedService;
       try {
-        const text = readFileSync(file, "utf8");
+        const text = readFileSync(readPaths.get(file)!, "utf8");
         const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
         if (out) {
           writeAllOrNothing(out, name, compiled.files, present);
@@ -116,6 +120,10 @@ export function generate(options: GeneratorOptions): GeneratorReport {
         });
       }
     }
+  };
+  try {
+    if (out) out.enter(compileAll);
+    else compileAll();
   } finally {
     out?.close();
   }
@@ -155,8 +163,15 @@ function linkBootUnits(out: OpenDirectory, units: readonly string[]): void {
  * written; one that appears meanwhile is caught by O_EXCL, and what this service wrote is removed.
  */
 function writeAllOrNothing(out: OpenDirectory, name: string, files: CompiledFile[], present: Set<string>): void {
-  const taken = [...new Set(files.map((f) => f.path.split("/")[0]))].filter((p) => present.has(p));
+  const tops = new Set(files.map((f) => topName(f.path)));
+  const taken = [...tops].filter((p) => present.has(p));
   if (taken.length) throw new WriteError(`refusing to overwrite ${taken.map((p) => `${out.shown}/${p}`).join(", ")}: already in the output directory (made by another service or generator)`);
   writeIntoFreshDirectory(out, name, files);
-  for (const f of files) present.add(f.path.split("/")[0]);
+  for (const p of tops) present.add(p);
+}
+
+/** The name in the output directory itself that a compiled path is (a unit) or is under (<svc>.svcc/). */
+function topName(path: string): string {
+  const slash = path.indexOf("/");
+  return slash < 0 ? path : path.slice(0, slash);
 }
