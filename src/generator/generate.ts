@@ -53,9 +53,46 @@ export function problemLines(problems: GeneratorProblem[]): Array<{ level: Gener
   return problems.flatMap((p) => p.message.split("\n").map((text) => ({ level: p.level, text })));
 }
 
-export function generate(options: GeneratorOptions): GeneratorReport {
-  const report: GeneratorReport = { services: [], problems: [] };
-  const error = (message: string) => report.problems.push({ level: "error", message });
+/**
+ * Where the compiled services go. `write` puts one service's files and boot links into the
+ * output directory, all or nothing, and throws what stopped it; or it queues the service
+ * (writer-thread.ts), and `done` then gives the queued services that failed, by the slot each
+ * was handed over with, with the reason. `around` runs the whole compile (the in-thread writer
+ * enters the output directory once for it).
+ */
+export interface ServiceWriter {
+  around<T>(fn: () => T): T;
+  write(slot: number, name: string, files: CompiledFile[], bootUnits: readonly string[]): void;
+  done(): Map<number, string> | Promise<Map<number, string>>;
+  close(): void;
+}
+
+/** Compiles and writes in this thread, service by service (the writer's failures are thrown). */
+export function inThreadWriter(outputDir: string, present: Set<string>): ServiceWriter {
+  const out = openOutputDirectory(outputDir);
+  return {
+    around: (fn) => out.enter(fn),
+    write(_slot, name, files, bootUnits) {
+      writeAllOrNothing(out, name, files, present);
+      linkBootUnits(out, bootUnits);
+    },
+    done: () => new Map(),
+    close: () => out.close(),
+  };
+}
+
+/** What is in a directory now (nothing when it cannot be listed). */
+/**
+ * Compiles every config and hands each compiled service to the writer (none on a dry run).
+ * Returns the report once the writer is done with them. A writer that queues (writer-thread.ts)
+ * makes this asynchronous; in-thread or dry, the report is ready when this returns.
+ */
+export function generate(options: GeneratorOptions): GeneratorReport;
+export function generate(options: GeneratorOptions, makeWriter: (configs: number, present: Set<string>) => ServiceWriter | undefined): GeneratorReport | Promise<GeneratorReport>;
+export function generate(options: GeneratorOptions, makeWriter?: (configs: number, present: Set<string>) => ServiceWriter | undefined): GeneratorReport | Promise<GeneratorReport> {
+  type Entry = { problem: GeneratorProblem } | { slot: number; service: GeneratedService; problems: GeneratorProblem[] };
+  const entries: Entry[] = [];
+  const error = (message: string) => entries.push({ problem: { level: "error", message } });
 
   let cluster: ClusterFacts | undefined;
   try {
@@ -76,11 +113,15 @@ export function generate(options: GeneratorOptions): GeneratorReport {
   // output, and what is in the output before each service is written (other generators' files,
   // the services written before it). The output is opened once, as `svcc compile dir/ -o` does.
   const shadowing = options.shadowDirs.map((dir) => ({ dir, names: namesIn(dir) }));
-  const present = options.outputDir ? namesIn(options.outputDir) : new Set<string>();
-  const out = options.outputDir ? openOutputDirectory(options.outputDir) : undefined;
-  // The whole run inside the output directory (OpenDirectory.enter: bare names, resolved through
-  // the directory svcc opened), entered once rather than once per service (an open, two chdir
-  // through /proc and a close each time); the configs are read by absolute path meanwhile.
+  let writer: ServiceWriter | undefined;
+  if (options.outputDir) {
+    const present = namesIn(options.outputDir);
+    writer = makeWriter?.(files.length, present) ?? inThreadWriter(options.outputDir, present);
+  }
+  // The in-thread writer runs the whole compile inside the output directory (OpenDirectory.enter:
+  // bare names, resolved through the directory svcc opened), entered once rather than once per
+  // service (an open, two chdir through /proc and a close each time): the configs are read by
+  // absolute path meanwhile.
   const readPaths = new Map(files.map((file) => [file, resolve(file)]));
   const definedBy = new Map<string, string>();
   const compileAll = () => {
@@ -96,39 +137,65 @@ export function generate(options: GeneratorOptions): GeneratorReport {
         error(`${file}: the service name ${name} is the generator's own; rename the config`);
         continue;
       }
+      const slot = entries.length;
       let service: GeneratedService;
+      const problems: GeneratorProblem[] = [];
       try {
         const text = readFileSync(readPaths.get(file)!, "utf8");
         const compiled = compileService({ text, file, serviceName: name, cluster, svccBin: options.svccBin, unitDir: options.unitDir });
-        if (out) {
-          writeAllOrNothing(out, name, compiled.files, present);
-          linkBootUnits(out, compiled.bootUnits);
-        }
+        writer?.write(slot, name, compiled.files, compiled.bootUnits);
         service = { name, file, files: compiled.files };
-        for (const w of compiled.warnings) report.problems.push({ level: "warning", message: formatWarning(file, w) });
+        for (const w of compiled.warnings) problems.push({ level: "warning", message: formatWarning(file, w) });
       } catch (err) {
-        error(`${reasonOf(err)}\n${file}: service ${name} skipped`);
+        error(skipped(reasonOf(err), file, name));
         continue;
       }
-      report.services.push(service);
       const units = service.files.map((f) => f.path).filter((p) => !p.includes("/"));
       const shadowed = shadowing.flatMap(({ dir, names }) => units.filter((u) => names.has(u)).map((u) => join(dir, u)));
       if (shadowed.length) {
-        report.problems.push({
+        problems.push({
           level: "warning",
           message: `${file}: ${shadowed.join(", ")} shadow${shadowed.length === 1 ? "s" : ""} what the generator made of this config (systemd reads those directories first); keep ${name} in one place: remove those units or this config`,
         });
       }
+      entries.push({ slot, service, problems });
     }
   };
-  try {
-    if (out) out.enter(compileAll);
-    else compileAll();
-  } finally {
-    out?.close();
+
+  /** The report, in the order of the configs, once the writer said which services it could not write. */
+  const assemble = (failed: Map<number, string>): GeneratorReport => {
+    const report: GeneratorReport = { services: [], problems: [] };
+    for (const entry of entries) {
+      if ("problem" in entry) report.problems.push(entry.problem);
+      else if (failed.has(entry.slot)) report.problems.push({ level: "error", message: skipped(failed.get(entry.slot)!, entry.service.file, entry.service.name) });
+      else {
+        report.services.push(entry.service);
+        report.problems.push(...entry.problems);
+      }
+    }
+    return report;
+  };
+
+  if (!writer) {
+    compileAll();
+    return assemble(new Map());
   }
-  return report;
+  let failed: Map<number, string> | Promise<Map<number, string>>;
+  try {
+    writer.around(compileAll);
+    failed = writer.done();
+  } catch (err) {
+    writer.close();
+    throw err;
+  }
+  if (failed instanceof Map) {
+    writer.close();
+    return assemble(failed);
+  }
+  return failed.then(assemble).finally(() => writer!.close());
 }
+
+const skipped = (reason: string, file: string, name: string) => `${reason}\n${file}: service ${name} skipped`;
 
 function namesIn(dir: string): Set<string> {
   try {

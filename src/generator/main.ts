@@ -7,6 +7,7 @@
 // 1 only when it cannot work at all (bad arguments, no output directory).
 
 import { statSync } from "node:fs";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultClusterFile } from "../cli/inputs.js";
@@ -15,6 +16,7 @@ import { writeServiceFiles } from "../compiler/write.js";
 import { defaultServicesDir, generate, problemLines, reportName, shadowingUnitDirs } from "./generate.js";
 import { deliver, type LogLine, type LogTargets, systemLogTargets } from "./log.js";
 import { linkReportUnit, reportFiles } from "./report-unit.js";
+import { runWriterThread, writerThread, writerThreadMinConfigs, type WriterThreadData } from "./writer-thread.js";
 
 const usage = "usage: svcc-generator [--dryrun] [--log-stderr] [--services-dir DIR] [--cluster FILE] [NORMAL-DIR [EARLY-DIR LATE-DIR]]";
 /** Where systemd reads the normal generator output (used for paths inside units on a dry run). */
@@ -49,6 +51,11 @@ function parseArguments(argv: string[]): Arguments | string {
   return args;
 }
 
+function useWriterThread(configs: number): boolean {
+  const forced = process.env.SVCC_GENERATOR_THREAD;
+  return forced === "1" || (forced !== "0" && configs >= writerThreadMinConfigs);
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArguments(argv);
   if (typeof args === "string") {
@@ -61,14 +68,20 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const unitDir = args.outputDir ?? systemNormalDir;
-  const report = generate({
-    servicesDir: args.servicesDir,
-    clusterFile: args.clusterFile,
-    outputDir: args.outputDir,
-    unitDir,
-    svccBin: svccBinOfPackage(fileURLToPath(new URL("../bin/svcc", import.meta.url))),
-    shadowDirs: shadowingUnitDirs,
-  });
+  const ownBin = (name: string) => fileURLToPath(new URL(`../bin/${name}`, import.meta.url));
+  const report = await generate(
+    {
+      servicesDir: args.servicesDir,
+      clusterFile: args.clusterFile,
+      outputDir: args.outputDir,
+      unitDir,
+      svccBin: svccBinOfPackage(ownBin("svcc")),
+      shadowDirs: shadowingUnitDirs,
+    },
+    // Many configs: the files are written on a second thread while the next services compile.
+    // SVCC_GENERATOR_THREAD=0 never starts it, =1 always (for tests and measurements).
+    (configs, present) => (useWriterThread(configs) ? writerThread(ownBin("svcc-generator"), args.outputDir!, present) : undefined),
+  );
   const extra = reportFiles(report.problems, unitDir);
   const lines: LogLine[] = problemLines(report.problems);
   if (args.dryrun) {
@@ -89,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
+const writerJob = (workerData as { svccGeneratorWriter?: WriterThreadData } | null)?.svccGeneratorWriter;
+if (!isMainThread && writerJob) runWriterThread(parentPort!, writerJob);
+else main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

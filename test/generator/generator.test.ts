@@ -331,6 +331,30 @@ describe("bin/svcc-generator, as systemd runs it", () => {
     expect(existsSync(join(dir, "gone"))).toBe(false);
   });
 
+  it("writes on its writer thread exactly what it writes in one thread: the same files, links and report, failures in config order", () => {
+    const configs: Record<string, string> = { "bad.json": JSON.stringify({ "fs#1": { type: "xfs", dev: "/dev/x", mnt: "relative" } }), "flex.json": JSON.stringify({ DEFAULT: { nodes: "{clusternodes}", topology: "flex", flex_min: "{#nodes}", orchestrate: "ha" }, "app#1": { type: "simple", start: "sleep 1" } }) };
+    for (let i = 0; i < 6; i++) configs[`svc${i}.json`] = db1;
+    const runs = ["0", "1"].map((thread) => {
+      const { dir, services, out } = setup(configs);
+      // Already in the output (another generator's file): svc3 is refused before any of it is written.
+      writeFileSync(join(out, "svc3-disk0.service"), "someone else's\n");
+      const r = spawnSync(process.execPath, [generatorBin, "--log-stderr", "--services-dir", services, "--cluster", join(dir, "cluster.json"), out], { encoding: "utf8", env: { ...process.env, SVCC_GENERATOR_THREAD: thread } });
+      expect(r.status, r.stderr).toBe(0);
+      const files = tree(out);
+      for (const link of ["multi-user.target.wants/flex.target", "multi-user.target.wants/svcc-generator-report.service"]) files[link] = readlinkSync(join(out, link));
+      return { files, stderr: r.stderr.replaceAll(dir, "<dir>"), problems: readFileSync(join(out, "svcc-generator-report.svcc/problems.txt"), "utf8").replaceAll(dir, "<dir>"), dir };
+    });
+    const [inThread, onThread] = runs;
+    expect(inThread.problems).toMatch(/bad\.json: service bad skipped[^]*refusing to overwrite .*svc3-disk0\.service[^]*svc3\.json: service svc3 skipped/);
+    expect(Object.keys(inThread.files).filter((f) => f.startsWith("svc3"))).toEqual(["svc3-disk0.service"]);
+    expect(inThread.files["svc5.target"]).toBeDefined();
+    expect(onThread.stderr).toBe(inThread.stderr);
+    expect(onThread.problems).toBe(inThread.problems);
+    expect(Object.keys(onThread.files).sort()).toEqual(Object.keys(inThread.files).sort());
+    const normalised = (files: Record<string, string>, dir: string) => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.replaceAll(dir, "<dir>")]));
+    expect(normalised(onThread.files, onThread.dir)).toEqual(normalised(inThread.files, inThread.dir));
+  });
+
   it("calls the svcc of its own package from the units when nothing on PATH resolves to it", () => {
     const { dir, services, out } = setup({ "db1.json": db1 });
     const pkg = join(dir, "pkg");
