@@ -7,14 +7,18 @@
 // compiled, and answers once, when told that the last one was handed over, with the ones it
 // could not write. A worker runs no compile: it pays Node's start of a thread (~30-40 ms of CPU
 // on the other core), not the compiler's JIT warm-up, which is why it is only started for a
-// run of many configs (writerThreadMinConfigs).
+// run of many configs (writerThreadMinConfigs). On a machine with no core to spare it
+// costs more than it saves (its start and the hand-over: ~5% more CPU for a 1,000-service run).
 
 import { type MessagePort, Worker } from "node:worker_threads";
 import type { CompiledFile } from "../compiler/compile.js";
 import { inThreadWriter, type ServiceWriter } from "./generate.js";
 
-/** Below this many configs the thread's start (~40 ms before it writes) costs more than it saves. */
-export const writerThreadMinConfigs = 64;
+/**
+ * Below this many configs the thread's start (~40 ms before it writes, ~30-40 ms of CPU) costs
+ * about what it saves: at 100 services (~50 ms of writing) it made the run slower at load 5.
+ */
+export const writerThreadMinConfigs = 256;
 
 export interface WriterThreadData {
   outputDir: string;
