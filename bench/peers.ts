@@ -32,7 +32,7 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import * as lab from "../test/lab/lab.js";
 import { installAgent, initLease, startAgent, startWatchdog, status, svcc, takeoverWaitMs, upOn } from "../test/lab/agent-setup.js";
-import { compileLabUnits, installEverywhere } from "../test/lab/db1-units.js";
+import { compileLabUnits, installEverywhere, unitTimes } from "../test/lab/db1-units.js";
 
 type Node = lab.NodeName;
 type Figure = { name: string; value: number; unit: string };
@@ -47,7 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const other = (n: Node): Node => (n === "node1" ? "node2" : "node1");
 const POLLER = join(lab.REPO_ROOT, "bench/peers/pg-poller.mjs");
 /** One slice per node holds the stack being measured (a drop-in per unit), so its CPU counter keeps short-lived runs. */
-const STACK_SLICE = "peers-stack.slice";
+const STACK_SLICE = "peersbench.slice"; // no dash: a dash in a slice name nests it (peers-stack.slice is under peers.slice)
 const PG_DATA = "/srv/db1/data/postgresql";
 
 interface Poll {
@@ -197,13 +197,17 @@ function reducedUnits(): string {
   });
 }
 
+/** The reduced db1's resource units, in start order (svcc starts the address before the filesystem, as OpenSVC does). */
+const REDUCED_RESOURCES = ["db1-precheck.service", "db1-ip0.service", "srv-db1-data.mount", "db1-fs1.service", "db1-container1.service"];
+
 /** The node's leftovers of a crash that a real reboot would not keep: the service address on host0 (the lab's netns outlives the node). */
 async function dropStaleAddress(node: Node): Promise<void> {
   spawnSync("ip", ["-n", node, "addr", "del", `${lab.SERVICE_ADDR}/${lab.PREFIX}`, "dev", lab.NODE_IFACE], { stdio: "ignore" });
 }
 
 async function svccFigures(): Promise<Figure[]> {
-  await installEverywhere(reducedUnits());
+  const units = reducedUnits();
+  await installEverywhere(units);
   for (const node of lab.NODES) await installAgent(node);
   await intoStackSlice(["svcc-agent.service", "db1-check.service"]);
   await initLease();
@@ -211,9 +215,10 @@ async function svccFigures(): Promise<Figure[]> {
   try {
     for (const node of lab.NODES) await startAgent(node);
     await upOn("node1", 120_000);
-    const rows = await lab.clientPsql("create table if not exists relocation (i int); truncate relocation; insert into relocation select generate_series(1, 10000); select count(*) from relocation");
-    if (rows.stdout.trim() !== "10000") throw new Error(`svcc: the table did not take its rows: ${rows.stderr}`);
-    const moves: Array<{ readyMs: number; outageMs: number; commandMs: number }> = [];
+    await lab.clientPsql("create table if not exists relocation (i int); truncate relocation; insert into relocation select generate_series(1, 10000)", { check: true });
+    const rows = await lab.clientPsql("select count(*) from relocation");
+    if (rows.stdout.trim() !== "10000") throw new Error(`svcc: the table did not take its rows: ${rows.stdout} ${rows.stderr}`);
+    const moves: Array<{ readyMs: number; outageMs: number; commandMs: number; stopMs: number; startMs: number; handoverMs: number }> = [];
     let at: Node = "node1";
     for (let i = 0; i < runs; i++) {
       const to = other(at);
@@ -221,8 +226,15 @@ async function svccFigures(): Promise<Figure[]> {
         const s = await svcc(at, ["switch", "db1", to], 60_000);
         if (s.exitCode !== 0) throw new Error(`svcc switch db1 ${to}: ${s.stderr}`);
       });
-      moves.push(r);
       await upOn(to, 60_000);
+      // Where the outage went, from systemd's own timestamps (monotonic: one kernel for both nodes).
+      const stopped = (await unitTimes(at, REDUCED_RESOURCES)).filter((u) => u.stopEnd > 0);
+      const started = await unitTimes(to, ["db1-lease.service", ...REDUCED_RESOURCES]);
+      const stopMs = (Math.max(...stopped.map((u) => u.stopEnd)) - Math.min(...stopped.map((u) => u.stopBegin))) / 1000;
+      const startMs = (Math.max(...started.map((u) => u.startEnd)) - Math.min(...started.map((u) => u.startBegin))) / 1000;
+      const handoverMs = (Math.min(...started.map((u) => u.startBegin)) - Math.max(...stopped.map((u) => u.stopEnd))) / 1000;
+      log(`  stop chain on ${at} ${stopMs.toFixed(0)} ms (${stopped.map((u) => `${u.unit.replace(/\.service$/, "")} ${((u.stopEnd - u.stopBegin) / 1000).toFixed(0)}`).join(", ")}); last stop → first start on ${to} ${handoverMs.toFixed(0)} ms; start chain ${startMs.toFixed(0)} ms (${started.map((u) => `${u.unit.replace(/\.service$/, "")} ${((u.startEnd - u.startBegin) / 1000).toFixed(0)}`).join(", ")})`);
+      moves.push({ ...r, stopMs, startMs, handoverMs });
       at = to;
       await sleep(1000);
     }
@@ -251,6 +263,9 @@ async function svccFigures(): Promise<Figure[]> {
         const states = (await lab.exec(node, ["systemctl", "is-active", "db1.target", "srv-db1-data.mount", "db1-container1.service", "db1-ip0.service"])).stdout.split("\n");
         return states.every((s) => s === "inactive" || s === "failed") ? true : undefined;
       }, { timeoutMs: 15_000, intervalMs: 250 });
+      // Gone from the node: svcc's srv-db1-data.mount is bound to the lease guard, so systemd
+      // would unmount the xfs at once when Pacemaker mounts it there.
+      await lab.removeUnits(node, readdirSync(units));
     }
     const f = (name: string, value: number, unit = "ms"): Figure => ({ name: `peers_svcc_${name}`, value, unit });
     return [
@@ -258,6 +273,9 @@ async function svccFigures(): Promise<Figure[]> {
       f("move_min", Math.min(...moves.map((m) => m.readyMs))),
       f("move_outage", median(moves.map((m) => m.outageMs))),
       f("move_command_returns", median(moves.map((m) => m.commandMs))),
+      f("move_stop_chain", median(moves.map((m) => m.stopMs))),
+      f("move_handover", median(moves.map((m) => m.handoverMs))),
+      f("move_start_chain", median(moves.map((m) => m.startMs))),
       f("move_runs", moves.length, "runs"),
       f("crash_failover", median(crashes)),
       f("crash_failover_min", Math.min(...crashes)),
