@@ -68,14 +68,14 @@ function startTimer(maxS: number): { t0: number; done: Promise<Poll> } {
   return { t0, done };
 }
 
-async function timed(what: string, maxS: number, act: () => Promise<unknown>): Promise<{ readyMs: number; outageMs: number; commandMs: number }> {
+async function timed(what: string, maxS: number, act: () => Promise<unknown>): Promise<{ t0: number; readyMs: number; outageMs: number; commandMs: number }> {
   const timer = startTimer(maxS);
   const c0 = performance.now();
   await act();
   const commandMs = performance.now() - c0;
   const p = await timer.done;
   if (p.ready === undefined) throw new Error(`${what}: postgres did not answer from a new postmaster within ${maxS} s (${JSON.stringify(p)})`);
-  const r = { readyMs: p.ready * 1000, outageMs: (p.outage ?? 0) * 1000, commandMs };
+  const r = { t0: timer.t0, readyMs: p.ready * 1000, outageMs: (p.outage ?? 0) * 1000, commandMs };
   log(`${what}: answered after ${r.readyMs.toFixed(0)} ms (client outage ${r.outageMs.toFixed(0)} ms; command returned after ${commandMs.toFixed(0)} ms)`);
   return r;
 }
@@ -353,6 +353,45 @@ async function dcOf(node: Node): Promise<string> {
   return /Current DC: (node\d)/.exec((await lab.exec(node, ["crm_mon", "-1"], { timeout: 20_000 })).stdout)?.[1] ?? "?";
 }
 
+/**
+ * Pacemaker's own account of a move or a failover (its log on both nodes, millisecond stamps,
+ * the machine's clock): from T0 to the first stop asked, the stop chain (postgres's stop asked →
+ * the filesystem's stop done), the handover, and the start chain (the filesystem's start asked →
+ * postgres's start done). As shared/peers/pacemaker/oplog.py reads it.
+ */
+function pacemakerOps(t0: number, nodes: readonly Node[]): { toFirstStop?: number; stop?: number; handover?: number; toFirstStart?: number; start?: number } {
+  const year = new Date(t0 * 1000).getUTCFullYear();
+  const first = new Map<string, number>();
+  for (const node of nodes) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${lab.nodePid(node)}/root/var/log/pacemaker/pacemaker.log`, "utf8");
+    } catch {
+      continue; // a crashed node: its log is not reachable, and not needed
+    }
+    for (const line of text.split("\n").slice(-3000)) {
+      const m = /^(\w{3} \d+ [\d:.]+) \S+ \S+\s+\[\d+\] \(\w+\)\s+\w+: (.*)/.exec(line);
+      if (!m) continue;
+      const at = Date.parse(`${m[1].replace(/^(\w{3}) (\d+) /, `$1 $2 ${year} `)} UTC`) / 1000;
+      if (!(at >= t0 - 0.5 && at <= t0 + 120)) continue;
+      const req = /Requesting local execution of (stop|start) operation for (\S+) on/.exec(m[2]);
+      const res = /Result of (stop|start) operation for (\S+) on \S+: ok/.exec(m[2]);
+      const key = req ? `${req[1]}-req ${req[2]}` : res ? `${res[1]}-done ${res[2]}` : undefined;
+      if (key && !first.has(key)) first.set(key, at);
+    }
+  }
+  const g = (k: string) => first.get(k);
+  const span = (a?: number, b?: number) => (a !== undefined && b !== undefined ? (b - a) * 1000 : undefined);
+  return {
+    toFirstStop: span(t0, g("stop-req db1-pg")),
+    stop: span(g("stop-req db1-pg"), g("stop-done db1-fs")),
+    handover: span(g("stop-done db1-fs"), g("start-req db1-fs")),
+    toFirstStart: span(t0, g("start-req db1-fs")),
+    start: span(g("start-req db1-fs"), g("start-done db1-pg")),
+  };
+}
+const fmt = (x?: number) => (x === undefined ? "?" : x.toFixed(0));
+
 async function pacemakerFigures(): Promise<Figure[]> {
   const authkey = randomBytes(256);
   for (const node of lab.NODES) {
@@ -379,12 +418,15 @@ async function pacemakerFigures(): Promise<Figure[]> {
   await inNode("node1", ["crm_resource", "--clear", "-r", "db1"]);
   await settle("node1");
 
-  const crmMoves: Array<{ readyMs: number; outageMs: number; commandMs: number }> = [];
+  const crmMoves: Array<{ readyMs: number; outageMs: number; commandMs: number; toFirstStop?: number; stop?: number; handover?: number; start?: number }> = [];
   let at: Node = "node1";
   for (let i = 0; i < runs; i++) {
     const to = other(at);
-    crmMoves.push(await timed(`crm_resource --move ${at} → ${to}`, 60, () => inNode(at, ["crm_resource", "--move", "-r", "db1", "-N", to])));
+    const r = await timed(`crm_resource --move ${at} → ${to}`, 60, () => inNode(at, ["crm_resource", "--move", "-r", "db1", "-N", to]));
     await settle(at);
+    const ops = pacemakerOps(r.t0, lab.NODES);
+    log(`  Pacemaker's log: first stop asked ${fmt(ops.toFirstStop)} ms after the command; stop chain ${fmt(ops.stop)} ms; last stop → first start ${fmt(ops.handover)} ms; start chain ${fmt(ops.start)} ms`);
+    crmMoves.push({ ...r, ...ops });
     await inNode(at, ["crm_resource", "--clear", "-r", "db1"]);
     await settle(at);
     if ((await located(at)) !== to) throw new Error(`Pacemaker: db1 is not on ${to} after the move`);
@@ -408,10 +450,14 @@ async function pacemakerFigures(): Promise<Figure[]> {
   const dc = await dcOf(at);
   log(`Pacemaker's DC during the idle window: ${dc} (active: ${at})`);
   const crashes: number[] = [];
+  const crashDecisions: number[] = [];
   for (let i = 0; i < crashRuns; i++) {
     const survivor = other(at);
     const r = await timed(`Pacemaker crash of ${at} → ${survivor}`, 90, () => lab.crash(at));
     crashes.push(r.readyMs);
+    const ops = pacemakerOps(r.t0, [survivor]);
+    log(`  Pacemaker's log on ${survivor}: the start asked ${fmt(ops.toFirstStart)} ms after the crash (membership change, then the DC's decision), start chain ${fmt(ops.start)} ms`);
+    if (ops.toFirstStart !== undefined) crashDecisions.push(ops.toFirstStart);
     await dropStaleAddress(at);
     await lab.reboot(at);
     await startClusterStack(at);
@@ -428,12 +474,17 @@ async function pacemakerFigures(): Promise<Figure[]> {
     f("crm_move_min", Math.min(...crmMoves.map((m) => m.readyMs))),
     f("crm_move_outage", median(crmMoves.map((m) => m.outageMs))),
     f("crm_move_runs", crmMoves.length, "runs"),
+    ...(["toFirstStop", "stop", "handover", "start"] as const).flatMap((k) => {
+      const xs = crmMoves.map((m) => m[k]).filter((x): x is number => x !== undefined);
+      return xs.length ? [f(`crm_move_${{ toFirstStop: "to_first_stop", stop: "stop_chain", handover: "handover", start: "start_chain" }[k]}`, median(xs))] : [];
+    }),
     ...(pcsMoves.length
       ? [f("pcs_move", median(pcsMoves.map((m) => m.readyMs))), f("pcs_move_outage", median(pcsMoves.map((m) => m.outageMs))), f("pcs_move_command_returns", median(pcsMoves.map((m) => m.commandMs))), f("pcs_move_runs", pcsMoves.length, "runs")]
       : []),
     f("crash_failover", median(crashes)),
     f("crash_failover_min", Math.min(...crashes)),
     f("crash_runs", crashes.length, "runs"),
+    ...(crashDecisions.length ? [f("crash_to_start_asked", median(crashDecisions))] : []),
     { name: "peers_pacemaker_idle_dc_is_active", value: dc === at ? 1 : 0, unit: "bool" },
     ...idle,
   ];
