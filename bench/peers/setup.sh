@@ -12,40 +12,15 @@
 #   masked here, on the machine. bench/peers.ts unmasks corosync and pacemaker inside its two
 #   nodes only (the node's overlay), and starts them itself; pcsd stays masked (pcs's commands
 #   run locally without it; Debian's enabled pcsd would add ~124 MiB per node).
-# - Package scripts start no daemon meanwhile (policy-rc.d, as in install-deps.sh).
+# - Installed through test/lab/install-deps.sh (its extra arguments): package scripts start no
+#   daemon meanwhile (policy-rc.d), and it refuses while the lab is up.
 set -euo pipefail
-start=$(date +%s.%N)
-elapsed() { awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }'; }
+here=$(cd "$(dirname "$0")" && pwd)
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench:peers setup: must run as root" >&2
-  exit 1
-fi
-for n in node1 node2; do
-  if grep -q " /var/lib/machines/$n " /proc/mounts; then
-    echo "bench:peers setup: the lab is up (/var/lib/machines/$n is mounted); run 'npm run lab:down' first" >&2
-    exit 1
-  fi
-done
+# The lab's own installer: root only, refuses while the lab is up, policy-rc.d meanwhile.
+bash "$here/../../test/lab/install-deps.sh" pacemaker pacemaker-cli-utils corosync resource-agents pcs kmod
 
-packages=(pacemaker pacemaker-cli-utils corosync resource-agents pcs kmod)
 units=(corosync.service pacemaker.service pcsd.service pcsd-ruby.service crm_mon.service corosync-notifyd.service corosync-qdevice.service)
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  policy=/usr/sbin/policy-rc.d
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    trap 'rm -f "$policy"' EXIT
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 
 # Disabled (no *.wants link anywhere under /etc/systemd/system) and masked, whatever a package
 # script did. Offline: the machine's PID 1 is not systemd, so only files are touched.
@@ -63,5 +38,4 @@ done
 # Debian's corosync.conf would make a node form a one-node cluster at 127.0.0.1 if anything
 # started it; the bench writes its own into each node, so the machine's copy is left as is.
 
-if [ "${#missing[@]}" -gt 0 ]; then echo "bench:peers setup: installed ${missing[*]} in $(elapsed)"; else echo "bench:peers setup: all ${#packages[@]} packages present ($(elapsed))"; fi
 [ "${#changed[@]}" -eq 0 ] || echo "bench:peers setup: ${changed[*]}"
