@@ -35,6 +35,13 @@ describe("bin/load-bundle.cjs", () => {
     expect(cacheStates(repo)).toEqual([{ name: "svcc-runtime.cjs", cache: "used" }]);
   });
 
+  it("starts the generator, as systemd starts it, with the cache the build wrote (the V8 flag it sets comes before the bundle on both sides)", () => {
+    const script = `const l = require(${JSON.stringify(join(repo, "bin/load-bundle.cjs"))}); process.argv.splice(1, Infinity, ${JSON.stringify(join(repo, "bin/svcc-generator"))}, "--dryrun", "--services-dir", ${JSON.stringify(work)}, "--cluster", ${JSON.stringify(join(work, "cluster.json"))}); process.on("exit", () => process.stderr.write(JSON.stringify(l.loadedBundles()))); require(process.argv[1]);`;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stderr.slice(r.stderr.lastIndexOf("[")))).toEqual([{ name: "svcc-generator.cjs", cache: "used" }]);
+  });
+
   it("runs every command the same with a damaged cache, a cache of another build, or none", () => {
     const damaged = copy("damaged");
     for (const bundle of ["svcc.cjs", "svcc-runtime.cjs", "svcc-agent.cjs", "svcc-generator.cjs"]) writeFileSync(join(damaged, "dist", `${bundle}.cache`), "not a code cache\n".repeat(100));
