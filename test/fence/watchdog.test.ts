@@ -74,7 +74,10 @@ describe("emulated and no watchdog", () => {
     await w.open();
     const first = readFileSync(stamp, "utf8");
     w.pet();
-    expect(readFileSync(stamp, "utf8")).not.toBe(first);
+    const second = readFileSync(stamp, "utf8");
+    expect(second).not.toBe(first);
+    // Each pet overwrites the whole stamp in place: one line, the pid and the pet count.
+    expect(second).toMatch(new RegExp(`^${process.pid}\\.2 *\\n$`));
     w.close(false);
     expect(existsSync(stamp)).toBe(true);
     await w.open();
