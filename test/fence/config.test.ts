@@ -37,7 +37,7 @@ describe("agent config", () => {
   it("takes etcd as the lease store: TTL defaults to the takeover wait rounded up, prefix to /svcc/; the disk stays the default", () => {
     expect(parseAgentConfig(JSON.stringify(good), "agent.json").lease.kind).toBe("disk");
     const c = parseAgentConfig(JSON.stringify({ ...good, lease: { etcd: { endpoints: ["https://etcd1:2379", "https://etcd2:2379"], tls: { ca: "/etc/svcc/ca.pem", cert: "/etc/svcc/c.pem", key: "/etc/svcc/k.pem" } } } }), "agent.json");
-    expect(c.lease).toEqual({ kind: "etcd", endpoints: ["https://etcd1:2379", "https://etcd2:2379"], prefix: "/svcc/", ttlSeconds: 10, tls: { ca: "/etc/svcc/ca.pem", cert: "/etc/svcc/c.pem", key: "/etc/svcc/k.pem" } });
+    expect(c.lease).toEqual({ kind: "etcd", endpoints: ["https://etcd1:2379", "https://etcd2:2379"], prefix: "/svcc/", ttlSeconds: 11, tls: { ca: "/etc/svcc/ca.pem", cert: "/etc/svcc/c.pem", key: "/etc/svcc/k.pem" } });
     expect(parseAgentConfig(JSON.stringify({ ...good, lease: { etcd: { endpoints: ["http://e:2379"], prefix: "/site-a", ttl: 30 } } }), "agent.json").lease).toMatchObject({ prefix: "/site-a/", ttlSeconds: 30 });
   });
 
@@ -50,7 +50,7 @@ describe("agent config", () => {
         return (err as Error).message;
       }
     };
-    expect(attempt({ endpoints: ["http://e:2379"], ttl: 5 })).toMatch(/lease\.etcd\.ttl: expected whole seconds from 10 \(the takeover wait, 9090 ms/);
+    expect(attempt({ endpoints: ["http://e:2379"], ttl: 5 })).toMatch(/lease\.etcd\.ttl: expected whole seconds from 11 \(the takeover wait, 10100 ms/);
     expect(attempt({ endpoints: ["http://e:2379"], ttl: 3 }, { timings: { renewMs: 250, ioTimeoutMs: 500, leaseMs: 1000, watchdogTimeoutMs: 1000, watchdogResetMs: 200, killWindowMs: 500 } })).toBe("");
     expect(attempt({ endpoints: ["http://e:2379"], tls: { ca: "/ca.pem" } })).toMatch(/lease\.etcd\.endpoints: tls is set but an endpoint is http:\/\//);
     expect(attempt({ endpoints: [], ttls: 3 })).toMatch(/lease\.etcd\.ttls: unknown key[\s\S]*lease\.etcd\.endpoints: expected a non-empty list/);
@@ -68,7 +68,7 @@ describe("agent config", () => {
     expect(message).toContain("agent.json: nodez: unknown key");
     expect(message).toContain("agent.json: node: this node (n9) is not in nodes (n1, n2)");
     expect(message).toContain("agent.json: lease: expected");
-    expect(message).toContain("agent.json: timings: leaseMs (1000) must be at least 2 × renewMs + ioTimeoutMs (3000)");
+    expect(message).toContain("agent.json: timings: leaseMs (1000) must be at least 2 × renewMs + ioTimeoutMs (5000)");
     expect(message).toContain("agent.json: fence: expected one of reboot, poweroff, crash, watchdog, none");
     expect(message).toContain("agent.json: watchdog: expected");
   });

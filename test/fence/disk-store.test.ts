@@ -78,10 +78,17 @@ describe("disk lease store", () => {
     await Promise.all([n1.join(), n2.join()]);
     await n1.acquire("db1");
     await run(c.clock, [n1, n2], 3000); // n2 watches n1's heartbeat change
+    await n1.renew();
+    await n2.renew(); // n2 sees n1's last heartbeat: n1 is silent from here
     const lastSeen = c.clock.now();
-    await run(c.clock, [n2], wait - 1500); // n1 is silent from here
+    // n2 keeps renewing until the last renew before the takeover wait has passed.
+    while (c.clock.now() + defaultTimings.renewMs < lastSeen + wait) {
+      await c.clock.sleep(defaultTimings.renewMs);
+      await n2.renew();
+    }
+    expect(c.clock.now() - lastSeen).toBeGreaterThan(wait - defaultTimings.renewMs);
     expect((await n2.acquire("db1")).ok).toBe(false);
-    await run(c.clock, [n2], 2500);
+    await run(c.clock, [n2], lastSeen + wait - c.clock.now() + 1);
     expect(c.clock.now() - lastSeen).toBeGreaterThan(wait);
     expect(await n2.acquire("db1")).toMatchObject({ ok: true, token: 2 });
     // The old holder wakes up: its first renew learns the lease is gone.

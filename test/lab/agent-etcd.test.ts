@@ -8,14 +8,15 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EtcdCluster } from "../helpers/etcd.js";
+import { minimumTtlSeconds } from "../../src/fence/config.js";
 import { agentPid, compileAgentUnits, installAgent, rebootWithAgent, startAgent, startWatchdog, status, svcc, timings, upOn } from "./agent-setup.js";
 import { activeResources, installEverywhere, watchInvariant } from "./db1-units.js";
 import * as lab from "./lab.js";
 import { bringUpForTests, tearDownForTests } from "./lifecycle.js";
 
 const ETCD_ADDRS = ["198.51.100.21", "198.51.100.22", "198.51.100.23"];
-/** The default TTL: the takeover wait (9090 ms) rounded up to whole seconds. */
-const TTL_MS = 10_000;
+/** The default TTL: the takeover wait rounded up to whole seconds. */
+const TTL_MS = minimumTtlSeconds(timings) * 1000;
 
 let etcd: EtcdCluster;
 let invariant: ReturnType<typeof watchInvariant>;

@@ -165,8 +165,9 @@ export const namedCases: NamedCase[] = [
     options: {
       names: ["n1", "n2"],
       orchestrate: "ha",
-      faultsUntil: 16_000,
-      plan: [onN1, at(4000, { kind: "request", machine: 1, request: { cmd: "stop" } }), at(9000, { kind: "wipe", machine: 1 }), at(9000, { kind: "reset", machine: 1 })],
+      faultsUntil: 19_000,
+      // The stop comes once db1 runs on n1 (after onN1's switch), the wipe once n1 has read the stop and stopped db1.
+      plan: [onN1, at(7000, { kind: "request", machine: 1, request: { cmd: "stop" } }), at(12_000, { kind: "wipe", machine: 1 }), at(12_000, { kind: "reset", machine: 1 })],
     },
     v1: "check",
     watch: (notes) => (now, machines: SimMachine[]) => {
