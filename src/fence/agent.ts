@@ -450,12 +450,17 @@ export class Agent {
     });
   }
 
-  /** The i-th pet after a renew (or after the start), while the next renew has not come. */
+  /**
+   * The i-th pet after a renew (or after the start), while the next renew has not come. The
+   * same wakeup peeks at the services' areas (one read): a switch or deploy asked on another
+   * node is seen within a pet interval, not a whole heartbeat later.
+   */
   private armPetsBeforeNextRenew(i: number): void {
     if (!this.running || i >= this.petsPerRenew!) return;
     this.petTimer = this.d.clock.timer(this.petEveryMs, () => {
       this.armPetsBeforeNextRenew(i + 1);
       void this.petIfSafe();
+      if (this.d.store.peek && !this.renewing) void this.d.store.peek().then((changed) => changed && this.schedule());
     });
   }
 

@@ -49,6 +49,21 @@ describe("disk lease store", () => {
     expect(n1.held()).toEqual(new Map([["db1", 1]]));
   });
 
+  it("a peek between heartbeats reads the services' areas only: it sees a request, says whether anything changed, and writes nothing", async () => {
+    const c = await cluster();
+    const [n1, n2] = [c.make("n1"), c.make("n2")];
+    await Promise.all([n1.join(), n2.join()]);
+    await n1.acquire("db1");
+    await n2.refresh();
+    expect(await n2.peek()).toBe(false);
+    await n1.writeIntent("db1", { placement: "n2" }, { id: "switch-1", origin: "operator" });
+    const before = Buffer.from(c.disk.bytes);
+    expect(await n2.peek()).toBe(true);
+    expect(n2.view("db1").intent).toMatchObject({ placement: "n2", from: "n1" });
+    expect(await n2.peek()).toBe(false);
+    expect(c.disk.bytes.equals(before)).toBe(true);
+  });
+
   it("a live holder keeps the service: the other is refused and told who holds it", async () => {
     const c = await cluster();
     const [n1, n2] = [c.make("n1"), c.make("n2")];

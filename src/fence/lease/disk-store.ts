@@ -509,6 +509,26 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     });
   }
 
+  async peek(): Promise<boolean> {
+    return this.lock.run(async () => {
+      if (this.fatal) return false;
+      let changed = false;
+      try {
+        for (const service of this.options.services) {
+          const before = this.areas.get(service);
+          const after = await this.readArea(service);
+          this.checkLost(service);
+          // Decoded records are shared by text (records.ts): the same record is the same object.
+          if (!before || before.blocks.size !== after.blocks.size || before.unreadable.length !== after.unreadable.length || [...after.blocks].some(([h, b]) => before.blocks.get(h) !== b)) changed = true;
+        }
+      } catch (err) {
+        if (err instanceof LeaseFatal) this.fatal = err.message;
+        return true; // let the agent look: the renew will say what is wrong
+      }
+      return changed;
+    });
+  }
+
   // ---------- the view ----------
 
   private newestIntent(area: AreaRead): { intent: IntentRecord; from: number } | undefined {

@@ -153,6 +153,12 @@ export interface LeaseStore {
   /** Clean shutdown holding nothing: peers need not wait for this host. */
   leave(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Between heartbeats: re-reads the services' areas only (ballots, intents, statuses, configs;
+   * no host record), so a request or a new config is seen about as soon as with a faster
+   * heartbeat. True when anything in them changed. Stores that hear changes (onChange) have none.
+   */
+  peek?(): Promise<boolean>;
   /** Stores that hear changes as they happen (etcd's watch) call listener on each, so the agent acts at once rather than on its next renew or poll. */
   onChange?(listener: () => void): () => void;
 }
