@@ -149,6 +149,8 @@ export class Agent {
   /** Shutting down: escalation and stops go on, nothing is taken or started. */
   private leaving = false;
   private renewTimer?: Timer;
+  /** Fires when a silent peer turns dead (see LeaseStore.nextExpiry). */
+  private expiryTimer?: Timer;
   private pollTimer?: Timer;
   private petTimer?: Timer;
   /** Pets given on the previous agent's deadline while this one starts (see bridgeWatchdog). */
@@ -378,6 +380,7 @@ export class Agent {
     this.endBridge();
     this.running = false;
     this.renewTimer?.cancel();
+    this.expiryTimer?.cancel();
     this.pollTimer?.cancel();
     this.petTimer?.cancel();
     for (const s of this.services.values()) for (const t of s.escalation?.timers ?? []) t.cancel();
@@ -438,7 +441,24 @@ export class Agent {
     } finally {
       this.renewing = false;
     }
+    this.armExpiry();
     this.schedule();
+  }
+
+  /**
+   * A peer that stays silent is dead at a known moment: look again then (one read and a tick),
+   * not up to a heartbeat later. While every peer heartbeats, the timer moves on each renew and
+   * never fires.
+   */
+  private armExpiry(): void {
+    const at = this.d.store.nextExpiry?.();
+    this.expiryTimer?.cancel();
+    this.expiryTimer = undefined;
+    if (!this.running || at === undefined) return;
+    this.expiryTimer = this.d.clock.timer(Math.max(0, at - this.d.clock.now()) + 1, () => {
+      this.expiryTimer = undefined;
+      void this.d.store.refresh().then(() => this.schedule());
+    });
   }
 
   private armPets(): void {

@@ -113,6 +113,26 @@ describe("disk lease store", () => {
     expect(n1.lostLeases()).toEqual(new Map([["db1", 1]]));
   });
 
+  it("nextExpiry: when a silent peer would be counted dead, moved on by each heartbeat it writes, none once it is dead", async () => {
+    const c = await cluster();
+    const [n1, n2] = [c.make("n1"), c.make("n2")];
+    await Promise.all([n1.join(), n2.join()]);
+    await n1.renew();
+    await n2.renew();
+    const seenAt = c.clock.now();
+    expect(n2.nextExpiry()).toBe(seenAt + wait);
+    await c.clock.sleep(defaultTimings.renewMs);
+    await n1.renew();
+    await n2.renew();
+    expect(n2.nextExpiry()).toBe(c.clock.now() + wait);
+    const lastSeen = c.clock.now();
+    await c.clock.sleep(wait); // n1 silent from here
+    await n2.renew();
+    expect(n2.hosts().find((h) => h.node === "n1")?.state).toBe("dead");
+    expect(n2.nextExpiry()).toBeUndefined();
+    expect(c.clock.now() - lastSeen).toBe(wait);
+  });
+
   it("a renew anchors its deadline at the start of its first read, and one slower than io_timeout extends nothing", async () => {
     const c = await cluster();
     const n1 = c.make("n1");

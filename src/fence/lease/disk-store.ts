@@ -222,6 +222,18 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     return now - peer.lastChangeAt < takeoverWaitMs(this.header.timings) ? "live" : "dead";
   }
 
+  nextExpiry(): number | undefined {
+    const now = this.clock.now();
+    const wait = takeoverWaitMs(this.header.timings);
+    let next: number | undefined;
+    for (const [h, peer] of this.peers) {
+      if (h === this.index || this.hostState(h, now) !== "live") continue;
+      const at = peer.lastChangeAt + wait;
+      if (next === undefined || at < next) next = at;
+    }
+    return next;
+  }
+
   /** May a block written by host h in generation gen still be acted on by h? */
   private alive(h: number, gen: number, now: number): boolean {
     if (h === this.index) return gen === this.own?.record.generation;

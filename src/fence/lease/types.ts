@@ -159,6 +159,13 @@ export interface LeaseStore {
    * heartbeat. True when anything in them changed. Stores that hear changes (onChange) have none.
    */
   peek?(): Promise<boolean>;
+  /**
+   * The earliest time (this store's clock) at which a host now counted live would be counted
+   * dead if it stays silent: the agent looks again then rather than at its next heartbeat, so a
+   * crashed holder is taken over as soon as the takeover wait allows. Stores whose expiry is
+   * told by a watch (etcd) have none.
+   */
+  nextExpiry?(): number | undefined;
   /** Stores that hear changes as they happen (etcd's watch) call listener on each, so the agent acts at once rather than on its next renew or poll. */
   onChange?(listener: () => void): () => void;
 }
