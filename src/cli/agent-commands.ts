@@ -203,7 +203,7 @@ interface ServiceStatus {
   problems: string[];
   nodes: Record<string, NodeStatus>;
   /** This node's last health check (the agent's own node only). */
-  health?: { node: string; unit: string; state: string; everyMs: number; report?: { startedAt: number; ms: number; ok: boolean; results: Array<{ rid: string; ok: boolean; ms: number; output: string }> }; restarts: Record<string, number> };
+  health?: { node: string; unit: string; state: string; everyMs: number; report?: { startedAt: number; ms: number; ok: boolean; results: Array<{ rid: string; ok: boolean; ms: number; output: string; status?: string }> }; restarts: Record<string, number> };
   /** The cluster's newest published config (svcc deploy), if any. */
   config?: { n: number; hash: string; by: string; deleted?: boolean };
 }
@@ -221,8 +221,12 @@ export function formatHealth(h: NonNullable<ServiceStatus["health"]>, style: Pic
   if (!r) return [`  checks on ${h.node}: none reported yet (${h.unit} every ${Math.round(h.everyMs / 1000)} s while the service is up here)`];
   const when = new Date(r.startedAt).toISOString();
   const failed = r.results.filter((x) => !x.ok);
-  const lines = [`  checks on ${h.node} at ${when} (${r.ms} ms): ${failed.length ? style.red(`${failed.length} of ${r.results.length} FAILED`) : `${r.results.length} ok`}`];
+  // An app check that passed but is not up (retcodes: warn, undef) is shown too; n/a says nothing.
+  const noted = r.results.filter((x) => x.ok && (x.status === "warn" || x.status === "undef"));
+  const notedText = noted.length ? `, ${noted.map((x) => x.status).sort().join(", ")} reported` : "";
+  const lines = [`  checks on ${h.node} at ${when} (${r.ms} ms): ${failed.length ? style.red(`${failed.length} of ${r.results.length} FAILED`) : `${r.results.length} ok`}${notedText}`];
   for (const x of failed) lines.push(`    ${x.rid}: ${x.output}${h.restarts[x.rid] ? ` (restarted ${h.restarts[x.rid]}×)` : ""}`);
+  for (const x of noted) lines.push(`    ${x.rid} (${x.status}, not acted on): ${x.output}`);
   return lines;
 }
 

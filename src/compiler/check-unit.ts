@@ -14,6 +14,7 @@ import type { ServicePlan } from "./plan.js";
 import type { HealthDesc } from "./service-desc.js";
 import { add, commandLine, describe, newUnit, type Unit } from "./unit.js";
 import { actionCommand } from "./drivers/command.js";
+import { defaultRetcodes, parseRetcodes, retcodesObject } from "../runtime/retcodes.js";
 
 /** Bound on each built-in check (svcc res check's default, repeated in the unit for operators). */
 const builtinTimeoutMs = 5000;
@@ -48,7 +49,10 @@ function checkFlag(service: ResolvedService, rid: string): { flag: string; value
     const argv = actionCommand(v.check as string | undefined, v.script as string | undefined, "status");
     if (!argv) return undefined;
     const timeoutMs = typeof v.check_timeout === "number" ? v.check_timeout : builtinTimeoutMs;
-    const spec = { argv, timeoutMs, ...(typeof v.user === "string" ? { user: v.user } : {}), ...(typeof v.group === "string" ? { group: v.group } : {}), ...(typeof v.cwd === "string" ? { cwd: v.cwd } : {}) };
+    // retcodes only when they differ from the default (0:up 1:down, others warn): the helper's own.
+    const rules = typeof v.retcodes === "string" ? retcodesObject(parseRetcodes(v.retcodes)) : undefined;
+    const retcodes = rules && JSON.stringify(rules) !== JSON.stringify(retcodesObject(parseRetcodes(defaultRetcodes))) ? { retcodes: rules } : {};
+    const spec = { argv, timeoutMs, ...(typeof v.user === "string" ? { user: v.user } : {}), ...(typeof v.group === "string" ? { group: v.group } : {}), ...(typeof v.cwd === "string" ? { cwd: v.cwd } : {}), ...retcodes };
     return { flag: "--app", value: `${rid}=${jsonKeepingPlaceholders(spec)}`, timeoutMs };
   }
   return undefined;

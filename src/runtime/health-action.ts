@@ -9,6 +9,7 @@ import type { RuntimeContext } from "./context.js";
 import { type Engine, engines } from "./container.js";
 import { exitCodes, UsageError } from "./errors.js";
 import { type CheckReport, defaultCheckTimeoutMs, type HealthCheck, runChecks } from "./health.js";
+import { type RetcodeStatus, retcodesFromObject } from "./retcodes.js";
 
 const many = { type: "string", multiple: true } as const;
 const str = { type: "string" } as const;
@@ -36,7 +37,7 @@ function rid(flag: string, value: string): string {
 }
 
 function appCheck(r: string, json: string): HealthCheck {
-  let v: { argv?: unknown; timeoutMs?: unknown; user?: unknown; group?: unknown; cwd?: unknown };
+  let v: { argv?: unknown; timeoutMs?: unknown; user?: unknown; group?: unknown; cwd?: unknown; retcodes?: unknown };
   try {
     v = JSON.parse(json);
   } catch {
@@ -46,7 +47,13 @@ function appCheck(r: string, json: string): HealthCheck {
   const opt = (k: "user" | "group" | "cwd") => (v[k] === undefined ? undefined : typeof v[k] === "string" ? (v[k] as string) : (() => { throw new UsageError(`--app ${r}: "${k}" must be a string`); })());
   const timeoutMs = v.timeoutMs === undefined ? undefined : Number(v.timeoutMs);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= 3_600_000)) throw new UsageError(`--app ${r}: "timeoutMs" must be an integer from 1 to 3600000`);
-  return { rid: r, kind: "app", argv: v.argv as string[], timeoutMs, user: opt("user"), group: opt("group"), cwd: opt("cwd") };
+  let retcodes: ReadonlyMap<number, RetcodeStatus> | undefined;
+  try {
+    retcodes = v.retcodes === undefined ? undefined : retcodesFromObject(v.retcodes);
+  } catch (err) {
+    throw new UsageError(`--app ${r}: "retcodes" ${(err as Error).message}`);
+  }
+  return { rid: r, kind: "app", argv: v.argv as string[], timeoutMs, user: opt("user"), group: opt("group"), cwd: opt("cwd"), ...(retcodes ? { retcodes } : {}) };
 }
 
 export async function parseChecks(f: Flags, ctx: RuntimeContext): Promise<HealthCheck[]> {
@@ -109,7 +116,10 @@ export async function checkAction(f: Flags, ctx: RuntimeContext, write: (dir: st
   const checks = await parseChecks(f, ctx);
   if (checks.length === 0) throw new UsageError("nothing to check: give at least one of --vg, --lv, --fs, --ip, --netns-ip, --container, --app");
   const report = await runChecks(service, node, checks, ctx, () => Date.now(), timeoutMs);
-  for (const r of report.results) if (!r.ok) ctx.log.info(`${r.rid} FAILED (${r.ms} ms): ${r.output}`);
+  for (const r of report.results) {
+    if (!r.ok) ctx.log.info(`${r.rid} FAILED (${r.ms} ms): ${r.output}`);
+    else if (r.status && r.status !== "up") ctx.log.info(`${r.rid} ${r.status} (${r.ms} ms), reported only: ${r.output}`);
+  }
   await write(stateDir, report);
   ctx.log.info(report.ok ? `${checks.length} checks ok (${report.ms} ms)` : `${report.results.filter((r) => !r.ok).length} of ${checks.length} checks failed`);
   return report.ok ? exitCodes.ok : exitCodes.failed;

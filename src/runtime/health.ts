@@ -10,6 +10,7 @@ import type { RuntimeContext } from "./context.js";
 import { clientArgs, inspectContainer, type Engine } from "./container.js";
 import { findAddress, listAddresses } from "./iproute.js";
 import { readVgTags } from "./lvm.js";
+import { defaultRetcodes, parseRetcodes, type RetcodeStatus, statusOfExit } from "./retcodes.js";
 import { stderrSummary } from "./runner.js";
 
 export type HealthCheck =
@@ -19,7 +20,7 @@ export type HealthCheck =
   | { rid: string; kind: "ip"; addr: string; dev: string }
   | { rid: string; kind: "netns-ip"; addr: string; engine: Engine; container: string; host?: string }
   | { rid: string; kind: "container"; engine: Engine; name: string; host?: string }
-  | { rid: string; kind: "app"; argv: string[]; timeoutMs?: number; user?: string; group?: string; cwd?: string };
+  | { rid: string; kind: "app"; argv: string[]; timeoutMs?: number; user?: string; group?: string; cwd?: string; retcodes?: ReadonlyMap<number, RetcodeStatus> };
 
 export interface CheckResult {
   rid: string;
@@ -29,6 +30,8 @@ export interface CheckResult {
   ms: number;
   /** What it saw: the reason of a failure, or a short "ok" description. */
   output: string;
+  /** An app check's status through its retcodes (OpenSVC's): only down fails; warn, n/a and undef are reported. */
+  status?: RetcodeStatus;
 }
 
 export interface CheckReport {
@@ -51,8 +54,10 @@ const fail = (message: string): never => {
   throw new CheckFailed(message);
 };
 
-/** One check: resolves with what it saw when healthy, throws CheckFailed (or anything) when not. */
-async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, timeoutMs: number, signal: AbortSignal): Promise<string> {
+const defaultRules = parseRetcodes(defaultRetcodes);
+
+/** One check: resolves with what it saw when healthy (and an app's status), throws CheckFailed (or anything) when not. */
+async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, timeoutMs: number, signal: AbortSignal): Promise<string | { output: string; status: RetcodeStatus }> {
   const opts = { timeoutMs, signal };
   switch (check.kind) {
     case "vg": {
@@ -121,13 +126,20 @@ async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, time
       return `container ${check.name} running${health ? ` (${health})` : ""}`;
     }
     case "app": {
-      // OpenSVC's check: exit 0 is up, anything else down. Run as the app's user, in its directory.
+      // OpenSVC's check, run as the app's user in its directory: its exit code means what the
+      // retcodes say (default 0 up, 1 down, any other warn); a timeout or a signal is down.
       const argv = check.user ? ["runuser", "-u", check.user, ...(check.group ? ["-g", check.group] : []), "--", ...check.argv] : check.argv;
       const r = await ctx.runner.run(argv[0], argv.slice(1), { ...opts, ...(check.cwd ? { cwd: check.cwd } : {}) });
       const said = oneLine(`${r.stdout} ${r.stderr}`);
       if (r.timedOut) fail(`check command did not finish within ${timeoutMs} ms${said ? `: ${said}` : ""}`);
-      if (r.exitCode !== 0) fail(`check command exited ${r.exitCode}${said ? `: ${said}` : ""}`);
-      return said || "check command exited 0";
+      // As om3 reads them: a command that cannot start says nothing of the app (undef, reported);
+      // one ended by a signal did not answer (down).
+      if (r.notStarted) return { output: `check command could not be started (undef): ${said || `exit ${r.exitCode}`}`, status: "undef" };
+      if (r.signal || !Number.isInteger(r.exitCode) || r.exitCode < 0 || r.exitCode > 255) fail(`check command was ended by ${r.signal ?? `exit status ${r.exitCode}`}${said ? `: ${said}` : ""}`);
+      const status = statusOfExit(check.retcodes ?? defaultRules, r.exitCode);
+      const meaning = r.exitCode === 0 && status === "up" ? "" : ` (${status}${check.retcodes?.has(r.exitCode) || defaultRules.has(r.exitCode) ? "" : ": no retcodes rule for it"})`;
+      if (status === "down") fail(`check command exited ${r.exitCode}${r.exitCode === 1 && !check.retcodes ? "" : meaning}${said ? `: ${said}` : ""}`);
+      return { output: said && status === "up" && r.exitCode === 0 ? said : `check command exited ${r.exitCode}${meaning}${said ? `: ${said}` : ""}`, status };
     }
   }
 }
@@ -148,16 +160,17 @@ export async function runCheck(check: HealthCheck, node: string, ctx: RuntimeCon
   const started = ctx.clock.now();
   const abort = new AbortController();
   const bound = ctx.clock.sleep(timeoutMs + 500, abort.signal).then(
-    () => ({ ok: false, output: `no answer within ${timeoutMs} ms` }),
+    (): { ok: boolean; output: string; status?: RetcodeStatus } => ({ ok: false, output: `no answer within ${timeoutMs} ms` }),
     () => undefined,
   );
   const work = probe(check, node, ctx, timeoutMs, abort.signal).then(
-    (output) => ({ ok: true, output }),
-    (err: unknown) => ({ ok: false, output: err instanceof CheckFailed ? err.message : `check failed: ${oneLine(err instanceof Error ? err.message : String(err))}` }),
+    (seen): { ok: boolean; output: string; status?: RetcodeStatus } => (typeof seen === "string" ? { ok: true, output: seen } : { ok: true, ...seen }),
+    (err: unknown): { ok: boolean; output: string; status?: RetcodeStatus } => ({ ok: false, output: err instanceof CheckFailed ? err.message : `check failed: ${oneLine(err instanceof Error ? err.message : String(err))}`, ...(check.kind === "app" ? { status: "down" as const } : {}) }),
   );
   const outcome = (await Promise.race([work, bound]))!;
   abort.abort();
-  return { rid: check.rid, kind: check.kind, ok: outcome.ok, ms: Math.round(ctx.clock.now() - started), output: outcome.output };
+  const status = check.kind === "app" ? { status: outcome.status ?? ("down" as const) } : {};
+  return { rid: check.rid, kind: check.kind, ok: outcome.ok, ms: Math.round(ctx.clock.now() - started), output: outcome.output, ...status };
 }
 
 export async function runChecks(service: string, node: string, checks: readonly HealthCheck[], ctx: RuntimeContext, wallNow: () => number, defaultTimeoutMs?: number): Promise<CheckReport> {

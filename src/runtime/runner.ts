@@ -31,6 +31,10 @@ export interface CommandResult {
   stderr: string;
   /** The command was ended by us at timeoutMs (its exit status is whatever it chose on the signal). */
   timedOut?: boolean;
+  /** The signal that ended it, when one did (exitCode is then 128+N). */
+  signal?: string;
+  /** It could not be started at all (exitCode is then 127). */
+  notStarted?: boolean;
 }
 
 export interface CommandRunner {
@@ -104,15 +108,17 @@ export function execaRunner(): CommandRunner {
       const stdout = typeof result.stdout === "string" ? result.stdout : "";
       let stderr = typeof result.stderr === "string" ? result.stderr : "";
       let exitCode = result.exitCode;
+      let notStarted: true | undefined;
       if (exitCode === undefined) {
         if (result.signal) exitCode = 128 + (signalNumbers[result.signal] ?? 0);
         else {
           // Could not be started at all (not installed, not executable): say so in its words.
           exitCode = 127;
+          notStarted = true;
           stderr = stderr || (result.shortMessage ?? `cannot run ${cmd}`);
         }
       }
-      return { exitCode, stdout, stderr, timedOut: result.timedOut || undefined };
+      return { exitCode, stdout, stderr, timedOut: result.timedOut || undefined, ...(result.signal ? { signal: result.signal } : {}), ...(notStarted ? { notStarted } : {}) };
     },
   };
 }

@@ -28,6 +28,30 @@ describe("svcc status: health checks", () => {
     ]);
   });
 
+  it("shows an app check whose retcodes say warn or undef (passed, not acted on); n/a is not shown", () => {
+    const lines = formatHealth({
+      node: "node1",
+      unit: "db1-check.service",
+      state: "inactive",
+      everyMs: 60_000,
+      restarts: {},
+      report: {
+        startedAt: Date.UTC(2026, 11, 1, 8, 0, 0),
+        ms: 40,
+        ok: true,
+        results: [
+          { rid: "app#1", ok: true, ms: 30, status: "warn", output: "check command exited 2 (warn: no retcodes rule for it): no response" },
+          { rid: "app#2", ok: true, ms: 5, status: "n/a", output: "check command exited 3 (n/a)" },
+          { rid: "app#3", ok: true, ms: 5, status: "up", output: "fine" },
+        ],
+      },
+    });
+    expect(lines).toEqual([
+      "  checks on node1 at 2026-12-01T08:00:00.000Z (40 ms): 3 ok, warn reported",
+      "    app#1 (warn, not acted on): check command exited 2 (warn: no retcodes rule for it): no response",
+    ]);
+  });
+
   it("says when no check ran yet", () => {
     expect(formatHealth({ node: "node1", unit: "db1-check.service", state: "inactive", everyMs: 60_000, restarts: {} })).toEqual(["  checks on node1: none reported yet (db1-check.service every 60 s while the service is up here)"]);
   });

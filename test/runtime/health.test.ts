@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CheckReport } from "../../src/runtime/health.js";
-import type { CommandResult, CommandRunner } from "../../src/runtime/runner.js";
+import { type CommandResult, type CommandRunner, execaRunner } from "../../src/runtime/runner.js";
+import { systemClock } from "../../src/fence/clock.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 import { fakeHost, FakeRunner, runAction } from "./fakes.js";
 
@@ -106,11 +107,61 @@ describe("svcc res check: one check per resource kind", () => {
     const runner = new FakeRunner().on("runuser -u postgres -- /usr/bin/pg_isready -q", { exitCode: 0 });
     expect((await runAction(check("--app", `app#1=${app}`), runner)).code).toBe(0);
     expect(runner.calls[0].opts).toMatchObject({ timeoutMs: 3000, cwd: "/srv/db1" });
-    const down = await runAction(check("--app", `app#1=${app}`), new FakeRunner().on(/pg_isready/, { exitCode: 2, stdout: "/var/run/postgresql:5432 - no response\n" }));
+    expect(report().results[0]).toMatchObject({ ok: true, status: "up" });
+    const down = await runAction(check("--app", `app#1=${app}`), new FakeRunner().on(/pg_isready/, { exitCode: 1, stdout: "/var/run/postgresql:5432 - rejecting connections\n" }));
     expect(down.code).toBe(1);
-    expect(report().results[0].output).toBe("check command exited 2: /var/run/postgresql:5432 - no response");
+    expect(report().results[0]).toMatchObject({ ok: false, status: "down", output: "check command exited 1: /var/run/postgresql:5432 - rejecting connections" });
     await runAction(check("--app", `app#1=${app}`), new FakeRunner().on(/pg_isready/, { exitCode: 143, timedOut: true }));
-    expect(report().results[0].output).toBe("check command did not finish within 3000 ms");
+    expect(report().results[0]).toMatchObject({ ok: false, status: "down", output: "check command did not finish within 3000 ms" });
+  });
+
+  it("app: the exit code means what retcodes say, as OpenSVC reads them: default 0 up, 1 down, any other warn (reported, not a failure)", async () => {
+    const noResponse = { exitCode: 2, stdout: "/var/run/postgresql:5432 - no response\n" };
+    const plain = JSON.stringify({ argv: ["/usr/bin/pg_isready", "-q"] });
+    const warn = await runAction(check("--app", `app#1=${plain}`), new FakeRunner().on(/pg_isready/, noResponse));
+    expect(warn.code).toBe(0);
+    expect(warn.stderr).toContain("app#1 warn");
+    expect(report()).toMatchObject({ ok: true, results: [{ ok: true, status: "warn", output: "check command exited 2 (warn: no retcodes rule for it): /var/run/postgresql:5432 - no response" }] });
+    // retcodes = 0:up 1:down 2:down 3:n/a
+    const ruled = JSON.stringify({ argv: ["/usr/bin/pg_isready", "-q"], retcodes: { 0: "up", 1: "down", 2: "down", 3: "n/a" } });
+    const down = await runAction(check("--app", `app#1=${ruled}`), new FakeRunner().on(/pg_isready/, noResponse));
+    expect(down.code).toBe(1);
+    expect(report().results[0]).toMatchObject({ ok: false, status: "down", output: "check command exited 2 (down): /var/run/postgresql:5432 - no response" });
+    expect((await runAction(check("--app", `app#1=${ruled}`), new FakeRunner().on(/pg_isready/, { exitCode: 3 }))).code).toBe(0);
+    expect(report().results[0]).toMatchObject({ ok: true, status: "n/a", output: "check command exited 3 (n/a)" });
+    expect((await runAction(check("--app", `app#1=${ruled}`), new FakeRunner().on(/pg_isready/, { exitCode: 4 }))).code).toBe(0);
+    expect(report().results[0]).toMatchObject({ ok: true, status: "warn", output: "check command exited 4 (warn: no retcodes rule for it)" });
+    // Rules may say 0 is down and 1 is up (om3's own fixture does).
+    const swapped = JSON.stringify({ argv: ["/bin/check"], retcodes: { 0: "down", 1: "up" } });
+    expect((await runAction(check("--app", `app#1=${swapped}`), new FakeRunner().on(/check/, { exitCode: 0 }))).code).toBe(1);
+    expect(report().results[0]).toMatchObject({ ok: false, status: "down", output: "check command exited 0 (down)" });
+    expect((await runAction(check("--app", `app#1=${swapped}`), new FakeRunner().on(/check/, { exitCode: 1 }))).code).toBe(0);
+    // A check killed by a signal did not answer: down, whatever the rules. One that cannot start says nothing of the app: undef.
+    expect((await runAction(check("--app", `app#1=${ruled}`), new FakeRunner().on(/pg_isready/, { exitCode: 137, signal: "SIGKILL" }))).code).toBe(1);
+    expect(report().results[0]).toMatchObject({ ok: false, status: "down", output: "check command was ended by SIGKILL" });
+    expect((await runAction(check("--app", `app#1=${plain}`), new FakeRunner().on(/pg_isready/, { exitCode: 127, notStarted: true, stderr: "spawn /usr/bin/pg_isready ENOENT" }))).code).toBe(0);
+    expect(report().results[0]).toMatchObject({ ok: true, status: "undef", output: "check command could not be started (undef): spawn /usr/bin/pg_isready ENOENT" });
+  });
+
+  it("app: real commands through the real runner: exit codes, a signal, a program that does not exist", async () => {
+    const run = async (argv: string[], retcodes?: Record<number, string>) => {
+      const r = await runAction(check("--app", `app#1=${JSON.stringify({ argv, timeoutMs: 5000, ...(retcodes ? { retcodes } : {}) })}`), execaRunner() as unknown as FakeRunner, fakeHost(), systemClock as unknown as FakeClock);
+      return { code: r.code, result: report().results[0] };
+    };
+    expect(await run(["sh", "-c", "echo fine"])).toMatchObject({ code: 0, result: { ok: true, status: "up", output: "fine" } });
+    expect(await run(["sh", "-c", "echo gone >&2; exit 1"])).toMatchObject({ code: 1, result: { ok: false, status: "down", output: "check command exited 1: gone" } });
+    expect(await run(["sh", "-c", "exit 3"])).toMatchObject({ code: 0, result: { ok: true, status: "warn" } });
+    expect(await run(["sh", "-c", "exit 3"], { 0: "up", 1: "down", 3: "down" })).toMatchObject({ code: 1, result: { ok: false, status: "down", output: "check command exited 3 (down)" } });
+    expect(await run(["sh", "-c", "kill -KILL $$"])).toMatchObject({ code: 1, result: { ok: false, status: "down", output: "check command was ended by SIGKILL" } });
+    expect(await run(["/nonexistent/svcc-check"])).toMatchObject({ code: 0, result: { ok: true, status: "undef" } });
+  });
+
+  it("app: retcodes that are not exit code → status are a usage error naming the flag", async () => {
+    for (const retcodes of [["0:up"], { 0: "sick" }, { 256: "down" }, { x: "up" }]) {
+      const r = await runAction(check("--app", `app#1=${JSON.stringify({ argv: ["/bin/true"], retcodes })}`), new FakeRunner());
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--app app#1: "retcodes"');
+    }
   });
 });
 

@@ -11,6 +11,8 @@ import { ignored, inert, type KeywordStatus, kw, refused, type ValuesOf, whenOff
 import { environmentAssignment, unquotedValue, userValue } from "../unit.js";
 import { type ServiceSteps, serviceUnit, single, timeoutsFor } from "./service-spec.js";
 import { actionCommand } from "./command.js";
+import { parseRetcodes } from "../../runtime/retcodes.js";
+import { hasPlaceholder } from "../model.js";
 import { storeEnvironment, storeEnvironmentKeywords, storeItemRules } from "./store-env.js";
 import { defineDriver, resourceUnitName } from "./types.js";
 
@@ -20,14 +22,14 @@ const appKeywords = {
   script: kw.string("The launcher script, run as `<script> start|stop|status` where start, stop or check is `true` or a sequence number."),
   start: kw.shell("Start command; `true` or a sequence number runs `<script> start` (a number also orders the apps); `false`: nothing."),
   stop: kw.shell("Stop command (simple apps: default is stopping the main process); `true`: `<script> stop`; `false`: nothing."),
-  check: kw.shell("Health check command (exit 0: up; anything else: down), run by the service's check unit every monitor_schedule, as the app's user; `true`: `<script> status`.", {
+  check: kw.shell("Health check command, run by the service's check unit every monitor_schedule, as the app's user; `true`: `<script> status`. Its exit code is read through retcodes (default: 0 up, 1 down, any other warn).", {
     valueStatus: whenOff("no check command"),
   }),
   info: kw.string("Command printing key: value info lines for the collector.", { status: ignored("svcc has no info action") }),
   status_log: kw.bool("Log the check command's outputs in the status.", { default: "false", status: inert("the check's output is always in its report (svcc status) and, when it fails, in the journal") }),
   check_timeout: kw.duration("Bound on the check command (default 5s): a check that does not finish in time has failed.", { positive: true }),
   info_timeout: kw.duration("Bound on the info command.", { status: ignored("svcc has no info action") }),
-  retcodes: kw.string("Check exit code meanings.", { default: "0:up 1:down", status: ignored("svcc reads a check's exit 0 as up and any other exit as down") }),
+  retcodes: kw.string("What the check command's exit codes mean: CODE:STATUS rules, STATUS one of up, down, warn, n/a, undef. An exit code without a rule is warn, as in OpenSVC; only down is a failed check (acted on when monitor=true), the others are reported.", { default: "0:up 1:down" }),
   desc: kw.string("Description of the app.", { status: inert("a label") }),
   cwd: kw.path("Working directory (WorkingDirectory=).", { static: true }),
   user: kw.user("User to run the commands as (User=).", { static: true }),
@@ -97,6 +99,14 @@ export const app = defineDriver({
     }
     for (const assignment of v.environment ?? []) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(assignment)) problems.push({ key: "environment", status: refused(`expected KEY=VALUE words, got "${assignment}"`) });
+    }
+    if (v.retcodes !== undefined) {
+      try {
+        if (hasPlaceholder(v.retcodes)) throw new Error("cannot differ between nodes: use one value for every node");
+        parseRetcodes(v.retcodes);
+      } catch (err) {
+        problems.push({ key: "retcodes", status: refused((err as Error).message) });
+      }
     }
     problems.push(...storeItemRules(v));
     return problems;
