@@ -34,6 +34,8 @@ export interface Host {
   lookup(name: string): Promise<string>;
   /** stat(2) of a path: goes to the filesystem (EIO from an xfs that shut down). */
   statPath(path: string): Promise<void>;
+  /** /proc/<pid>/net/<file>: that process's network namespace as the kernel lists it. */
+  readProcNet(pid: number, file: "fib_trie" | "if_inet6"): Promise<string>;
 }
 
 export const realHost: Host = {
@@ -57,6 +59,10 @@ export const realHost: Host = {
   async statPath(path) {
     const { stat } = await import("node:fs/promises");
     await stat(path);
+  },
+  async readProcNet(pid, file) {
+    const { readFile } = await import("node:fs/promises");
+    return readFile(`/proc/${pid}/net/${file}`, "utf8");
   },
 };
 

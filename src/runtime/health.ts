@@ -9,9 +9,10 @@
 import type { RuntimeContext } from "./context.js";
 import { clientArgs, inspectContainer, type Engine } from "./container.js";
 import { findAddress, listAddresses } from "./iproute.js";
-import { readVgTags } from "./lvm.js";
+import { readVgReport, type VgReport } from "./lvm.js";
+import { addressInNetnsOf } from "./proc-net.js";
 import { defaultRetcodes, parseRetcodes, type RetcodeStatus, statusOfExit } from "./retcodes.js";
-import { stderrSummary } from "./runner.js";
+import { CommandError, stderrSummary } from "./runner.js";
 
 export type HealthCheck =
   | { rid: string; kind: "vg"; vg: string }
@@ -47,7 +48,42 @@ export interface CheckReport {
 /** Bound on each built-in check (an app's check has its own, check_timeout). */
 export const defaultCheckTimeoutMs = 5000;
 
-const lvmEnv = { LVM_SUPPRESS_FD_WARNINGS: "1" };
+/**
+ * What several checks of one run read alike, read once per run: the vg and lv checks of a VG
+ * share one LVM command (its tags and its LVs' state), started by the first that asks, bounded
+ * like a check, ended when the run ends. A failed or hung read fails every check that needed it.
+ */
+export class RunReads {
+  private readonly vgs = new Map<string, Promise<VgReport | { error: string }>>();
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly ctx: RuntimeContext,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** The VG's report, or why it could not be read (an LVM error, its timeout, unexpected output). */
+  vg(name: string): Promise<VgReport | { error: string }> {
+    let read = this.vgs.get(name);
+    if (!read) {
+      read = readVgReport(this.ctx.runner, name, { timeoutMs: this.timeoutMs, signal: this.abort.signal }).catch((err: unknown) => ({
+        error:
+          err instanceof CommandError
+            ? err.timedOut
+              ? `LVM did not answer within ${this.timeoutMs} ms`
+              : stderrSummary(err.stderr) || `exit ${err.exitCode}`
+            : oneLine(err instanceof Error ? err.message : String(err)),
+      }));
+      this.vgs.set(name, read);
+    }
+    return read;
+  }
+
+  /** Ends what is still running (a read every check gave up on). */
+  end(): void {
+    this.abort.abort();
+  }
+}
 
 class CheckFailed extends Error {}
 const fail = (message: string): never => {
@@ -57,18 +93,22 @@ const fail = (message: string): never => {
 const defaultRules = parseRetcodes(defaultRetcodes);
 
 /** One check: resolves with what it saw when healthy (and an app's status), throws CheckFailed (or anything) when not. */
-async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, timeoutMs: number, signal: AbortSignal): Promise<string | { output: string; status: RetcodeStatus }> {
+async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, timeoutMs: number, signal: AbortSignal, reads: RunReads): Promise<string | { output: string; status: RetcodeStatus }> {
   const opts = { timeoutMs, signal };
   switch (check.kind) {
     case "vg": {
-      const tags = await readVgTags({ run: (cmd, args) => ctx.runner.run(cmd, args, { ...opts, env: lvmEnv }) }, check.vg);
+      const vg = await reads.vg(check.vg);
+      if ("error" in vg) return fail(`cannot read the tags of volume group ${check.vg}: ${vg.error}`);
+      const { tags } = vg;
       if (!tags.includes(node)) fail(`VG ${check.vg} is not tagged @${node} (tags: ${tags.map((t) => `@${t}`).join(" ") || "none"})`);
       return `VG ${check.vg} tagged @${node}`;
     }
     case "lv": {
-      const r = await ctx.runner.run("lvs", ["--noheadings", "-o", "lv_active", `${check.vg}/${check.lv}`], { ...opts, env: lvmEnv });
-      if (r.exitCode !== 0) fail(`cannot read LV ${check.vg}/${check.lv}: ${stderrSummary(r.stderr) || `exit ${r.exitCode}`}`);
-      if (r.stdout.trim() !== "active") fail(`LV ${check.vg}/${check.lv} is not active (${r.stdout.trim() || "no state"})`);
+      const vg = await reads.vg(check.vg);
+      if ("error" in vg) return fail(`cannot read LV ${check.vg}/${check.lv}: ${vg.error}`);
+      const active = vg.lvs.get(check.lv);
+      if (active === undefined) fail(`LV ${check.vg}/${check.lv} does not exist`);
+      if (active !== "active") fail(`LV ${check.vg}/${check.lv} is not active (${active || "no state"})`);
       return `LV ${check.vg}/${check.lv} active`;
     }
     case "fs": {
@@ -92,10 +132,17 @@ async function probe(check: HealthCheck, node: string, ctx: RuntimeContext, time
     case "netns-ip": {
       const state = await inspectContainer(ctx, { engine: check.engine, host: check.host }, check.container, timeoutMs);
       if (!state.exists || !state.running || state.pid <= 0) fail(`container ${check.container}, which holds ${check.addr}, is not running`);
-      const links = await listAddresses(ctx.runner, { netnsPid: (state as { pid: number }).pid }, undefined, opts);
+      const pid = (state as { pid: number }).pid;
+      // /proc/<pid>/net first (no process); `ip` in the namespace when it cannot tell.
+      const look = await addressInNetnsOf(ctx.host, pid, check.addr);
+      if (look.read) {
+        if (!look.present) fail(`${check.addr} is not in ${check.container}'s network namespace`);
+        return look.ifname ? `${check.addr} on ${look.ifname} in ${check.container}` : `${check.addr} in ${check.container}'s network namespace`;
+      }
+      const links = await listAddresses(ctx.runner, { netnsPid: pid }, undefined, opts);
       const at = findAddress(links as Exclude<typeof links, "no-such-device">, check.addr);
       if (!at) fail(`${check.addr} is not in ${check.container}'s network namespace`);
-      return `${check.addr} on ${at!.ifname} in ${check.container}`;
+      return `${check.addr} on ${at!.ifname} in ${check.container} (asked ip: ${look.why})`;
     }
     case "container": {
       type State = { Running?: boolean; Paused?: boolean; Status?: string; Health?: { Status?: string; Log?: Array<{ Output?: string; ExitCode?: number }> } };
@@ -155,7 +202,7 @@ function unescapeMountPath(p: string): string {
 }
 
 /** Runs one check within its bound, whatever the command or the filesystem does. */
-export async function runCheck(check: HealthCheck, node: string, ctx: RuntimeContext, defaultTimeoutMs = defaultCheckTimeoutMs): Promise<CheckResult> {
+export async function runCheck(check: HealthCheck, node: string, ctx: RuntimeContext, defaultTimeoutMs = defaultCheckTimeoutMs, reads = new RunReads(ctx, defaultTimeoutMs)): Promise<CheckResult> {
   const timeoutMs = check.kind === "app" && check.timeoutMs !== undefined ? check.timeoutMs : defaultTimeoutMs;
   const started = ctx.clock.now();
   const abort = new AbortController();
@@ -163,7 +210,7 @@ export async function runCheck(check: HealthCheck, node: string, ctx: RuntimeCon
     (): { ok: boolean; output: string; status?: RetcodeStatus } => ({ ok: false, output: `no answer within ${timeoutMs} ms` }),
     () => undefined,
   );
-  const work = probe(check, node, ctx, timeoutMs, abort.signal).then(
+  const work = probe(check, node, ctx, timeoutMs, abort.signal, reads).then(
     (seen): { ok: boolean; output: string; status?: RetcodeStatus } => (typeof seen === "string" ? { ok: true, output: seen } : { ok: true, ...seen }),
     (err: unknown): { ok: boolean; output: string; status?: RetcodeStatus } => ({ ok: false, output: err instanceof CheckFailed ? err.message : `check failed: ${oneLine(err instanceof Error ? err.message : String(err))}`, ...(check.kind === "app" ? { status: "down" as const } : {}) }),
   );
@@ -176,6 +223,8 @@ export async function runCheck(check: HealthCheck, node: string, ctx: RuntimeCon
 export async function runChecks(service: string, node: string, checks: readonly HealthCheck[], ctx: RuntimeContext, wallNow: () => number, defaultTimeoutMs?: number): Promise<CheckReport> {
   const startedAt = wallNow();
   const t0 = ctx.clock.now();
-  const results = await Promise.all(checks.map((c) => runCheck(c, node, ctx, defaultTimeoutMs)));
+  const reads = new RunReads(ctx, defaultTimeoutMs ?? defaultCheckTimeoutMs);
+  const results = await Promise.all(checks.map((c) => runCheck(c, node, ctx, defaultTimeoutMs, reads)));
+  reads.end();
   return { service, node, startedAt, ms: Math.round(ctx.clock.now() - t0), ok: results.every((r) => r.ok), results };
 }

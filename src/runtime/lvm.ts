@@ -41,6 +41,55 @@ export async function readVgTags(runner: CommandRunner, vg: string): Promise<str
   return parseVgTags(stdout);
 }
 
+/** A VG as one LVM command sees it: its tags, and each of its (visible) LVs' lv_active. */
+export interface VgReport {
+  tags: string[];
+  /** lv_active by LV name: "active", "" when inactive (other words in shared VGs). */
+  lvs: Map<string, string>;
+}
+
+/**
+ * One command for the VG's tags and its LVs' state: `lvm fullreport` prints the VG row even when
+ * the VG has no LV (`vgs`/`lvs -o vg_tags,lv_name,lv_active` print nothing then). Every
+ * sub-report is given one field, so the pv and segment parts stay a line per item.
+ */
+export function vgReportArgs(vg: string): string[] {
+  const sub = (report: string, fields: string) => ["--configreport", report, "-o", fields];
+  return ["fullreport", "--reportformat", "json", ...sub("vg", "vg_name,vg_tags"), ...sub("lv", "lv_name,lv_active"), ...sub("pv", "pv_name"), ...sub("pvseg", "pvseg_start"), ...sub("seg", "seg_start"), vg];
+}
+
+/** Strict: exactly this VG's row, every LV row with a name and a state; anything else throws. */
+export function parseVgReport(stdout: string, vg: string): VgReport {
+  const bad = (why: string): never => {
+    throw new Error(`unexpected output of lvm fullreport for VG ${vg}: ${why}`);
+  };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(stdout);
+  } catch {
+    return bad("not JSON");
+  }
+  const reports = (doc as { report?: unknown })?.report;
+  if (!Array.isArray(reports) || reports.length !== 1) return bad(`${Array.isArray(reports) ? reports.length : "no"} reports where one was expected`);
+  const { vg: vgRows, lv: lvRows } = reports[0] as { vg?: unknown; lv?: unknown };
+  if (!Array.isArray(vgRows) || vgRows.length !== 1) return bad("not exactly one VG row");
+  const row = vgRows[0] as { vg_name?: unknown; vg_tags?: unknown };
+  if (row.vg_name !== vg || typeof row.vg_tags !== "string") return bad(`VG row ${JSON.stringify(row)}`);
+  if (!Array.isArray(lvRows)) return bad("no LV list");
+  const lvs = new Map<string, string>();
+  for (const lv of lvRows as Array<{ lv_name?: unknown; lv_active?: unknown }>) {
+    if (typeof lv?.lv_name !== "string" || lv.lv_name === "" || typeof lv.lv_active !== "string") return bad(`LV row ${JSON.stringify(lv)}`);
+    lvs.set(lv.lv_name, lv.lv_active.trim());
+  }
+  return { tags: parseVgTags(row.vg_tags), lvs };
+}
+
+/** The VG's tags and LVs in one LVM command; a failed, hung (opts.timeoutMs) or unreadable one throws. */
+export async function readVgReport(runner: CommandRunner, vg: string, opts: RunOptions = {}): Promise<VgReport> {
+  const { stdout } = await runChecked(runner, "lvm", vgReportArgs(vg), { ...lvmOptions, ...opts, env: { ...lvmOptions.env, ...opts.env } }, `cannot read volume group ${vg}`);
+  return parseVgReport(stdout, vg);
+}
+
 export interface VgState {
   tags: string[];
   /** Boot-time autoactivation (LVM ≥ 2.03.12; an older LVM prints nothing for it). */

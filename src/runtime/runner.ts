@@ -65,6 +65,8 @@ export class CommandError extends Error {
   readonly command: string;
   readonly exitCode: number;
   readonly stderr: string;
+  /** Ended by us at its timeout rather than failing by itself. */
+  readonly timedOut: boolean;
 
   constructor(cmd: string, args: readonly string[], result: CommandResult, what?: string) {
     const command = commandLine(cmd, args);
@@ -75,6 +77,7 @@ export class CommandError extends Error {
     this.command = command;
     this.exitCode = result.exitCode;
     this.stderr = result.stderr;
+    this.timedOut = result.timedOut === true;
   }
 }
 

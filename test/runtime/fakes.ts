@@ -45,7 +45,8 @@ export class FakeRunner implements CommandRunner {
 export const hostNetns = "net:[4026531840]";
 export const containerNetns = "net:[4026532999]";
 
-export function fakeHost(options: { netns?: Record<string, string | undefined>; mountinfo?: string; names?: Record<string, string>; stat?: (path: string) => Promise<void> } = {}): Host {
+/** procNet: "<pid>/<file>" → its text; a file not given cannot be read (ENOENT), as without /proc. */
+export function fakeHost(options: { netns?: Record<string, string | undefined>; mountinfo?: string; names?: Record<string, string>; stat?: (path: string) => Promise<void>; procNet?: Record<string, string> } = {}): Host {
   const netns = options.netns ?? { self: hostNetns };
   return {
     async netnsOf(pid) {
@@ -61,6 +62,11 @@ export function fakeHost(options: { netns?: Record<string, string | undefined>; 
     },
     async statPath(path) {
       await options.stat?.(path);
+    },
+    async readProcNet(pid, file) {
+      const text = options.procNet?.[`${pid}/${file}`];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '/proc/${pid}/net/${file}'`), { code: "ENOENT" });
+      return text;
     },
   };
 }

@@ -22,24 +22,120 @@ const mountinfo = "22 1 0:21 / / rw - ext4 /dev/sda1 rw\n91 22 253:2 / /srv/db1/
 const ipJson = (ifname: string, ...addrs: string[]) => ({ stdout: JSON.stringify([{ ifname, addr_info: addrs.map((a) => ({ local: a, prefixlen: 24 })) }]) });
 const state = (s: Record<string, unknown>) => ({ stdout: `${JSON.stringify({ Running: true, Paused: false, Status: "running", Pid: 4321, ExitCode: 0, Error: "", ...s })}\n` });
 const inspect = "docker container inspect -f {{json .State}} db1.container.1";
+const fullreport = (vg: string) => `lvm fullreport --reportformat json --configreport vg -o vg_name,vg_tags --configreport lv -o lv_name,lv_active --configreport pv -o pv_name --configreport pvseg -o pvseg_start --configreport seg -o seg_start ${vg}`;
+/** lvm fullreport's JSON as LVM 2.03.16 (Debian 12) prints it (recorded on a loop-device VG). */
+const vgJson = (vg: string, tags: string, lvs: Array<[string, string]> = []) => ({
+  stdout: `  {
+      "report": [
+          {
+              "vg": [
+                  {"vg_name":"${vg}", "vg_tags":"${tags}"}
+              ]
+              ,
+              "pv": [
+                  {"pv_name":"/dev/loop0"}
+              ]
+              ,
+              "lv": [
+${lvs.map(([name, active]) => `                  {"lv_name":"${name}", "lv_active":"${active}"}`).join(",\n")}
+              ]
+              ,
+              "pvseg": [
+                  {"pvseg_start":"0"}
+              ]
+              ,
+              "seg": [
+              ]
+          }
+      ]
+  }
+`,
+});
+const fib = (...local: string[]) => `Main:
+  +-- 0.0.0.0/0 2 0 2
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+        |-- 127.255.255.255
+           /32 link BROADCAST
+     +-- 198.51.100.0/24 2 0 2
+        +-- 198.51.100.0/28 2 0 2
+           |-- 198.51.100.0
+              /24 link UNICAST
+${local.map((a) => `           |-- ${a}\n              /32 host LOCAL\n`).join("")}        |-- 198.51.100.255
+           /32 link BROADCAST
+`;
 
 describe("svcc res check: one check per resource kind", () => {
-  it("vg: tagged for this node (the token tag beside it) is healthy; untagged names the tags", async () => {
-    const ok = await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on("vgs --noheadings -o vg_tags db1", { stdout: "  node1,svcc_token_7_node1\n" }));
+  it("vg: tagged for this node (the token tag beside it) is healthy; untagged names the tags; a VG without LVs is read too", async () => {
+    const ok = await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on(fullreport("db1"), vgJson("db1", "node1,svcc_token_7_node1", [["data", "active"]])));
     expect(ok.code).toBe(0);
-    expect(report().results).toMatchObject([{ rid: "disk#0", kind: "vg", ok: true }]);
-    const bad = await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on("vgs --noheadings -o vg_tags db1", { stdout: "  node2,svcc_token_8_node2\n" }));
+    expect(report().results).toMatchObject([{ rid: "disk#0", kind: "vg", ok: true, output: "VG db1 tagged @node1" }]);
+    expect((await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on(fullreport("db1"), vgJson("db1", "node1")))).code).toBe(0);
+    const bad = await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on(fullreport("db1"), vgJson("db1", "node2,svcc_token_8_node2")));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("disk#0 FAILED");
     expect(report().results[0]).toMatchObject({ ok: false, output: "VG db1 is not tagged @node1 (tags: @node2 @svcc_token_8_node2)" });
+    await runAction(check("--vg", "disk#0=db1"), new FakeRunner().on(fullreport("db1"), vgJson("db1", "")));
+    expect(report().results[0].output).toBe("VG db1 is not tagged @node1 (tags: none)");
   });
 
-  it("lv: active, or not; LVM's error is passed on", async () => {
-    expect((await runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on("lvs --noheadings -o lv_active db1/data", { stdout: "  active\n" }))).code).toBe(0);
-    expect((await runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on("lvs --noheadings -o lv_active db1/data", { stdout: "  \n" }))).code).toBe(1);
+  it("lv: active, or not, or not there; LVM's error is passed on", async () => {
+    const lv = (reply: Partial<CommandResult>) => runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on(fullreport("db1"), reply));
+    expect((await lv(vgJson("db1", "node1", [["data", "active"], ["logs", ""]]))).code).toBe(0);
+    expect(report().results[0]).toMatchObject({ ok: true, output: "LV db1/data active" });
+    expect((await lv(vgJson("db1", "node1", [["data", ""]]))).code).toBe(1);
     expect(report().results[0].output).toBe("LV db1/data is not active (no state)");
-    await runAction(check("--lv", "disk#1=db1/data"), new FakeRunner().on(/^lvs/, { exitCode: 5, stderr: "  Volume group \"db1\" not found\n" }));
-    expect(report().results[0].output).toContain('Volume group "db1" not found');
+    expect((await lv(vgJson("db1", "node1", [["logs", "active"]]))).code).toBe(1);
+    expect(report().results[0].output).toBe("LV db1/data does not exist");
+    expect((await lv(vgJson("db1", "node1"))).code).toBe(1);
+    expect(report().results[0].output).toBe("LV db1/data does not exist");
+    expect((await lv({ exitCode: 5, stdout: '  {\n      "report": [\n      ]\n  }\n', stderr: '  Volume group "db1" not found\n  Cannot process volume group db1\n' })).code).toBe(1);
+    expect(report().results[0].output).toBe('cannot read LV db1/data: Volume group "db1" not found | Cannot process volume group db1');
+  });
+
+  it("vg and lv of one VG: one LVM command per run (bounded, LVM's fd warnings off), each check its own verdict", async () => {
+    const runner = new FakeRunner().on(fullreport("db1"), vgJson("db1", "node2", [["data", "active"]]));
+    const r = await runAction(check("--vg", "disk#0=db1", "--lv", "disk#1=db1/data", "--lv", "disk#2=db1/logs"), runner);
+    expect(r.code).toBe(1);
+    expect(runner.lines).toEqual([fullreport("db1")]);
+    expect(runner.calls[0].opts).toMatchObject({ timeoutMs: 5000, env: { LVM_SUPPRESS_FD_WARNINGS: "1" } });
+    expect(report().results).toMatchObject([
+      { rid: "disk#0", ok: false, output: "VG db1 is not tagged @node1 (tags: @node2)" },
+      { rid: "disk#1", ok: true, output: "LV db1/data active" },
+      { rid: "disk#2", ok: false, output: "LV db1/logs does not exist" },
+    ]);
+    // Two VGs: one command each.
+    const two = new FakeRunner().on(fullreport("db1"), vgJson("db1", "node1", [["data", "active"]])).on(fullreport("db2"), vgJson("db2", "node1", [["data", "active"]]));
+    expect((await runAction(check("--vg", "disk#0=db1", "--lv", "disk#1=db1/data", "--vg", "disk#2=db2", "--lv", "disk#3=db2/data"), two)).code).toBe(0);
+    expect(two.lines.sort()).toEqual([fullreport("db1"), fullreport("db2")]);
+  });
+
+  it("LVM failing, timed out, hung or saying something unexpected fails every check that needed it, each saying why", async () => {
+    const both = ["--vg", "disk#0=db1", "--lv", "disk#1=db1/data"];
+    await runAction(check(...both), new FakeRunner().on(fullreport("db1"), { exitCode: 143, timedOut: true }));
+    expect(report().results.map((x) => x.output)).toEqual(["cannot read the tags of volume group db1: LVM did not answer within 5000 ms", "cannot read LV db1/data: LVM did not answer within 5000 ms"]);
+    await runAction(check(...both), new FakeRunner().on(fullreport("db1"), { stdout: "  db1|node1\n" }));
+    expect(report().results.map((x) => x.output)).toEqual([
+      "cannot read the tags of volume group db1: unexpected output of lvm fullreport for VG db1: not JSON",
+      "cannot read LV db1/data: unexpected output of lvm fullreport for VG db1: not JSON",
+    ]);
+    await runAction(check(...both), new FakeRunner().on(fullreport("db1"), vgJson("db9", "node1", [["data", "active"]])));
+    expect(report().results.every((x) => !x.ok && x.output.includes('unexpected output of lvm fullreport for VG db1: VG row {"vg_name":"db9"'))).toBe(true);
+    // A command that never returns (a stuck device path): both checks end at their bound.
+    let started = 0;
+    const hung: CommandRunner = { run: () => (started++, new Promise(() => undefined)) };
+    const r = await runAction(check(...both, "--fs", "fs#1=/srv/db1/data"), hung as FakeRunner, fakeHost({ mountinfo }));
+    expect(started).toBe(1);
+    expect(r.elapsedMs).toBe(5500);
+    expect(report().results).toMatchObject([
+      { rid: "disk#0", ok: false, output: "no answer within 5000 ms" },
+      { rid: "disk#1", ok: false, output: "no answer within 5000 ms" },
+      { rid: "fs#1", ok: true },
+    ]);
   });
 
   it("fs: mounted and answering a stat; not mounted; an xfs shut down answers EIO", async () => {
@@ -68,13 +164,38 @@ describe("svcc res check: one check per resource kind", () => {
     expect(report().results[0].output).toBe("device eth0 does not exist");
   });
 
-  it("ip in a container's netns: looked up through the container's PID", async () => {
+  it("ip in a container's netns: read from /proc/<its PID>/net, no process started", async () => {
+    const pause = "docker container inspect -f {{json .State}} db1.container.0";
+    const netnsIp = (addr: string, procNet: Record<string, string>) => {
+      const runner = new FakeRunner().on(pause, state({}));
+      return runAction(check("--netns-ip", `ip#0=${addr}@docker:db1.container.0`), runner, fakeHost({ procNet })).then((r) => ({ ...r, lines: runner.lines }));
+    };
+    const ok = await netnsIp("198.51.100.10", { "4321/fib_trie": fib("198.51.100.10") });
+    expect(ok.code).toBe(0);
+    expect(ok.lines).toEqual([pause]);
+    expect(report().results[0].output).toBe("198.51.100.10 in db1.container.0's network namespace");
+    // Gone (the subnet's broadcast and network entries are not the address).
+    expect((await netnsIp("198.51.100.10", { "4321/fib_trie": fib("198.51.100.11") })).code).toBe(1);
+    expect(report().results[0].output).toBe("198.51.100.10 is not in db1.container.0's network namespace");
+    expect((await netnsIp("198.51.100.255", { "4321/fib_trie": fib() })).code).toBe(1);
+    // IPv6: the namespace's address list, with the interface.
+    const inet6 = "00000000000000000000000000000001 01 80 10 80       lo\n20010db8000000000000000000000010 03 40 00 80     eth0\n";
+    expect((await netnsIp("2001:db8::10", { "4321/if_inet6": inet6 })).code).toBe(0);
+    expect(report().results[0].output).toBe("2001:db8::10 on eth0 in db1.container.0");
+    expect((await netnsIp("2001:db8::11", { "4321/if_inet6": inet6 })).code).toBe(1);
+    expect(report().results[0].output).toBe("2001:db8::11 is not in db1.container.0's network namespace");
+  });
+
+  it("ip in a container's netns: asks ip through nsenter when /proc cannot tell (unreadable, or a format it does not know)", async () => {
     const pause = "docker container inspect -f {{json .State}} db1.container.0";
     const inNs = "nsenter -t 4321 -n ip -j addr show";
+    const garbled = await runAction(check("--netns-ip", "ip#0=198.51.100.10@docker:db1.container.0"), new FakeRunner().on(pause, state({})).on(inNs, ipJson("eth0", "198.51.100.10")), fakeHost({ procNet: { "4321/fib_trie": "Main:\n  198.51.100.10 local\n" } }));
+    expect(garbled.code).toBe(0);
+    expect(report().results[0].output).toBe('198.51.100.10 on eth0 in db1.container.0 (asked ip: /proc/4321/net/fib_trie: fib_trie line 2 not understood: "  198.51.100.10 local")');
     const runner = new FakeRunner().on(pause, state({})).on(inNs, ipJson("eth0", "198.51.100.10"));
     expect((await runAction(check("--netns-ip", "ip#0=198.51.100.10@docker:db1.container.0"), runner)).code).toBe(0);
     expect(runner.lines).toEqual([pause, inNs]);
-    expect(report().results[0].output).toBe("198.51.100.10 on eth0 in db1.container.0");
+    expect(report().results[0].output).toBe("198.51.100.10 on eth0 in db1.container.0 (asked ip: /proc/4321/net/fib_trie: ENOENT)");
     // The namespace lost its interface (or the address).
     expect((await runAction(check("--netns-ip", "ip#0=198.51.100.10@docker:db1.container.0"), new FakeRunner().on(pause, state({})).on(inNs, { stdout: JSON.stringify([{ ifname: "lo", addr_info: [{ local: "127.0.0.1", prefixlen: 8 }] }]) }))).code).toBe(1);
     expect(report().results[0].output).toBe("198.51.100.10 is not in db1.container.0's network namespace");
@@ -168,8 +289,7 @@ describe("svcc res check: one check per resource kind", () => {
 describe("svcc res check: bounds and report", () => {
   it("a check that hangs (a command that never returns) fails at its bound; the others report on their own", async () => {
     const hung: CommandRunner = {
-      run: (cmd, args, opts) =>
-        cmd === "docker" ? new Promise(() => undefined) : new FakeRunner().on("vgs --noheadings -o vg_tags db1", { stdout: "node1\n" }).run(cmd, args, opts),
+      run: (cmd, args, opts) => (cmd === "docker" ? new Promise(() => undefined) : new FakeRunner().on(fullreport("db1"), vgJson("db1", "node1")).run(cmd, args, opts)),
     };
     const clock = new FakeClock();
     const r = await runAction(check("--vg", "disk#0=db1", "--container", "container#1=docker:db1.container.1"), hung as FakeRunner, fakeHost(), clock);
@@ -184,7 +304,7 @@ describe("svcc res check: bounds and report", () => {
   });
 
   it("the report names the service, node and start time; checks run in parallel", async () => {
-    const r = await runAction(check("--vg", "disk#0=db1", "--fs", "fs#1=/srv/db1/data"), new FakeRunner().on(/^vgs/, { stdout: "node1\n" }), fakeHost({ mountinfo }));
+    const r = await runAction(check("--vg", "disk#0=db1", "--fs", "fs#1=/srv/db1/data"), new FakeRunner().on(fullreport("db1"), vgJson("db1", "node1")), fakeHost({ mountinfo }));
     expect(r.code).toBe(0);
     const rep = report();
     expect(rep).toMatchObject({ service: "db1", node: "node1", ok: true });

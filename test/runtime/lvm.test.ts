@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseLvmConfig, parseTokenTag, parseVgTags } from "../../src/runtime/lvm.js";
+import { parseLvmConfig, parseTokenTag, parseVgReport, parseVgTags } from "../../src/runtime/lvm.js";
 import { FakeRunner, runAction } from "./fakes.js";
 
 const vgs = "vgs --noheadings -o vg_tags db1";
@@ -210,5 +210,29 @@ describe("vg flags", () => {
   it("parses vgs tag output", () => {
     expect(parseVgTags("  node1,node-2.example\n")).toEqual(["node1", "node-2.example"]);
     expect(parseVgTags("   \n")).toEqual([]);
+  });
+});
+
+describe("lvm fullreport: a VG's tags and its LVs in one command", () => {
+  const report = (vg: unknown[], lv: unknown[] = []) => JSON.stringify({ report: [{ vg, pv: [{ pv_name: "/dev/loop0" }], lv, pvseg: [], seg: [] }] });
+
+  it("reads tags and each LV's lv_active", () => {
+    const r = parseVgReport(report([{ vg_name: "db1", vg_tags: "node1,svcc_token_7_node1" }], [{ lv_name: "data", lv_active: "active" }, { lv_name: "logs", lv_active: "" }]), "db1");
+    expect(r.tags).toEqual(["node1", "svcc_token_7_node1"]);
+    expect([...r.lvs]).toEqual([["data", "active"], ["logs", ""]]);
+    expect(parseVgReport(report([{ vg_name: "db1", vg_tags: "" }]), "db1")).toEqual({ tags: [], lvs: new Map() });
+  });
+
+  it.each([
+    ["not JSON", "  db1|node1\n", /not JSON/],
+    ["no report", "{}", /no reports where one was expected/],
+    ["two reports", JSON.stringify({ report: [{}, {}] }), /2 reports/],
+    ["another VG", report([{ vg_name: "db2", vg_tags: "node1" }]), /VG row/],
+    ["no VG row", report([]), /not exactly one VG row/],
+    ["tags not a string", report([{ vg_name: "db1", vg_tags: ["node1"] }]), /VG row/],
+    ["an LV without a state", report([{ vg_name: "db1", vg_tags: "node1" }], [{ lv_name: "data" }]), /LV row/],
+    ["no LV list", JSON.stringify({ report: [{ vg: [{ vg_name: "db1", vg_tags: "node1" }] }] }), /no LV list/],
+  ])("refuses %s", (_, text, message) => {
+    expect(() => parseVgReport(text, "db1")).toThrow(message);
   });
 });
