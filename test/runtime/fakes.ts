@@ -102,3 +102,28 @@ export function ipAddrJson(links: Record<string, string[]>): string {
     })),
   );
 }
+
+/**
+ * /proc/<pid>/net/fib_trie as a 6.x kernel prints it for a namespace with lo and one interface on
+ * 198.51.100.0/24 (recorded in a scratch namespace): without policy routing the tables are one
+ * trie, printed under both names. `local` are the interface's addresses (each a /32 host LOCAL).
+ */
+export function fibTrie(...local: string[]): string {
+  const table = `  +-- 0.0.0.0/0 2 0 2
+     +-- 127.0.0.0/8 2 0 2
+        +-- 127.0.0.0/31 1 0 0
+           |-- 127.0.0.0
+              /8 host LOCAL
+           |-- 127.0.0.1
+              /32 host LOCAL
+        |-- 127.255.255.255
+           /32 link BROADCAST
+     +-- 198.51.100.0/24 2 0 2
+        +-- 198.51.100.0/28 2 0 2
+           |-- 198.51.100.0
+              /24 link UNICAST
+${local.map((a) => `           |-- ${a}\n              /32 host LOCAL\n`).join("")}        |-- 198.51.100.255
+           /32 link BROADCAST
+`;
+  return `Main:\n${table}Local:\n${table}`;
+}

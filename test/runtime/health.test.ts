@@ -10,7 +10,7 @@ import type { CheckReport } from "../../src/runtime/health.js";
 import { type CommandResult, type CommandRunner, execaRunner } from "../../src/runtime/runner.js";
 import { systemClock } from "../../src/fence/clock.js";
 import { FakeClock } from "../helpers/fake-clock.js";
-import { fakeHost, FakeRunner, runAction } from "./fakes.js";
+import { fakeHost, FakeRunner, fibTrie, runAction } from "./fakes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "svcc-health-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,23 +51,6 @@ ${lvs.map(([name, active]) => `                  {"lv_name":"${name}", "lv_activ
   }
 `,
 });
-const fib = (...local: string[]) => `Main:
-  +-- 0.0.0.0/0 2 0 2
-     +-- 127.0.0.0/8 2 0 2
-        +-- 127.0.0.0/31 1 0 0
-           |-- 127.0.0.0
-              /8 host LOCAL
-           |-- 127.0.0.1
-              /32 host LOCAL
-        |-- 127.255.255.255
-           /32 link BROADCAST
-     +-- 198.51.100.0/24 2 0 2
-        +-- 198.51.100.0/28 2 0 2
-           |-- 198.51.100.0
-              /24 link UNICAST
-${local.map((a) => `           |-- ${a}\n              /32 host LOCAL\n`).join("")}        |-- 198.51.100.255
-           /32 link BROADCAST
-`;
 
 describe("svcc res check: one check per resource kind", () => {
   it("vg: tagged for this node (the token tag beside it) is healthy; untagged names the tags; a VG without LVs is read too", async () => {
@@ -170,14 +153,14 @@ describe("svcc res check: one check per resource kind", () => {
       const runner = new FakeRunner().on(pause, state({}));
       return runAction(check("--netns-ip", `ip#0=${addr}@docker:db1.container.0`), runner, fakeHost({ procNet })).then((r) => ({ ...r, lines: runner.lines }));
     };
-    const ok = await netnsIp("198.51.100.10", { "4321/fib_trie": fib("198.51.100.10") });
+    const ok = await netnsIp("198.51.100.10", { "4321/fib_trie": fibTrie("198.51.100.10") });
     expect(ok.code).toBe(0);
     expect(ok.lines).toEqual([pause]);
     expect(report().results[0].output).toBe("198.51.100.10 in db1.container.0's network namespace");
     // Gone (the subnet's broadcast and network entries are not the address).
-    expect((await netnsIp("198.51.100.10", { "4321/fib_trie": fib("198.51.100.11") })).code).toBe(1);
+    expect((await netnsIp("198.51.100.10", { "4321/fib_trie": fibTrie("198.51.100.11") })).code).toBe(1);
     expect(report().results[0].output).toBe("198.51.100.10 is not in db1.container.0's network namespace");
-    expect((await netnsIp("198.51.100.255", { "4321/fib_trie": fib() })).code).toBe(1);
+    expect((await netnsIp("198.51.100.255", { "4321/fib_trie": fibTrie() })).code).toBe(1);
     // IPv6: the namespace's address list, with the interface.
     const inet6 = "00000000000000000000000000000001 01 80 10 80       lo\n20010db8000000000000000000000010 03 40 00 80     eth0\n";
     expect((await netnsIp("2001:db8::10", { "4321/if_inet6": inet6 })).code).toBe(0);

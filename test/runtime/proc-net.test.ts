@@ -4,46 +4,9 @@
 
 import { describe, expect, it } from "vitest";
 import { addressInNetnsOf, parseFibTrieLocal, parseIfInet6, ProcNetFormatError } from "../../src/runtime/proc-net.js";
-import { fakeHost } from "./fakes.js";
+import { fakeHost, fibTrie } from "./fakes.js";
 
-// Without policy routing the kernel keeps one trie and prints it under both names.
-const merged = `Main:
-  +-- 0.0.0.0/0 2 0 2
-     +-- 127.0.0.0/8 2 0 2
-        +-- 127.0.0.0/31 1 0 0
-           |-- 127.0.0.0
-              /8 host LOCAL
-           |-- 127.0.0.1
-              /32 host LOCAL
-        |-- 127.255.255.255
-           /32 link BROADCAST
-     +-- 198.51.100.0/24 2 0 2
-        +-- 198.51.100.0/28 2 0 2
-           |-- 198.51.100.0
-              /24 link UNICAST
-           |-- 198.51.100.10
-              /32 host LOCAL
-        |-- 198.51.100.255
-           /32 link BROADCAST
-Local:
-  +-- 0.0.0.0/0 2 0 2
-     +-- 127.0.0.0/8 2 0 2
-        +-- 127.0.0.0/31 1 0 0
-           |-- 127.0.0.0
-              /8 host LOCAL
-           |-- 127.0.0.1
-              /32 host LOCAL
-        |-- 127.255.255.255
-           /32 link BROADCAST
-     +-- 198.51.100.0/24 2 0 2
-        +-- 198.51.100.0/28 2 0 2
-           |-- 198.51.100.0
-              /24 link UNICAST
-           |-- 198.51.100.10
-              /32 host LOCAL
-        |-- 198.51.100.255
-           /32 link BROADCAST
-`;
+const merged = fibTrie("198.51.100.10");
 
 const inet6 = `20010db8000000000000000000000010 03 40 00 82       va
 00000000000000000000000000000001 01 80 10 80       lo
