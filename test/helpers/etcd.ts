@@ -5,7 +5,7 @@
 // member is ended by its PID; the namespace and directory are removed on close().
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -193,8 +193,12 @@ export class EtcdCluster {
     this.procs[i] = undefined;
   }
 
+  /** Freezes member i: returns once every thread of it is stopped (see waitStopped). */
   pause(i: number): void {
-    this.procs[i]?.kill("SIGSTOP");
+    const p = this.procs[i];
+    if (!p?.pid) return;
+    p.kill("SIGSTOP");
+    waitStopped(p.pid);
   }
 
   resume(i: number): void {
@@ -219,5 +223,34 @@ export class EtcdCluster {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * SIGSTOP stops a process only when one of its threads runs to take the signal; until then its
+ * other threads keep running. On a busy machine etcd was seen answering a keepalive 15 ms after
+ * kill() returned (the conformance test's "hung" renew then got a real answer). So a pause is
+ * done only when every thread shows T in /proc (bounded: 5 s, polled every 2 ms).
+ */
+function waitStopped(pid: number, limitMs = 5_000): void {
+  const until = Date.now() + limitMs;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let stopped = true;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const state = stat.charAt(stat.lastIndexOf(")") + 2);
+        if (state !== "T" && state !== "t") {
+          stopped = false;
+          break;
+        }
+      }
+    } catch {
+      return; // the process is gone: nothing left to answer
+    }
+    if (stopped) return;
+    if (Date.now() > until) throw new Error(`etcd (pid ${pid}) was not stopped ${limitMs} ms after SIGSTOP`);
+    Atomics.wait(nap, 0, 0, 2);
   }
 }
