@@ -151,6 +151,8 @@ export class Agent {
   private renewTimer?: Timer;
   /** Fires when a silent peer turns dead (see LeaseStore.nextExpiry). */
   private expiryTimer?: Timer;
+  /** Fires at the lease's stop point (see armStopPoint); moved on by every renew that extends it. */
+  private stopPointTimer?: Timer;
   private pollTimer?: Timer;
   private petTimer?: Timer;
   /** Pets given on the previous agent's deadline while this one starts (see bridgeWatchdog). */
@@ -278,6 +280,7 @@ export class Agent {
       this.schedule();
     });
     this.running = true;
+    this.armStopPoint();
     this.d.store.onChange?.(() => this.schedule());
     await this.look();
     // The watchdog is armed before this agent may take or start anything: a process that
@@ -381,6 +384,7 @@ export class Agent {
     this.running = false;
     this.renewTimer?.cancel();
     this.expiryTimer?.cancel();
+    this.stopPointTimer?.cancel();
     this.pollTimer?.cancel();
     this.petTimer?.cancel();
     for (const s of this.services.values()) for (const t of s.escalation?.timers ?? []) t.cancel();
@@ -442,7 +446,32 @@ export class Agent {
       this.renewing = false;
     }
     this.armExpiry();
+    this.armStopPoint();
     this.schedule();
+  }
+
+  /**
+   * A held lease's escalation begins at its stop point (half a lease before it runs out), not
+   * at the first tick after it: the renews that fail come only every renewMs, so without this
+   * timer a stop could begin up to a renew interval late and have only ~1 s before the kill
+   * (the lab saw a 940 ms margin, a stop slower than that on a loaded machine, the kill cutting
+   * the VG's stop step short, and the node fenced). While renews succeed the timer moves on
+   * and never fires: no wakeup for an idle node.
+   */
+  private armStopPoint(): void {
+    this.stopPointTimer?.cancel();
+    this.stopPointTimer = undefined;
+    if (!this.running || !Number.isFinite(this.validUntil)) return;
+    const at = this.validUntil - this.stopMarginMs;
+    this.stopPointTimer = this.d.clock.timer(Math.max(0, at - this.d.clock.now()) + 1, () => {
+      this.stopPointTimer = undefined;
+      this.schedule();
+    });
+  }
+
+  /** How long before the lease's end a holder begins to stop what it runs (decide.ts's escalation). */
+  private get stopMarginMs(): number {
+    return Math.floor(this.timings.leaseMs / 2);
   }
 
   /**
@@ -715,7 +744,7 @@ export class Agent {
       unleasedSince: s.unleasedSince,
       leaving: this.leaving,
       storeFatal: this.storeFatal,
-      timings: { leaseMs: this.timings.leaseMs, killWindowMs: this.timings.killWindowMs, stopMarginMs: Math.floor(this.timings.leaseMs / 2) },
+      timings: { leaseMs: this.timings.leaseMs, killWindowMs: this.timings.killWindowMs, stopMarginMs: this.stopMarginMs },
     };
   }
 

@@ -133,6 +133,9 @@ export function startWatchdog(timeoutMs = timings.watchdogTimeoutMs) {
           resets.push({ node, at: Date.now(), quietMs: Date.now() - seen.at });
           await lab.crash(node);
           last.delete(node);
+          // After the reset (never delaying it): why the agent stopped petting, from the journal
+          // the node left on disk. A reset no test expected is otherwise a bare "not running".
+          process.stderr.write(`lab: watchdog reset ${node} after ${Date.now() - seen.at} ms without a pet; its agent's last lines:\n${lab.journalOnDisk(node, "svcc-agent.service", 40)}\n`);
         }
       }
       await new Promise((r) => setTimeout(r, 100));

@@ -332,19 +332,58 @@ describe("svcc agent in the lab", () => {
     await rebootWithAgent("node1");
   });
 
-  it("the holder loses its path to the lease disk (EIO): it stops db1 by its deadline, the peer takes over after the wait", { timeout: 120_000 }, async () => {
+  // The agent's rule, not the test's: a stop must end before the lease does (stop at half the
+  // lease left, kill at its end, fence a kill window later). On a loaded machine a stop of six
+  // fresh helper processes can take longer than that margin: then the units are killed, the
+  // killed ones show failed (they may hold their resources) and the node is fenced. Both
+  // outcomes are safe; the test tells them apart from the agent's journal and checks each.
+  it("the holder loses its path to the lease disk (EIO): it stops db1 by its deadline (or kills it and is reset by its watchdog), the peer takes over after the wait", { timeout: 150_000 }, async () => {
     await placeOn("node1");
+    const resets = watchdog.resets.length;
+    const resetHere = () => watchdog.resets.slice(resets).find((r) => r.node === "node1");
     const t0 = Date.now();
     await lab.leaseLoss("node1");
     try {
-      await lab.waitFor("db1 down on node1", async () => ((await activeResources("node1")).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+      await lab.waitFor("db1 down on node1 (or node1 reset)", async () => {
+        if (resetHere()) return true;
+        try {
+          return (await activeResources("node1")).length === 0 ? true : undefined;
+        } catch (err) {
+          if (resetHere()) return true; // reset while being asked
+          throw err;
+        }
+      }, { timeoutMs: 30_000, intervalMs: 100 });
       const downMs = Date.now() - t0;
-      say(`lease loss: db1 down on node1 after ${downMs} ms (lease ${timings.leaseMs} ms)`);
-      expect(downMs).toBeLessThan(timings.leaseMs + timings.renewMs);
+      if (!resetHere()) {
+        say(`lease loss: db1 down on node1 after ${downMs} ms (lease ${timings.leaseMs} ms)`);
+        expect(downMs).toBeLessThan(timings.leaseMs + timings.renewMs);
+      }
       await upOn("node2", 60_000);
     } finally {
       await lab.leaseRestore("node1");
     }
+    await new Promise((r) => setTimeout(r, 3000));
+    const reset = resetHere();
+    // Either way the stop began at the lease's stop point, with (nearly) its whole margin before
+    // the kill, not at the next renew after it (that left ~1 s: simulator case 58).
+    const journal = lab.journalOnDisk("node1", "svcc-agent.service", 400, { lastBoot: true });
+    const began = [...journal.matchAll(/db1\]: the lease could not be renewed: stop [^,]*, kill in (\d+) ms/g)].at(-1);
+    expect(began, journal).toBeDefined();
+    expect(Number(began![1]), began![0]).toBeGreaterThanOrEqual(Math.floor(timings.leaseMs / 2) - 1000);
+    if (!reset) {
+      expect(await activeResources("node1")).toEqual([]);
+      expect((await status("node1")).lease?.holder).toBe("node2");
+      return;
+    }
+    // Reset: only as the agent's fence after its kill (the stop did not end by the lease's end),
+    // and before node2 began to take db1's disk (one kernel: comparable clocks).
+    expect(journal).toMatch(/db1\]: killing every container and unit of db1/);
+    expect(journal).toMatch(/db1\]: FENCING this node \(watchdog\)/);
+    const started = await unitTimes("node2", ["db1-disk0.service"]);
+    const resetMono = Number((await lab.exec("node2", ["cat", "/proc/uptime"])).stdout.split(" ")[0]) * 1e6 - (Date.now() - reset.at) * 1000;
+    expect(started[0].startBegin).toBeGreaterThan(resetMono - 500_000);
+    say(`lease loss: node1's stop did not end by its lease's end (a loaded machine): killed, fenced, reset after ${reset.quietMs} ms without a pet, ${Date.now() - reset.at} ms ago; node2 took over after the reset`);
+    await rebootWithAgent("node1");
     await new Promise((r) => setTimeout(r, 3000));
     expect(await activeResources("node1")).toEqual([]);
     expect((await status("node1")).lease?.holder).toBe("node2");

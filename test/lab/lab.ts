@@ -7,7 +7,7 @@
 // through the lab's own cgroups; every wait is bounded; tearDown() is always safe to call and
 // uses /run/svcc-lab/state.json to clean up after an interrupted run.
 import { execa } from "execa";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -357,6 +357,27 @@ export async function journal(node: NodeName, unit?: string, opts: { lines?: num
   if (unit) args.push("-u", unit);
   if (opts.since) args.push("--since", opts.since);
   return (await exec(node, args)).stdout;
+}
+/**
+ * The node's persistent journal read from the machine, so it works after a crash or a reset:
+ * the node's journald writes into its overlay's upper directory, which outlives the node's
+ * processes until the lab is torn down.
+ */
+export function journalOnDisk(node: NodeName, unit?: string, lines = 80, opts: { lastBoot?: boolean } = {}): string {
+  const upper = path.join(nodeState(node).dir, "upper");
+  let machineId = "";
+  try {
+    machineId = fs.readFileSync(path.join(upper, "etc/machine-id"), "utf8").trim();
+  } catch {
+    return `(no machine-id in ${upper})`;
+  }
+  const dir = path.join(upper, "var/log/journal", machineId);
+  if (!fs.existsSync(dir)) return `(no persistent journal in ${dir})`;
+  const args = ["-D", dir, "--no-pager", "-o", "short-precise", "-n", String(lines)];
+  if (unit) args.push("-u", unit);
+  if (opts.lastBoot) args.push("-b"); // with -D: the newest boot in those files, the one that ran last
+  const r = spawnSync("journalctl", args, { encoding: "utf8", timeout: 10_000 });
+  return r.stdout || r.stderr || `(journalctl exited ${r.status})`;
 }
 /** D-Bus address of the node's system bus, usable from the machine (busctl --address=, dbus-next). */
 export function busAddress(node: NodeName): string {

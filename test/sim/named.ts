@@ -347,6 +347,25 @@ export const namedCases: NamedCase[] = [
       return problems;
     },
   },
+  {
+    id: 58,
+    name: "the lease path fails (EIO) just after a good renew: the stop begins at the lease's stop point with its whole margin before the kill, not at the next renew",
+    // Renews come every 2 s and the stop point is 2.5 s before the lease's end: a fault just
+    // after a good renew once left the stop to the renew after the stop point, ~1 s before the
+    // kill (the lab: a stop slower than that, killed mid-way, the node fenced).
+    options: { names: ["n1", "n2"], orchestrate: "ha", faultsUntil: 30_000, plan: [onN1, at(9000, { kind: "disk-eio", machine: 0, ms: 20_000 })] },
+    check: (r) => {
+      const problems: string[] = [];
+      const margin = Math.floor(defaultTimings.leaseMs / 2);
+      const line = r.entries.find((e) => e.who.startsWith("n1#0") && e.t > 9000 && /the lease could not be renewed: stop/.test(e.what));
+      const killIn = Number(/kill in (\d+) ms/.exec(line?.what ?? "")?.[1]);
+      if (!line) problems.push("n1 never began to stop db1 after its renews failed");
+      else if (!(killIn >= margin - 100)) problems.push(`n1 began to stop db1 with ${killIn} ms before the kill, not the lease's stop margin (${margin} ms): ${line.what}`);
+      if (firstEntry(r, "n1#0", /^RESET/) !== undefined) problems.push("n1 was reset although it had time to bring everything down");
+      if (r.entries.find((e) => e.who === "n2#1" && e.t > 9000 && /VG taken/.test(e.what)) === undefined) problems.push("n2 never took over");
+      return problems;
+    },
+  },
 ];
 
 export interface NamedOutcome {
