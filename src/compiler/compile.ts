@@ -367,6 +367,7 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
   const resources: ResourceCheck[] = [];
   const containers: ServiceDesc["containers"] = [];
   const monitored: string[] = [];
+  const stepUnits: string[] = [];
   const byRid = (rid: string) => service.resources.find((r) => r.rid === rid)!;
   for (const { resource } of plan.startOrder) {
     const b = built.get(resource.rid);
@@ -375,6 +376,7 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
     const v = resource.values;
     if (v.monitor === true) monitored.push(b.main.name);
     const rid = resource.rid;
+    if (resource.group === "disk" || resource.group === "fs" || resource.group === "ip") stepUnits.push(...b.units.map((u) => u.name));
     if (resource.group === "disk" && resource.type === "vg") resources.push({ rid, kind: "vg", vg: String(v.name) });
     else if (resource.group === "disk") resources.push({ rid, kind: "lv", vg: String(v.vg), lv: String(v.name) });
     else if (resource.group === "fs") resources.push({ rid, kind: "fs", mnt: String(v.mnt) });
@@ -396,6 +398,7 @@ function serviceDescription(service: ResolvedService, plan: ServicePlan, built: 
     ...units,
     containers,
     monitored,
+    stepUnits,
     nodes: service.nodes,
     orchestrate: service.orchestrate as ServiceDesc["orchestrate"],
     monitorAction: service.monitorAction,

@@ -53,6 +53,13 @@ export interface ServiceDesc {
   leaseUnit: string;
   /** Every member unit, in start order. */
   members: string[];
+  /**
+   * The members that only run a resource's start and stop steps (vg, lv, fs, ip: no process of
+   * the service lives in them). The agent's kill leaves a step that is running alone: killing
+   * it never releases its resource (a VG stop cut short keeps its tag), it only turns a slow
+   * stop into a certain fence. Absent (an older compile): every member is killed.
+   */
+  stepUnits?: string[];
   containers: Array<{ unit: string; name: string; engine: "docker" | "podman" } & PrivateDaemon>;
   monitored: string[];
   nodes: string[];

@@ -891,9 +891,12 @@ export class Agent {
     this.setStep(s, "killing");
     s.killedByUs = true;
     const bound = Math.max(500, Math.floor(this.timings.killWindowMs / 2));
+    // A resource's stop step that is running is left to finish (killing it would leave the
+    // resource held: a certain fence); one that hangs is the fence timer's, as before.
+    const steps = new Set(s.desc.stepUnits ?? []);
     const [errors] = await Promise.all([
       this.d.effects.killContainers(s.desc.containers, bound),
-      ...s.desc.members.map((u) => this.bounded(this.d.systemd.killUnit(u, 9), bound).catch(() => undefined)),
+      ...s.desc.members.filter((u) => !steps.has(u)).map((u) => this.bounded(this.d.systemd.killUnit(u, 9), bound).catch(() => undefined)),
     ]);
     for (const e of errors) this.log(service, `kill: ${e}`);
     if (!s.job) this.startStop(service, s, `${reason} (after the kill)`);

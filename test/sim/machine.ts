@@ -60,6 +60,8 @@ export function describeService(service: string, nodes: string[], orchestrate: S
       { unit: members[4], name: `${service}.container.1`, engine: "docker" },
     ],
     monitored: [members[4]],
+    // As the compiler writes it: the VG's and the fs's units only run their resource's steps.
+    stepUnits: [members[1], members[2]],
     nodes,
     orchestrate,
     monitorAction: "switch",
@@ -117,6 +119,9 @@ export class SimMachine {
   leaseFiles = new Map<string, LeaseFile & { boot: number }>();
   persistedDeadline?: number;
   dockerHungUntil = -Infinity;
+  /** A loaded machine: until then each member's stop step takes slowStopMs. */
+  slowStopsUntil = -Infinity;
+  slowStopMs = 0;
   busDownUntil = -Infinity;
   /** Watchdog hardware: armed, last pet (world time). */
   wd = { armed: false, lastPet: 0, fired: 0 };
@@ -196,6 +201,7 @@ export class SimMachine {
     this.persistedDeadline = undefined;
     this.wd = { armed: false, lastPet: 0, fired: this.wd.fired };
     this.dockerHungUntil = -Infinity;
+    this.slowStopsUntil = -Infinity;
     this.busDownUntil = -Infinity;
     this.path.reset();
     if (rebootAfterMs !== null) this.world.after(rebootAfterMs, () => this.powerOn());
@@ -400,6 +406,14 @@ export class SimMachine {
           bus("KillUnit");
           // The unit's own process (docker run) dies; the container lives on under dockerd.
           for (const s of this.services.values()) for (const m of s.members) if (m.unit === unit && m.kind === "container" && m.state === "active") m.state = "failed";
+          // A resource's stop step killed half-way ends failed with its resource still held
+          // (the lab: a VG stop cut short keeps the node's tag).
+          for (const s of this.services.values())
+            for (const m of s.members)
+              if (m.unit === unit && (m.kind === "vg" || m.kind === "fs" || m.kind === "ip") && m.state === "deactivating") {
+                m.state = "failed";
+                this.log(`${unit} killed during its stop step: the resource stays held`);
+              }
         }),
       ownJobType: () => this.later(clock, this.latency(0.5, 3), () => (bus("GetUnitByPID"), this.ownJob)),
       onChange: (listener) => this.listeners.add(() => clock.deliver(listener)),
@@ -577,9 +591,10 @@ export class SimMachine {
         if (m.state === "failed" && m.holds && m.kind !== "container") continue; // a failed unit is not stopped again
         m.state = "deactivating";
         this.changed();
-        await this.step(this.latency(5, 60));
+        await this.step(this.world.now < this.slowStopsUntil ? this.slowStopMs : this.latency(5, 60));
         while (m.kind === "container" && this.world.now < this.dockerHungUntil && this.epoch === epoch) await this.step(Math.max(10, this.dockerHungUntil - this.world.now));
         if (this.epoch !== epoch) return "canceled";
+        if ((m.state as Member["state"]) === "failed") continue; // killed in the middle of its stop step: the resource stays held
         if (m.kind === "vg" && s.failNextVgStop) {
           s.failNextVgStop = false;
           this.log(`${m.unit} failed to stop (injected): the VG stays tagged`);

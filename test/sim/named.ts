@@ -366,6 +366,23 @@ export const namedCases: NamedCase[] = [
       return problems;
     },
   },
+  {
+    id: 59,
+    name: "a stop slower than the lease's margin on a loaded machine: the kill leaves the VG's stop step running, it finishes, nothing is reset",
+    // Five members at 700 ms a stop step: the stop begins 2.5 s before the lease's end and ends
+    // 1 s after it, with the VG's step running at the kill. Killing that step would leave the
+    // VG tagged and make the fence certain; left alone, everything is down before the fence.
+    options: { names: ["n1", "n2"], orchestrate: "ha", faultsUntil: 30_000, plan: [onN1, at(6000, { kind: "slow-stops", machine: 0, ms: 30_000, stepMs: 700 }), at(9000, { kind: "disk-eio", machine: 0, ms: 20_000 })] },
+    check: (r) => {
+      const problems: string[] = [];
+      const killed = r.entries.find((e) => e.who.startsWith("n1#0") && /killed during its stop step/.test(e.what));
+      if (killed) problems.push(`the kill cut a stop step short: ${killed.what}`);
+      if (firstEntry(r, "n1#0", /killing every container and unit of db1/) === undefined) problems.push("n1's stop was not slow enough to reach the kill (the case no longer tests it)");
+      if (firstEntry(r, "n1#0", /^RESET/) !== undefined) problems.push("n1 was reset although its stop finished before the fence");
+      if (r.entries.find((e) => e.who === "n2#1" && e.t > 9000 && /VG taken/.test(e.what)) === undefined) problems.push("n2 never took over");
+      return problems;
+    },
+  },
 ];
 
 export interface NamedOutcome {

@@ -24,6 +24,8 @@ export type Fault =
   | { kind: "agent-stop"; machine: number; restartAfterMs: number }
   | { kind: "agent-restart"; machine: number; startupMs?: number }
   | { kind: "docker-hang"; machine: number; ms: number }
+  /** A loaded machine: each member's stop step takes stepMs, for ms (named cases only). */
+  | { kind: "slow-stops"; machine: number; ms: number; stepMs: number }
   | { kind: "bus-drop"; machine: number; ms: number }
   | { kind: "start-failure"; machine: number; member: number }
   | { kind: "vg-stop-failure"; machine: number }
@@ -330,6 +332,12 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
           return;
         case "agent-restart":
           m.signalAgent("restart", 0, fault.startupMs ?? 0);
+          return;
+        case "slow-stops":
+          log(m.id, `FAULT: each stop step takes ${fault.stepMs} ms for ${Math.round(fault.ms)} ms`);
+          m.slowStopsUntil = world.now + fault.ms;
+          m.slowStopMs = fault.stepMs;
+          heal.push(() => (m.slowStopsUntil = -Infinity));
           return;
         case "docker-hang":
           log(m.id, `FAULT: dockerd hangs for ${Math.round(fault.ms)} ms`);
