@@ -91,6 +91,13 @@ async function resetOf(node: lab.NodeName, before: number, timeoutMs = 30_000) {
   return lab.waitFor(`${node} reset by its watchdog`, () => watchdog.resets.slice(before).find((r) => r.node === node), { timeoutMs, intervalMs: 100 });
 }
 
+/** The node's VG step began after the watchdog's reset of its peer (one kernel: comparable clocks). */
+async function expectVgTakenAfter(node: lab.NodeName, reset: { at: number }) {
+  const started = await unitTimes(node, ["db1-disk0.service"]);
+  const resetMono = Number((await lab.exec(node, ["cat", "/proc/uptime"])).stdout.split(" ")[0]) * 1e6 - (Date.now() - reset.at) * 1000;
+  expect(started[0].startBegin).toBeGreaterThan(resetMono - 500_000);
+}
+
 beforeAll(async () => {
   await bringUpForTests();
   await installEverywhere(compileAgentUnits("ha"));
@@ -299,10 +306,7 @@ describe("svcc agent in the lab", () => {
     expect((await lab.systemctl(h, "kill", "-s", "KILL", "svcc-agent.service")).exitCode).toBe(0);
     const reset = await resetOf(h, resets);
     await upOn(other(h), 60_000);
-    const started = await unitTimes(other(h), ["db1-disk0.service"]);
-    // The other node's VG step began after the reset (one kernel: comparable clocks).
-    const resetMono = Number((await lab.exec(other(h), ["cat", "/proc/uptime"])).stdout.split(" ")[0]) * 1e6 - (Date.now() - reset.at) * 1000;
-    expect(started[0].startBegin).toBeGreaterThan(resetMono - 500_000);
+    await expectVgTakenAfter(other(h), reset);
     say(`agent killed without restart on ${h}: reset after ${reset.quietMs} ms without a pet; ${other(h)} took over`);
     await rebootWithAgent(h);
   });
@@ -380,9 +384,7 @@ describe("svcc agent in the lab", () => {
     // and before node2 began to take db1's disk (one kernel: comparable clocks).
     expect(journal).toMatch(/db1\]: killing every container and unit of db1/);
     expect(journal).toMatch(/db1\]: FENCING this node \(watchdog\)/);
-    const started = await unitTimes("node2", ["db1-disk0.service"]);
-    const resetMono = Number((await lab.exec("node2", ["cat", "/proc/uptime"])).stdout.split(" ")[0]) * 1e6 - (Date.now() - reset.at) * 1000;
-    expect(started[0].startBegin).toBeGreaterThan(resetMono - 500_000);
+    await expectVgTakenAfter("node2", reset);
     say(`lease loss: node1's stop did not end by its lease's end (a loaded machine): killed, fenced, reset after ${reset.quietMs} ms without a pet, ${Date.now() - reset.at} ms ago; node2 took over after the reset`);
     await rebootWithAgent("node1");
     await new Promise((r) => setTimeout(r, 3000));

@@ -660,6 +660,9 @@ async function prepareNode(s: LabState, n: NodeName) {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), content);
   };
+  // A persistent journal in the node's upper directory, whatever the machine's own setting:
+  // it outlives a crash or a reset (journalOnDisk reads it for a reset nobody expected).
+  fs.mkdirSync(path.join(root, "var/log/journal"), { recursive: true });
   w("etc/hostname", `${n}\n`);
   w("etc/machine-id", `${(await sh("dbus-uuidgen", [])).stdout.trim()}\n`);
   w(
