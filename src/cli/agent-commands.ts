@@ -81,8 +81,8 @@ export async function runAgent(configFile: string): Promise<number> {
   const { DeviceWatchdog, EmulatedWatchdog, NoWatchdog } = await import("../fence/watchdog.js");
   const { SocketNotifier } = await import("../fence/notify.js");
   const { vgFencingProblems, readVgState } = await import("../runtime/lvm.js");
-  const { execaRunner } = await import("../runtime/runner.js");
-  const realRunner = execaRunner();
+  const { realRunner: makeRunner } = await import("../runtime/runner.js");
+  const realRunner = makeRunner();
 
   const config = readAgentConfig(configFile);
   const fail = (message: string) => {

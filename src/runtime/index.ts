@@ -7,7 +7,7 @@ import { parseFlags, type Flags } from "./args.js";
 import { Logger, realClock, realHost, type Clock, type Host, type RuntimeContext } from "./context.js";
 import { ActionError, exitCodes, UsageError } from "./errors.js";
 import { realEngineApi, type EngineApi } from "./engine-api.js";
-import { CommandError, execaRunner, type CommandRunner } from "./runner.js";
+import { CommandError, realRunner, type CommandRunner } from "./runner.js";
 
 export { exitCodes } from "./errors.js";
 export type { CommandResult, CommandRunner, RunOptions } from "./runner.js";
@@ -57,7 +57,7 @@ export async function runResAction(argv: string[], deps: Partial<RuntimeDeps> = 
   const log = new Logger(`svcc res ${name}${resource ? ` ${resource}` : ""}`, stderr);
   // A fake runner (tests) comes without the engine's socket unless one is given too.
   const engineApi = deps.engineApi ?? (deps.runner ? undefined : realEngineApi());
-  const ctx: RuntimeContext = { runner: deps.runner ?? execaRunner(), engineApi, clock: deps.clock ?? realClock, host: deps.host ?? realHost, log, stdout };
+  const ctx: RuntimeContext = { runner: deps.runner ?? realRunner(), engineApi, clock: deps.clock ?? realClock, host: deps.host ?? realHost, log, stdout };
   try {
     return await action.run(flags ?? parseFlags(rest, action.flags), ctx);
   } catch (err) {

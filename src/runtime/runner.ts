@@ -90,38 +90,89 @@ export async function runChecked(runner: CommandRunner, cmd: string, args: strin
 
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
-/** The real runner. execa is loaded on the first command, so parsing flags and usage errors stay cheap. */
-export function execaRunner(): CommandRunner {
+/** Output kept per stream (a check or step that prints more is cut there, never buffered without end). */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/** After the kill signal, SIGKILL for a command that lingers. */
+const FORCE_KILL_AFTER_MS = 2_000;
+
+/** Commands still running: ended (the kill signal) when the helper exits, as systemd would end them. */
+const live = new Set<import("node:child_process").ChildProcess>();
+let endOnExit = false;
+
+/**
+ * The real runner, on node:child_process alone. It was execa, whose first command cost a
+ * helper ~15-20 ms of CPU more than a plain spawn (its modules, loaded and compiled per step):
+ * every `svcc res` step and every check run paid it. What execa gave is here, each one tested
+ * (test/runtime/index.test.ts): exit codes, 127 for a command that cannot start, 128+N for a
+ * signal, a timeout with the chosen signal then SIGKILL, an abort, extra environment on top of
+ * the helper's, input on stdin, and children ended when the helper exits.
+ */
+export function realRunner(): CommandRunner {
   return {
     async run(cmd, args, opts = {}) {
       if (opts.detach) return startDetached(cmd, args, opts.env);
-      const { execa } = await import("execa");
-      const result = await execa(cmd, args, {
-        reject: false,
-        ...(opts.input !== undefined ? { input: opts.input } : { stdin: "ignore" as const }),
-        timeout: opts.timeoutMs ?? defaultCommandTimeoutMs,
-        killSignal: opts.killSignal ?? "SIGTERM",
-        forceKillAfterDelay: 2_000,
-        cancelSignal: opts.signal,
-        env: opts.env,
-        ...(opts.cwd ? { cwd: opts.cwd } : {}),
-        extendEnv: true,
-        stripFinalNewline: false,
-      });
-      const stdout = typeof result.stdout === "string" ? result.stdout : "";
-      let stderr = typeof result.stderr === "string" ? result.stderr : "";
-      let exitCode = result.exitCode;
-      let notStarted: true | undefined;
-      if (exitCode === undefined) {
-        if (result.signal) exitCode = 128 + (signalNumbers[result.signal] ?? 0);
-        else {
-          // Could not be started at all (not installed, not executable): say so in its words.
-          exitCode = 127;
-          notStarted = true;
-          stderr = stderr || (result.shortMessage ?? `cannot run ${cmd}`);
+      const { spawn } = await import("node:child_process");
+      return new Promise<CommandResult>((resolve) => {
+        let settled = false;
+        const settle = (r: CommandResult) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          clearTimeout(forceTimer);
+          opts.signal?.removeEventListener("abort", end);
+          live.delete(child);
+          resolve(r);
+        };
+        const child = spawn(cmd, args, {
+          stdio: [opts.input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
+          env: opts.env ? { ...process.env, ...opts.env } : process.env,
+          ...(opts.cwd ? { cwd: opts.cwd } : {}),
+        });
+        live.add(child);
+        if (!endOnExit) {
+          endOnExit = true;
+          process.once("exit", () => {
+            for (const c of live) c.kill();
+          });
         }
-      }
-      return { exitCode, stdout, stderr, timedOut: result.timedOut || undefined, ...(result.signal ? { signal: result.signal } : {}), ...(notStarted ? { notStarted } : {}) };
+        const collect = (stream: NodeJS.ReadableStream | null) => {
+          const chunks: Buffer[] = [];
+          let bytes = 0;
+          stream?.on("data", (b: Buffer) => {
+            if (bytes >= MAX_OUTPUT_BYTES) return;
+            chunks.push(b);
+            bytes += b.length;
+          });
+          return () => Buffer.concat(chunks).toString("utf8");
+        };
+        const stdout = collect(child.stdout);
+        const stderr = collect(child.stderr);
+        let timedOut = false;
+        let forceTimer: NodeJS.Timeout | undefined;
+        function end() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill(opts.killSignal ?? "SIGTERM");
+          forceTimer ??= setTimeout(() => child.kill("SIGKILL"), FORCE_KILL_AFTER_MS);
+        }
+        const timer = setTimeout(() => {
+          timedOut = true;
+          end();
+        }, opts.timeoutMs ?? defaultCommandTimeoutMs);
+        if (opts.signal?.aborted) end();
+        else opts.signal?.addEventListener("abort", end, { once: true });
+        child.once("error", (err) => {
+          // Could not be started at all (not installed, not executable): say so in its words.
+          if (child.pid === undefined) settle({ exitCode: 127, stdout: "", stderr: `cannot run ${cmd}: ${err.message}`, notStarted: true });
+        });
+        child.once("close", (code, signal) => {
+          if (signal) settle({ exitCode: 128 + (signalNumbers[signal] ?? 0), stdout: stdout(), stderr: stderr(), signal, ...(timedOut ? { timedOut } : {}) });
+          else settle({ exitCode: code ?? 0, stdout: stdout(), stderr: stderr(), ...(timedOut ? { timedOut } : {}) });
+        });
+        if (opts.input !== undefined) {
+          child.stdin?.on("error", () => undefined); // a command that exits without reading its input
+          child.stdin?.end(opts.input);
+        }
+      });
     },
   };
 }

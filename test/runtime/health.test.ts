@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CheckReport } from "../../src/runtime/health.js";
-import { type CommandResult, type CommandRunner, execaRunner } from "../../src/runtime/runner.js";
+import { type CommandResult, type CommandRunner, realRunner } from "../../src/runtime/runner.js";
 import { systemClock } from "../../src/fence/clock.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 import { fakeHost, FakeRunner, fibTrie, runAction } from "./fakes.js";
@@ -249,7 +249,7 @@ describe("svcc res check: one check per resource kind", () => {
 
   it("app: real commands through the real runner: exit codes, a signal, a program that does not exist", async () => {
     const run = async (argv: string[], retcodes?: Record<number, string>) => {
-      const r = await runAction(check("--app", `app#1=${JSON.stringify({ argv, timeoutMs: 5000, ...(retcodes ? { retcodes } : {}) })}`), execaRunner() as unknown as FakeRunner, fakeHost(), systemClock as unknown as FakeClock);
+      const r = await runAction(check("--app", `app#1=${JSON.stringify({ argv, timeoutMs: 5000, ...(retcodes ? { retcodes } : {}) })}`), realRunner() as unknown as FakeRunner, fakeHost(), systemClock as unknown as FakeClock);
       return { code: r.code, result: report().results[0] };
     };
     expect(await run(["sh", "-c", "echo fine"])).toMatchObject({ code: 0, result: { ok: true, status: "up", output: "fine" } });

@@ -1,6 +1,11 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../helpers/scratch.js";
 import { exitCodes } from "../../src/runtime/index.js";
-import { CommandError, commandLine, execaRunner, stderrSummary } from "../../src/runtime/runner.js";
+import { CommandError, commandLine, realRunner, stderrSummary } from "../../src/runtime/runner.js";
 import { FakeRunner, runAction } from "./fakes.js";
 
 describe("svcc res dispatch", () => {
@@ -48,7 +53,7 @@ describe("svcc res dispatch", () => {
 });
 
 describe("command runner", () => {
-  const runner = execaRunner();
+  const runner = realRunner();
 
   it("returns exit code, stdout and stderr without throwing", async () => {
     const r = await runner.run("sh", ["-c", "echo out; echo err >&2; exit 3"]);
@@ -79,6 +84,39 @@ describe("command runner", () => {
     setTimeout(() => abort.abort(), 50);
     const r = await runner.run("sleep", ["5"], { signal: abort.signal });
     expect(r.exitCode).toBe(128 + 15);
+  });
+
+  it("writes its input to the command's stdin", async () => {
+    const r = await runner.run("cat", [], { input: "line one\nline two" });
+    expect(r).toMatchObject({ exitCode: 0, stdout: "line one\nline two" });
+    // A command that exits without reading its input is no error of the runner's.
+    expect((await runner.run("true", [], { input: "x".repeat(1 << 20) })).exitCode).toBe(0);
+  });
+
+  it("a command that ignores the timeout's signal is killed (SIGKILL) two seconds later", async () => {
+    const start = performance.now();
+    const r = await runner.run("sh", ["-c", 'trap "" TERM; exec sleep 20'], { timeoutMs: 100 });
+    const ms = performance.now() - start;
+    expect(r).toMatchObject({ exitCode: 128 + 9, signal: "SIGKILL", timedOut: true });
+    expect(ms).toBeGreaterThan(2_000);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it("a command still running when the helper exits is ended with it", () => {
+    const dir = scratchDir("svcc-runner-");
+    const pidFile = join(dir, "pid");
+    const script = join(dir, "exit-early.mts");
+    const runnerModule = join(fileURLToPath(import.meta.url), "../../../src/runtime/runner.ts");
+    writeFileSync(script, `import { realRunner } from ${JSON.stringify(runnerModule)};\nvoid realRunner().run("sh", ["-c", ${JSON.stringify(`echo $$ > ${pidFile}; exec sleep 30`)}]);\nsetTimeout(() => process.exit(0), 500);\n`);
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], { encoding: "utf8", timeout: 20_000, cwd: join(fileURLToPath(import.meta.url), "../../..") });
+    expect(r.status, r.stderr).toBe(0);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(pid).toBeGreaterThan(1);
+    // Gone, or a zombie until its new parent reaps it: not a sleep that runs on.
+    const running = () => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    const until = Date.now() + 5_000;
+    while (running() && Date.now() < until) spawnSync("sleep", ["0.05"]);
+    expect(running()).toBe(false);
   });
 
   it("errors carry the command line, exit code and the useful part of stderr", () => {

@@ -18,7 +18,7 @@ import { runResAction } from "../../src/runtime/index.js";
 import { parseVgReport, vgReportArgs } from "../../src/runtime/lvm.js";
 import { addressInNetnsOf } from "../../src/runtime/proc-net.js";
 import { realHost } from "../../src/runtime/context.js";
-import { execaRunner, type CommandRunner } from "../../src/runtime/runner.js";
+import { realRunner, type CommandRunner } from "../../src/runtime/runner.js";
 
 const isRoot = process.getuid?.() === 0;
 const canRun = isRoot && existsSync("/dev/loop-control");
@@ -43,7 +43,7 @@ const ipSees = (address: string) => (JSON.parse(ipInNs("-j", "addr", "show")) as
 
 /** The runtime with a stand-in engine (the "container" is our sleeper) and the real kernel and tools otherwise; records every command. */
 function withSleeperAsContainer(): { runner: CommandRunner; lines: string[] } {
-  const real = execaRunner();
+  const real = realRunner();
   const lines: string[] = [];
   return {
     lines,

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runResAction } from "../../src/runtime/index.js";
-import { execaRunner, type CommandRunner } from "../../src/runtime/runner.js";
+import { realRunner, type CommandRunner } from "../../src/runtime/runner.js";
 
 const isRoot = process.getuid?.() === 0;
 const prefix = "svcc-rt-test-";
@@ -42,7 +42,7 @@ function helper(ns: string, ...argv: string[]): { code: number | null; stderr: s
 
 /** Runs every command of an in-process helper inside a namespace (ip netns exec execs, so PIDs and signals reach the tool itself). */
 function netnsRunner(ns: string): CommandRunner {
-  const inner = execaRunner();
+  const inner = realRunner();
   return { run: (cmd, args, opts) => inner.run("ip", ["netns", "exec", ns, cmd, ...args], opts) };
 }
 
