@@ -887,7 +887,7 @@ export class Agent {
 
   private async kill(service: string, s: ServiceRuntime, reason: string): Promise<void> {
     if (!this.mayBeUp(s)) return;
-    this.log(service, `killing every container and unit of ${service} (${reason})`);
+    this.log(service, `killing every container of ${service} and the units that run its processes; a resource's stop step that runs is left to finish (${reason})`);
     this.setStep(s, "killing");
     s.killedByUs = true;
     const bound = Math.max(500, Math.floor(this.timings.killWindowMs / 2));

@@ -382,7 +382,7 @@ describe("svcc agent in the lab", () => {
     }
     // Reset: only as the agent's fence after its kill (the stop did not end by the lease's end),
     // and before node2 began to take db1's disk (one kernel: comparable clocks).
-    expect(journal).toMatch(/db1\]: killing every container and unit of db1/);
+    expect(journal).toMatch(/db1\]: killing every container of db1 and the units that run its processes/);
     expect(journal).toMatch(/db1\]: FENCING this node \(watchdog\)/);
     await expectVgTakenAfter("node2", reset);
     say(`lease loss: node1's stop did not end by its lease's end (a loaded machine): killed, fenced, reset after ${reset.quietMs} ms without a pet, ${Date.now() - reset.at} ms ago; node2 took over after the reset`);

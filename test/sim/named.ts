@@ -377,7 +377,7 @@ export const namedCases: NamedCase[] = [
       const problems: string[] = [];
       const killed = r.entries.find((e) => e.who.startsWith("n1#0") && /killed during its stop step/.test(e.what));
       if (killed) problems.push(`the kill cut a stop step short: ${killed.what}`);
-      if (firstEntry(r, "n1#0", /killing every container and unit of db1/) === undefined) problems.push("n1's stop was not slow enough to reach the kill (the case no longer tests it)");
+      if (firstEntry(r, "n1#0", /killing every container of db1 and the units that run its processes/) === undefined) problems.push("n1's stop was not slow enough to reach the kill (the case no longer tests it)");
       if (firstEntry(r, "n1#0", /^RESET/) !== undefined) problems.push("n1 was reset although its stop finished before the fence");
       if (r.entries.find((e) => e.who === "n2#1" && e.t > 9000 && /VG taken/.test(e.what)) === undefined) problems.push("n2 never took over");
       return problems;
