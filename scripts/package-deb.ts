@@ -5,6 +5,7 @@
 //   /usr/bin/svcc                         → ../lib/svcc/bin/svcc
 //   /usr/lib/systemd/system-generators/svcc-generator → ../../svcc/bin/svcc-generator
 //   /usr/lib/systemd/system/svcc-agent.service          (not enabled)
+//   /usr/share/dbus-1/system.d/org.svcc.Agent1.conf     (the bus policy of the agent's health-check method: root only)
 //   /etc/svcc/services/                   configs the generator compiles (empty)
 //   /usr/share/doc/svcc/                  README, docs, examples (db1, cluster, agent), copyright
 //   /usr/share/man/man1/svcc.1.gz
@@ -19,6 +20,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { agentUnit } from "../src/cli/agent-commands.js";
+import { DBUS_POLICY_PATH, dbusPolicy } from "../src/fence/check-bus.js";
 import { packagedSvccBin } from "../src/cli/svcc-bin.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -132,6 +134,7 @@ try {
   mkdirSync(join(staging, "usr/lib/systemd/system-generators"), { recursive: true });
   symlinkSync("../../svcc/bin/svcc-generator", join(staging, "usr/lib/systemd/system-generators/svcc-generator"));
   write(join(staging, "usr/lib/systemd/system/svcc-agent.service"), agentUnit(packagedSvccBin, "/etc/svcc/agent.json"));
+  write(join(staging, DBUS_POLICY_PATH), dbusPolicy());
   mkdirSync(join(staging, "etc/svcc/services"), { recursive: true });
 
   // 4. Documentation, examples, copyright, changelog, man page.

@@ -129,12 +129,17 @@ export async function runAgent(configFile: string): Promise<number> {
       return undefined;
     }
   };
-  const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m), configs, reloadDesc });
+  // The check units' D-Bus method (check-bus.ts): the checks run here, not in a fresh Node.
+  const { CheckBus } = await import("../fence/check-bus.js");
+  const { inAgentChecks } = await import("../runtime/health-in-agent.js");
+  const checkBus = new CheckBus({ address: config.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? "unix:path=/run/dbus/system_bus_socket", run: inAgentChecks(), log: (m) => log("-", m) });
+  const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m), configs, reloadDesc, checksUnreachable: () => checkBus.problem });
   // Before the slow checks below: a restarted agent keeps the watchdog its predecessor left
   // armed petted until that agent's lease deadline (Agent.bridgeWatchdog).
   await agent.bridgeWatchdog();
   const abandon = (message: string) => {
     agent.endBridge();
+    checkBus.close();
     systemd.close();
     notifier.close();
     void store.close();
@@ -149,6 +154,7 @@ export async function runAgent(configFile: string): Promise<number> {
     }
   }
   const server = await serveControl(agent, config.socket);
+  void checkBus.start();
   log("-", `node ${config.node}: managing ${config.services.join(", ")}; lease on ${where}; timings ${JSON.stringify(timings)}; watchdog ${watchdog.description}; fence ${config.fence}`);
   let stopping: Promise<unknown> | undefined;
   let markStopped!: () => void;
@@ -158,6 +164,7 @@ export async function runAgent(configFile: string): Promise<number> {
     stopping ??= agent.shutdown().then(async (how) => {
       log("-", `agent ${how === "restart" ? "restarting: services keep running" : how === "stopped" ? "stopped: services down, leases released, watchdog disarmed" : "stopped with something not proven down: the watchdog stays armed"}`);
       server.close();
+      checkBus.close();
       systemd.close();
       notifier.close();
       await withTimeout(clock, 1000, store.close().catch(() => undefined));
@@ -172,6 +179,7 @@ export async function runAgent(configFile: string): Promise<number> {
     await agent.start((why) => log("-", why));
   } catch (err) {
     server.close();
+    checkBus.close();
     return abandon((err as Error).message);
   }
   await stopped;

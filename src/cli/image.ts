@@ -69,8 +69,11 @@ function enableLink(root: string): "written" | "unchanged" {
 }
 
 /** Writes the agent config (checked by readImageAgentConfig), its unit and the enablement link. */
+const imageDbusPolicyDir = "etc/dbus-1/system.d";
+
 export async function installAgentIntoImage(root: string, configText: string, svccBin: string): Promise<WriteResult> {
   const { agentUnit } = await import("./agent-commands.js");
+  const { AGENT_BUS_NAME, dbusPolicy } = await import("../fence/check-bus.js");
   const write = (dir: string, file: CompiledFile) => {
     const out = openInsideRoot(root, dir);
     try {
@@ -82,6 +85,9 @@ export async function installAgentIntoImage(root: string, configText: string, sv
   const results = [
     write(imageUnitDir, { path: agentUnitName, content: agentUnit(svccBin, agentConfigPath) }),
     write(dirname(agentConfigPath), { path: basename(agentConfigPath), content: configText }),
+    // The bus policy that lets the agent answer its check units (fence/check-bus.ts); /etc, as
+    // /usr/share is the packages' own.
+    write(imageDbusPolicyDir, { path: `${AGENT_BUS_NAME}.conf`, content: dbusPolicy() }),
   ];
   const link = `${wantedBy}/${agentUnitName}`;
   const linked = enableLink(root);

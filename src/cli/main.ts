@@ -408,8 +408,14 @@ export function buildProgram(): Command {
     .description("Run the lease and fencing agent of this node (normally as svcc-agent.service).")
     .option("--config <file>", "agent config", "/etc/svcc/agent.json")
     .option("--print-unit", "print svcc-agent.service for this svcc and config, and exit")
+    .option("--print-dbus-policy", "print the system bus policy that lets the agent answer its services' health checks (only root may call it), and exit; svcc's packages install it, by hand: > /etc/dbus-1/system.d/org.svcc.Agent1.conf")
     .action(async (options) => {
       const { runAgent, agentUnit } = await import("./agent-commands.js");
+      if (options.printDbusPolicy) {
+        const { dbusPolicy } = await import("../fence/check-bus.js");
+        process.stdout.write(dbusPolicy());
+        return;
+      }
       if (options.printUnit) {
         process.stdout.write(agentUnit(process.argv[1] ?? "/usr/local/bin/svcc", options.config));
         return;

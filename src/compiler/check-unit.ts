@@ -1,5 +1,6 @@
 // The service's health checks as systemd runs them: <svc>-check.service, a oneshot running
-// `svcc res check` with one flag per resource (values that differ between nodes come from the
+// `svcc res check` (or, for a failover service, the same flags through busctl to the node's
+// agent, which runs them in its process: fence/check-bus.ts) with one flag per resource (values that differ between nodes come from the
 // node's environment file, expanded by systemd), started by <svc>-check.timer every
 // monitor_schedule while the service is up here. The timer is part of the target (started
 // after <svc>-up, stopped with the service, conflicting with the stop barrier), so checks run
@@ -15,11 +16,15 @@ import type { HealthDesc } from "./service-desc.js";
 import { add, commandLine, describe, newUnit, type Unit } from "./unit.js";
 import { actionCommand } from "./drivers/command.js";
 import { defaultRetcodes, parseRetcodes, retcodesObject } from "../runtime/retcodes.js";
+import { busctlCheckArgv } from "../fence/check-bus.js";
+import { defaultAgentConfigPath } from "../runtime/lease-guard.js";
 
 /** Bound on each built-in check (svcc res check's default, repeated in the unit for operators). */
 const builtinTimeoutMs = 5000;
 /** The check unit's own bound beyond its slowest check (process start, the report's write). */
 const unitMarginMs = 10_000;
+/** busctl's own wait for the agent's answer: the checks' bound and the report's write, within the unit's. */
+const busctlMarginMs = 5_000;
 
 export interface CheckUnits {
   service: Unit;
@@ -73,7 +78,7 @@ export function checkUnits(
   service: ResolvedService,
   plan: ServicePlan,
   built: ReadonlyMap<string, ResourceUnits>,
-  opts: { svccBin: string; environmentFile?: string; target: string; upUnit: string; stateDir: string; skip?: ReadonlySet<string>; dockerHost?: string },
+  opts: { svccBin: string; environmentFile?: string; target: string; upUnit: string; stateDir: string; skip?: ReadonlySet<string>; dockerHost?: string; flex?: boolean },
 ): CheckUnits | undefined {
   const name = service.name;
   const args: string[] = [];
@@ -109,9 +114,18 @@ export function checkUnits(
   add(unit, "Unit", "Requisite", opts.target);
   add(unit, "Unit", "After", opts.target);
   add(unit, "Unit", "PartOf", opts.target);
+  // A failover service's checks run in the node's agent, asked over D-Bus by busctl: a busctl
+  // costs ~6 ms of CPU, a fresh Node for `svcc res check` ~100 ms, every monitor_schedule on
+  // every node the service runs on. Where no agent is configured (the lease guard's test:
+  // a service used by hand), nothing would react to a check and nobody answers the call: the
+  // unit is skipped. An app's check command runs in this unit's environment and cgroup, never
+  // in the agent's, so a service with one keeps `svcc res check`, as flex services do.
+  const flags = ["--service", name, "--node", NODE_NAME, "--state-dir", opts.stateDir, ...args];
+  const inAgent = !opts.flex && !args.includes("--app");
+  if (inAgent) add(unit, "Unit", "ConditionPathExists", defaultAgentConfigPath);
   add(unit, "Service", "Type", "oneshot");
   if (opts.environmentFile) add(unit, "Service", "EnvironmentFile", opts.environmentFile);
-  add(unit, "Service", "ExecStart", commandLine([opts.svccBin, "res", "check", "--service", name, "--node", NODE_NAME, "--state-dir", opts.stateDir, ...args]));
+  add(unit, "Service", "ExecStart", commandLine(inAgent ? busctlCheckArgv(flags, Math.ceil((slowest + busctlMarginMs) / 1000)) : [opts.svccBin, "res", "check", ...flags]));
   add(unit, "Service", "TimeoutStartSec", seconds(slowest + unitMarginMs));
 
   const timer = newUnit(timerName, header(service));

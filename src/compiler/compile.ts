@@ -301,7 +301,7 @@ function compileChecked(input: CompileInput, svccBin: string, unitDir: string): 
     bootUnits.push(target);
   }
   // Health checks while the service is up here (check-unit.ts).
-  const checks = checkUnits(service, plan, builtByRid, { svccBin, environmentFile, target, upUnit: upUnit.name, stateDir: leaseStateDir, skip: standbyRids, dockerHost: context.privateDocker?.host });
+  const checks = checkUnits(service, plan, builtByRid, { svccBin, environmentFile, target, upUnit: upUnit.name, stateDir: leaseStateDir, skip: standbyRids, dockerHost: context.privateDocker?.host, flex });
   if (checks) add(targetUnit, "Unit", "Wants", checks.timer.name);
   const checkMembers = checks ? [checks.timer, checks.service] : [];
 

@@ -42,6 +42,8 @@ export interface AgentDeps {
   configs?: ConfigInstaller;
   /** Reads a service's description again after its config was installed (the generator's new units). */
   reloadDesc?: (service: string) => ServiceDesc | undefined;
+  /** Why the check units cannot reach this agent over D-Bus (check-bus.ts), or undefined when they can. */
+  checksUnreachable?: () => string | undefined;
 }
 
 interface Job {
@@ -1328,6 +1330,12 @@ export class Agent {
     this.schedule();
   }
 
+  /** The config's unsafe choices, and what keeps the health checks from reaching this agent. */
+  private statusWarnings(): string[] {
+    const unreachable = this.d.checksUnreachable?.();
+    return unreachable ? [...this.warnings, `health checks cannot reach this agent: ${unreachable}`] : this.warnings;
+  }
+
   /** The lease check the units' guard relies on, as this agent sees it now. */
   leaseCheck(service: string): { ok: boolean; token?: number; reason?: string } {
     const token = this.heldToken(service);
@@ -1480,13 +1488,13 @@ export class Agent {
 
   status() {
     if (!this.running) {
-      return { node: this.node, joining: this.joining ?? "starting", watchdog: { kind: this.d.watchdog.kind, description: this.d.watchdog.description, armed: this.d.watchdog.armed }, fence: this.d.config.fence, warnings: this.warnings, lease: undefined, hosts: [], services: [] };
+      return { node: this.node, joining: this.joining ?? "starting", watchdog: { kind: this.d.watchdog.kind, description: this.d.watchdog.description, armed: this.d.watchdog.armed }, fence: this.d.config.fence, warnings: this.statusWarnings(), lease: undefined, hosts: [], services: [] };
     }
     return {
       node: this.node,
       watchdog: { kind: this.d.watchdog.kind, description: this.d.watchdog.description, armed: this.d.watchdog.armed },
       fence: this.d.config.fence,
-      warnings: this.warnings,
+      warnings: this.statusWarnings(),
       lease: { validForMs: Math.max(0, Math.round(this.validUntil - this.d.clock.now())), renewFailing: this.renewFailing, renewError: this.renewError, unusable: this.storeFatal, timings: this.timings },
       hosts: this.d.store.hosts(),
       services: this.serviceNames().map((s) => this.statusOf(s)),

@@ -71,6 +71,9 @@ describe("the .deb's contents", () => {
       "usr/lib/systemd/system-generators",
       "usr/lib/systemd/system-generators/svcc-generator",
       "usr/share",
+      "usr/share/dbus-1",
+      "usr/share/dbus-1/system.d",
+      "usr/share/dbus-1/system.d/org.svcc.Agent1.conf",
       "usr/share/doc",
       "usr/share/doc/svcc",
       ...docs,
@@ -111,6 +114,10 @@ describe("the .deb's contents", () => {
     const unit = readFileSync(join(dir, "usr/lib/systemd/system/svcc-agent.service"), "utf8");
     expect(unit).toContain("ExecStart=/usr/bin/svcc agent --config /etc/svcc/agent.json");
     expect(existsSync(join(dir, "etc/systemd"))).toBe(false);
+    // The bus policy of the agent's check method: root owns and calls it, nobody else may send to it.
+    const policy = readFileSync(join(dir, "usr/share/dbus-1/system.d/org.svcc.Agent1.conf"), "utf8");
+    expect(policy).toMatch(/<policy user="root">\s*<allow own="org.svcc.Agent1"\/>\s*<allow send_destination="org.svcc.Agent1"\/>\s*<\/policy>/);
+    expect(policy).toMatch(/<policy context="default">\s*<deny send_destination="org.svcc.Agent1"\/>/);
     const example = readFileSync(join(dir, "usr/share/doc/svcc/examples/agent.json"), "utf8");
     expect(JSON.parse(example).node).toBeUndefined();
     // The example is a config the agent accepts, taking the node from the hostname.
