@@ -144,7 +144,7 @@ describe("CheckBus on a real bus, called by busctl as the check unit calls it", 
     expect(runs).toBe(0);
   });
 
-  it.runIf(isRoot)("refuses a caller that is not root (the bus policy, then the agent's own uid check)", async () => {
+  it.runIf(isRoot)("refuses a caller that is not root (the bus policy; the agent checks the uid again behind it)", async () => {
     installPolicy();
     let runs = 0;
     const { bus } = startBus(200, async () => ((runs += 1), { ok: true, text: "" }));
