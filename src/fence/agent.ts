@@ -1091,7 +1091,8 @@ export class Agent {
    * A resource restarted in place (its check failed; restarts left): after restart_delay, and
    * only if the lease is still valid then, systemd restarts its unit (units bound to it follow).
    * It runs as a start job: a stop (an escalation, a request) supersedes it, and nothing else is
-   * decided meanwhile. Then the checks run again at once.
+   * decided meanwhile. Then, once every unit that was active is active again, the checks run
+   * again at once.
    */
   private restartJob(service: string, s: ServiceRuntime, action: Extract<Action, { kind: "restart" }>): void {
     if (s.job) return;
@@ -1115,6 +1116,7 @@ export class Agent {
       }
       // Counted once it is asked of systemd (a restart given up above is not one).
       s.restarts.set(action.rid, used);
+      const upBefore = s.desc.members.filter((u) => s.units.get(u) === "active");
       let outcome: JobOutcome;
       try {
         outcome = await this.d.systemd.restartUnit(action.unit, this.d.config.stopTimeoutMs * 2);
@@ -1131,12 +1133,31 @@ export class Agent {
       if (outcome === "unknown") s.startUnknown = true;
       this.log(service, `restart of ${action.unit}: job ${outcome}`);
       this.setStep(s, outcome === "done" ? `restarted ${action.rid} (${used}/${of})` : `restart of ${action.rid} ended: ${outcome}`);
+      // The restart's job is done when its unit is up; the units bound to it (a container in
+      // the address's namespace) restart in jobs of their own, which may not even have begun.
+      // Check again once they are all back (bounded), rather than a whole interval later: a
+      // check run in between would find them missing and restart them too.
+      const settled = outcome === "done" ? await this.allActiveAgain(s, job, upBefore, this.d.config.stopTimeoutMs) : true;
+      if (s.job !== job) return this.schedule();
+      if (!settled) this.log(service, `after the restart of ${action.unit}, not every unit is active again within ${this.d.config.stopTimeoutMs} ms: ${upBefore.filter((u) => s.units.get(u) !== "active").map((u) => `${u} ${s.units.get(u) ?? "unknown"}`).join(", ")}`);
       s.job = undefined;
-      // Check again now rather than a whole interval later.
       const h = s.desc.health;
       if (outcome === "done" && h) void this.d.systemd.startUnit(h.unit, 60_000).catch(() => undefined);
       this.schedule();
     })();
+  }
+
+  /** Waits (bounded; while the job is still this one) until every unit in `units` is active. */
+  private async allActiveAgain(s: ServiceRuntime, job: Job, units: readonly string[], boundMs: number): Promise<boolean> {
+    const until = this.d.clock.now() + boundMs;
+    for (let i = 0; i < 1000; i++) {
+      if (s.job !== job) return false;
+      if (units.every((u) => s.units.get(u) === "active")) return true;
+      if (units.some((u) => s.units.get(u) === "failed") || this.d.clock.now() >= until) return false;
+      await this.d.clock.sleep(200);
+      await this.look();
+    }
+    return false;
   }
 
   /**

@@ -78,7 +78,7 @@ describe("health checks in the lab (issue 16)", () => {
   it("the checks run by systemd, in the agent, and pass on a healthy db1; svcc status says so", { timeout: 60_000 }, async () => {
     // The unit asks the agent (busctl), as systemd loaded it: no svcc res check process.
     const exec = (await lab.systemctl("node1", "show", "-p", "ExecStart", "--value", "db1-check.service")).stdout;
-    expect(exec).toMatch(/path=\/usr\/bin\/busctl ; argv\[\]=\/usr\/bin\/busctl --system --quiet --timeout=\d+ -- call org\.svcc\.Agent1 \/org\/svcc\/Agent1 org\.svcc\.Agent1 Check as \d+ --service db1 --node %H /);
+    expect(exec).toMatch(/path=\/usr\/bin\/busctl ; argv\[\]=\/usr\/bin\/busctl --system --quiet --timeout=\d+ -- call org\.svcc\.Agent1 \/org\/svcc\/Agent1 org\.svcc\.Agent1 Check as \d+ --service db1 --node node1 /);
     const report = await lab.waitFor("a passing check report on node1", async () => {
       const r = await lab.exec("node1", ["cat", "/run/svcc/db1.check.json"]);
       const rep = r.exitCode === 0 ? (JSON.parse(r.stdout) as { ok: boolean; results: Array<{ rid: string; ok: boolean; output: string }> }) : undefined;
