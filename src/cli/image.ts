@@ -7,7 +7,7 @@
 // `systemctl enable` would make.
 
 import { randomBytes } from "node:crypto";
-import { lstatSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { lstatSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { CompiledFile } from "../compiler/compile.js";
 import { ConfigError } from "../compiler/errors.js";
@@ -42,6 +42,28 @@ export function readImageAgentConfig(file: string): string {
   const nodes = Array.isArray(data.nodes) && typeof data.nodes[0] === "string" ? { node: data.nodes[0] } : {};
   parseAgentConfig(JSON.stringify({ ...data, ...nodes }), file);
   return text.endsWith("\n") ? text : `${text}\n`;
+}
+
+/** One file inside the image, atomically (temp + rename, never following a link at its name); unchanged when equal. */
+function writeFileInsideRoot(root: string, dir: string, name: string, content: string): "written" | "unchanged" {
+  const out = openInsideRoot(root, dir);
+  try {
+    const path = out.at(name);
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st?.isFile() && readFileSync(path, "utf8") === content) return "unchanged";
+    if (st && !st.isFile() && !st.isSymbolicLink()) throw new WriteError(`refusing to replace ${out.shown}/${name}: it is not a file`);
+    const temp = `.svcc-tmp-${randomBytes(8).toString("hex")}`;
+    try {
+      writeFileSync(out.at(temp), content, { flag: "wx", mode: 0o644 });
+      renameSync(out.at(temp), path);
+    } catch (err) {
+      rmSync(out.at(temp), { force: true });
+      throw fsFailure(`cannot write ${out.shown}/${name}`, err);
+    }
+    return "written";
+  } finally {
+    out.close();
+  }
 }
 
 /** The enablement link, as `systemctl enable` makes it: absolute target inside the image. */
@@ -85,15 +107,17 @@ export async function installAgentIntoImage(root: string, configText: string, sv
   const results = [
     write(imageUnitDir, { path: agentUnitName, content: agentUnit(svccBin, agentConfigPath) }),
     write(dirname(agentConfigPath), { path: basename(agentConfigPath), content: configText }),
-    // The bus policy that lets the agent answer its check units (fence/check-bus.ts); /etc, as
-    // /usr/share is the packages' own.
-    write(imageDbusPolicyDir, { path: `${AGENT_BUS_NAME}.conf`, content: dbusPolicy() }),
   ];
+  // The bus policy that lets the agent answer its check units (fence/check-bus.ts); /etc, as
+  // /usr/share is the packages' own. A plain file there (dbus reads every *.conf of the
+  // directory): no svcc manifest beside it.
+  const policy = `${imageDbusPolicyDir}/${AGENT_BUS_NAME}.conf`;
+  const policyWritten = writeFileInsideRoot(root, imageDbusPolicyDir, `${AGENT_BUS_NAME}.conf`, dbusPolicy());
   const link = `${wantedBy}/${agentUnitName}`;
   const linked = enableLink(root);
   return {
-    written: [...results.flatMap((r) => r.written), ...(linked === "written" ? [link] : [])],
-    unchanged: [...results.flatMap((r) => r.unchanged), ...(linked === "unchanged" ? [link] : [])],
+    written: [...results.flatMap((r) => r.written), ...(linked === "written" ? [link] : []), ...(policyWritten === "written" ? [policy] : [])],
+    unchanged: [...results.flatMap((r) => r.unchanged), ...(linked === "unchanged" ? [link] : []), ...(policyWritten === "unchanged" ? [policy] : [])],
     removed: results.flatMap((r) => r.removed),
     kept: results.flatMap((r) => r.kept),
   };

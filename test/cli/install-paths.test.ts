@@ -134,6 +134,9 @@ describe("svcc compile --root: an OS image tree", () => {
     expect(Object.keys(t).filter((p) => !p.startsWith("usr")).sort()).toEqual(
       [
         "etc",
+        "etc/dbus-1",
+        "etc/dbus-1/system.d",
+        "etc/dbus-1/system.d/org.svcc.Agent1.conf",
         "etc/svcc",
         "etc/svcc/agent.json",
         "etc/svcc/svcc-agent.svcc",
@@ -149,6 +152,8 @@ describe("svcc compile --root: an OS image tree", () => {
       ].sort(),
     );
     expect(JSON.parse(t["etc/svcc/agent.json"])).toEqual(JSON.parse(readFileSync(config, "utf8")));
+    // The agent's bus policy (its health-check method: root only), as the .deb ships it.
+    expect(t["etc/dbus-1/system.d/org.svcc.Agent1.conf"]).toContain('<allow own="org.svcc.Agent1"/>');
     expect(t["etc/systemd/system/multi-user.target.wants/svcc-agent.service"]).toBe("-> /etc/systemd/system/svcc-agent.service");
     expect(execStarts(t["etc/systemd/system/svcc-agent.service"])).toEqual(["ExecStart=/usr/bin/svcc agent --config /etc/svcc/agent.json"]);
     expect(execStarts(t["etc/systemd/system/db1-disk0.service"])).toEqual(["ExecStart=/usr/bin/svcc res vg-start --vg db1 --node %H"]);
@@ -162,7 +167,7 @@ describe("svcc compile --root: an OS image tree", () => {
     const second = compile(root, "--agent-config", config);
     expect(second.status, second.stderr).toBe(0);
     expect(second.stderr).toContain("db1: 0 written, 16 unchanged, 0 removed");
-    expect(second.stderr).toContain("agent: 0 written, 3 unchanged");
+    expect(second.stderr).toContain("agent: 0 written, 4 unchanged");
     expect(tree(root)).toEqual(t);
   });
 
@@ -200,6 +205,21 @@ describe("svcc compile --root: an OS image tree", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(outside)).toEqual([]);
     expect(existsSync(join(root, outside, "agent.json"))).toBe(true);
+  });
+
+  it("replaces a symlink where the bus policy goes, never writing through it", () => {
+    const { parent, root } = image();
+    const outside = join(parent, "host-policy.conf");
+    writeFileSync(outside, "the build host's own\n");
+    mkdirSync(join(root, "etc/dbus-1/system.d"), { recursive: true });
+    symlinkSync(outside, join(root, "etc/dbus-1/system.d/org.svcc.Agent1.conf"));
+    const r = compile(root, "--agent-config", agentConfig());
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(outside, "utf8")).toBe("the build host's own\n");
+    const st = lstatSync(join(root, "etc/dbus-1/system.d/org.svcc.Agent1.conf"));
+    expect(st.isFile()).toBe(true);
+    expect(readFileSync(join(root, "etc/dbus-1/system.d/org.svcc.Agent1.conf"), "utf8")).toContain('<policy user="root">');
+    expect(readdirSync(join(root, "etc/dbus-1/system.d"))).toEqual(["org.svcc.Agent1.conf"]);
   });
 
   it("warns when the image also has the service's config for the generator (the units in /etc/systemd/system win)", () => {
