@@ -458,11 +458,21 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
   // CPU seconds of the agent's unit: its cgroup's usage (every thread, and the commands it runs,
   // such as the health checks' lvm, which no thread's schedstat shows), to the microsecond.
   const cpu = (pid: number) => agentCgroupCpu(pid);
+  // The figure benches before 2026-12-01 23:00 printed: the scheduler's runtime of the agent's
+  // own threads (/proc/<pid>/task/<tid>/schedstat), printed beside it for comparison.
+  const threadsCpu = (pid: number) => {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    return ns / 1e9;
+  };
   const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024;
   const windowMs = 60_000;
+  const threadMinutes = new Map<lab.NodeName, number[]>([...pids.keys()].map((n) => [n, []]));
   const minute = async () => {
     const before = new Map([...pids].map(([n, p]) => [n, cpu(p)]));
+    const threadsBefore = new Map([...pids].map(([n, p]) => [n, threadsCpu(p)]));
     await new Promise((r) => setTimeout(r, windowMs));
+    for (const [n, p] of pids) threadMinutes.get(n)!.push(((threadsCpu(p) - threadsBefore.get(n)!) * 60_000) / windowMs);
     return new Map([...pids].map(([n, p]) => [n, ((cpu(p) - before.get(n)!) * 60_000) / windowMs]));
   };
   // The minute right after a switch is not idle: V8 compiles what became hot and collects the
@@ -482,7 +492,9 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
     const role = node === holderNode ? "holder" : "standby";
     const cpuPerMin = idle.get(node)!;
     out.push({ name: `idle_agent_${role}_pss_mib`, value: pss(pid), unit: "MiB" }, { name: `idle_agent_${role}_cpu_s_per_min`, value: cpuPerMin, unit: "s" }, { name: `agent_${role}_cpu_s_in_the_minute_after_a_switch`, value: afterSwitch.get(node)!, unit: "s" });
-    log(`idle agent on ${node} (${role}): ${pss(pid).toFixed(1)} MiB PSS, ${cpuPerMin.toFixed(3)} CPU-s/min, median of ${minutes.map((m) => m.get(node)!.toFixed(3)).join(" / ")} (the minute right after the switch: ${afterSwitch.get(node)!.toFixed(3)})`);
+    const threads = threadMinutes.get(node)!.slice(1);
+    out.push({ name: `idle_agent_${role}_threads_cpu_s_per_min`, value: median(threads), unit: "s" });
+    log(`idle agent on ${node} (${role}): ${pss(pid).toFixed(1)} MiB PSS, ${cpuPerMin.toFixed(3)} CPU-s/min (its cgroup), median of ${minutes.map((m) => m.get(node)!.toFixed(3)).join(" / ")} (the minute right after the switch: ${afterSwitch.get(node)!.toFixed(3)}); its threads alone ${median(threads).toFixed(3)} (${threads.map((v) => v.toFixed(3)).join(" / ")})`);
   }
   const worst = (suffix: string) => Math.max(...out.filter((f) => f.name.startsWith("idle_agent_") && f.name.endsWith(suffix)).map((f) => f.value));
   out.push({ name: "idle_agent_pss_mib", value: worst("_pss_mib"), unit: "MiB" }, { name: "idle_agent_cpu_s_per_min", value: worst("_cpu_s_per_min"), unit: "s" });
