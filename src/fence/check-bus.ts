@@ -11,6 +11,7 @@
 // refused as they are there; never an app's check command (those stay in their unit).
 
 import { createRequire } from "node:module";
+import { type Clock, systemClock, type Timer, TIMED_OUT, withTimeout } from "./clock.js";
 
 export const AGENT_BUS_NAME = "org.svcc.Agent1";
 export const AGENT_OBJECT_PATH = "/org/svcc/Agent1";
@@ -88,6 +89,7 @@ export interface CheckBusDeps {
   callTimeoutMs?: number;
   /** Delay before connecting again after the connection dropped. */
   retryMs?: number;
+  clock?: Clock;
 }
 
 /** Owns org.svcc.Agent1 on the system bus and answers Check; connects again when the bus drops it. */
@@ -96,11 +98,14 @@ export class CheckBus {
   private dbus?: DbusNext;
   private running = 0;
   private closed = false;
-  private retry?: NodeJS.Timeout;
+  private retry?: Timer;
+  private readonly clock: Clock;
   /** Why the name is not ours (shown by status), or undefined while it is. */
   problem?: string = "not connected yet";
 
-  constructor(private readonly d: CheckBusDeps) {}
+  constructor(private readonly d: CheckBusDeps) {
+    this.clock = d.clock ?? systemClock;
+  }
 
   /** Connects and takes the name; resolves either way (a failure is logged, kept in `problem`, and retried). */
   async start(): Promise<void> {
@@ -140,11 +145,10 @@ export class CheckBus {
     if (why !== this.problem) this.d.log(`health checks cannot reach this agent: ${why}; the check units fail until it is fixed (retrying every ${Math.round((this.d.retryMs ?? 10_000) / 1000)} s)`);
     this.problem = why;
     if (this.closed || this.retry) return;
-    this.retry = setTimeout(() => {
+    this.retry = this.clock.timer(this.d.retryMs ?? 10_000, () => {
       this.retry = undefined;
       void this.start();
-    }, this.d.retryMs ?? 10_000);
-    this.retry.unref();
+    });
   }
 
   private onCall(bus: MessageBus, msg: DbusMessage): boolean {
@@ -188,20 +192,16 @@ export class CheckBus {
     }
   }
 
-  private bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  private async bounded<T>(p: Promise<T>, what: string): Promise<T> {
     const ms = this.d.callTimeoutMs ?? 5000;
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`the bus did not answer ${what} within ${ms} ms`)), ms);
-      p.then(
-        (v) => (clearTimeout(t), resolve(v)),
-        (e) => (clearTimeout(t), reject(e)),
-      );
-    });
+    const r = await withTimeout(this.clock, ms, p);
+    if (r === TIMED_OUT) throw new Error(`the bus did not answer ${what} within ${ms} ms`);
+    return r;
   }
 
   close(): void {
     this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
+    this.retry?.cancel();
     const bus = this.bus;
     this.bus = undefined;
     try {
