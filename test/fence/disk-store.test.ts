@@ -64,6 +64,35 @@ describe("disk lease store", () => {
     expect(c.disk.bytes.equals(before)).toBe(true);
   });
 
+  it("a heartbeat is one read (header, hosts and the services' areas) and one write (this host's record); areas far from the hosts are read after the write, each on its own", async () => {
+    const ops = (path: MemoryPath) => {
+      const seen: string[] = [];
+      const [read, write] = [path.read.bind(path), path.write.bind(path)];
+      path.read = (o, l) => (seen.push(`read ${o}+${l}`), read(o, l));
+      path.write = (o, d) => (seen.push(`write ${o}+${d.length}`), write(o, d));
+      return seen;
+    };
+    const c = await cluster();
+    const n1 = c.make("n1");
+    await n1.join();
+    await n1.acquire("db1");
+    const seen = ops(c.paths.get("n1")!);
+    expect((await n1.renew()).ok).toBe(true);
+    const S = c.header.sectorSize;
+    expect(seen).toEqual([`read 0+${areaOffset(c.header, 0) + 4 * S}`, expect.stringMatching(new RegExp(`^write (${hostOffset(c.header, 0)}|${hostOffset(c.header, 0) + S})\\+${S}$`))]);
+    expect(n1.held()).toEqual(new Map([["db1", 1]]));
+    // The 8th service's area lies beyond COALESCED_READ_BYTES: hosts, the write, then its area.
+    const services = ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"];
+    const far = await cluster(["n1", "n2"], services);
+    const path = far.disk.path("m1");
+    const m1 = new DiskLeaseStore(new TimedBlockIO(path, far.clock, defaultTimings.ioTimeoutMs), { node: "n1", services: ["s7"], clock: far.clock, incarnation: "m1", joinSettleMs: 2000 });
+    await m1.join();
+    const farOps = ops(path);
+    expect((await m1.renew()).ok).toBe(true);
+    expect(farOps.map((o) => o.split(" ")[0])).toEqual(["read", "write", "read"]);
+    expect(farOps[2]).toBe(`read ${areaOffset(far.header, 7)}+${4 * S}`);
+  });
+
   it("a live holder keeps the service: the other is refused and told who holds it", async () => {
     const c = await cluster();
     const [n1, n2] = [c.make("n1"), c.make("n2")];

@@ -57,6 +57,14 @@ import {
 
 export class LeaseFatal extends Error {}
 
+/**
+ * A heartbeat reads the hosts and the services' areas in one read when they all lie within this
+ * many bytes of the device's start: 512-byte sectors and the default geometry (8 hosts) fit the
+ * first 6 services' areas (a few KiB more to read costs far less than another I/O; 4Kn disks
+ * do not fit one); beyond it, each area is read on its own after the host record is written.
+ */
+export const COALESCED_READ_BYTES = 64 * 1024;
+
 interface PeerWatch {
   /** What the record looked like (a fingerprint: a corrupt record is "silent" while its bytes stay the same). */
   fingerprint: string;
@@ -163,10 +171,21 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
 
   // ---------- reading ----------
 
-  private async readHeaderAndHosts(): Promise<{ header: HeaderRecord; hosts: PairState<HostRecord>[]; startedAt: number }> {
+  /**
+   * The header and the host records, in one read. With `withAreas`, the same read also covers
+   * the ballot areas of this agent's services when they lie within COALESCED_READ_BYTES of the
+   * device's start (a few services: the areas follow the host records): a heartbeat is then one
+   * read and one write, each a round trip through Node's thread pool and a wakeup of the
+   * process (docs/agent.md, "Idle cost"). The areas are then read at the same instant as the
+   * hosts, before this host's record is written; `areasRead` says whether they were.
+   */
+  private async readHeaderAndHosts(withAreas = false): Promise<{ header: HeaderRecord; hosts: PairState<HostRecord>[]; startedAt: number; areasRead: boolean }> {
     const count = this.header ? this.hostCount : 0;
     const sector = this.header?.sectorSize ?? 0;
-    const r = await this.io.read(0, HEADERS_BYTES + 2 * count * sector);
+    const hostsEnd = HEADERS_BYTES + 2 * count * sector;
+    const span = withAreas && this.header ? this.areasEnd() : undefined;
+    const areasRead = span !== undefined && span <= COALESCED_READ_BYTES;
+    const r = await this.io.read(0, areasRead ? span : hostsEnd);
     const at = (offset: number, size: number) => r.value.subarray(offset, offset + size);
     const headerPair = newestOfPair(decodeRecord(at(0, HEADER_BYTES), "header", isHeader), decodeRecord(at(HEADER_BYTES, HEADER_BYTES), "header", isHeader));
     if (headerPair.kind === "version") throw new LeaseFatal(`${this.io.device.path} holds svcc lease format v${headerPair.version}; this svcc reads v2 only: upgrade or downgrade svcc on every node together`);
@@ -178,7 +197,24 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
       const o = hostOffset(this.header, h);
       hosts.push(newestOfPair(decodeRecord(at(o, sector), "host", isHost), decodeRecord(at(o + sector, sector), "host", isHost)));
     }
-    return { header, hosts, startedAt: r.startedAt };
+    if (areasRead) {
+      for (const service of this.options.services) {
+        const area = this.header.services.indexOf(service);
+        this.decodeArea(service, at(areaOffset(this.geometry, area), 2 * count * sector), r.startedAt);
+      }
+    }
+    return { header, hosts, startedAt: r.startedAt, areasRead };
+  }
+
+  /** Where the last of this agent's services' ballot areas ends (undefined: a service without an area). */
+  private areasEnd(): number | undefined {
+    let end = HEADERS_BYTES + 2 * this.hostCount * this.header.sectorSize;
+    for (const service of this.options.services) {
+      const area = this.header.services.indexOf(service);
+      if (area < 0) return undefined; // readArea says so
+      end = Math.max(end, areaOffset(this.geometry, area) + 2 * this.hostCount * this.header.sectorSize);
+    }
+    return end;
   }
 
   private fingerprint(p: PairState<HostRecord>): string {
@@ -248,14 +284,19 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
   private async readArea(service: string): Promise<AreaRead> {
     const area = this.header.services.indexOf(service);
     if (area < 0) throw new LeaseIoError(`service ${service} has no area on ${this.io.device.path}: add it with \`svcc lease init\` (it only appends)`, "io");
+    const r = await this.io.read(areaOffset(this.geometry, area), 2 * this.hostCount * this.header.sectorSize);
+    return this.decodeArea(service, r.value, r.startedAt);
+  }
+
+  /** A service's ballot area as read at readAt (its own read, or a heartbeat's read that covered it). */
+  private decodeArea(service: string, bytes: Buffer, readAt: number): AreaRead {
     const S = this.header.sectorSize;
-    const r = await this.io.read(areaOffset(this.geometry, area), 2 * this.hostCount * S);
     const blocks = new Map<number, BallotRecord>();
     const unreadable: Unreadable[] = [];
     let ownPair: PairState<BallotRecord> = { kind: "empty" };
     for (let h = 0; h < this.hostCount; h++) {
-      const a = r.value.subarray(2 * h * S, (2 * h + 1) * S);
-      const b = r.value.subarray((2 * h + 1) * S, (2 * h + 2) * S);
+      const a = bytes.subarray(2 * h * S, (2 * h + 1) * S);
+      const b = bytes.subarray((2 * h + 1) * S, (2 * h + 2) * S);
       const pair = newestOfPair(decodeRecord(a, "ballot", isBallot), decodeRecord(b, "ballot", isBallot));
       if (pair.kind === "version") throw new LeaseFatal(`${this.header.nodes[h]} wrote ${service}'s ballot block in svcc lease format v${pair.version}: refusing to act beside it`);
       if (pair.kind === "corrupt") unreadable.push({ host: h, why: `${this.header.nodes[h]}'s ballot block for ${service} is unreadable (both copies)` });
@@ -268,7 +309,7 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
         this.checkOwnBallot(service, pair);
       }
     }
-    const read = { blocks, ownPair, unreadable, readAt: r.startedAt };
+    const read = { blocks, ownPair, unreadable, readAt };
     this.areas.set(service, read);
     return read;
   }
@@ -435,7 +476,8 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     return this.lock.run(async () => {
       if (this.fatal) return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
       try {
-        const { hosts, startedAt } = await this.readHeaderAndHosts();
+        // One read for the hosts and, with few services, their areas too (see readHeaderAndHosts).
+        const { hosts, startedAt, areasRead } = await this.readHeaderAndHosts(true);
         const own = hosts[this.index];
         const uncertain = this.own!.uncertain;
         if (own.kind === "record" && uncertain && sameHost(own.record, uncertain.record)) this.own = { record: uncertain.record, slot: own.slot };
@@ -451,7 +493,7 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
         const tookMs = this.clock.now() - startedAt;
         const lost: string[] = [];
         for (const service of this.options.services) {
-          await this.readArea(service);
+          if (!areasRead) await this.readArea(service);
           if (this.checkLost(service)) lost.push(service);
           await this.tidyOwnBallot(service);
         }
@@ -508,10 +550,10 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     return this.lock.run(async () => {
       if (this.fatal) return;
       try {
-        const { hosts } = await this.readHeaderAndHosts();
+        const { hosts, areasRead } = await this.readHeaderAndHosts(true);
         this.observeHosts(hosts, this.clock.now());
         for (const service of this.options.services) {
-          await this.readArea(service);
+          if (!areasRead) await this.readArea(service);
           this.checkLost(service);
         }
       } catch (err) {
