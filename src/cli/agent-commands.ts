@@ -132,7 +132,14 @@ export async function runAgent(configFile: string): Promise<number> {
   // The check units' D-Bus method (check-bus.ts): the checks run here, not in a fresh Node.
   const { CheckBus } = await import("../fence/check-bus.js");
   const { inAgentChecks } = await import("../runtime/health-in-agent.js");
-  const checkBus = new CheckBus({ address: config.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? "unix:path=/run/dbus/system_bus_socket", run: inAgentChecks(), log: (m) => log("-", m) });
+  const runChecks = inAgentChecks();
+  // Each run's outcome goes to the agent as it is answered (it does not wait for the check unit's signals).
+  const run = async (argv: string[]) => {
+    const outcome = await runChecks(argv);
+    agent.checksRan();
+    return outcome;
+  };
+  const checkBus = new CheckBus({ address: config.busAddress ?? process.env.DBUS_SYSTEM_BUS_ADDRESS ?? "unix:path=/run/dbus/system_bus_socket", run, log: (m) => log("-", m) });
   const agent = new Agent({ config, store, systemd, clock, effects: new HostEffects(config.runDir), watchdog, log, services, notify: (m) => notifier.send(m), configs, reloadDesc, checksUnreachable: () => checkBus.problem });
   // Before the slow checks below: a restarted agent keeps the watchdog its predecessor left
   // armed petted until that agent's lease deadline (Agent.bridgeWatchdog).

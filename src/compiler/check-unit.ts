@@ -143,6 +143,6 @@ export function checkUnits(
   return {
     service: unit,
     timer,
-    health: { unit: unitName, timer: timerName, intervalMs: service.monitorIntervalMs, report: `${opts.stateDir}/${name}.check.json`, resources },
+    health: { unit: unitName, timer: timerName, intervalMs: service.monitorIntervalMs, report: `${opts.stateDir}/${name}.check.json`, resources, ...(inAgent ? { inAgent: true } : {}) },
   };
 }

@@ -31,6 +31,8 @@ export interface HealthDesc {
   intervalMs: number;
   /** Where the check writes its report (svcc res check, CheckReport). */
   report: string;
+  /** The unit asks this node's agent (busctl, its Check method): the agent learns each run's outcome as it answers, not from the unit's signals. */
+  inAgent?: boolean;
   resources: Array<{
     rid: string;
     /** Restarting this unit redoes the resource (and what is bound to it). */

@@ -281,7 +281,7 @@ export class Agent {
         this.log(service, `not resuming token ${token}: ${s.distrust}; stopping what runs here, then releasing it`);
       }
     }
-    this.d.systemd.watchUnits([...this.services.values()].flatMap((s) => this.unitsOf(s)));
+    this.watchAll();
     this.d.systemd.onChange(() => {
       this.lookDirty = true;
       this.schedule();
@@ -616,6 +616,37 @@ export class Agent {
   /** The units whose state the agent reads: the target, every member, the check unit. */
   private unitsOf(s: ServiceRuntime): string[] {
     return [s.desc.target, ...s.desc.members, ...(s.desc.health ? [s.desc.health.unit] : [])];
+  }
+
+  /**
+   * What the agent asks systemd's signals for: every unit it reads, but a check unit that asks
+   * this agent (health.inAgent) only for its jobs: the agent answers its runs itself (checksRan),
+   * and its signals, 5-7 a run plus a state read each, were most of what an idle holder heard.
+   */
+  private watchAll(): void {
+    const all = [...this.services.values()];
+    const quiet = (s: ServiceRuntime) => (s.desc.health?.inAgent ? [s.desc.health.unit] : []);
+    this.d.systemd.watchUnits(
+      all.flatMap((s) => this.unitsOf(s).filter((u) => !quiet(s).includes(u))),
+      all.flatMap((s) => [s.desc.stopUnit, ...quiet(s)]),
+    );
+  }
+
+  /**
+   * A check run this agent answered (its Check method) ended: its report is read now, as a look
+   * would after the check unit's run, and acted on at once. The unit fails a moment later (busctl
+   * exits 1 on the error this agent answered); the looks that follow see the same report again
+   * (same startedAt) and leave it.
+   */
+  checksRan(): void {
+    for (const s of this.services.values()) {
+      const h = s.desc.health;
+      if (!h?.inAgent) continue;
+      const report = this.d.effects.readCheckReport(h.report);
+      if (!report || report.startedAt === s.check?.startedAt) continue;
+      this.lookAtChecks(s, report.ok ? "inactive" : "failed");
+      this.schedule();
+    }
   }
 
   private async look(): Promise<void> {
@@ -1147,7 +1178,7 @@ export class Agent {
       if (!settled) this.log(service, `after the restart of ${action.unit}, not every unit is active again within ${this.d.config.stopTimeoutMs} ms: ${upBefore.filter((u) => s.units.get(u) !== "active").map((u) => `${u} ${s.units.get(u) ?? "unknown"}`).join(", ")}`);
       s.job = undefined;
       const h = s.desc.health;
-      if (outcome === "done" && h) void this.d.systemd.startUnit(h.unit, 60_000).catch(() => undefined);
+      if (outcome === "done" && h) void this.d.systemd.startUnit(h.unit, 0).catch(() => undefined); // its outcome arrives as any run's
       this.schedule();
     })();
   }
@@ -1426,7 +1457,7 @@ export class Agent {
         const desc = cluster.deleted ? undefined : this.d.reloadDesc?.(service);
         if (desc && JSON.stringify(desc) !== JSON.stringify(s.desc)) {
           s.desc = desc;
-          this.d.systemd.watchUnits([...this.services.values()].flatMap((r) => this.unitsOf(r)));
+          this.watchAll();
           this.lookDirty = true;
         }
         this.log(service, `installed config ${describeVersion(cluster)} from ${cluster.by}${cluster.deleted ? " (removed its config and units)" : ""}; systemd reloaded`);

@@ -51,19 +51,25 @@ export function unitObjectPath(unit: string): string {
 }
 
 /**
- * What the agent asks the bus to send it: every job's end and start (JobRemoved wakes waiters;
- * JobNew shows a shutdown), and each watched unit's own state changes (a process that exits
- * with no job of anyone's). The latter only for the Unit interface (arg0), where ActiveState
- * lives: systemd also sends PropertiesChanged for a unit's Service/Mount/Timer interface at
- * each state change, dicts of dozens of properties (ExecStart with every argument, CPU and
- * memory counters) that dbus-next parses slowly; an idle holder spent ~40 ms of CPU a minute
- * on them, mostly for the check unit that runs every minute.
+ * What the agent asks the bus to send it: the end of every job of the units it watches or runs
+ * jobs on (JobRemoved names the unit as arg2: a waiter must hear its job's end), the start of a
+ * shutdown (JobNew of shutdown.target and its kin), and each watched unit's own state changes (a
+ * process that exits with no job of anyone's). The latter only for the Unit interface (arg0),
+ * where ActiveState lives: systemd also sends PropertiesChanged for a unit's Service/Mount/Timer
+ * interface at each state change, dicts of dozens of properties (ExecStart with every argument,
+ * CPU and memory counters) that dbus-next parses slowly; an idle holder spent ~40 ms of CPU a
+ * minute on them, mostly for the check unit that runs every minute. Jobs of other units (every
+ * timer of the host, logrotate, apt) are not sent at all: each woke the agent and made it read
+ * its units' states again. Past `maxRules` (the bus allows a connection 512 at most), every job's
+ * end is asked for with one rule, as before.
  */
-export function matchRules(watchedPaths: Iterable<string>): string[] {
-  return [
-    ...["JobRemoved", "JobNew"].map((member) => `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'`),
-    ...[...watchedPaths].map((path) => `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',path='${path}',arg0='${UNIT_IFACE}'`),
-  ];
+export function matchRules(watchedUnits: Iterable<string>, jobUnits: Iterable<string> = [], maxRules = 400): string[] {
+  const watched = [...new Set(watchedUnits)];
+  const jobs = [...new Set([...watched, ...jobUnits])];
+  const changes = watched.map((unit) => `type='signal',sender='${SYSTEMD}',interface='${PROPERTIES}',member='PropertiesChanged',path='${unitObjectPath(unit)}',arg0='${UNIT_IFACE}'`);
+  const jobRule = (member: string, unit?: string) => `type='signal',sender='${SYSTEMD}',interface='${MANAGER}',member='${member}'${unit === undefined ? "" : `,arg2='${unit}'`}`;
+  const perUnit = [...SHUTDOWN_TARGETS].map((u) => jobRule("JobNew", u)).concat(jobs.map((u) => jobRule("JobRemoved", u)));
+  return [...(changes.length + perUnit.length <= maxRules ? perUnit : [jobRule("JobNew"), jobRule("JobRemoved")]), ...changes];
 }
 
 export class SystemdBus implements Systemd {
@@ -94,7 +100,7 @@ export class SystemdBus implements Systemd {
       bus.on("error", () => this.drop());
       bus.on("message", (msg: DbusMessage) => this.onMessage(msg));
       try {
-        for (const rule of matchRules(this.watched)) await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] })), "AddMatch");
+        for (const rule of matchRules(this.watchedNames, this.jobUnits)) await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] })), "AddMatch");
         await this.bounded(bus.call(this.message({ destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member: "Subscribe" })), "Subscribe");
       } catch (err) {
         try {
@@ -124,11 +130,22 @@ export class SystemdBus implements Systemd {
     return this.shutdownSeen;
   }
 
+  /** Units whose state changes and job ends reach the listeners (by object path, and by name). */
   private readonly watched = new Set<string>();
+  private readonly watchedNames = new Set<string>();
+  /** Units whose job ends are asked for (waiters) without waking the listeners. */
+  private readonly jobUnits = new Set<string>();
 
-  watchUnits(units: readonly string[]): void {
-    for (const u of units) this.watched.add(unitObjectPath(u));
-    if (this.bus) this.drop(); // the next call connects again with the new match rules
+  watchUnits(units: readonly string[], jobUnits: readonly string[] = []): void {
+    const before = JSON.stringify([[...this.watchedNames], [...this.jobUnits]]);
+    this.watched.clear();
+    this.watchedNames.clear();
+    for (const u of units) {
+      this.watched.add(unitObjectPath(u));
+      this.watchedNames.add(u);
+    }
+    for (const u of jobUnits) this.jobUnits.add(u);
+    if (this.bus && JSON.stringify([[...this.watchedNames], [...this.jobUnits]]) !== before) this.drop(); // the next call connects again with the new match rules
   }
 
   private onMessage(msg: DbusMessage): void {
@@ -146,7 +163,7 @@ export class SystemdBus implements Systemd {
       return;
     }
     if (msg.member !== "JobRemoved") return;
-    const [, jobPath, , result] = msg.body as [number, string, string, JobOutcome];
+    const [, jobPath, unit, result] = msg.body as [number, string, string, JobOutcome];
     const waiter = this.waiters.get(jobPath);
     if (waiter) {
       this.waiters.delete(jobPath);
@@ -155,7 +172,8 @@ export class SystemdBus implements Systemd {
       this.early.set(jobPath, result);
       if (this.early.size > 256) this.early.delete(this.early.keys().next().value!);
     }
-    for (const listener of this.listeners) listener();
+    // A unit asked for only for its jobs (the check unit the agent answers itself) wakes no one else.
+    if (waiter || this.watchedNames.has(unit) || !this.jobUnits.has(unit)) for (const listener of this.listeners) listener();
   }
 
   private drop(): void {
@@ -207,12 +225,20 @@ export class SystemdBus implements Systemd {
   private async job(method: "StartUnit" | "RestartUnit", unit: string, waitMs: number): Promise<JobOutcome> {
     let jobPath: string;
     try {
+      // Its end must reach us: a unit not yet in the rules gets its own before the job can end.
+      if (waitMs > 0 && !this.watchedNames.has(unit) && !this.jobUnits.has(unit)) {
+        this.jobUnits.add(unit);
+        const bus = await this.connect();
+        const rule = matchRules([], [unit], Infinity).find((r) => r.includes("JobRemoved"))!;
+        await this.bounded(bus.call(this.message({ destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus", interface: "org.freedesktop.DBus", member: "AddMatch", signature: "s", body: [rule] })), "AddMatch");
+      }
       [jobPath] = (await this.call(method, "ss", [unit, "replace"])) as [string];
     } catch (err) {
       // The call may or may not have reached systemd: the job's fate is unknown.
       if (/did not answer|disconnect|closed|EPIPE|ECONNRESET/i.test((err as Error).message)) return "unknown";
       throw err;
     }
+    if (waitMs <= 0) return "unknown"; // started; nobody waits for its end
     const finished = this.early.get(jobPath);
     if (finished) {
       this.early.delete(jobPath);

@@ -9,6 +9,7 @@ export interface Systemd {
   /**
    * Starts a unit and resolves when its job ended. "unknown" when the outcome cannot be known
    * (the bus dropped, or the job outlived the wait): a start of unknown outcome counts as up.
+   * waitMs 0: the job is only queued, nobody waits for its end ("unknown" at once).
    */
   startUnit(unit: string, waitMs: number): Promise<JobOutcome>;
   /** Restarts a unit (stop, then start; units bound to it follow) and resolves when the job ended, as startUnit. */
@@ -22,8 +23,12 @@ export interface Systemd {
   ownJobType(): Promise<string | undefined>;
   /** The system is shutting down (a job for shutdown.target was queued): start nothing. */
   shuttingDown(): boolean;
-  /** The units whose state changes must reach onChange listeners (beyond job ends). */
-  watchUnits(units: readonly string[]): void;
+  /**
+   * The units whose state changes and job ends must reach onChange listeners, and the units
+   * whose jobs the agent starts and waits for without caring for their state (the stop unit,
+   * a check unit the agent answers itself): their job ends reach only the waiters.
+   */
+  watchUnits(units: readonly string[], jobUnits?: readonly string[]): void;
   /** Called whenever a job ends, a watched unit changes, or the connection to systemd is new, so the agent looks again at once. */
   onChange(listener: () => void): void;
   close(): void;

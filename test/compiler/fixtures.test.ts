@@ -186,8 +186,8 @@ describe.each(fixtureFiles)("fixture %s", (fileName) => {
         }
           break;
         case "assert-desc": {
-          // The agent's contract (<svc>.svcc/service.json): a field, lists joined by spaces.
-          const v = (result.description as unknown as Record<string, unknown>)[a];
+          // The agent's contract (<svc>.svcc/service.json): a field (a.b for a nested one), lists joined by spaces.
+          const v = a.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], result.description);
           expect(Array.isArray(v) ? v.join(" ") : String(v), d.line).toBe(afterOne);
           break;
         }

@@ -46,7 +46,7 @@ export interface Cluster {
   makeStore?(machine: SimMachine, clock: ProcessClock): LeaseStore;
 }
 
-export function describeService(service: string, nodes: string[], orchestrate: ServiceDesc["orchestrate"]): ServiceDesc {
+export function describeService(service: string, nodes: string[], orchestrate: ServiceDesc["orchestrate"], checksInAgent = false): ServiceDesc {
   const members = [`${service}-lease.service`, `${service}-disk0.service`, `srv-${service}.mount`, `${service}-container0.service`, `${service}-container1.service`];
   return {
     format: 1,
@@ -71,6 +71,7 @@ export function describeService(service: string, nodes: string[], orchestrate: S
       timer: `${service}-check.timer`,
       intervalMs: 2000,
       report: `/run/svcc/${service}.check.json`,
+      ...(checksInAgent ? { inAgent: true } : {}),
       resources: [
         { rid: "fs#1", unit: members[2], monitored: false, restart: 0, restartDelayMs: 500 },
         { rid: "container#1", unit: members[4], monitored: true, restart: 1, restartDelayMs: 200 },
@@ -459,12 +460,21 @@ export class SimMachine {
     const h = s.desc.health!;
     if (this.targetState(s) !== "active") return Promise.resolve("dependency");
     const epoch = this.epoch;
+    // A check unit that asks the agent (busctl) sends the agent no signal: the agent hears of
+    // the run as it answers it (checksRan), before busctl exits and the unit's state follows.
+    const inAgent = h.inAgent === true;
     s.checkState = "activating";
-    this.changed();
+    if (!inAgent) this.changed();
     const startedAt = 1_800_000_000_000 + this.world.now;
     return new Promise((resolve) =>
       this.world.after(this.latency(20, 120), () => {
         if (this.epoch !== epoch) return resolve("canceled");
+        if (inAgent && !this.process) {
+          // No agent to answer: busctl fails, the unit fails, no report is written.
+          s.checkState = "failed";
+          this.armChecks(s);
+          return resolve("failed");
+        }
         const sick = s.sick !== undefined;
         s.report = {
           service: s.desc.service,
@@ -474,8 +484,10 @@ export class SimMachine {
           ok: !sick,
           results: h.resources.map((r) => ({ rid: r.rid, kind: r.rid.startsWith("fs") ? "fs" : "container", ok: !(sick && r.monitored), ms: 20, output: sick && r.monitored ? "container db1.container.1 is unhealthy (sim)" : "ok" })),
         };
+        const p = this.process;
+        if (inAgent && p) p.clock.deliver(() => p.agent.checksRan());
         s.checkState = sick ? "failed" : "inactive";
-        this.changed();
+        if (!inAgent) this.changed();
         this.armChecks(s);
         resolve(sick ? "failed" : "done");
       }),

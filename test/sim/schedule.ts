@@ -60,6 +60,8 @@ export interface ScheduleOptions {
   /** Machines' node names (a name twice: two machines sharing one name). */
   names?: string[];
   orchestrate?: "no" | "start" | "ha";
+  /** The check unit asks the agent (busctl) rather than running `svcc res check`; random seeds pick either, named cases say. */
+  checksInAgent?: boolean;
   plan?: PlannedFault[];
   /** Faults happen within [0, faultsUntil]; then everything heals. */
   faultsUntil?: number;
@@ -237,7 +239,8 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     makeStore: o.makeStore ? (m, c) => o.makeStore!(m, c, disk) : undefined,
     header: () => header,
   };
-  const desc = describeService(SERVICE, unique, orchestrate);
+  // Half the seeds answer the checks in the agent (busctl, a failover service's default), half run `svcc res check` (flex, app checks).
+  const desc = describeService(SERVICE, unique, orchestrate, o.checksInAgent ?? (o.plan ? false : rng.fork(3).next() < 0.5));
   const machines = names.map((name, i) => new SimMachine(cluster, name, i, new SimPath(world, disk, rng.fork(100 + i), `${name}#${i}`), [desc], timings.driftPercent / 100, o.configFor?.(i) ?? {}));
 
   let firstViolation: number | undefined;
