@@ -644,7 +644,10 @@ export class Agent {
       if (!h?.inAgent) continue;
       const report = this.d.effects.readCheckReport(h.report);
       if (!report || report.startedAt === s.check?.startedAt) continue;
-      this.lookAtChecks(s, report.ok ? "inactive" : "failed");
+      // The state the unit takes once busctl exits (a passing run is new too, though the unit
+      // was already inactive: status shows it).
+      s.checkState = report.ok ? "inactive" : "failed";
+      this.takeReport(s, report);
       this.schedule();
     }
   }
@@ -696,6 +699,11 @@ export class Agent {
       if (changed && state === "failed" && !report) this.log(s.desc.service, `${s.desc.health!.unit} failed without a report (${s.desc.health!.report}): see its journal`);
       return;
     }
+    this.takeReport(s, report);
+  }
+
+  /** A new report of the service's checks: kept (status shows it, sickResource reads it); what failed and what passes again is logged. */
+  private takeReport(s: ServiceRuntime, report: CheckReport): void {
     const before = new Set(s.check?.results.filter((r) => !r.ok).map((r) => r.rid) ?? []);
     s.check = report;
     for (const r of report.results) {

@@ -582,6 +582,11 @@ export class SimMachine {
       }
       if (s.job === job) s.job = undefined;
       this.changed();
+      // The check timer's first run (OnActiveSec) after a start, where the agent answers the
+      // checks: a passing run is news to it too (status shows it).
+      if (s.desc.health?.inAgent) this.world.after(s.desc.health.intervalMs, () => {
+        if (this.epoch === epoch && this.targetState(s) === "active") void this.runCheck(s);
+      });
       return "done";
     });
     return job.done;

@@ -389,7 +389,18 @@ export const namedCases: NamedCase[] = [
 // service's default): the agent hears of each run as it answers it, with no unit signal.
 for (const id of [55, 56]) {
   const c = namedCases.find((x) => x.id === id)!;
-  namedCases.push({ ...c, id: id + 10, name: `${c.name} (checks answered in the agent)`, options: { ...c.options, checksInAgent: true } });
+  namedCases.push({
+    ...c,
+    id: id + 10,
+    name: `${c.name} (checks answered in the agent)`,
+    options: { ...c.options, checksInAgent: true },
+    // The first run after the start passes: the agent's status shows it (no unit signal told it).
+    watch: (notes) => (now, machines) => {
+      const health = machines[0].process?.agent.status().services.find((x) => x.service === "db1")?.health;
+      if (notes.passShownAt === undefined && health?.report?.ok === true && now < 6000) notes.passShownAt = now;
+    },
+    check: (r, notes) => [...(c.check?.(r, notes) ?? []), ...(notes.passShownAt === undefined ? ["n1's status never showed the passing check run that followed the start"] : [])],
+  });
 }
 
 export interface NamedOutcome {
