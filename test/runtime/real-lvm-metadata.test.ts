@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { realClock } from "../../src/runtime/context.js";
+import { inAgentChecks } from "../../src/runtime/health-in-agent.js";
 import { runResAction } from "../../src/runtime/index.js";
 import { readVgReport, type VgReport } from "../../src/runtime/lvm.js";
 import { DirectRegionReader, VgMetadataCache, type RegionReader } from "../../src/runtime/lvm-metadata-cache.js";
@@ -146,6 +147,15 @@ describe.runIf(canRun)("real: the PV label and metadata area headers, and the de
     await check();
     await check();
     expect(lvm()).toBe(4);
+  });
+
+  it("the agent's check runs (inAgentChecks) read the VG through the cache they are given", async () => {
+    const cache = new VgMetadataCache();
+    const run = inAgentChecks(undefined, cache);
+    const state = join(dir, "agent-state");
+    const argv = ["--service", "db1", "--node", "nodeA", "--state-dir", state, "--vg", `disk#0=${vg}`];
+    for (let i = 0; i < 3; i++) expect(await run(argv)).toEqual({ ok: true, text: expect.stringMatching(/1 checks ok/) });
+    expect(cache.lastDecision.get(vg)).toBe("unchanged");
   });
 
   it("vgchange --addtag / --deltag changes the headers: lvm runs and sees the new tags, then runs stop again", async () => {
