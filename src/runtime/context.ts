@@ -2,6 +2,7 @@
 // of the host that are not commands, and a logger. Tests replace each of them.
 
 import type { EngineApi } from "./engine-api.js";
+import type { VgReportSource } from "./lvm.js";
 import type { CommandRunner } from "./runner.js";
 
 export interface Clock {
@@ -82,6 +83,8 @@ export interface RuntimeContext {
   runner: CommandRunner;
   /** The container engine's API socket, asked before the CLI (absent in tests with a fake runner: the CLI's lines are what they check). */
   engineApi?: EngineApi;
+  /** Where the vg and lv checks get a VG's report: `lvm fullreport` each time unless given (the agent keeps one that skips LVM while its metadata is unchanged). */
+  vgReports?: VgReportSource;
   clock: Clock;
   host: Host;
   log: Logger;

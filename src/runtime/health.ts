@@ -52,6 +52,7 @@ export const defaultCheckTimeoutMs = 5000;
  * What several checks of one run read alike, read once per run: the vg and lv checks of a VG
  * share one LVM command (its tags and its LVs' state), started by the first that asks, bounded
  * like a check, ended when the run ends. A failed or hung read fails every check that needed it.
+ * In the agent, ctx.vgReports may answer without LVM while the VG's metadata is unchanged.
  */
 export class RunReads {
   private readonly vgs = new Map<string, Promise<VgReport | { error: string }>>();
@@ -66,7 +67,8 @@ export class RunReads {
   vg(name: string): Promise<VgReport | { error: string }> {
     let read = this.vgs.get(name);
     if (!read) {
-      read = readVgReport(this.ctx.runner, name, { timeoutMs: this.timeoutMs, signal: this.abort.signal }).catch((err: unknown) => ({
+      const opts = { timeoutMs: this.timeoutMs, signal: this.abort.signal };
+      read = (this.ctx.vgReports ? this.ctx.vgReports.read(this.ctx.runner, this.ctx.clock, name, opts) : readVgReport(this.ctx.runner, name, opts)).catch((err: unknown) => ({
         error:
           err instanceof CommandError
             ? err.timedOut

@@ -7,6 +7,7 @@ import { parseFlags, type Flags } from "./args.js";
 import { Logger, realClock, realHost, type Clock, type Host, type RuntimeContext } from "./context.js";
 import { ActionError, exitCodes, UsageError } from "./errors.js";
 import { realEngineApi, type EngineApi } from "./engine-api.js";
+import type { VgReportSource } from "./lvm.js";
 import { CommandError, realRunner, type CommandRunner } from "./runner.js";
 
 export { exitCodes } from "./errors.js";
@@ -17,6 +18,8 @@ export interface RuntimeDeps {
   engineApi: EngineApi;
   clock: Clock;
   host: Host;
+  /** For the vg and lv checks (the agent's, src/runtime/health-in-agent.ts); `lvm fullreport` each time when absent. */
+  vgReports: VgReportSource;
   stderr: (text: string) => void;
   stdout: (text: string) => void;
 }
@@ -57,7 +60,7 @@ export async function runResAction(argv: string[], deps: Partial<RuntimeDeps> = 
   const log = new Logger(`svcc res ${name}${resource ? ` ${resource}` : ""}`, stderr);
   // A fake runner (tests) comes without the engine's socket unless one is given too.
   const engineApi = deps.engineApi ?? (deps.runner ? undefined : realEngineApi());
-  const ctx: RuntimeContext = { runner: deps.runner ?? realRunner(), engineApi, clock: deps.clock ?? realClock, host: deps.host ?? realHost, log, stdout };
+  const ctx: RuntimeContext = { runner: deps.runner ?? realRunner(), engineApi, clock: deps.clock ?? realClock, host: deps.host ?? realHost, vgReports: deps.vgReports, log, stdout };
   try {
     return await action.run(flags ?? parseFlags(rest, action.flags), ctx);
   } catch (err) {

@@ -4,7 +4,7 @@
 // ours, activates); stop deactivates and then drops our tag, and keeps it if deactivation
 // failed, because a VG with active LVs and no tag could be activated by another node too.
 
-import type { RuntimeContext } from "./context.js";
+import type { Clock, RuntimeContext } from "./context.js";
 import { ActionError, exitCodes } from "./errors.js";
 import { runChecked, type CommandRunner, type RunOptions } from "./runner.js";
 
@@ -46,6 +46,21 @@ export interface VgReport {
   tags: string[];
   /** lv_active by LV name: "active", "" when inactive (other words in shared VGs). */
   lvs: Map<string, string>;
+  /** Where LVM found it (absent from output without the uuid fields): what src/runtime/lvm-metadata.ts watches. */
+  ids?: VgIds;
+}
+
+/** UUIDs without their dashes, as the PV label and device-mapper's uuids carry them. */
+export interface VgIds {
+  vgUuid: string;
+  lvUuids: Map<string, string>;
+  /** Each PV: the device LVM read it from ("[unknown]" when missing), its uuid, its count of metadata areas. */
+  pvs: Array<{ name: string; uuid: string; mdaCount: number }>;
+}
+
+/** How the checks get a VG's report: readVgReport, or (in the agent) a reader that may answer from unchanged metadata. */
+export interface VgReportSource {
+  read(runner: CommandRunner, clock: Clock, vg: string, opts: RunOptions & { timeoutMs: number }): Promise<VgReport>;
 }
 
 /**
@@ -55,7 +70,7 @@ export interface VgReport {
  */
 export function vgReportArgs(vg: string): string[] {
   const sub = (report: string, fields: string) => ["--configreport", report, "-o", fields];
-  return ["fullreport", "--reportformat", "json", ...sub("vg", "vg_name,vg_tags"), ...sub("lv", "lv_name,lv_active"), ...sub("pv", "pv_name"), ...sub("pvseg", "pvseg_start"), ...sub("seg", "seg_start"), vg];
+  return ["fullreport", "--reportformat", "json", ...sub("vg", "vg_name,vg_tags,vg_uuid"), ...sub("lv", "lv_name,lv_active,lv_uuid"), ...sub("pv", "pv_name,pv_uuid,pv_mda_count"), ...sub("pvseg", "pvseg_start"), ...sub("seg", "seg_start"), vg];
 }
 
 /** Strict: exactly this VG's row, every LV row with a name and a state; anything else throws. */
@@ -71,17 +86,28 @@ export function parseVgReport(stdout: string, vg: string): VgReport {
   }
   const reports = (doc as { report?: unknown })?.report;
   if (!Array.isArray(reports) || reports.length !== 1) return bad(`${Array.isArray(reports) ? reports.length : "no"} reports where one was expected`);
-  const { vg: vgRows, lv: lvRows } = reports[0] as { vg?: unknown; lv?: unknown };
+  const { vg: vgRows, lv: lvRows, pv: pvRows } = reports[0] as { vg?: unknown; lv?: unknown; pv?: unknown };
   if (!Array.isArray(vgRows) || vgRows.length !== 1) return bad("not exactly one VG row");
-  const row = vgRows[0] as { vg_name?: unknown; vg_tags?: unknown };
+  const row = vgRows[0] as { vg_name?: unknown; vg_tags?: unknown; vg_uuid?: unknown };
   if (row.vg_name !== vg || typeof row.vg_tags !== "string") return bad(`VG row ${JSON.stringify(row)}`);
   if (!Array.isArray(lvRows)) return bad("no LV list");
+  // The uuid fields come all or none (vgReportArgs asks for all of them).
+  const withIds = row.vg_uuid !== undefined;
+  const uuid = (value: unknown, what: string): string => (typeof value === "string" && /^[0-9A-Za-z!#]{32}$/.test(value.replace(/-/g, "")) ? value.replace(/-/g, "") : bad(`${what} ${JSON.stringify(value)}`));
   const lvs = new Map<string, string>();
-  for (const lv of lvRows as Array<{ lv_name?: unknown; lv_active?: unknown }>) {
+  const lvUuids = new Map<string, string>();
+  for (const lv of lvRows as Array<{ lv_name?: unknown; lv_active?: unknown; lv_uuid?: unknown }>) {
     if (typeof lv?.lv_name !== "string" || lv.lv_name === "" || typeof lv.lv_active !== "string") return bad(`LV row ${JSON.stringify(lv)}`);
     lvs.set(lv.lv_name, lv.lv_active.trim());
+    if (withIds) lvUuids.set(lv.lv_name, uuid(lv.lv_uuid, `LV ${lv.lv_name}'s lv_uuid`));
   }
-  return { tags: parseVgTags(row.vg_tags), lvs };
+  if (!withIds) return { tags: parseVgTags(row.vg_tags), lvs };
+  if (!Array.isArray(pvRows)) return bad("no PV list");
+  const pvs = (pvRows as Array<{ pv_name?: unknown; pv_uuid?: unknown; pv_mda_count?: unknown }>).map((pv) => {
+    if (typeof pv?.pv_name !== "string" || typeof pv.pv_mda_count !== "string" || !/^\d{1,3}$/.test(pv.pv_mda_count.trim())) return bad(`PV row ${JSON.stringify(pv)}`);
+    return { name: pv.pv_name, uuid: uuid(pv.pv_uuid, `PV ${pv.pv_name}'s pv_uuid`), mdaCount: Number(pv.pv_mda_count.trim()) };
+  });
+  return { tags: parseVgTags(row.vg_tags), lvs, ids: { vgUuid: uuid(row.vg_uuid, "vg_uuid"), lvUuids, pvs } };
 }
 
 /** The VG's tags and LVs in one LVM command; a failed, hung (opts.timeoutMs) or unreadable one throws. */

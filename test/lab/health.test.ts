@@ -127,8 +127,10 @@ describe("health checks in the lab (issue 16)", () => {
   it("a check that hangs (LVM waiting on the VG's lock) ends at its timeout: reported, the agent answers meanwhile, nothing moves", { timeout: 120_000 }, async () => {
     const h = await holderNode();
     // Another process holds db1's LVM lock, as a stuck lvm command would: the check's
-    // `lvm fullreport` waits on it. In a unit of its own, so it ends with the test.
-    const hold = await lab.exec(h, ["systemd-run", "--unit=lab-vg-lock-hold", "--collect", "--", "sh", "-c", "mkdir -p /run/lock/lvm && exec flock -x /run/lock/lvm/V_db1 sleep 90"]);
+    // `lvm fullreport` waits on it. In a unit of its own, so it ends with the test. The agent
+    // runs LVM only when the VG's metadata changed (src/runtime/lvm-metadata-cache.ts): a tag
+    // is added first, so the next check runs `lvm fullreport` (and waits).
+    const hold = await lab.exec(h, ["systemd-run", "--unit=lab-vg-lock-hold", "--collect", "--setenv=LVM_SUPPRESS_FD_WARNINGS=1", "--", "sh", "-c", "vgchange -q --addtag @lab_lock_hold db1 && mkdir -p /run/lock/lvm && exec flock -x /run/lock/lvm/V_db1 sleep 90"]);
     expect(hold.exitCode, hold.stderr).toBe(0);
     try {
       const t0 = Date.now();
@@ -144,6 +146,7 @@ describe("health checks in the lab (issue 16)", () => {
       expect((await status(h)).lease?.holder).toBe(h);
     } finally {
       await lab.systemctl(h, "stop", "lab-vg-lock-hold.service");
+      await lab.exec(h, ["vgchange", "-q", "--deltag", "@lab_lock_hold", "db1"], { env: { LVM_SUPPRESS_FD_WARNINGS: "1" } });
     }
     // Once LVM answers again, so do the checks.
     await agentSaid(h, /check of disk#0 passes again/, Date.now() - 1000, 90_000);

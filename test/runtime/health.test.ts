@@ -22,22 +22,22 @@ const mountinfo = "22 1 0:21 / / rw - ext4 /dev/sda1 rw\n91 22 253:2 / /srv/db1/
 const ipJson = (ifname: string, ...addrs: string[]) => ({ stdout: JSON.stringify([{ ifname, addr_info: addrs.map((a) => ({ local: a, prefixlen: 24 })) }]) });
 const state = (s: Record<string, unknown>) => ({ stdout: `${JSON.stringify({ Running: true, Paused: false, Status: "running", Pid: 4321, ExitCode: 0, Error: "", ...s })}\n` });
 const inspect = "docker container inspect -f {{json .State}} db1.container.1";
-const fullreport = (vg: string) => `lvm fullreport --reportformat json --configreport vg -o vg_name,vg_tags --configreport lv -o lv_name,lv_active --configreport pv -o pv_name --configreport pvseg -o pvseg_start --configreport seg -o seg_start ${vg}`;
+const fullreport = (vg: string) => `lvm fullreport --reportformat json --configreport vg -o vg_name,vg_tags,vg_uuid --configreport lv -o lv_name,lv_active,lv_uuid --configreport pv -o pv_name,pv_uuid,pv_mda_count --configreport pvseg -o pvseg_start --configreport seg -o seg_start ${vg}`;
 /** lvm fullreport's JSON as LVM 2.03.16 (Debian 12) prints it (recorded on a loop-device VG). */
 const vgJson = (vg: string, tags: string, lvs: Array<[string, string]> = []) => ({
   stdout: `  {
       "report": [
           {
               "vg": [
-                  {"vg_name":"${vg}", "vg_tags":"${tags}"}
+                  {"vg_name":"${vg}", "vg_tags":"${tags}", "vg_uuid":"aGCNLZ-wWYR-TMhb-oNAd-kWKN-4Jt1-NvwyK8"}
               ]
               ,
               "pv": [
-                  {"pv_name":"/dev/loop0"}
+                  {"pv_name":"/dev/loop0", "pv_uuid":"hsh2O3-73Cm-zDBk-tyJH-uCj6-UOSB-KGIcRM", "pv_mda_count":"1"}
               ]
               ,
               "lv": [
-${lvs.map(([name, active]) => `                  {"lv_name":"${name}", "lv_active":"${active}"}`).join(",\n")}
+${lvs.map(([name, active], i) => `                  {"lv_name":"${name}", "lv_active":"${active}", "lv_uuid":"oEJM0r-xs1K-oWVd-5GwD-31Gd-zpNU-vKQGH${i}"}`).join(",\n")}
               ]
               ,
               "pvseg": [
