@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BUS_NAME, busctlCheckArgv, CheckBus, dbusPolicy } from "../../src/fence/check-bus.js";
 import { inAgentChecks, statOnceAtATime } from "../../src/runtime/health-in-agent.js";
 import { realHost } from "../../src/runtime/context.js";
+import { until } from "../helpers/until.js";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -41,16 +42,6 @@ let dir: string;
 let daemon: ChildProcess;
 let address: string;
 const buses: CheckBus[] = [];
-
-async function until<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** busctl with the arguments after `busctl --system` in the check unit, on the test's bus (not sync: the agent answers in this process). */
 function busctl(argv: string[], opts: { uid?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { matchRules, SystemdBus, unitObjectPath } from "../../src/fence/systemd-bus.js";
+import { until } from "../helpers/until.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const dbus = createRequire(import.meta.url)("dbus-next") as any;
@@ -26,15 +27,6 @@ let fake: any;
 let jobs = 0;
 const opened: SystemdBus[] = [];
 
-async function until<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 const settle = () => new Promise((r) => setTimeout(r, 150));
 
 function signal(member: string, signature: string, body: unknown[], path = "/org/freedesktop/systemd1", iface = MANAGER) {
