@@ -39,23 +39,26 @@ const MAX_REGION = 64 * 1024;
  * since overwritten) through one aligned buffer per device (found once as in
  * src/fence/lease/block-io.ts: JS cannot ask for an aligned address). The device is opened
  * for each read (a path that now names another device is then read, not the old one), never
- * for writing (closing a written block device makes udev re-examine it). At most one read
- * per device is outstanding: one that did not answer in time holds a thread of Node's I/O
- * pool, and its buffer, until it returns; until then reads of that device fail at once.
+ * for writing (closing a written block device makes udev re-examine it). At most ONE read is
+ * outstanding, whatever the device: one that did not answer in time holds a thread of Node's
+ * I/O pool (4 threads, which the lease's I/O needs too), and its buffer, until it returns; a
+ * VG of ten PVs behind a dead path must not take the pool from the lease. Until it returns,
+ * every read fails at once (and the check runs `lvm`, a process of its own).
  */
 export class DirectRegionReader implements RegionReader {
   private readonly buffers = new Map<string, { buffer: Buffer; window: number; sector: number }>();
-  private readonly pending = new Map<string, number>();
+  private pending?: { path: string; since: number };
 
   async read(path: string, regions: readonly Region[], clock: Clock, timeoutMs: number): Promise<Buffer> {
-    const since = this.pending.get(path);
-    if (since !== undefined) throw new Error(`an earlier read of ${path} has not returned for ${Math.round((clock.now() - since) / 1000)} s`);
-    this.pending.set(path, clock.now());
+    const busy = this.pending;
+    if (busy) throw new Error(`an earlier read of ${busy.path} has not returned for ${Math.round((clock.now() - busy.since) / 1000)} s`);
+    const mine = { path, since: clock.now() };
+    this.pending = mine;
     const op = this.readNow(path, regions);
-    void op.then(
-      () => this.pending.delete(path),
-      () => this.pending.delete(path),
-    );
+    const done = () => {
+      if (this.pending === mine) this.pending = undefined;
+    };
+    void op.then(done, done);
     const stop = new AbortController();
     const late = clock.sleep(timeoutMs, stop.signal).then(() => "late" as const);
     try {
@@ -225,8 +228,11 @@ export class VgMetadataCache implements VgReportSource {
     return report;
   }
 
-  private readAll(pvs: readonly WatchedPv[], clock: Clock, timeoutMs: number): Promise<Buffer[]> {
-    return Promise.all(pvs.map((pv) => this.reader.read(pv.path, pv.regions, clock, timeoutMs)));
+  /** One PV after another: the reader does one read at a time. */
+  private async readAll(pvs: readonly WatchedPv[], clock: Clock, timeoutMs: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (const pv of pvs) out.push(await this.reader.read(pv.path, pv.regions, clock, timeoutMs));
+    return out;
   }
 
   /** The PVs' bytes still show these PVs, their metadata areas where they were, each header valid, one in use at least. */
@@ -241,12 +247,11 @@ export class VgMetadataCache implements VgReportSource {
 
   /** Where each PV's label says its metadata areas are, and their bytes now. */
   private async learn(pvs: ReadonlyArray<{ name: string; uuid: string; mdaCount: number }>, clock: Clock, timeoutMs: number): Promise<{ pvs: WatchedPv[]; bytes: Buffer[] } | undefined> {
-    const watched = await Promise.all(
-      pvs.map(async (pv) => {
-        const scan = await this.reader.read(pv.name, [{ offset: 0, length: LABEL_SCAN_BYTES }], clock, timeoutMs);
-        return { path: pv.name, uuid: pv.uuid, mdaCount: pv.mdaCount, regions: watchedRegions(parsePvLabel(scan)) };
-      }),
-    );
+    const watched: WatchedPv[] = [];
+    for (const pv of pvs) {
+      const scan = await this.reader.read(pv.name, [{ offset: 0, length: LABEL_SCAN_BYTES }], clock, timeoutMs);
+      watched.push({ path: pv.name, uuid: pv.uuid, mdaCount: pv.mdaCount, regions: watchedRegions(parsePvLabel(scan)) });
+    }
     const bytes = await this.readAll(watched, clock, timeoutMs);
     return this.fits(watched, bytes) ? { pvs: watched, bytes } : undefined;
   }

@@ -274,6 +274,8 @@ describe.runIf(canRun)("real: the PV label and metadata area headers, and the de
     // The open still hangs in the I/O pool: another read of that path fails at once.
     const t1 = performance.now();
     await expect(direct.read(fifo, [{ offset: 0, length: 512 }], realClock, 5000)).rejects.toThrow(/an earlier read of .*fifo has not returned/);
+    // And so does a read of any other device: one pool thread at most, whatever the PVs.
+    await expect(direct.read(loop, [{ offset: 0, length: 512 }], realClock, 5000)).rejects.toThrow(/an earlier read of .*fifo has not returned/);
     expect(performance.now() - t1).toBeLessThan(100);
     // Release it (a writer end lets the open return; O_DIRECT then refuses the FIFO).
     closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
