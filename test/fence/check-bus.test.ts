@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_BUS_NAME, busctlCheckArgv, CheckBus, dbusPolicy } from "../../src/fence/check-bus.js";
-import { inAgentChecks, statOnceAtATime } from "../../src/runtime/health-in-agent.js";
+import { inAgentChecks, STAT_HUNG_MS, statOnceAtATime } from "../../src/runtime/health-in-agent.js";
 import { realHost } from "../../src/runtime/context.js";
 import { until } from "../helpers/until.js";
 
@@ -179,19 +179,41 @@ describe("svcc res check inside the agent", () => {
     }
   });
 
-  it("holds at most one stat of a mount point: while one hangs, the next check of it fails at once, naming it", async () => {
+  it("holds at most one stat in all: the next waits behind a healthy one; behind a hung one it fails once that is 1 s old, naming it", async () => {
     let release!: () => void;
     let stats = 0;
+    let clock = 0;
+    const waits: number[] = [];
     const hanging = { ...realHost, statPath: () => ((stats += 1), new Promise<void>((r) => (release = r))) };
-    const host = statOnceAtATime(hanging, () => 0);
+    // The wait advances the test's clock instead of sleeping (or, once the stats answer, never ends first).
+    let stalls = true;
+    const host = statOnceAtATime(hanging, () => clock, (ms) => {
+      waits.push(ms);
+      if (!stalls) return new Promise<void>(() => undefined);
+      clock += ms;
+      return Promise.resolve();
+    });
     const first = host.statPath("/srv/db1/data");
-    await expect(host.statPath("/srv/db1/data")).rejects.toThrow("an earlier stat of /srv/db1/data has not returned for 0 s");
+    // Another mount point, while the first is under way: it waits, then fails, naming the first; no second stat starts.
+    await expect(host.statPath("/srv/db1/wal")).rejects.toThrow("an earlier stat of /srv/db1/data has not returned for 1 s");
+    expect(waits).toEqual([STAT_HUNG_MS]);
+    expect(stats).toBe(1);
+    await expect(host.statPath("/srv/db1/data")).rejects.toThrow("an earlier stat of /srv/db1/data has not returned");
     expect(stats).toBe(1);
     release();
     await first;
-    const again = host.statPath("/srv/db1/data");
+    // Behind a stat that answers, the next one runs once it did.
+    stalls = false;
+    const a = host.statPath("/srv/db1/data");
+    const releaseA = release;
+    const b = host.statPath("/srv/db1/wal");
+    await Promise.resolve();
     expect(stats).toBe(2);
+    releaseA();
+    await a;
+    await until("the second stat", () => (stats === 3 ? true : undefined));
     release();
-    await again;
+    await b;
   });
+
 });
