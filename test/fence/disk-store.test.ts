@@ -172,7 +172,13 @@ describe("disk lease store", () => {
     expect(ok.validUntil).toBe(before + Math.floor(defaultTimings.leaseMs * 0.99));
     c.paths.get("n1")!.hang();
     const pending = n1.renew();
+    let ended = false;
+    void pending.then(() => (ended = true));
     await c.clock.sleep(defaultTimings.ioTimeoutMs + 10);
+    // The heartbeat's read armed no timer of its own: it ends when something bounds it, here
+    // the agent's next wakeup.
+    expect(ended).toBe(false);
+    n1.boundIo();
     const slow = await pending;
     expect(slow.ok).toBe(false);
     expect(slow.validUntil).toBe(ok.validUntil);
@@ -180,6 +186,36 @@ describe("disk lease store", () => {
     // While the stuck read has not returned, every operation fails at once.
     const next = await n1.renew();
     expect(next.error).toMatch(/stuck/);
+    c.paths.get("n1")!.release();
+  });
+
+  it("a heartbeat arms no timer (a cleared timer still wakes the process); whatever waits behind a hung one ends at its deadline", async () => {
+    const c = await cluster();
+    const n1 = c.make("n1");
+    await n1.join();
+    let armed = 0;
+    const timer = c.clock.timer.bind(c.clock);
+    c.clock.timer = (ms, fn) => {
+      armed++;
+      return timer(ms, fn);
+    };
+    expect((await n1.renew()).ok).toBe(true);
+    expect(armed).toBe(0);
+    // Every other operation still bounds its I/O with a timer.
+    await n1.refresh();
+    expect(armed).toBe(1);
+    // A hung heartbeat, and a refresh queued behind it: the heartbeat ends at its own deadline.
+    c.paths.get("n1")!.hang();
+    const startedAt = c.clock.now();
+    const heartbeat = n1.renew();
+    await c.clock.sleep(300);
+    const queued = n1.refresh();
+    const r = await heartbeat;
+    expect(r.error).toMatch(/longer than io_timeout/);
+    expect(c.clock.now() - startedAt).toBe(defaultTimings.ioTimeoutMs);
+    await queued;
+    // While the hung read has not returned, a heartbeat fails at once.
+    expect((await n1.renew()).error).toMatch(/stuck/);
     c.paths.get("n1")!.release();
   });
 

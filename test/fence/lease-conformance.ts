@@ -139,6 +139,8 @@ export function leaseStoreConformance(makeEnv: () => Promise<ConformanceEnv>, ti
     resume = env.stall("n1");
     const hung = n1.renew();
     await env.sleep(env.timings.ioTimeoutMs + 200);
+    // The agent's next wakeup (the disk store's heartbeat I/O arms no timer of its own).
+    n1.boundIo?.();
     const late = await hung;
     resume();
     expect(late.ok).toBe(false);

@@ -17,7 +17,7 @@ import type { Watchdog } from "../../src/fence/watchdog.js";
 import type { CheckReport } from "../../src/runtime/health.js";
 import type { SimPath } from "./disk.js";
 import type { Rng } from "./rng.js";
-import { ProcessClock, type World } from "./world.js";
+import { NodeTimerWakes, ProcessClock, type World } from "./world.js";
 
 export type MemberKind = "lease" | "vg" | "fs" | "container" | "ip";
 
@@ -42,6 +42,8 @@ export interface Cluster {
   onVgTaken(service: string, machine: SimMachine, token: number | undefined): void;
   /** The lease device's header (for faults that aim at a machine's records). */
   header?(): { nodes: string[]; services: string[]; maxHosts: number; sectorSize: number } | undefined;
+  /** Count each agent process's timer wakeups as Node would cost them (ProcessClock.wakes). */
+  countWakeups?: boolean;
   /** Makes the store for an agent (the real one; the known-bad v1 store for the "can it see" check). */
   makeStore?(machine: SimMachine, clock: ProcessClock): LeaseStore;
 }
@@ -215,6 +217,7 @@ export class SimMachine {
     if (!this.powered || this.process) return;
     // offset + world.now × rate: the same clock as nodeNow(), shared by every process of this boot.
     const clock = new ProcessClock(this.world, this.rate, this.offset);
+    if (this.c.countWakeups) clock.wakes = new NodeTimerWakes(this.world, () => clock.alive);
     const store = this.c.makeStore?.(this, clock) ?? this.realStore(clock);
     // Marks the path while a ballot runs, so faults can aim at its phases.
     const path = this.path;

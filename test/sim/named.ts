@@ -32,6 +32,8 @@ export type Notes = Record<string, number | undefined>;
 const at = (t: number, fault: PlannedFault["fault"]): PlannedFault => ({ at: t, fault });
 /** Places db1 on n1 first (whichever node booted first would otherwise take it). */
 const onN1 = at(2500, { kind: "request", machine: 0, request: { cmd: "switch", node: "n1" } });
+/** Issue 16's sickness: after db1 started on n1 and its first check run passed (the switch to n1 is seen at n2's next renew, up to 2 s after it is asked). */
+const SICK_AT = 7000;
 
 function firstEntry(r: ScheduleResult, who: string, pattern: RegExp): number | undefined {
   return r.entries.find((e) => e.who.startsWith(who) && pattern.test(e.what))?.t;
@@ -296,7 +298,7 @@ export const namedCases: NamedCase[] = [
       orchestrate: "ha",
       faultsUntil: 40_000,
       configFor: () => ({ holdDownMs: 60_000 }),
-      plan: [onN1, at(6000, { kind: "sick", machine: 0, restartsToHeal: 5 }), at(6000, { kind: "sick", machine: 1, restartsToHeal: 5 })],
+      plan: [onN1, at(SICK_AT, { kind: "sick", machine: 0, restartsToHeal: 5 }), at(SICK_AT, { kind: "sick", machine: 1, restartsToHeal: 5 })],
     },
     check: (r) => {
       const problems: string[] = [];
@@ -316,13 +318,13 @@ export const namedCases: NamedCase[] = [
       names: ["n1", "n2"],
       orchestrate: "ha",
       faultsUntil: 20_000,
-      plan: [onN1, at(6000, { kind: "sick", machine: 0, restartsToHeal: 1 })],
+      plan: [onN1, at(SICK_AT, { kind: "sick", machine: 0, restartsToHeal: 1 })],
     },
     check: (r) => {
       const problems: string[] = [];
       if (firstEntry(r, "n1#0", /restart of db1-container1\.service: job done/) === undefined) problems.push("n1 did not restart the sick container");
       if (firstEntry(r, "n1#0", /check of container#1 passes again/) === undefined) problems.push("n1 never saw the check pass after the restart");
-      const moved = r.entries.find((e) => /placement set to/.test(e.what) && e.t > 6000);
+      const moved = r.entries.find((e) => /placement set to/.test(e.what) && e.t > SICK_AT);
       if (moved) problems.push(`db1 moved although its restart healed it: ${moved.who} ${moved.what}`);
       return problems;
     },
@@ -383,7 +385,36 @@ export const namedCases: NamedCase[] = [
       return problems;
     },
   },
+  {
+    id: 60,
+    name: "idle: the standby's agent wakes only for its renews, the holder's also at its stop point; no timer is armed to be cleared (Node would wake for it anyway)",
+    // A minute of db1 up on n1 with nothing happening, its checks answered in the agent. Timer
+    // wakeups are counted as Node costs them (world.ts, NodeTimerWakes); the lease I/O's
+    // completions come on top (a read and a write per renew).
+    options: { names: ["n1", "n2"], orchestrate: "ha", checksInAgent: true, countWakeups: true, faultsUntil: 75_000, plan: [onN1] },
+    watch: (notes) => (now, machines) => {
+      for (const [i, m] of machines.entries()) {
+        const count = m.process?.clock.wakes?.count;
+        if (now >= IDLE_FROM && notes[`from${i}`] === undefined) notes[`from${i}`] = count;
+        if (now >= IDLE_FROM + 60_000 && notes[`to${i}`] === undefined) notes[`to${i}`] = count;
+      }
+    },
+    check: (r, notes) => {
+      const problems: string[] = [];
+      const perMinute = (i: number) => (notes[`to${i}`] ?? NaN) - (notes[`from${i}`] ?? NaN);
+      const renews = 60_000 / defaultTimings.renewMs;
+      if (firstEntry(r, "n1#0", /started \(token/) === undefined) problems.push("db1 never started on n1");
+      // The holder: a renew and a stop point per heartbeat; its check runs (one a minute in the
+      // simulator's schedule, or none) add a few.
+      if (!(perMinute(0) <= 2 * renews + 4)) problems.push(`the holder woke ${perMinute(0)} times for its timers in an idle minute (at most ${2 * renews + 4}: a renew and a stop point per heartbeat, and its check runs)`);
+      if (!(perMinute(1) <= renews + 1)) problems.push(`the standby woke ${perMinute(1)} times for its timers in an idle minute (at most ${renews + 1}: one per renew)`);
+      return problems;
+    },
+  },
 ];
+
+/** When the idle case's minute begins: db1 is up on n1 and the switch's polls are over. */
+const IDLE_FROM = 12_000;
 
 // Issue 16's cases again with the check unit answered in the agent (busctl, a failover
 // service's default): the agent hears of each run as it answers it, with no unit signal.
@@ -397,7 +428,7 @@ for (const id of [55, 56]) {
     // The first run after the start passes: the agent's status shows it (no unit signal told it).
     watch: (notes) => (now, machines) => {
       const health = machines[0].process?.agent.status().services.find((x) => x.service === "db1")?.health;
-      if (notes.passShownAt === undefined && health?.report?.ok === true && now < 6000) notes.passShownAt = now;
+      if (notes.passShownAt === undefined && health?.report?.ok === true && now < SICK_AT) notes.passShownAt = now;
     },
     check: (r, notes) => [...(c.check?.(r, notes) ?? []), ...(notes.passShownAt === undefined ? ["n1's status never showed the passing check run that followed the start"] : [])],
   });

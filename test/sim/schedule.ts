@@ -63,6 +63,8 @@ export interface ScheduleOptions {
   /** The check unit asks the agent (busctl) rather than running `svcc res check`; random seeds pick either, named cases say. */
   checksInAgent?: boolean;
   plan?: PlannedFault[];
+  /** Count each agent process's timer wakeups as Node would (ProcessClock.wakes). */
+  countWakeups?: boolean;
   /** Faults happen within [0, faultsUntil]; then everything heals. */
   faultsUntil?: number;
   /** How long after healing the service must be running somewhere (when its intent allows). */
@@ -237,6 +239,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
       log(machine.id, `VG taken with token ${token}`);
     },
     makeStore: o.makeStore ? (m, c) => o.makeStore!(m, c, disk) : undefined,
+    countWakeups: o.countWakeups,
     header: () => header,
   };
   // Half the seeds answer the checks in the agent (busctl, a failover service's default), half run `svcc res check` (flex, app checks).

@@ -129,13 +129,18 @@ export class ProcessClock implements Clock {
   timer(ms: number, fn: () => void): Timer {
     let cancelled = false;
     const e = this.world.after(Math.max(0, ms) / this.rate, () => this.deliver(() => !cancelled && fn()));
+    const armed = this.wakes ? this.wakes.arm(this.world.now + Math.max(0, ms) / this.rate) : undefined;
     return {
       cancel: () => {
         cancelled = true;
         e.cancel();
+        if (armed) armed.cancelled = true;
       },
     };
   }
+
+  /** Counts the wakeups Node's timers would cost this process (countWakeups); undefined when not asked. */
+  wakes?: NodeTimerWakes;
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.timer(ms, resolve));
@@ -158,5 +163,49 @@ export class ProcessClock implements Clock {
   kill(): void {
     this.alive = false;
     this.held = [];
+  }
+}
+
+/**
+ * How Node wakes a process for its timers: one kernel timer, armed for the earliest timer when
+ * that one is armed, and moved only when it fires (clearTimeout never moves it later). So a timer
+ * armed and cleared before its time still wakes the process then, with nothing to run; after a
+ * wakeup the kernel timer is armed for the earliest live timer. The idle agent's cost is mostly
+ * wakeups (docs/agent.md, "Idle cost"): named cases count them with this model. Its events are
+ * quiet and run nothing in the agent.
+ */
+export class NodeTimerWakes {
+  count = 0;
+  private kernelAt = Infinity;
+  private readonly live = new Set<{ at: number; cancelled: boolean }>();
+
+  constructor(
+    private readonly world: World,
+    private readonly alive: () => boolean,
+  ) {}
+
+  arm(at: number): { at: number; cancelled: boolean } {
+    const t = { at, cancelled: false };
+    this.live.add(t);
+    if (at < this.kernelAt) this.setKernel(at);
+    return t;
+  }
+
+  private setKernel(at: number): void {
+    this.kernelAt = at;
+    this.world.at(at, () => this.fire(at), true);
+  }
+
+  private fire(at: number): void {
+    if (at !== this.kernelAt) return; // moved earlier meanwhile: that wakeup came first
+    this.kernelAt = Infinity;
+    if (!this.alive()) return;
+    this.count++;
+    let next = Infinity;
+    for (const t of this.live) {
+      if (t.cancelled || t.at <= at) this.live.delete(t);
+      else next = Math.min(next, t.at);
+    }
+    if (next < Infinity) this.setKernel(next);
   }
 }

@@ -8,7 +8,7 @@
 
 import { close as closeCb, constants, open as openCb, read as readCb, write as writeCb } from "node:fs";
 import { promisify } from "node:util";
-import { type Clock, TIMED_OUT, withTimeout } from "../clock.js";
+import { type Clock, TIMED_OUT, type Timer } from "../clock.js";
 
 const open = promisify(openCb);
 const close = promisify(closeCb);
@@ -119,10 +119,35 @@ export interface Timed<T> {
   endedAt: number;
 }
 
-/** Serialises operations on a device, bounds each by io_timeout, and refuses new ones while one is stuck. */
+/** The operation under way: when it started, and how its wait is ended at its deadline. */
+interface InFlight {
+  startedAt: number;
+  expire: () => void;
+  timer?: Timer;
+}
+
+/**
+ * Serialises operations on a device, bounds each by io_timeout, and refuses new ones while one is
+ * stuck.
+ *
+ * An operation's deadline is its start + io_timeout. Normally a timer ends its wait there. The
+ * heartbeat's operations are issued inside `deferringTimeouts`: they arm no timer of their own,
+ * because a timer armed and cleared a few milliseconds later still wakes the process at its time
+ * (Node keeps one kernel timer for all its timers and never moves it later), and an idle agent is
+ * mostly wakeups (docs/agent.md, "Idle cost"). Such an operation's deadline is armed when
+ * something waits for it (another operation queued behind it, `boundInFlight()` from the agent's
+ * own wakeups): past its deadline it ends at once, before it by a timer. A deadline is never
+ * later than it would have been; only when nothing asks does a stuck operation's wait end late,
+ * and nothing depends on it then (the agent's stop point and kill have timers of their own).
+ */
 export class TimedBlockIO {
   private queue: Promise<unknown> = Promise.resolve();
   private stuckSince?: number;
+  private inFlight?: InFlight;
+  /** Operations issued and not yet ended. */
+  private issued = 0;
+  /** The deferringTimeouts scope under way; bounded (inactive) once anything waits for it. */
+  private deferral?: { active: boolean };
 
   constructor(
     readonly device: BlockDevice,
@@ -142,8 +167,37 @@ export class TimedBlockIO {
     return this.run(`write at ${offset}`, () => this.device.write(offset, data));
   }
 
+  /** Runs fn; the operations it issues arm their deadline only when something waits for them (above). */
+  async deferringTimeouts<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = { active: true };
+    this.deferral = scope;
+    try {
+      return await fn();
+    } finally {
+      if (this.deferral === scope) this.deferral = undefined;
+    }
+  }
+
+  /**
+   * Something waits: the operation under way, if any, ends its wait at its deadline (at once when
+   * past it, else by a timer), and the rest of a deferringTimeouts scope under way is bounded
+   * like any other operation.
+   */
+  boundInFlight(): void {
+    if (this.deferral) this.deferral.active = false;
+    const op = this.inFlight;
+    if (!op || op.timer) return;
+    const left = op.startedAt + this.ioTimeoutMs - this.clock.now();
+    if (left <= 0) op.expire();
+    else op.timer = this.clock.timer(left, op.expire);
+  }
+
   private run<T>(what: string, op: () => Promise<T>): Promise<Timed<T>> {
-    const next = this.queue.then(() => this.once(what, op));
+    // Whoever queues behind an operation waits at most until its deadline.
+    if (this.issued > 0) this.boundInFlight();
+    this.issued++;
+    // Counted down before the caller's await resumes: a caller's next operation is not "queued behind".
+    const next = this.queue.then(() => this.once(what, op).finally(() => this.issued--));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -154,11 +208,18 @@ export class TimedBlockIO {
     }
     const startedAt = this.clock.now();
     const pending = op();
+    const flight: InFlight = { startedAt, expire: () => undefined };
+    const timedOut = new Promise<typeof TIMED_OUT>((resolve) => (flight.expire = () => resolve(TIMED_OUT)));
+    this.inFlight = flight;
+    if (!this.deferral?.active) this.boundInFlight();
     let result: T | typeof TIMED_OUT;
     try {
-      result = await withTimeout(this.clock, this.ioTimeoutMs, pending);
+      result = await Promise.race([pending, timedOut]);
     } catch (err) {
       throw new LeaseIoError(`${this.device.path}: lease ${what} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, "io");
+    } finally {
+      flight.timer?.cancel();
+      if (this.inFlight === flight) this.inFlight = undefined;
     }
     if (result === TIMED_OUT) {
       // The operation may still complete (or never): until it does, nothing else is issued.

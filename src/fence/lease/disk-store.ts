@@ -113,11 +113,15 @@ export interface DiskStoreOptions {
 /** Serialises the store's operations: each reads, decides and writes without another one in between. */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
+  private held = 0;
+  /** onWait runs when fn must wait for an operation under way. */
+  run<T>(fn: () => Promise<T>, onWait?: () => void): Promise<T> {
+    if (this.held > 0) onWait?.();
+    this.held++;
     const result = this.tail.then(fn);
     this.tail = result.then(
-      () => undefined,
-      () => undefined,
+      () => void this.held--,
+      () => void this.held--,
     );
     return result;
   }
@@ -126,7 +130,9 @@ class Mutex {
 export class DiskLeaseStore implements LeaseStore, ConfigStore {
   readonly node: string;
   private readonly clock: Clock;
-  private readonly lock = new Mutex();
+  private readonly storeLock = new Mutex();
+  /** The store's lock: whoever waits for an operation under way waits at most until its I/O's deadline (block-io.ts). */
+  private readonly lock = { run: <T>(fn: () => Promise<T>) => this.storeLock.run(fn, () => this.io.boundInFlight()) };
   private header!: HeaderRecord;
   private index = -1;
   private own?: { record: HostRecord; slot: 0 | 1; uncertain?: { record: HostRecord; slot: 0 | 1 } };
@@ -472,42 +478,54 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
 
   // ---------- renew (the heartbeat) ----------
 
+  /** The lease I/O under way ends its wait at its deadline (the agent calls this from its own wakeups: see renew). */
+  boundIo(): void {
+    this.io.boundInFlight();
+  }
+
+  /**
+   * The heartbeat's I/O arms no timer of its own (block-io.ts, deferringTimeouts): its deadline is
+   * armed by whatever waits for it, and by the agent's wakeups (boundIo) — a holder's stop-point
+   * wakeup comes before the deadline, a standby's next renew after it.
+   */
   async renew(): Promise<RenewResult> {
-    return this.lock.run(async () => {
-      if (this.fatal) return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
-      try {
-        // One read for the hosts and, with few services, their areas too (see readHeaderAndHosts).
-        const { hosts, startedAt, areasRead } = await this.readHeaderAndHosts(true);
-        const own = hosts[this.index];
-        const uncertain = this.own!.uncertain;
-        if (own.kind === "record" && uncertain && sameHost(own.record, uncertain.record)) this.own = { record: uncertain.record, slot: own.slot };
-        else if (own.kind === "record" && sameHost(own.record, this.own!.record)) this.own!.uncertain = undefined;
-        const mine = this.own!.record;
-        if (own.kind !== "record" || !sameHost(own.record, mine)) {
-          this.fatal = `another host writes ${this.node}'s host record (found ${own.kind === "record" ? `incarnation ${own.record.incarnation.slice(0, 8)} seq ${own.record.seq}` : own.kind}): two hosts share the node name ${this.node}; stopping everything here`;
-          return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
-        }
-        this.observeHosts(hosts, this.clock.now());
-        const dead = [...(mine.dead ?? []), ...this.pendingDead.splice(0)];
-        await this.writeHost({ seq: mine.seq + 1, leaving: false, dead: dead.length ? dead.slice(-8) : undefined });
-        const tookMs = this.clock.now() - startedAt;
-        const lost: string[] = [];
-        for (const service of this.options.services) {
-          if (!areasRead) await this.readArea(service);
-          if (this.checkLost(service)) lost.push(service);
-          await this.tidyOwnBallot(service);
-        }
-        if (tookMs > this.header.timings.ioTimeoutMs) return { ok: false, validUntil: this.validUntil, lost, error: `renew took ${Math.round(tookMs)} ms (io_timeout ${this.header.timings.ioTimeoutMs} ms): it extends nothing` };
-        this.validUntil = startedAt + localLeaseMs(this.header.timings);
-        return { ok: true, validUntil: this.validUntil, lost };
-      } catch (err) {
-        if (err instanceof LeaseFatal) {
-          this.fatal = err.message;
-          return { ok: false, validUntil: -Infinity, lost: [], fatal: err.message };
-        }
-        return { ok: false, validUntil: this.validUntil, lost: [], error: (err as Error).message };
+    return this.lock.run(() => this.io.deferringTimeouts(() => this.renewNow()));
+  }
+
+  private async renewNow(): Promise<RenewResult> {
+    if (this.fatal) return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
+    try {
+      // One read for the hosts and, with few services, their areas too (see readHeaderAndHosts).
+      const { hosts, startedAt, areasRead } = await this.readHeaderAndHosts(true);
+      const own = hosts[this.index];
+      const uncertain = this.own!.uncertain;
+      if (own.kind === "record" && uncertain && sameHost(own.record, uncertain.record)) this.own = { record: uncertain.record, slot: own.slot };
+      else if (own.kind === "record" && sameHost(own.record, this.own!.record)) this.own!.uncertain = undefined;
+      const mine = this.own!.record;
+      if (own.kind !== "record" || !sameHost(own.record, mine)) {
+        this.fatal = `another host writes ${this.node}'s host record (found ${own.kind === "record" ? `incarnation ${own.record.incarnation.slice(0, 8)} seq ${own.record.seq}` : own.kind}): two hosts share the node name ${this.node}; stopping everything here`;
+        return { ok: false, validUntil: -Infinity, lost: [], fatal: this.fatal };
       }
-    });
+      this.observeHosts(hosts, this.clock.now());
+      const dead = [...(mine.dead ?? []), ...this.pendingDead.splice(0)];
+      await this.writeHost({ seq: mine.seq + 1, leaving: false, dead: dead.length ? dead.slice(-8) : undefined });
+      const tookMs = this.clock.now() - startedAt;
+      const lost: string[] = [];
+      for (const service of this.options.services) {
+        if (!areasRead) await this.readArea(service);
+        if (this.checkLost(service)) lost.push(service);
+        await this.tidyOwnBallot(service);
+      }
+      if (tookMs > this.header.timings.ioTimeoutMs) return { ok: false, validUntil: this.validUntil, lost, error: `renew took ${Math.round(tookMs)} ms (io_timeout ${this.header.timings.ioTimeoutMs} ms): it extends nothing` };
+      this.validUntil = startedAt + localLeaseMs(this.header.timings);
+      return { ok: true, validUntil: this.validUntil, lost };
+    } catch (err) {
+      if (err instanceof LeaseFatal) {
+        this.fatal = err.message;
+        return { ok: false, validUntil: -Infinity, lost: [], fatal: err.message };
+      }
+      return { ok: false, validUntil: this.validUntil, lost: [], error: (err as Error).message };
+    }
   }
 
   /** A held lease is lost once any block shows a newer ballot: someone judged this host dead. */

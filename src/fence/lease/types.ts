@@ -166,6 +166,11 @@ export interface LeaseStore {
    * told by a watch (etcd) have none.
    */
   nextExpiry?(): number | undefined;
+  /**
+   * The store's I/O under way ends its wait at its deadline (at once when past it). Stores whose
+   * heartbeat I/O arms no timer of its own (the disk store) need the agent's wakeups to call it.
+   */
+  boundIo?(): void;
   /** Stores that hear changes as they happen (etcd's watch) call listener on each, so the agent acts at once rather than on its next renew or poll. */
   onChange?(listener: () => void): () => void;
 }
