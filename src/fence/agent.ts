@@ -394,6 +394,7 @@ export class Agent {
     this.stopPointTimer?.cancel();
     this.pollTimer?.cancel();
     this.petTimer?.cancel();
+    this.peekTimer?.cancel();
     for (const s of this.services.values()) for (const t of s.escalation?.timers ?? []) t.cancel();
   }
 
@@ -401,11 +402,11 @@ export class Agent {
 
   /**
    * Pets are due this often: at most half the watchdog's timeout, so a stall of half of it is
-   * survived (the defaults: a pet with every 2 s renew, a 4 s watchdog; a holder also pets at its
-   * stop-point wakeup, 450 ms after a renew, and survives 2.45 s). Pets between renews (1 s with
-   * a quarter of the timeout) survived 3 s but woke the process once more per renew: an idle
-   * agent is mostly wakeups, each ~0.2 ms of CPU on the lab's machines (docs/agent.md, "Idle
-   * cost"; the same-session A/B: standby 0.093 → 0.065 CPU-s/min, holder 0.132 → 0.104).
+   * survived at worst (the defaults: a pet with every 2 s renew, a 4 s watchdog). Between renews
+   * a holder also pets at its stop-point wakeup, 450 ms after a renew (a stall of 2.45 s is
+   * survived), and a standby at its peek, 1 s after (3 s). A pet between renews on a wakeup of
+   * its own cost a holder one more wakeup per renew: an idle agent is mostly wakeups, each
+   * ~0.2-0.5 ms of CPU on the lab's machines (docs/agent.md, "Idle cost").
    */
   private get petEveryMs(): number {
     return Math.max(50, Math.min(this.timings.renewMs, this.timings.watchdogTimeoutMs / 2));
@@ -431,6 +432,7 @@ export class Agent {
         void this.petIfSafe();
         this.armPetsBeforeNextRenew(1);
       }
+      this.armStandbyPeek();
       void this.renew();
     });
   }
@@ -550,6 +552,25 @@ export class Agent {
       if (this.d.store.peek && !this.renewing) void this.d.store.peek().then((changed) => changed && this.schedule());
     });
   }
+
+  /**
+   * A node where nothing could need stopping (a standby) looks at the services' areas once
+   * between two renews, and pets: a switch or deploy asked on another node is seen within a
+   * second, not at the next renew up to 2 s later. The destination of a switch must see it before
+   * the holder's release to take the service at once (a lab bench without it: coordination 1.2 s,
+   * not 0.4). A holder has no such wakeup (its stop point's pets; a request asked on another
+   * node reaches it at its next renew): its idle cost is the goal's limit, a standby's is not.
+   */
+  private armStandbyPeek(): void {
+    if (!this.running || !this.d.store.peek || this.petsPerRenew !== 1 || this.anythingToStop()) return;
+    this.peekTimer = this.d.clock.timer(this.timings.renewMs / 2, () => {
+      this.peekTimer = undefined;
+      void this.petIfSafe();
+      if (!this.renewing && !this.anythingToStop()) void this.d.store.peek!().then((changed) => changed && this.schedule());
+    });
+  }
+
+  private peekTimer?: Timer;
 
   /** Safe: nothing is being fenced, and every service is down here or held under a valid lease. */
   safeToPet(): boolean {

@@ -387,7 +387,7 @@ export const namedCases: NamedCase[] = [
   },
   {
     id: 60,
-    name: "idle: the standby's agent wakes only for its renews, the holder's also at its stop point; no timer is armed to be cleared (Node would wake for it anyway)",
+    name: "idle: the standby's agent wakes for its renews and a peek between them, the holder's for its renews and its stop point; no timer is armed to be cleared (Node would wake for it anyway)",
     // A minute of db1 up on n1 with nothing happening, its checks answered in the agent. Timer
     // wakeups are counted as Node costs them (world.ts, NodeTimerWakes); the lease I/O's
     // completions come on top (a read and a write per renew).
@@ -407,7 +407,7 @@ export const namedCases: NamedCase[] = [
       // The holder: a renew and a stop point per heartbeat; its check runs (one a minute in the
       // simulator's schedule, or none) add a few.
       if (!(perMinute(0) <= 2 * renews + 4)) problems.push(`the holder woke ${perMinute(0)} times for its timers in an idle minute (at most ${2 * renews + 4}: a renew and a stop point per heartbeat, and its check runs)`);
-      if (!(perMinute(1) <= renews + 1)) problems.push(`the standby woke ${perMinute(1)} times for its timers in an idle minute (at most ${renews + 1}: one per renew)`);
+      if (!(perMinute(1) <= 2 * renews + 1)) problems.push(`the standby woke ${perMinute(1)} times for its timers in an idle minute (at most ${2 * renews + 1}: a renew and a peek per heartbeat)`);
       return problems;
     },
   },

@@ -581,24 +581,27 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     });
   }
 
+  /** Like the heartbeat's, the peek's read arms no timer of its own: the next renew (or whatever waits for it) bounds it. */
   async peek(): Promise<boolean> {
-    return this.lock.run(async () => {
-      if (this.fatal) return false;
-      let changed = false;
-      try {
-        for (const service of this.options.services) {
-          const before = this.areas.get(service);
-          const after = await this.readArea(service);
-          this.checkLost(service);
-          // Decoded records are shared by text (records.ts): the same record is the same object.
-          if (!before || before.blocks.size !== after.blocks.size || before.unreadable.length !== after.unreadable.length || [...after.blocks].some(([h, b]) => before.blocks.get(h) !== b)) changed = true;
-        }
-      } catch (err) {
-        if (err instanceof LeaseFatal) this.fatal = err.message;
-        return true; // let the agent look: the renew will say what is wrong
+    return this.lock.run(() => this.io.deferringTimeouts(() => this.peekNow()));
+  }
+
+  private async peekNow(): Promise<boolean> {
+    if (this.fatal) return false;
+    let changed = false;
+    try {
+      for (const service of this.options.services) {
+        const before = this.areas.get(service);
+        const after = await this.readArea(service);
+        this.checkLost(service);
+        // Decoded records are shared by text (records.ts): the same record is the same object.
+        if (!before || before.blocks.size !== after.blocks.size || before.unreadable.length !== after.unreadable.length || [...after.blocks].some(([h, b]) => before.blocks.get(h) !== b)) changed = true;
       }
-      return changed;
-    });
+    } catch (err) {
+      if (err instanceof LeaseFatal) this.fatal = err.message;
+      return true; // let the agent look: the renew will say what is wrong
+    }
+    return changed;
   }
 
   // ---------- the view ----------
