@@ -12,8 +12,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symli
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import * as lab from "./lab.js";
-import { agentPid, compileAgentUnits, hostPidOf, initLease, installAgent, SVCC, startAgent, startWatchdog, upOn } from "./agent-setup.js";
-import { installEverywhere } from "./db1-units.js";
+import { agentPid, hostPidOf, SVCC, startWatchdog, upOn } from "./agent-setup.js";
+import { db1UpOnNode1WithAgents } from "./idle-setup.js";
 
 const log = (m: string) => process.stderr.write(`ab-idle: ${m}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -56,11 +56,7 @@ async function main() {
   const watchdog = startWatchdog();
   const results: Record<string, Record<string, number[]>> = { this: { holder: [], standby: [], holderThreads: [], standbyThreads: [] }, other: { holder: [], standby: [], holderThreads: [], standbyThreads: [] } };
   try {
-    await installEverywhere(compileAgentUnits("ha"));
-    for (const node of lab.NODES) await installAgent(node);
-    await initLease();
-    for (const node of lab.NODES) await startAgent(node);
-    await upOn("node1", 120_000);
+    await db1UpOnNode1WithAgents();
     for (let r = 0; r < rounds * 2; r++) {
       const which = (r % 2 === 0 ? "other" : "this") as keyof typeof builds;
       await useBuild(builds[which]);

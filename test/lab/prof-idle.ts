@@ -10,8 +10,8 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as lab from "./lab.js";
-import { SVCC, compileAgentUnits, initLease, installAgent, startAgent, startWatchdog, upOn } from "./agent-setup.js";
-import { installEverywhere } from "./db1-units.js";
+import { SVCC, startWatchdog } from "./agent-setup.js";
+import { db1UpOnNode1WithAgents } from "./idle-setup.js";
 
 const log = (m: string) => process.stderr.write(`prof-idle: ${m}\n`);
 const minutes = Number(process.env.PROF_MINUTES ?? 3);
@@ -51,11 +51,7 @@ async function main() {
   await lab.bringUp({ log });
   const watchdog = startWatchdog();
   try {
-    await installEverywhere(compileAgentUnits("ha"));
-    for (const node of lab.NODES) await installAgent(node, {}, `[Service]\nExecStartPre=/bin/mkdir -p /run/svcc-prof\nExecStart=\nExecStart=/usr/bin/env node --cpu-prof --cpu-prof-dir=/run/svcc-prof --cpu-prof-interval=100 ${SVCC} agent --config /etc/svcc/agent.json\n`);
-    await initLease();
-    for (const node of lab.NODES) await startAgent(node);
-    await upOn("node1", 120_000);
+    await db1UpOnNode1WithAgents(`[Service]\nExecStartPre=/bin/mkdir -p /run/svcc-prof\nExecStart=\nExecStart=/usr/bin/env node --cpu-prof --cpu-prof-dir=/run/svcc-prof --cpu-prof-interval=100 ${SVCC} agent --config /etc/svcc/agent.json\n`);
     await new Promise((res) => setTimeout(res, 60_000));
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     log(`profiling ${minutes} idle minutes`);

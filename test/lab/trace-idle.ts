@@ -10,8 +10,8 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as lab from "./lab.js";
-import { agentPid, compileAgentUnits, hostPidOf, initLease, installAgent, startAgent, startWatchdog, upOn } from "./agent-setup.js";
-import { installEverywhere } from "./db1-units.js";
+import { agentPid, hostPidOf, startWatchdog } from "./agent-setup.js";
+import { db1UpOnNode1WithAgents } from "./idle-setup.js";
 
 const log = (m: string) => process.stderr.write(`trace-idle: ${m}\n`);
 const seconds = Number(process.env.TRACE_SECONDS ?? 30);
@@ -50,11 +50,7 @@ async function main() {
   await lab.bringUp({ log });
   const watchdog = startWatchdog();
   try {
-    await installEverywhere(compileAgentUnits("ha"));
-    for (const node of lab.NODES) await installAgent(node);
-    await initLease();
-    for (const node of lab.NODES) await startAgent(node);
-    await upOn("node1", 120_000);
+    await db1UpOnNode1WithAgents();
     await sleep(60_000);
     mkdirSync(out, { recursive: true });
     const pids = new Map<lab.NodeName, number>();
