@@ -101,10 +101,10 @@ export async function agentPid(node: lab.NodeName): Promise<number> {
   return Number(r.stdout.trim());
 }
 
-/** The agent's PID as the machine sees it (its host PID), found through the node's cgroup files. */
-export function hostPidOf(node: lab.NodeName, nodePid: number): number | undefined {
+/** A unit's main PID (the agent's by default) as the machine sees it (its host PID), found through the node's cgroup files. */
+export function hostPidOf(node: lab.NodeName, nodePid: number, unit = "svcc-agent.service"): number | undefined {
   // Wherever the node's systemd put the unit's cgroup under the node's own.
-  const script = `for f in $(find /sys/fs/cgroup/unified/lab/${node} /sys/fs/cgroup/systemd/lab/${node} -path '*/svcc-agent.service/cgroup.procs' 2>/dev/null); do for p in $(cat $f); do grep -q "^NSpid:.*\\s${nodePid}$" /proc/$p/status && echo $p; done; done`;
+  const script = `for f in $(find /sys/fs/cgroup/unified/lab/${node} /sys/fs/cgroup/systemd/lab/${node} -path '*/${unit}/cgroup.procs' 2>/dev/null); do for p in $(cat $f); do grep -q "^NSpid:.*\\s${nodePid}$" /proc/$p/status && echo $p; done; done`;
   const out = spawnSync("sh", ["-c", script], { encoding: "utf8" });
   const pid = Number(out.stdout.trim().split("\n")[0]);
   return Number.isFinite(pid) && pid > 0 ? pid : undefined;

@@ -447,6 +447,26 @@ function agentCgroupCpu(hostPid: number): number {
   return Number(/^usage_usec (\d+)$/m.exec(stat)![1]) / 1e6;
 }
 
+/**
+ * A Node.js process on a node doing nothing but wake once a second (`setInterval`), as a unit of
+ * its own: the machine's price of a Node wakeup, measured in the same minutes as the agents.
+ */
+async function startBareNode(node: lab.NodeName): Promise<{ hostPid: number; stop: () => Promise<void> }> {
+  const unit = "svcc-bench-bare-node.service";
+  const r = await lab.exec(node, ["systemd-run", "--quiet", `--unit=${unit}`, "--", "/usr/bin/env", "node", "-e", "setInterval(() => {}, 1000)"]);
+  if (r.exitCode !== 0) throw new Error(`cannot start the bare Node baseline on ${node}: ${r.stderr.trim()}`);
+  const stop = async () => void (await lab.systemctl(node, "stop", unit));
+  try {
+    const nodePid = Number((await lab.systemctl(node, "show", "-p", "MainPID", "--value", unit)).stdout.trim());
+    const hostPid = nodePid > 0 ? hostPidOf(node, nodePid, unit) : undefined;
+    if (!hostPid) throw new Error(`no host PID for ${unit} on ${node} (its PID there: ${nodePid})`);
+    return { hostPid, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 /** What an idle agent costs over a minute: PSS and CPU seconds, on the holder and on the standby. */
 async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: string; value: number; unit: string }>> {
   const pids = new Map<lab.NodeName, number>();
@@ -455,6 +475,11 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
     if (!pid) throw new Error(`no agent PID on ${node}`);
     pids.set(node, pid);
   }
+  // The baseline, in the same minutes on the holder's node: the same Node.js doing nothing but
+  // wake once a second, in a unit (a cgroup) of its own. What a wakeup costs depends on the
+  // machine far more than on the agent (a bare Node timer: ~0.01 CPU-s/min on one lab machine,
+  // 0.045-0.072 on another), so the agent's figures are printed against it too.
+  const bare = await startBareNode(holderNode);
   // CPU seconds of the agent's unit: its cgroup's usage (every thread, and the commands it runs,
   // such as the health checks' lvm, which no thread's schedstat shows), to the microsecond.
   const cpu = (pid: number) => agentCgroupCpu(pid);
@@ -468,10 +493,13 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
   const pss = (pid: number) => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? NaN) / 1024;
   const windowMs = 60_000;
   const threadMinutes = new Map<lab.NodeName, number[]>([...pids.keys()].map((n) => [n, []]));
+  const bareMinutes: number[] = [];
   const minute = async () => {
     const before = new Map([...pids].map(([n, p]) => [n, cpu(p)]));
     const threadsBefore = new Map([...pids].map(([n, p]) => [n, threadsCpu(p)]));
+    const bareBefore = cpu(bare.hostPid);
     await new Promise((r) => setTimeout(r, windowMs));
+    bareMinutes.push(((cpu(bare.hostPid) - bareBefore) * 60_000) / windowMs);
     for (const [n, p] of pids) threadMinutes.get(n)!.push(((threadsCpu(p) - threadsBefore.get(n)!) * 60_000) / windowMs);
     return new Map([...pids].map(([n, p]) => [n, ((cpu(p) - before.get(n)!) * 60_000) / windowMs]));
   };
@@ -480,8 +508,15 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
   // lab). It is printed; the idle figure is the median of the three minutes after it: one
   // minute of the same agent can cost 30% more than the next (a GC cycle, other people's load).
   await new Promise((r) => setTimeout(r, 5_000));
-  const afterSwitch = await minute();
-  const minutes = [await minute(), await minute(), await minute()];
+  let afterSwitch: Map<lab.NodeName, number>;
+  let minutes: Array<Map<lab.NodeName, number>>;
+  try {
+    afterSwitch = await minute();
+    minutes = [await minute(), await minute(), await minute()];
+  } finally {
+    await bare.stop();
+  }
+  const bareIdle = median(bareMinutes.slice(1));
   const idle = new Map([...pids.keys()].map((n) => [n, median(minutes.map((m) => m.get(n)!))]));
   // The machine's own load over the window (other people's tests share its 2 cores): the
   // figures above are only comparable at a similar load.
@@ -495,6 +530,12 @@ async function idleAgentCost(holderNode: lab.NodeName): Promise<Array<{ name: st
     const threads = threadMinutes.get(node)!.slice(1);
     out.push({ name: `idle_agent_${role}_threads_cpu_s_per_min`, value: median(threads), unit: "s" });
     log(`idle agent on ${node} (${role}): ${pss(pid).toFixed(1)} MiB PSS, ${cpuPerMin.toFixed(3)} CPU-s/min (its cgroup), median of ${minutes.map((m) => m.get(node)!.toFixed(3)).join(" / ")} (the minute right after the switch: ${afterSwitch.get(node)!.toFixed(3)}); its threads alone ${median(threads).toFixed(3)} (${threads.map((v) => v.toFixed(3)).join(" / ")})`);
+  }
+  log(`a bare Node.js on ${holderNode} waking once a second, the same minutes: ${bareIdle.toFixed(3)} CPU-s/min (${bareMinutes.slice(1).map((v) => v.toFixed(3)).join(" / ")})`);
+  out.push({ name: "idle_bare_node_1s_timer_cpu_s_per_min", value: bareIdle, unit: "s" });
+  for (const role of ["holder", "standby"]) {
+    const agent = out.find((f) => f.name === `idle_agent_${role}_cpu_s_per_min`)!.value;
+    out.push({ name: `idle_agent_${role}_vs_bare_node_1s_timer`, value: agent / bareIdle, unit: "ratio" });
   }
   const worst = (suffix: string) => Math.max(...out.filter((f) => f.name.startsWith("idle_agent_") && f.name.endsWith(suffix)).map((f) => f.value));
   out.push({ name: "idle_agent_pss_mib", value: worst("_pss_mib"), unit: "MiB" }, { name: "idle_agent_cpu_s_per_min", value: worst("_cpu_s_per_min"), unit: "s" });
