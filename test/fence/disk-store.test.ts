@@ -49,7 +49,7 @@ describe("disk lease store", () => {
     expect(n1.held()).toEqual(new Map([["db1", 1]]));
   });
 
-  it("a peek between heartbeats reads the services' areas only: it sees a request, says whether anything changed, and writes nothing", async () => {
+  it("a peek between heartbeats reads (the services' areas, with the hosts when they lie together): it sees a request, says whether anything changed, and writes nothing", async () => {
     const c = await cluster();
     const [n1, n2] = [c.make("n1"), c.make("n2")];
     await Promise.all([n1.join(), n2.join()]);
@@ -160,6 +160,28 @@ describe("disk lease store", () => {
     expect(n2.hosts().find((h) => h.node === "n1")?.state).toBe("dead");
     expect(n2.nextExpiry()).toBeUndefined();
     expect(c.clock.now() - lastSeen).toBe(wait);
+  });
+
+  it("a peek sees a peer's heartbeat: a silent peer's takeover wait counts from the last peek or renew that saw it change, whichever came first", async () => {
+    const c = await cluster();
+    const [n1, n2] = [c.make("n1"), c.make("n2")];
+    await Promise.all([n1.join(), n2.join()]);
+    await n1.renew();
+    await n2.renew();
+    await c.clock.sleep(defaultTimings.renewMs / 2);
+    await n1.renew(); // n1's last heartbeat: silent from here
+    const lastWrite = c.clock.now();
+    await c.clock.sleep(1);
+    expect(await n2.peek()).toBe(false); // nothing in the areas changed, but the heartbeat is seen
+    const seenAt = c.clock.now();
+    expect(n2.nextExpiry()).toBe(seenAt + wait);
+    await c.clock.sleep(defaultTimings.renewMs / 2);
+    await n2.renew(); // the heartbeat seen again, unchanged: the wait still counts from the peek
+    expect(n2.nextExpiry()).toBe(seenAt + wait);
+    await c.clock.sleep(seenAt + wait - c.clock.now());
+    await n2.renew();
+    expect(n2.hosts().find((h) => h.node === "n1")?.state).toBe("dead");
+    expect(c.clock.now() - lastWrite).toBe(wait + 1);
   });
 
   it("a renew anchors its deadline at the start of its first read, and one slower than io_timeout extends nothing", async () => {

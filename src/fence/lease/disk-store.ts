@@ -581,7 +581,11 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     });
   }
 
-  /** Like the heartbeat's, the peek's read arms no timer of its own: the next renew (or whatever waits for it) bounds it. */
+  /**
+   * A look at the services' areas between renews (a standby's), in one read that also covers the
+   * host records when they lie together. Like the heartbeat's, the peek's read arms no timer of
+   * its own: the next renew (or whatever waits for it) bounds it.
+   */
   async peek(): Promise<boolean> {
     return this.lock.run(() => this.io.deferringTimeouts(() => this.peekNow()));
   }
@@ -590,12 +594,21 @@ export class DiskLeaseStore implements LeaseStore, ConfigStore {
     if (this.fatal) return false;
     let changed = false;
     try {
+      const before = new Map(this.options.services.map((service) => [service, this.areas.get(service)]));
+      // With few services the host records come in the same read (readHeaderAndHosts): a peer's
+      // heartbeat is then seen every peek too, so a silent peer's takeover wait starts up to a
+      // peek, not a renew, after its last write (a crash takeover ~0.5 s sooner on average).
+      const span = this.header ? this.areasEnd() : undefined;
+      if (span !== undefined && span <= COALESCED_READ_BYTES) {
+        const { hosts } = await this.readHeaderAndHosts(true);
+        this.observeHosts(hosts, this.clock.now());
+      } else for (const service of this.options.services) await this.readArea(service);
       for (const service of this.options.services) {
-        const before = this.areas.get(service);
-        const after = await this.readArea(service);
+        const b = before.get(service);
+        const after = this.areas.get(service)!;
         this.checkLost(service);
         // Decoded records are shared by text (records.ts): the same record is the same object.
-        if (!before || before.blocks.size !== after.blocks.size || before.unreadable.length !== after.unreadable.length || [...after.blocks].some(([h, b]) => before.blocks.get(h) !== b)) changed = true;
+        if (!b || b.blocks.size !== after.blocks.size || b.unreadable.length !== after.unreadable.length || [...after.blocks].some(([h, blk]) => b.blocks.get(h) !== blk)) changed = true;
       }
     } catch (err) {
       if (err instanceof LeaseFatal) this.fatal = err.message;
