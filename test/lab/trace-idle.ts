@@ -1,12 +1,16 @@
-// Where an idle agent's wakeups come from (not a test: run by hand, as root, under the lab lock):
+// Where an idle agent's wakeups and CPU come from (not a test: run by hand, as root, under the lab lock):
 //   TRACE_SECONDS=30 flock /run/svcc-lab.lock npx tsx test/lab/trace-idle.ts
 // db1 runs on node1 with its default checks; after a settling minute, each agent's threads are
 // sampled over one minute (CPU from schedstat, voluntary and involuntary context switches), then
 // each agent is traced with `strace -f` for TRACE_SECONDS (its syscalls with timestamps) into
 // .prof/<node>.strace, and the main thread's wakeups are classified by what ended each
 // epoll_wait (a timeout: a timer; else the descriptors it returned).
+// With TRACE_WITH=perf, both agents are sampled by `perf record` (cpu-clock, 10 kHz, call
+// graphs) for TRACE_SECONDS instead, into .prof/<node>.perf, and the share of each binary
+// (node's own code, the kernel, libc, V8's generated code) is printed: where the CPU of a
+// wakeup goes, which strace cannot tell.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as lab from "./lab.js";
@@ -46,6 +50,28 @@ function classify(text: string, mainTid: number): string {
   return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${String(v).padStart(5)} ${k}`).join("\n");
 }
 
+/** perf record of every agent at once, then each one's CPU by binary (perf report --sort dso). */
+async function perfRecord(pids: Map<lab.NodeName, number>): Promise<void> {
+  await Promise.all(
+    [...pids].map(
+      ([node, pid]) =>
+        new Promise<void>((resolve) => {
+          const p = spawn("perf", ["record", "-q", "-F", "10000", "-e", "cpu-clock", "-g", "-o", join(out, `${node}.perf`), "-p", String(pid), "--", "sleep", String(seconds)], { stdio: "ignore" });
+          p.on("exit", () => resolve());
+          p.on("error", (err) => {
+            log(`perf: ${err.message}`);
+            resolve();
+          });
+        }),
+    ),
+  );
+  for (const node of pids.keys()) {
+    const report = spawnSync("perf", ["report", "-i", join(out, `${node}.perf`), "--stdio", "--no-children", "-g", "none", "--sort", "dso"], { encoding: "utf8" });
+    const lines = report.stdout.split("\n").filter((l) => /^#? *Samples|^\s+[\d.]+%/.test(l));
+    log(`${node}: CPU by binary over ${seconds} s (perf report -i .prof/${node}.perf for symbols):\n${lines.join("\n")}`);
+  }
+}
+
 async function main() {
   await lab.bringUp({ log });
   const watchdog = startWatchdog();
@@ -66,16 +92,19 @@ async function main() {
       writeFileSync(join(out, `${node}.threads`), lines.join("\n") + "\n");
       log(`${node} (${node === "node1" ? "holder" : "standby"}) threads over a minute:\n${lines.join("\n")}`);
     }
-    for (const [node, pid] of pids) {
-      const file = join(out, `${node}.strace`);
-      await new Promise<void>((resolve) => {
-        const p = spawn("strace", ["-f", "-tt", "-o", file, "-p", String(pid)], { stdio: "ignore" });
-        setTimeout(() => p.kill("SIGINT"), seconds * 1000);
-        p.on("exit", () => resolve());
-      });
-      const summary = classify(readFileSync(file, "utf8"), pid);
-      writeFileSync(join(out, `${node}.wakes`), summary + "\n");
-      log(`${node}: the main thread's wakeups in ${seconds} s:\n${summary}`);
+    if (process.env.TRACE_WITH === "perf") await perfRecord(pids);
+    else {
+      for (const [node, pid] of pids) {
+        const file = join(out, `${node}.strace`);
+        await new Promise<void>((resolve) => {
+          const p = spawn("strace", ["-f", "-tt", "-o", file, "-p", String(pid)], { stdio: "ignore" });
+          setTimeout(() => p.kill("SIGINT"), seconds * 1000);
+          p.on("exit", () => resolve());
+        });
+        const summary = classify(readFileSync(file, "utf8"), pid);
+        writeFileSync(join(out, `${node}.wakes`), summary + "\n");
+        log(`${node}: the main thread's wakeups in ${seconds} s:\n${summary}`);
+      }
     }
   } finally {
     await watchdog.stop();

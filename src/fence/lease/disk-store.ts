@@ -54,6 +54,7 @@ import {
   type ServiceView,
   takeoverWaitMs,
 } from "./types.js";
+import { Mutex } from "./mutex.js";
 
 export class LeaseFatal extends Error {}
 
@@ -108,23 +109,6 @@ export interface DiskStoreOptions {
   incarnation: string;
   /** How long join() waits after writing the host record before checking that it is still ours. */
   joinSettleMs?: number;
-}
-
-/** Serialises the store's operations: each reads, decides and writes without another one in between. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  private held = 0;
-  /** onWait runs when fn must wait for an operation under way. */
-  run<T>(fn: () => Promise<T>, onWait?: () => void): Promise<T> {
-    if (this.held > 0) onWait?.();
-    this.held++;
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => void this.held--,
-      () => void this.held--,
-    );
-    return result;
-  }
 }
 
 export class DiskLeaseStore implements LeaseStore, ConfigStore {

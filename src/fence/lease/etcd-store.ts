@@ -33,6 +33,7 @@ import {
   type ServiceView,
   takeoverWaitMs,
 } from "./types.js";
+import { Mutex } from "./mutex.js";
 
 export class EtcdStoreFatal extends Error {}
 
@@ -95,18 +96,6 @@ function parse<T>(value: string | undefined): T | undefined {
     return JSON.parse(value) as T;
   } catch {
     return undefined;
-  }
-}
-
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
   }
 }
 
